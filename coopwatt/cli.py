@@ -1,0 +1,118 @@
+"""The ``coopwatt`` command: one entry point, one subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from coopwatt.settings import Settings, SettingsError, load_settings
+
+Handler = Callable[[Settings, argparse.Namespace], int]
+
+
+def require_database_url(settings: Settings) -> str:
+    """The configured database URL; only the demo may start an embedded one."""
+    if settings.database_url is None:
+        raise SettingsError(
+            "COOPWATT_DATABASE_URL: not set (expected postgresql://user@host:5432/db; "
+            "only `coopwatt demo` starts an embedded database)"
+        )
+    return settings.database_url
+
+
+def require_mqtt_url(settings: Settings) -> str:
+    """The configured broker URL; only the demo may start an embedded broker."""
+    if settings.mqtt_url is None:
+        raise SettingsError(
+            "COOPWATT_MQTT_URL: not set (expected mqtt://host:1883; only `coopwatt demo` starts an embedded broker)"
+        )
+    return settings.mqtt_url
+
+
+def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from coopwatt.migrations import migrate
+    from coopwatt.policies import apply_policies
+
+    url = require_database_url(settings)
+    mode, applied = migrate(url, timezone=settings.timezone)
+    apply_policies(url, settings)
+    print(f"storage mode: {mode}; applied {len(applied)} migration(s)")
+    return 0
+
+
+def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    from coopwatt.status import print_status
+
+    return print_status(require_database_url(settings), settings)
+
+
+def _lazy(module: str, function: str = "main") -> Handler:
+    """A handler imported only when its subcommand runs (keeps start-up fast)."""
+
+    def run(settings: Settings, args: argparse.Namespace) -> int:
+        import importlib
+
+        handler: Any = getattr(importlib.import_module(module), function)
+        return int(handler(settings, args) or 0)
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="coopwatt", description="Energy monitoring for housing cooperatives.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(handler=_cmd_migrate)
+    sub.add_parser("status", help="storage mode, schema version and counts").set_defaults(handler=_cmd_status)
+
+    ingest = sub.add_parser("ingest", help="subscribe to MQTT and store readings")
+    ingest.set_defaults(handler=_lazy("ingest.service"))
+
+    imp = sub.add_parser("import", help="import an Enedis load-curve CSV or a plain CSV")
+    imp.add_argument("path", help="CSV file")
+    imp.add_argument("--format", choices=["auto", "enedis", "plain"], default="auto")
+    imp.add_argument("--meter", help="meter source id the Enedis file belongs to")
+    imp.set_defaults(handler=_lazy("ingest.importer"))
+
+    sim = sub.add_parser("simulate", help="publish a simulated residence over MQTT")
+    sim.add_argument("--dwellings", type=int, default=24)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--backfill-days", type=int, default=0, help="publish this much history first, as fast as possible")
+    sim.add_argument("--speed", type=float, default=1.0, help="live time acceleration (60 = one simulated minute per second)")
+    sim.add_argument("--duration-s", type=float, default=None, help="stop live publishing after this many seconds")
+    sim.add_argument("--ground-truth", default=None, help="write injected faults to this JSON file")
+    sim.add_argument("--register", action="store_true", help="also create the residence and meters in the database")
+    sim.set_defaults(handler=_lazy("coopwatt.simulator.cli"))
+
+    demo = sub.add_parser("demo", help="the whole pipeline on embedded defaults")
+    demo.add_argument("--days", type=int, default=90, help="days of history to backfill")
+    demo.add_argument("--dwellings", type=int, default=24)
+    demo.add_argument("--duration-s", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
+    demo.set_defaults(handler=_lazy("coopwatt.demo"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, load settings once, run the subcommand."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"coopwatt: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(settings, args)
+    except SettingsError as exc:
+        print(f"coopwatt: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

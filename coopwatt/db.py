@@ -1,0 +1,48 @@
+"""Database access: connections, the pool, and which storage mode is in use."""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+
+class StorageMode(StrEnum):
+    """Where readings live: TimescaleDB hypertables, or plain PostgreSQL tables."""
+
+    TIMESCALEDB = "timescaledb"
+    POSTGRESQL = "postgresql"
+
+
+def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """Open one connection (for CLI commands and the writer)."""
+    return psycopg.connect(url, autocommit=autocommit, application_name="coopwatt")
+
+
+def make_pool(url: str, *, min_size: int = 1, max_size: int = 4, name: str = "coopwatt") -> ConnectionPool:
+    """Open the one connection pool of a process."""
+    pool = ConnectionPool(
+        url, min_size=min_size, max_size=max_size, name=name, open=False,
+        kwargs={"application_name": name},
+    )
+    pool.open(wait=True, timeout=30)
+    return pool
+
+
+def timescaledb_available(conn: psycopg.Connection) -> bool:
+    """True when the server can load the TimescaleDB extension."""
+    row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+    return row is not None
+
+
+def storage_mode(conn: psycopg.Connection) -> StorageMode | None:
+    """The mode recorded by migrate, or None before the first migration."""
+    exists = conn.execute("SELECT to_regclass('coopwatt_meta') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = conn.execute("SELECT value FROM coopwatt_meta WHERE key = 'storage_mode'").fetchone()
+    return StorageMode(row[0]) if row else None

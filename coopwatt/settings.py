@@ -1,0 +1,167 @@
+"""All of coopwatt's settings, read once at start-up and validated.
+
+Settings come from environment variables named ``COOPWATT_<FIELD>`` (upper
+case) and, when ``COOPWATT_CONFIG`` names a TOML file, from that file's keys
+(lower case, same names). The environment wins over the file. A missing or
+wrong value stops start-up with a :class:`SettingsError` that names the
+variable and says what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "COOPWATT_"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names it."""
+
+
+class Settings(BaseModel):
+    """Validated configuration for every coopwatt process."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Services. None means "start the embedded one" (demo and fresh machines).
+    database_url: str | None = Field(None, description="PostgreSQL URL, e.g. postgresql://user@host:5432/coopwatt")
+    mqtt_url: str | None = Field(None, description="MQTT URL, e.g. mqtt://user:password@host:1883")
+    data_dir: Path = Field(Path.home() / ".local" / "share" / "coopwatt", description="where embedded services keep data")
+
+    # Ingest.
+    mqtt_topics: tuple[str, ...] = Field(
+        (
+            "coopwatt/+/reading",
+            "tele/+/SENSOR",
+            "teleinfo/+",
+            "shellies/+/emeter/+/+",
+            "shellies/+/relay/+/+",
+            "+/status/em:0",
+            "+/status/em1:0",
+            "+/status/emdata:0",
+            "zigbee2mqtt/+",
+            "esphome/+/sensor/+/state",
+            "coopwatt/+/temperature",
+        ),
+        description="topic filters the ingester subscribes to",
+    )
+    mqtt_topic_prefix: str = Field("", description="prepended to every topic (a broker shared by several cooperatives)")
+    mqtt_client_id: str = Field("coopwatt-ingest", min_length=1, max_length=64)
+    mqtt_shared_group: str | None = Field(None, description="MQTT 5 shared-subscription group name")
+    mqtt_protocol: int = Field(5, description="MQTT protocol version: 5 or 4 (3.1.1)")
+    mqtt_session_expiry_s: int = Field(3600, ge=0, description="how long the broker keeps our session")
+    ingest_batch_size: int = Field(5000, ge=1, le=100_000)
+    ingest_flush_interval_s: float = Field(0.5, gt=0, le=60)
+    ingest_max_inflight: int = Field(20_000, ge=1, le=65_535, description="MQTT 5 Receive Maximum")
+    ingest_queue_size: int = Field(50_000, ge=1)
+    ingest_auto_register: bool = Field(False, description="register unknown devices instead of dead-lettering them")
+    ingest_max_future_s: float = Field(300.0, ge=0, description="readings further in the future are rejected")
+    ingest_max_power_w: float = Field(100_000.0, gt=0, description="a dwelling drawing more is implausible")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(9108, ge=0, le=65_535, description="0 disables the health/metrics endpoint")
+
+    # Units and storage.
+    gas_kwh_per_m3: float = Field(11.2, gt=0, description="gas calorific coefficient (kWh per m³)")
+    timezone: str = "Europe/Paris"
+    retention_days: int = Field(1095, ge=1, description="how long raw readings are kept (CNIL: personal data)")
+    compress_after_days: int = Field(7, ge=1, description="TimescaleDB compresses raw chunks older than this")
+
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("postgresql", "postgres"):
+            raise ValueError("expected a URL starting with postgresql://")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+                raise ValueError("expected a URL like mqtt://host:1883 or mqtts://host:8883")
+        return value
+
+    @field_validator("mqtt_protocol")
+    @classmethod
+    def _check_protocol(cls, value: int) -> int:
+        if value not in (4, 5):
+            raise ValueError("expected 5 (MQTT 5) or 4 (MQTT 3.1.1)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("expected an IANA time zone such as Europe/Paris") from exc
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The cooperative's local time zone."""
+        return ZoneInfo(self.timezone)
+
+
+def _variable_name(loc: tuple[Any, ...]) -> str:
+    return ENV_PREFIX + str(loc[0]).upper() if loc else ENV_PREFIX + "?"
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read settings from the environment (and COOPWATT_CONFIG's TOML file); raise SettingsError if wrong."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    config_path = env.get(ENV_PREFIX + "CONFIG")
+    if config_path:
+        try:
+            values.update(tomllib.loads(Path(config_path).read_text(encoding="utf-8")))
+        except OSError as exc:
+            raise SettingsError(f"{ENV_PREFIX}CONFIG: cannot read {config_path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{ENV_PREFIX}CONFIG: {config_path} is not valid TOML: {exc}") from exc
+    known = set(Settings.model_fields)
+    for key, raw in env.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        field = key[len(ENV_PREFIX):].lower()
+        if field not in known:
+            raise SettingsError(f"{key}: unknown setting (known: {', '.join(sorted(known))})")
+        values[field] = _from_env(field, raw)
+    values.update(overrides)
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        messages = []
+        for error in exc.errors():
+            name = _variable_name(error["loc"])
+            given = error.get("input")
+            messages.append(f"{name}: {error['msg']} (got {given!r})")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(messages)) from None
+
+
+def _from_env(field: str, raw: str) -> Any:
+    """Turn one environment string into the value pydantic expects (lists are comma-separated)."""
+    annotation = Settings.model_fields[field].annotation
+    if annotation == tuple[str, ...]:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if raw == "" and type(None) in getattr(annotation, "__args__", ()):
+        return None
+    return raw

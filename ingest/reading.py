@@ -1,0 +1,26 @@
+"""The one shape every adapter, importer and the simulator produce."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from coopwatt.quantities import Quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One measurement from one device, already in its canonical unit.
+
+    ``source`` is how the meter registry knows the device (``meter.source``);
+    ``time`` is timezone-aware; ``value`` is in the unit named by ``quantity``.
+    """
+
+    source: str
+    time: datetime
+    quantity: Quantity
+    value: float
+
+
+class PayloadError(ValueError):
+    """A message or row that cannot become readings; the text is the dead-letter reason."""

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Set up coopwatt on a fresh machine (only Python 3.11+ needed) and run it.
+
+    python3 run.py demo    # the whole pipeline on embedded defaults
+    python3 run.py test    # the test suite
+
+It creates ./.venv, installs the locked dependencies with uv, then runs the
+command inside it. Further arguments are passed on (to `coopwatt demo` or pytest).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+UV_VERSION = "0.13.9"
+
+
+def _bin(name: str) -> Path:
+    return VENV / ("Scripts" if os.name == "nt" else "bin") / name
+
+
+def ensure_environment() -> None:
+    """Create the virtual environment and install exactly what uv.lock pins."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"coopwatt needs Python 3.11 or newer (this is {sys.version.split()[0]})")
+    if not _bin("python").exists():
+        print("creating .venv …", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if not _bin("uv").exists():
+        subprocess.run([_bin("python"), "-m", "pip", "install", "-q", f"uv=={UV_VERSION}"], check=True)
+    env = dict(os.environ, UV_PROJECT_ENVIRONMENT=str(VENV))
+    # --inexact keeps uv itself, which is not in the lock file.
+    subprocess.run([_bin("uv"), "sync", "--frozen", "--inexact", "--quiet"], check=True, cwd=ROOT, env=env)
+
+
+def main(argv: list[str]) -> int:
+    """Dispatch `demo` or `test`."""
+    if not argv or argv[0] not in ("demo", "test"):
+        print(__doc__)
+        return 2
+    ensure_environment()
+    command, rest = argv[0], argv[1:]
+    if command == "demo":
+        args = [str(_bin("coopwatt")), "demo", *rest]
+    else:
+        args = [str(_bin("python")), "-m", "pytest", *rest]
+    os.chdir(ROOT)
+    return subprocess.call(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

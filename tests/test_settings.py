@@ -1,0 +1,60 @@
+"""Settings: read once, validated, errors name the variable."""
+
+from pathlib import Path
+
+import pytest
+
+from coopwatt.settings import SettingsError, load_settings
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = load_settings({})
+    assert settings.database_url is None
+    assert settings.ingest_batch_size > 0
+    assert settings.tz.key == "Europe/Paris"
+
+
+def test_wrong_value_names_the_variable() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings({"COOPWATT_INGEST_BATCH_SIZE": "lots"})
+    assert "COOPWATT_INGEST_BATCH_SIZE" in str(info.value)
+    assert "'lots'" in str(info.value)
+
+
+def test_unknown_variable_is_refused() -> None:
+    with pytest.raises(SettingsError, match="COOPWATT_BATCH_SIZ: unknown setting"):
+        load_settings({"COOPWATT_BATCH_SIZ": "10"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("COOPWATT_DATABASE_URL", "mysql://x/y", "postgresql://"),
+        ("COOPWATT_MQTT_URL", "http://broker", "mqtt://"),
+        ("COOPWATT_TIMEZONE", "Mars/Olympus", "IANA"),
+        ("COOPWATT_MQTT_PROTOCOL", "3", "MQTT 5"),
+        ("COOPWATT_RETENTION_DAYS", "0", "greater than or equal to 1"),
+    ],
+)
+def test_each_check_explains_what_is_expected(name: str, value: str, expected: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings({name: value})
+    assert name in str(info.value) and expected in str(info.value)
+
+
+def test_toml_file_and_environment_precedence(tmp_path: Path) -> None:
+    config = tmp_path / "coopwatt.toml"
+    config.write_text('ingest_batch_size = 123\nmqtt_topics = ["a/#"]\ntimezone = "UTC"\n')
+    settings = load_settings({"COOPWATT_CONFIG": str(config), "COOPWATT_TIMEZONE": "Europe/Brussels"})
+    assert settings.ingest_batch_size == 123
+    assert settings.mqtt_topics == ("a/#",)
+    assert settings.timezone == "Europe/Brussels"
+
+
+def test_unreadable_config_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="COOPWATT_CONFIG"):
+        load_settings({"COOPWATT_CONFIG": str(tmp_path / "missing.toml")})
+
+
+def test_comma_separated_topics() -> None:
+    assert load_settings({"COOPWATT_MQTT_TOPICS": "a/+, b/#"}).mqtt_topics == ("a/+", "b/#")
