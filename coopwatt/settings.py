@@ -74,6 +74,20 @@ class Settings(BaseModel):
     retention_days: int = Field(1095, ge=1, description="how long raw readings are kept (CNIL: personal data)")
     compress_after_days: int = Field(7, ge=1, description="TimescaleDB compresses raw chunks older than this")
 
+    # Dashboard (dashboard/, coopwatt users). The secret signs session cookies; only the demo may generate one.
+    dashboard_secret_key: str | None = Field(None, min_length=32, description="session-signing secret (32+ characters)")
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = Field(8050, ge=1, le=65_535)
+    dashboard_workers: int = Field(2, ge=1, le=64, description="gunicorn worker processes")
+    dashboard_session_hours: float = Field(12.0, gt=0, le=24 * 90, description="how long a login lasts")
+    dashboard_cookie_secure: bool = Field(False, description="send the session cookie over HTTPS only (set behind TLS)")
+    dashboard_login_max_failures: int = Field(5, ge=1, description="failed logins per user or address before a pause")
+    dashboard_login_window_s: int = Field(900, ge=1, description="window (and pause) for the login rate limit")
+    tariff_electricity_eur_per_kwh: float = Field(0.2016, ge=0, description="electricity price shown to households")
+    tariff_gas_eur_per_kwh: float = Field(0.1050, ge=0, description="gas price per kWh")
+    tariff_water_eur_per_m3: float = Field(4.30, ge=0, description="water price per m³ (supply and sanitation)")
+    tariff_heat_eur_per_kwh: float = Field(0.1100, ge=0, description="collective heat price per kWh")
+
     log_level: str = "INFO"
 
     @field_validator("database_url")
