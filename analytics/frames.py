@@ -1,0 +1,33 @@
+"""Checks that frames handed to the analytics core follow their contracts.
+
+Each analytics module documents the frames it takes (index, column names with
+units). These helpers turn a broken contract into a :class:`FrameContractError`
+naming the frame and the column, instead of a KeyError deep inside numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from analytics.errors import FrameContractError
+
+
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], frame_name: str) -> None:
+    """Raise FrameContractError when ``frame`` lacks any of ``columns``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise FrameContractError(f"{frame_name} frame lacks column(s) {missing}; has {list(frame.columns)}")
+
+
+def require_datetime_index(frame: pd.DataFrame | pd.Series, frame_name: str) -> pd.DatetimeIndex:
+    """Return the frame's DatetimeIndex, or raise FrameContractError if it has none or it is unsorted."""
+    index = frame.index
+    if not isinstance(index, pd.DatetimeIndex):
+        raise FrameContractError(f"{frame_name} frame must have a DatetimeIndex, not {type(index).__name__}")
+    if not index.is_monotonic_increasing:
+        raise FrameContractError(f"{frame_name} frame index must be sorted by time")
+    if index.has_duplicates:
+        raise FrameContractError(f"{frame_name} frame index has duplicate timestamps")
+    return index
