@@ -1,0 +1,89 @@
+"""Shelly devices: Gen1 per-value topics and Gen2+ (Plus/Pro) component status topics.
+
+Gen1 (``shellies/<id>/emeter/<n>/<value>``, ``shellies/<id>/relay/<n>/<value>``),
+one bare number per message, no timestamp (the receive time is used):
+
+* ``power``: active power, W;
+* emeter ``total``: the persistent energy index, Wh;
+* relay ``energy``: energy counter in watt-minutes (it restarts from 0 when the
+  device reboots; the consumption derivation treats that as a counter reset).
+
+The emeter's own ``energy`` (watt-minutes since the last report or reboot) is
+not used: ``total`` is the index of that channel, and emitting both would give
+one meter two disagreeing indices. Other values (voltage, current, pf,
+reactive_power, total_returned, returned_energy, command, overpower_value…) are
+valid but not stored. Sources: ``<id>/emeter/<n>`` and ``<id>/relay/<n>``.
+
+Gen2+ (``<device>/status/<component>:<n>``, the component status as JSON, when
+"generic status update over MQTT" is on):
+
+* ``em:<n>`` (three-phase, Pro 3EM): ``total_act_power`` W, ``total_aprt_power`` VA;
+* ``emdata:<n>``: ``total_act`` Wh (active energy index, all phases);
+  without it, the sum of ``a_/b_/c_total_act_energy`` Wh;
+* ``em1:<n>`` (single channel, Pro EM): ``act_power`` W, ``aprt_power`` VA;
+* ``em1data:<n>``: ``total_act_energy`` Wh.
+
+Sources: ``<device>/em:<n>`` for em and emdata, ``<device>/em1:<n>`` for em1 and em1data
+(the data component belongs to the meter channel with the same id).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from coopwatt.quantities import Quantity
+from ingest.adapters.payload import bare_number, load_object, number
+from ingest.reading import PayloadError, Reading
+from ingest.units import to_canonical
+
+# Gen1: (channel type, value name) → (quantity, unit).
+_GEN1_VALUES: dict[tuple[str, str], tuple[Quantity, str]] = {
+    ("emeter", "power"): (Quantity.POWER_W, "W"),
+    ("emeter", "total"): (Quantity.ENERGY_INDEX_KWH, "Wh"),
+    ("relay", "power"): (Quantity.POWER_W, "W"),
+    ("relay", "energy"): (Quantity.ENERGY_INDEX_KWH, "watt_minute"),
+}
+
+# Gen2: component type → (field, quantity, unit) in order of preference per quantity.
+_GEN2_FIELDS: dict[str, tuple[tuple[str, Quantity, str], ...]] = {
+    "em": (("total_act_power", Quantity.POWER_W, "W"), ("total_aprt_power", Quantity.APPARENT_POWER_VA, "VA")),
+    "em1": (("act_power", Quantity.POWER_W, "W"), ("aprt_power", Quantity.APPARENT_POWER_VA, "VA")),
+    "emdata": (("total_act", Quantity.ENERGY_INDEX_KWH, "Wh"),),
+    "em1data": (("total_act_energy", Quantity.ENERGY_INDEX_KWH, "Wh"),),
+}
+_EMDATA_PHASES = ("a_total_act_energy", "b_total_act_energy", "c_total_act_energy")
+# The meter channel a component's readings belong to.
+_GEN2_SOURCE_COMPONENT = {"em": "em", "emdata": "em", "em1": "em1", "em1data": "em1"}
+GEN2_COMPONENTS = frozenset(_GEN2_FIELDS)
+
+
+def parse_gen1(shelly_id: str, channel_type: str, channel: str, value_name: str, payload: bytes,
+               received_at: datetime) -> list[Reading]:
+    """One Gen1 per-value message; values that are not energy or power give []."""
+    wanted = _GEN1_VALUES.get((channel_type, value_name))
+    if wanted is None:
+        return []
+    quantity, unit = wanted
+    value = bare_number(payload, f"shellies/{shelly_id}/{channel_type}/{channel}/{value_name}")
+    return [Reading(f"{shelly_id}/{channel_type}/{channel}", received_at, quantity,
+                    to_canonical(value, unit, quantity))]
+
+
+def parse_gen2(device: str, component: str, component_id: str, payload: bytes,
+               received_at: datetime) -> list[Reading]:
+    """One Gen2+ status message of an energy-meter component."""
+    status = load_object(payload)
+    source = f"{device}/{_GEN2_SOURCE_COMPONENT[component]}:{component_id}"
+    readings = []
+    for field, quantity, unit in _GEN2_FIELDS[component]:
+        if field in status and status[field] is not None:
+            value = number(status[field], f"{component}:{component_id}.{field}")
+            readings.append(Reading(source, received_at, quantity, to_canonical(value, unit, quantity)))
+    if component == "emdata" and not readings and all(status.get(f) is not None for f in _EMDATA_PHASES):
+        total_wh = sum(number(status[f], f"{component}:{component_id}.{f}") for f in _EMDATA_PHASES)
+        readings.append(Reading(source, received_at, Quantity.ENERGY_INDEX_KWH,
+                                to_canonical(total_wh, "Wh", Quantity.ENERGY_INDEX_KWH)))
+    if not readings and component in ("emdata", "em1data"):
+        raise PayloadError(f"{component}:{component_id} status has no energy total "
+                           f"(expected {_GEN2_FIELDS[component][0][0]})")
+    return readings
