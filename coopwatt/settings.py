@@ -65,6 +65,8 @@ class Settings(BaseModel):
     ingest_auto_register: bool = Field(False, description="register unknown devices instead of dead-lettering them")
     ingest_max_future_s: float = Field(300.0, ge=0, description="readings further in the future are rejected")
     ingest_max_power_w: float = Field(100_000.0, gt=0, description="a dwelling drawing more is implausible")
+    # Ingest validation (payload adapters): a water/gas/heat index rising faster than this is a glitch.
+    ingest_max_flow_m3_per_h: float = Field(10.0, gt=0, description="a meter passing more m³/h is implausible")
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(9108, ge=0, le=65_535, description="0 disables the health/metrics endpoint")
 
@@ -73,6 +75,9 @@ class Settings(BaseModel):
     timezone: str = "Europe/Paris"
     retention_days: int = Field(1095, ge=1, description="how long raw readings are kept (CNIL: personal data)")
     compress_after_days: int = Field(7, ge=1, description="TimescaleDB compresses raw chunks older than this")
+
+    # Derived consumption (ingest/derive.py): hours sharing an index step longer than this are "estimated".
+    consumption_max_gap_s: float = Field(7200.0, gt=0, description="longest index step still counted as measured")
 
     # Dashboard (dashboard/, coopwatt users). The secret signs session cookies; only the demo may generate one.
     dashboard_secret_key: str | None = Field(None, min_length=32, description="session-signing secret (32+ characters)")
