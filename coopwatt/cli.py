@@ -93,6 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dwellings", type=int, default=24)
     demo.add_argument("--duration-s", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
     demo.set_defaults(handler=_lazy("coopwatt.demo"))
+
+    # Dashboard.
+    from coopwatt.users import add_arguments as add_users_arguments
+    from dashboard.serve import add_arguments as add_dashboard_arguments
+
+    users = sub.add_parser("users", help="dashboard accounts: add, list, set-password, remove")
+    add_users_arguments(users)
+    users.set_defaults(handler=_lazy("coopwatt.users"))
+    dashboard = sub.add_parser("dashboard", help="serve the dashboard with gunicorn")
+    add_dashboard_arguments(dashboard)
+    dashboard.set_defaults(handler=_lazy("dashboard.serve"))
     return parser
 
 

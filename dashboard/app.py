@@ -1,0 +1,125 @@
+"""The Dash app: ``create_app(settings)`` builds it; ``server`` is the Flask server for gunicorn.
+
+``gunicorn 'dashboard.app:server'`` reads the settings from the environment
+when it first touches ``server``; tests and ``coopwatt dashboard`` call
+``create_app`` with settings of their own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+from dash import dcc, html
+
+from coopwatt.settings import Settings, SettingsError, load_settings
+from dashboard import auth, downloads
+from dashboard.context import CONFIG_KEY, AppContext
+from dashboard.i18n import LANGUAGES, t
+from dashboard.scope import Role
+
+_HERE = Path(__file__).resolve().parent
+NAVBAR_ID = "navbar"
+LOGOUT_ID = "logout-link"
+
+
+def require_secret_key(settings: Settings) -> str:
+    """The session-signing secret; start-up stops with a clear message when it is missing."""
+    if not settings.dashboard_secret_key:
+        raise SettingsError(
+            "COOPWATT_DASHBOARD_SECRET_KEY: not set (expected 32+ random characters, e.g. from "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`; only `coopwatt demo` makes one up)"
+        )
+    return settings.dashboard_secret_key
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """Settings for the demo: a fresh random session secret when none is configured."""
+    if settings.dashboard_secret_key:
+        return settings
+    return settings.model_copy(update={"dashboard_secret_key": secrets.token_urlsafe(48)})
+
+
+def _navbar() -> dbc.Navbar:
+    lang = auth.session_language()
+    scope = flask.g.get("scope")
+    path = flask.request.path if flask.request.path.startswith("/") and not flask.request.path.startswith("/_") else "/"
+    switch = [
+        html.A(code.upper(), href=f"/lang/{code}?next={path}", id=f"lang-{code}", lang=code,
+               className="nav-link px-2" + (" active fw-bold" if code == lang else ""))
+        for code in LANGUAGES
+    ]
+    right: list[Any] = [html.Div(switch, className="d-flex", **{"aria-label": t("nav.language", lang)})]
+    if scope is not None:
+        right.append(html.A(t("nav.logout", lang), href="/logout", id=LOGOUT_ID,
+                            className="btn btn-outline-light btn-sm ms-2"))
+    return dbc.Navbar(
+        dbc.Container([
+            html.A([html.Span("coop", className="fw-light"), html.Span("watt", className="fw-bold")],
+                   href="/", className="navbar-brand fs-4"),
+            html.Div(right, className="d-flex align-items-center"),
+        ], fluid="md"),
+        color="success", dark=True, className="mb-3", id=NAVBAR_ID,
+    )
+
+
+def _layout() -> html.Div:
+    """The frame around every page, built per request (language and account come from the session)."""
+    return html.Div([
+        _navbar(),
+        dbc.Container(dash.page_container, fluid="md", className="pb-5"),
+        dcc.Store(id="session-language", data=auth.session_language()),
+    ])
+
+
+def staff_roles() -> tuple[Role, ...]:
+    """Roles that see more than one dwelling."""
+    return (Role.ADVISER, Role.MANAGER, Role.ADMIN)
+
+
+def create_app(settings: Settings) -> dash.Dash:
+    """Build the Dash app with login, access control, downloads and every page."""
+    secret_key = require_secret_key(settings)
+    database_url = settings.database_url
+    if database_url is None:
+        raise SettingsError("COOPWATT_DATABASE_URL: not set (the dashboard reads the coopwatt database)")
+    server = flask.Flask("dashboard")
+    server.config[CONFIG_KEY] = AppContext(settings=settings, database_url=database_url)
+    auth.install(server, settings, secret_key)
+    downloads.install(server)
+    app = dash.Dash(
+        "dashboard",
+        server=server,
+        use_pages=True,
+        pages_folder=str(_HERE / "pages"),
+        assets_folder=str(_HERE / "assets"),
+        title="coopwatt",
+        update_title=None,
+        suppress_callback_exceptions=True,
+        # Everything is served from here: no CDN, so it works without internet.
+        serve_locally=True,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.layout = _layout
+    return app
+
+
+def _server_from_environment() -> flask.Flask:
+    return create_app(load_settings()).server
+
+
+_SERVER: flask.Flask | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``server`` is built on first access, so importing this module needs no settings."""
+    global _SERVER
+    if name == "server":
+        if _SERVER is None:
+            _SERVER = _server_from_environment()
+        return _SERVER
+    raise AttributeError(name)

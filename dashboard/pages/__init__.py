@@ -1,0 +1,1 @@
+"""Dashboard pages: one module per page, each with dash.register_page and a layout() function."""

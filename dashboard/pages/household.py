@@ -1,0 +1,253 @@
+"""The household view ("/"): my consumption in kWh and €, my data, and the places analytics will fill.
+
+Staff (adviser, manager, admin) reach a dwelling in their scope with
+``/?dwelling=<id>``; that id is a request that the server checks against the
+session's scope in the layout and again in every callback.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+import plotly.graph_objects as go
+from dash import Input, Output, State, callback, dcc, html
+
+from dashboard import actions, context, queries
+from dashboard.auth import session_language
+from dashboard.downloads import DAILY_PATH, READINGS_PATH
+from dashboard.figures import Tariffs, consumption_figure, consumption_summary
+from dashboard.i18n import format_day, format_money_eur, format_quantity, t
+from dashboard.scope import Role, ScopeDenied, current_scope, resolve_dwelling
+
+dash.register_page(__name__, path="/", title="coopwatt", name="household")
+
+# Component ids.
+DWELLING_STORE = "household-dwelling"
+KIND_RADIO = "household-kind"
+GRANULARITY_RADIO = "household-granularity"
+MEASURE_RADIO = "household-measure"
+CONSUMPTION_GRAPH = "household-consumption-graph"
+CONSUMPTION_SUMMARY = "household-consumption-summary"
+CONSUMPTION_SOURCE = "household-consumption-source"
+ERASE_BUTTON = "household-erase"
+ERASE_COLLAPSE = "household-erase-collapse"
+ERASE_CONFIRM = "household-erase-confirm"
+ERASE_STATUS = "household-erase-status"
+DOWNLOAD_READINGS_LINK = "household-download-readings"
+DOWNLOAD_DAILY_LINK = "household-download-daily"
+# Filled by analytics (tables of migration 0003); until then they say "not available yet".
+SIMILAR_HOMES_SLOT = "household-similar-homes"
+LAST_YEAR_SLOT = "household-last-year"
+ANOMALIES_SLOT = "household-anomalies"
+SUGGESTIONS_SLOT = "household-suggestions"
+
+
+def _button_radio(component_id: str, options: list[dict[str, str]], value: str) -> dbc.RadioItems:
+    """Radio items drawn as a row of small buttons (easy to hit on a phone)."""
+    return dbc.RadioItems(
+        id=component_id, options=options, value=value, inline=True,
+        className="btn-group flex-wrap", inputClassName="btn-check",
+        labelClassName="btn btn-outline-success btn-sm", labelCheckedClassName="active",
+    )
+
+
+def _coming_soon(slot_id: str, title_key: str, lang: str) -> dbc.Col:
+    return dbc.Col(
+        dbc.Card(dbc.CardBody([
+            html.H2(t(title_key, lang), className="h6 card-title"),
+            html.P(t("soon.body", lang), className="text-body-secondary small mb-0 soon"),
+        ]), id=slot_id, className="h-100 border-dashed"),
+        xs=12, md=6, className="mb-3",
+    )
+
+
+def _staff_landing(lang: str) -> html.Div:
+    links = [
+        dbc.ListGroupItem(page["name"], href=page["relative_path"])
+        for page in dash.page_registry.values() if page["path"] != "/"
+    ]
+    return html.Div([dbc.Alert(t("home.staff", lang), color="success"), dbc.ListGroup(links)])
+
+
+def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
+    """The household page for the session's dwelling (or a dwelling in a staff member's scope)."""
+    lang = session_language()
+    scope = current_scope()
+    ctx = context.current()
+    try:
+        with ctx.connection() as conn:
+            dwelling_id = resolve_dwelling(conn, scope, dwelling)
+            info = queries.dwelling_info(conn, dwelling_id)
+            erasure_at = queries.open_erasure_request(conn, scope.account_id)
+    except ScopeDenied:
+        if scope.role is not Role.HOUSEHOLD and dwelling is None:
+            return _staff_landing(lang)
+        return dbc.Alert(t("home.no_access", lang), color="warning", id="household-denied")
+    if info is None:
+        return dbc.Alert(t("home.no_access", lang), color="warning", id="household-denied")
+    kinds = list(info.kinds) or ["electricity"]
+    heating = t(f"heating.{info.heating_type}", lang)
+    area = format_quantity(info.floor_area_m2, "m²", lang, digits=0)
+    own_data = scope.role is Role.HOUSEHOLD
+    return html.Div([
+        # Only a request: callbacks check it against the session's scope again.
+        dcc.Store(id=DWELLING_STORE, data=None if own_data else dwelling_id),
+        html.Div([
+            html.H1(t("home.greeting", lang), className="h3 mb-1"),
+            html.P(t("home.dwelling", lang, code=info.code, residence=info.residence_name), className="mb-0 fw-semibold"),
+            html.P(t("home.dwelling_details", lang, area=area, heating=heating), className="text-body-secondary small mb-1"),
+            html.P(t("home.encourage", lang), className="mb-0"),
+        ], className="mb-3"),
+        dbc.Card(dbc.CardBody([
+            html.H2(t("consumption.title", lang), className="h5 card-title"),
+            dbc.Row([
+                dbc.Col([html.Div(t("consumption.kind", lang), className="small text-body-secondary"),
+                         _button_radio(KIND_RADIO, [{"label": t(f"kind.{k}", lang), "value": k} for k in kinds], kinds[0])],
+                        xs=12, lg="auto"),
+                dbc.Col([html.Div(t("consumption.granularity", lang), className="small text-body-secondary"),
+                         _button_radio(GRANULARITY_RADIO, [{"label": t(f"granularity.{g}", lang), "value": g}
+                                                           for g in queries.GRANULARITIES], "month")],
+                        xs="auto"),
+                dbc.Col([html.Div(t("consumption.measure", lang), className="small text-body-secondary"),
+                         _button_radio(MEASURE_RADIO, [{"label": "kWh / m³", "value": "amount"},
+                                                       {"label": "€", "value": "cost"}], "amount")],
+                        xs="auto"),
+            ], className="g-2 gx-4 mb-2"),
+            html.Div(id=CONSUMPTION_SUMMARY, className="my-2"),
+            dcc.Loading(dcc.Graph(id=CONSUMPTION_GRAPH, config={"displayModeBar": False, "responsive": True},
+                                  style={"height": "320px"})),
+            html.P(id=CONSUMPTION_SOURCE, className="small text-body-secondary mb-0"),
+        ]), className="mb-3 shadow-sm"),
+        dbc.Row([
+            _coming_soon(SIMILAR_HOMES_SLOT, "soon.title.similar", lang),
+            _coming_soon(LAST_YEAR_SLOT, "soon.title.last_year", lang),
+            _coming_soon(ANOMALIES_SLOT, "soon.title.anomalies", lang),
+            _coming_soon(SUGGESTIONS_SLOT, "soon.title.suggestions", lang),
+        ]),
+        _data_card(lang, own_data, dwelling_id, erasure_at),
+    ])
+
+
+def _data_card(lang: str, own_data: bool, dwelling_id: int, erasure_at: datetime | None) -> dbc.Card:
+    query = "" if own_data else f"?dwelling={dwelling_id}"
+    erase: list[Any] = []
+    if own_data:
+        erase = [
+            dbc.Button(t("data.erase", lang), id=ERASE_BUTTON, color="link", className="px-0 text-danger-emphasis",
+                       disabled=erasure_at is not None),
+            dbc.Collapse(dbc.Alert([
+                html.P(t("data.erase_explain", lang), className="mb-2"),
+                dbc.Button(t("data.erase_confirm", lang), id=ERASE_CONFIRM, color="danger", size="sm"),
+            ], color="light", className="mb-0"), id=ERASE_COLLAPSE, is_open=False),
+            html.Div(t("data.erase_recorded", lang, date=format_day(erasure_at.date(), lang)) if erasure_at else "",
+                     id=ERASE_STATUS, className="small text-success mt-2"),
+        ]
+    return dbc.Card(dbc.CardBody([
+        html.H2(t("data.title", lang), className="h5 card-title"),
+        html.P(t("data.intro", lang), className="text-body-secondary"),
+        html.Div([
+            html.A(t("data.download_readings", lang), href=READINGS_PATH + query, id=DOWNLOAD_READINGS_LINK,
+                   className="btn btn-outline-success btn-sm me-2 mb-2", download=""),
+            html.A(t("data.download_daily", lang), href=DAILY_PATH + query, id=DOWNLOAD_DAILY_LINK,
+                   className="btn btn-outline-success btn-sm mb-2", download=""),
+        ]),
+        *erase,
+    ]), className="mb-3 shadow-sm")
+
+
+def _empty_figure() -> go.Figure:
+    figure = go.Figure()
+    figure.update_layout(height=320, xaxis={"visible": False}, yaxis={"visible": False},
+                         plot_bgcolor="white", paper_bgcolor="white", margin={"l": 8, "r": 8, "t": 8, "b": 8})
+    return figure
+
+
+def _stat(label: str, value: str, stat_id: str) -> dbc.Col:
+    return dbc.Col(html.Div([
+        html.Div(label, className="small text-body-secondary"),
+        html.Div(value, className="stat-value fw-semibold", id=stat_id),
+    ]), xs=4, className="mb-2")
+
+
+@callback(
+    Output(CONSUMPTION_GRAPH, "figure"),
+    Output(CONSUMPTION_SUMMARY, "children"),
+    Output(CONSUMPTION_SOURCE, "children"),
+    Input(KIND_RADIO, "value"),
+    Input(GRANULARITY_RADIO, "value"),
+    Input(MEASURE_RADIO, "value"),
+    State(DWELLING_STORE, "data"),
+)
+def update_consumption(kind: str, granularity: str, measure: str, requested_dwelling: object) -> tuple[Any, Any, Any]:
+    """Redraw the consumption chart and its figures for the session's dwelling."""
+    lang = session_language()
+    ctx = context.current()
+    settings = ctx.settings
+    if kind not in queries.KINDS or granularity not in queries.GRANULARITIES or measure not in ("amount", "cost"):
+        raise dash.exceptions.PreventUpdate
+    try:
+        scope = current_scope()
+        with ctx.connection() as conn:
+            dwelling_id = resolve_dwelling(conn, scope, requested_dwelling)
+            periods = queries.consumption_by_period(
+                conn, dwelling_id, kind, granularity, timezone=settings.timezone,
+                gas_kwh_per_m3=settings.gas_kwh_per_m3, today=datetime.now(settings.tz).date(),
+            )
+    except ScopeDenied:
+        flask.current_app.logger.warning("scope denied in update_consumption")
+        return _empty_figure(), dbc.Alert(t("error.denied", lang), color="danger", id="consumption-denied"), ""
+    tariffs = Tariffs.from_settings(settings)
+    summary = consumption_summary(periods, kind=kind, granularity=granularity, measure=measure, lang=lang, tariffs=tariffs)
+    if summary is None:
+        return _empty_figure(), dbc.Alert(t("consumption.empty", lang), color="light", className="mb-0"), ""
+    figure = consumption_figure(periods, kind=kind, granularity=granularity, measure=measure, lang=lang, tariffs=tariffs)
+    stats = dbc.Row([
+        _stat(t("consumption.total", lang), summary.total, "consumption-total"),
+        _stat(f"{t('consumption.latest', lang)} ({summary.latest_label})", summary.latest, "consumption-latest"),
+        _stat(t("consumption.average", lang), summary.average, "consumption-average"),
+    ])
+    source = t("consumption.source", lang, days=summary.days, estimated=summary.estimated_days)
+    if measure == "cost":
+        unit = queries.UNIT_OF_KIND[kind]
+        price = format_money_eur(tariffs.eur_per_unit(kind), lang) + "/" + unit
+        source += " " + t("consumption.cost_note", lang, tariff=price)
+    return figure, stats, source
+
+
+@callback(
+    Output(ERASE_COLLAPSE, "is_open"),
+    Input(ERASE_BUTTON, "n_clicks"),
+    State(ERASE_COLLAPSE, "is_open"),
+    prevent_initial_call=True,
+)
+def toggle_erasure(n_clicks: int | None, is_open: bool) -> bool:
+    """Show or hide the erasure confirmation."""
+    return not is_open
+
+
+@callback(
+    Output(ERASE_STATUS, "children"),
+    Output(ERASE_BUTTON, "disabled"),
+    Output(ERASE_COLLAPSE, "is_open", allow_duplicate=True),
+    Input(ERASE_CONFIRM, "n_clicks"),
+    prevent_initial_call=True,
+)
+def confirm_erasure(n_clicks: int | None) -> tuple[str, bool, bool]:
+    """Record the erasure request of the session's own account (no id comes from the browser)."""
+    if not n_clicks:
+        raise dash.exceptions.PreventUpdate
+    lang = session_language()
+    try:
+        scope = current_scope()
+    except ScopeDenied:
+        return t("error.denied", lang), True, False
+    if scope.role is not Role.HOUSEHOLD:
+        return t("error.denied", lang), True, False
+    with context.current().connection() as conn:
+        requested_at = actions.request_erasure(conn, scope)
+    local_day = requested_at.astimezone(context.current().settings.tz).date()
+    return t("data.erase_recorded", lang, date=format_day(local_day, lang)), True, False

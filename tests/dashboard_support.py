@@ -1,0 +1,182 @@
+"""Test support for the dashboard: seeded dwellings and accounts, and a real gunicorn server."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+import requests
+
+from dashboard.auth import hash_password
+
+REPO = Path(__file__).resolve().parent.parent
+PARIS = ZoneInfo("Europe/Paris")
+PASSWORD = "correct horse battery"
+SECRET = "test-secret-" + "x" * 40
+
+
+@dataclass
+class Seed:
+    """What seed_cooperative created: ids by name."""
+
+    residence_id: int
+    other_residence_id: int
+    building_id: int
+    other_building_id: int
+    dwelling_a: int
+    dwelling_b: int
+    dwelling_c: int
+    meters: dict[str, int] = field(default_factory=dict)
+    accounts: dict[str, int] = field(default_factory=dict)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), PARIS)
+
+
+def seed_cooperative(url: str, *, today: date, days: int = 400) -> Seed:
+    """Two residences, three dwellings, meters, daily consumption, some raw readings and one account per role.
+
+    Dwelling A (alice) has electricity, gas (volume only) and water; dwelling B (bob)
+    lives next door with electricity whose daily use (777.xx kWh) is easy to spot if it leaks.
+    """
+    with psycopg.connect(url) as conn:
+        def one(query: str, params: tuple[object, ...]) -> int:
+            row = conn.execute(query, params).fetchone()
+            assert row is not None
+            return int(row[0])
+
+        residence = one("INSERT INTO residence (code, name, city) VALUES ('TIL', 'Les Tilleuls', 'Lyon') RETURNING id", ())
+        other_residence = one("INSERT INTO residence (code, name) VALUES ('ERA', 'Les Érables') RETURNING id", ())
+        building = one("INSERT INTO building (residence_id, code, name) VALUES (%s, 'A', 'Bâtiment A') RETURNING id",
+                       (residence,))
+        other_building = one("INSERT INTO building (residence_id, code) VALUES (%s, 'B') RETURNING id",
+                             (other_residence,))
+        dwelling_a = one("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type)"
+                         " VALUES (%s, 'A-12', 64, 'gas') RETURNING id", (building,))
+        dwelling_b = one("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type)"
+                         " VALUES (%s, 'A-13', 48, 'electric') RETURNING id", (building,))
+        dwelling_c = one("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type)"
+                         " VALUES (%s, 'B-01', 70, 'district') RETURNING id", (other_building,))
+        seed = Seed(residence, other_residence, building, other_building, dwelling_a, dwelling_b, dwelling_c)
+        for name, dwelling, kind in (("a-elec", dwelling_a, "electricity"), ("a-gas", dwelling_a, "gas"),
+                                     ("a-water", dwelling_a, "water"), ("b-elec", dwelling_b, "electricity"),
+                                     ("c-elec", dwelling_c, "electricity")):
+            seed.meters[name] = one(
+                "INSERT INTO meter (dwelling_id, kind, mode, source) VALUES (%s, %s, 'index', %s) RETURNING id",
+                (dwelling, kind, "src-" + name),
+            )
+        rows = []
+        for n in range(days):
+            day = today - timedelta(days=n)
+            start = _day_start(day)
+            estimated = 3 if n % 17 == 0 else 0
+            rows.append((seed.meters["a-elec"], start, 6.0 + (n % 7) * 0.75, None, estimated))
+            rows.append((seed.meters["a-gas"], start, None, 1.0 + (n % 5) * 0.2, 0))
+            rows.append((seed.meters["a-water"], start, None, 0.1 + (n % 3) * 0.05, 0))
+            rows.append((seed.meters["b-elec"], start, 777.0 + (n % 10) * 0.01, None, 0))
+            rows.append((seed.meters["c-elec"], start, 555.0, None, 0))
+        with conn.cursor().copy(
+            "COPY consumption_daily (meter_id, day, energy_kwh, volume_m3, estimated_hours, hours) FROM STDIN"
+        ) as copy:
+            for meter_id, start, energy, volume, estimated in rows:
+                copy.write_row((meter_id, start, energy, volume, estimated, 24))
+        # A few raw readings so the export has something to stream.
+        for name, value0 in (("a-elec", 1000.0), ("b-elec", 99999.0)):
+            for i in range(48):
+                conn.execute("INSERT INTO reading VALUES (%s, 1, %s, %s)",
+                             (seed.meters[name], _day_start(today) - timedelta(hours=48 - i), value0 + i * 0.5))
+        password_hash = hash_password(PASSWORD)
+        for username, role, dwelling in (("alice", "household", dwelling_a), ("bob", "household", dwelling_b),
+                                         ("claire", "adviser", None), ("marc", "manager", None),
+                                         ("root", "admin", None)):
+            seed.accounts[username] = one(
+                "INSERT INTO account (username, password_hash, role, dwelling_id) VALUES (%s, %s, %s, %s) RETURNING id",
+                (username, password_hash, role, dwelling),
+            )
+        conn.execute("INSERT INTO account_residence VALUES (%s, %s)", (seed.accounts["claire"], other_residence))
+        conn.execute("INSERT INTO account_building VALUES (%s, %s)", (seed.accounts["marc"], other_building))
+    return seed
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class DashboardServer:
+    """gunicorn serving dashboard.app:server on a free port, in a subprocess of its own."""
+
+    def __init__(self, database_url: str, log_path: Path, *, workers: int = 2, **settings: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {key: value for key, value in os.environ.items() if not key.startswith("COOPWATT_")}
+        env.update({
+            "COOPWATT_DATABASE_URL": database_url,
+            "COOPWATT_DASHBOARD_SECRET_KEY": SECRET,
+            "COOPWATT_LOG_LEVEL": "INFO",
+        })
+        env.update({"COOPWATT_" + key.upper(): value for key, value in settings.items()})
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "4",
+             "--worker-class", "gthread", "--no-control-socket", "--bind", f"127.0.0.1:{self.port}", "--timeout", "60",
+             "dashboard.app:server"],
+            cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        self.log_path = log_path
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        """Wait until the health route answers (or fail with the server's log)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("dashboard server exited:\n" + self.log_path.read_text(errors="replace"))
+            try:
+                if requests.get(self.url + "/healthz", timeout=10).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("dashboard server did not start:\n" + self.log_path.read_text(errors="replace"))
+
+    def stop(self) -> None:
+        """Stop gunicorn (SIGTERM to the arbiter, which stops its workers)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+def login(base_url: str, username: str, password: str = PASSWORD) -> requests.Session:
+    """A requests session logged in through the real login form (with its CSRF token)."""
+    session = requests.Session()
+    page = session.get(base_url + "/login", timeout=10)
+    token = csrf_from(page.text)
+    response = session.post(base_url + "/login", data={"csrf_token": token, "username": username, "password": password},
+                            allow_redirects=False, timeout=30)
+    assert response.status_code == 302, (response.status_code, response.text[:300])
+    return session
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token of a login page."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the login page"
+    return match.group(1)

@@ -1,0 +1,163 @@
+"""The household view in a real browser (Debian's headless Chromium) against a real gunicorn server."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from dashboard.i18n import format_money_eur, format_quantity
+from dashboard.queries import first_period_shown
+from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed, seed_cooperative
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+GRAPH_Y = "() => document.querySelector('#household-consumption-graph .js-plotly-plot').data[0].y"
+GRAPH_X = "() => document.querySelector('#household-consumption-graph .js-plotly-plot').data[0].x"
+
+
+@pytest.fixture
+def seeded(migrated_db_url: str) -> tuple[str, Seed, date]:
+    """A database with two households' data, up to today (Paris time)."""
+    today = datetime.now(PARIS).date()
+    return migrated_db_url, seed_cooperative(migrated_db_url, today=today), today
+
+
+@pytest.fixture
+def server(seeded: tuple[str, Seed, date], tmp_path: Path) -> Iterator[DashboardServer]:
+    """The dashboard served by gunicorn on the seeded database."""
+    running = DashboardServer(seeded[0], tmp_path / "gunicorn.log")
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def browser_page(tmp_path: Path) -> Iterator[object]:
+    """A Chromium page (phone-sized later on demand) that accepts downloads."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="fr-FR")
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def _monthly_kwh(url: str, meter_id: int, today: date, column: str = "energy_kwh") -> list[float]:
+    """What the month view must show, computed straight from consumption_daily."""
+    since = datetime.combine(first_period_shown(today, "month"), datetime.min.time(), PARIS)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            f"SELECT sum({column}) FROM consumption_daily WHERE meter_id = %s AND day >= %s"
+            " GROUP BY date_trunc('month', day AT TIME ZONE 'Europe/Paris') ORDER BY 1 IS NULL,"
+            " min(day)", (meter_id, since),
+        ).fetchall()
+    return [float(row[0]) for row in rows]
+
+
+def _wait_for_total(page: object, expected: str) -> None:
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "(text) => { const e = document.getElementById('consumption-total'); return e && e.innerText === text; }",
+        arg=expected,
+    )
+
+
+def test_household_sees_own_consumption_switches_language_and_downloads(
+    server: DashboardServer, seeded: tuple[str, Seed, date], browser_page: object, artifacts_dir: Path,
+) -> None:
+    url, seed, today = seeded
+    page = browser_page
+    page.goto(server.url + "/")  # type: ignore[attr-defined]
+    assert page.url.endswith("/login")  # type: ignore[attr-defined]
+    assert "Connexion" in page.inner_text("main")  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-login-fr.png"))  # type: ignore[attr-defined]
+
+    page.fill("#username", "alice")  # type: ignore[attr-defined]
+    page.fill("#password", PASSWORD)  # type: ignore[attr-defined]
+    page.click("#login-submit")  # type: ignore[attr-defined]
+    page.wait_for_selector("#consumption-total")  # type: ignore[attr-defined]
+    assert "Ma consommation" in page.inner_text("body")  # type: ignore[attr-defined]
+    assert "A-12" in page.inner_text("body")  # type: ignore[attr-defined]
+
+    # Electricity by month, in kWh: each bar is the month's sum in consumption_daily.
+    expected = _monthly_kwh(url, seed.meters["a-elec"], today)
+    total = sum(expected)
+    _wait_for_total(page, format_quantity(total, "kWh", "fr", digits=1 if total < 1000 else 0))
+    shown = page.evaluate(GRAPH_Y)  # type: ignore[attr-defined]
+    assert shown == pytest.approx(expected)
+    assert len(page.evaluate(GRAPH_X)) == len(expected)  # type: ignore[attr-defined]
+    page.wait_for_timeout(500)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-household-fr.png"), full_page=True)  # type: ignore[attr-defined]
+
+    # The same in euros, at the configured tariff (default settings).
+    page.click("label:has-text('€')")  # type: ignore[attr-defined]
+    _wait_for_total(page, format_money_eur(total * 0.2016, "fr"))
+    assert page.evaluate(GRAPH_Y) == pytest.approx([v * 0.2016 for v in expected])  # type: ignore[attr-defined]
+
+    # Water, in m³.
+    page.click("label:has-text('kWh / m³')")  # type: ignore[attr-defined]
+    page.click("label:has-text('Eau')")  # type: ignore[attr-defined]
+    water = _monthly_kwh(url, seed.meters["a-water"], today, column="volume_m3")
+    _wait_for_total(page, format_quantity(sum(water), "m³", "fr", digits=1 if sum(water) < 1000 else 0))
+    assert page.evaluate(GRAPH_Y) == pytest.approx(water)  # type: ignore[attr-defined]
+
+    # Phone-sized screen.
+    page.set_viewport_size({"width": 390, "height": 844})  # type: ignore[attr-defined]
+    page.wait_for_timeout(800)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-household-phone-fr.png"), full_page=True)  # type: ignore[attr-defined]
+    page.set_viewport_size({"width": 1280, "height": 900})  # type: ignore[attr-defined]
+
+    # English: labels and number formats follow.
+    page.click("#lang-en")  # type: ignore[attr-defined]
+    page.wait_for_selector("text=My consumption")  # type: ignore[attr-defined]
+    _wait_for_total(page, format_quantity(total, "kWh", "en", digits=1 if total < 1000 else 0))
+    page.wait_for_timeout(500)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-household-en.png"), full_page=True)  # type: ignore[attr-defined]
+
+    # "Download all my data": the daily CSV holds alice's meters and nobody else's.
+    with page.expect_download() as download_info:  # type: ignore[attr-defined]
+        page.click("#household-download-daily")  # type: ignore[attr-defined]
+    path = download_info.value.path()
+    rows = list(csv.DictReader(io.StringIO(Path(path).read_text(encoding="utf-8"))))
+    with psycopg.connect(url) as conn:
+        count = conn.execute(
+            "SELECT count(*) FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id WHERE m.dwelling_id = %s",
+            (seed.dwelling_a,),
+        ).fetchone()
+    assert count is not None and len(rows) == count[0] > 0
+    assert {row["meter"] for row in rows} == {"src-a-elec", "src-a-gas", "src-a-water"}
+
+    # "Ask for erasure": recorded for the admin.
+    page.click("#household-erase")  # type: ignore[attr-defined]
+    page.click("#household-erase-confirm")  # type: ignore[attr-defined]
+    page.wait_for_selector("text=Erasure request recorded")  # type: ignore[attr-defined]
+    page.wait_for_timeout(600)  # type: ignore[attr-defined]  # let the confirmation fold away before the picture
+    with psycopg.connect(url) as conn:
+        requests_made = conn.execute(
+            "SELECT account_id, dwelling_id, status FROM erasure_request").fetchall()
+    assert requests_made == [(seed.accounts["alice"], seed.dwelling_a, "open")]
+    page.screenshot(path=str(artifacts_dir / "dashboard-household-erasure-en.png"), full_page=True)  # type: ignore[attr-defined]
+
+    # Logging out ends the session: the page is the login form again.
+    page.click("#logout-link")  # type: ignore[attr-defined]
+    page.wait_for_selector("#login-form")  # type: ignore[attr-defined]
+    page.goto(server.url + "/")  # type: ignore[attr-defined]
+    assert "/login" in page.url  # type: ignore[attr-defined]
