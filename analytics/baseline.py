@@ -369,7 +369,7 @@ def _slot_of(index: pd.DatetimeIndex, step_minutes: int) -> NDArray[np.int64]:
     """Weekday × time-of-day slot number of each timestamp (local wall clock)."""
     minutes = index.hour.to_numpy() * 60 + index.minute.to_numpy()
     per_day = 1440 // step_minutes
-    return (index.dayofweek.to_numpy() * per_day + minutes // step_minutes).astype(np.int64)
+    return (index.day_of_week.to_numpy() * per_day + minutes // step_minutes).astype(np.int64)
 
 
 def _naive_days(index: pd.Index) -> pd.DatetimeIndex:

@@ -1,0 +1,394 @@
+"""Anomaly detectors: pure functions over one meter's frames, each returning :class:`Anomaly` records.
+
+Contract
+--------
+Every detector takes the meter's frame(s), ``meter_id``, ``dwelling_id`` (None
+for a building meter) and :class:`AnomalyThresholds`, and returns a list of
+anomalies found in the data given — past episodes (``ongoing=False``) and the
+one still running at the end of the data (``ongoing=True``). The scheduler
+keeps one open alert per kind and meter and resolves it when a later run no
+longer reports it ongoing. Frames (never modified):
+
+* *daily with prediction*: DatetimeIndex of local days, ``energy_kwh`` and
+  ``predicted_kwh`` (from ``DailyBaselineModel.predict``) — for ``above_baseline``;
+* *interval frame*: tz-aware DatetimeIndex of interval starts (local time),
+  regular step (30 or 60 min), ``energy_kwh`` per interval and optionally
+  ``weather_kwh`` (the baseline's heating+cooling share of the interval, taken
+  off before judging night base load) — for ``base_load_rise`` and ``spike``;
+* *hourly volume frame*: DatetimeIndex of hour starts, ``volume_m3`` per hour —
+  for ``water_leak``;
+* *index readings*: DatetimeIndex of reading times, ``index_value`` (the
+  counter in its canonical unit: kWh or m³) — for ``frozen_index`` and
+  ``counter_reset``;
+* reading times (DatetimeIndex) and ``now`` — for ``meter_silent``.
+
+Evidence values are plain numbers whose names carry their unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from analytics.frames import require_columns, require_datetime_index
+
+
+class AnomalyKind(StrEnum):
+    """What went wrong; the values are stored in the database."""
+
+    ABOVE_BASELINE = "above_baseline"
+    BASE_LOAD_RISE = "base_load_rise"
+    WATER_LEAK = "water_leak"
+    METER_SILENT = "meter_silent"
+    FROZEN_INDEX = "frozen_index"
+    COUNTER_RESET = "counter_reset"
+    SPIKE = "spike"
+
+
+class Severity(StrEnum):
+    """How urgently a manager should look."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """One anomaly episode on one meter, with the numbers behind it."""
+
+    kind: AnomalyKind
+    severity: Severity
+    meter_id: int
+    dwelling_id: int | None
+    start: pd.Timestamp
+    end: pd.Timestamp
+    ongoing: bool
+    evidence: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AnomalyThresholds:
+    """Detector thresholds with sensible defaults (mapped to settings by the job)."""
+
+    # above_baseline: excess over the prediction must beat both limits for several days running.
+    above_baseline_rmse_multiple: float = 3.0
+    above_baseline_min_ratio: float = 1.5  # observed / predicted
+    above_baseline_min_days: int = 2
+    above_baseline_critical_ratio: float = 2.5
+    # base_load_rise: night-time minimum power against the usual nights.
+    night_start_hour: int = 1
+    night_end_hour: int = 5  # exclusive
+    base_load_reference_nights: int = 28
+    base_load_min_rise_ratio: float = 1.5
+    base_load_min_rise_w: float = 50.0
+    base_load_min_nights: int = 3
+    base_load_critical_rise_w: float = 500.0
+    # water_leak: no zero-flow hour within this many hours.
+    leak_min_hours: int = 24
+    leak_zero_flow_m3: float = 0.0  # an hour at or below this counts as "no flow"
+    leak_critical_l_per_h: float = 5.0
+    # meter_silent: silence of several usual periods, and at least this long.
+    silent_period_multiple: float = 6.0
+    silent_min_hours: float = 1.0
+    silent_critical_hours: float = 24.0
+    # frozen_index: a non-zero index that keeps being reported unchanged.
+    frozen_min_hours: float = 24.0
+    frozen_min_readings: int = 3
+    # counter_reset: a drop larger than both tolerances (rounding, re-sent readings).
+    reset_min_drop_abs: float = 0.01
+    reset_min_drop_rel: float = 1e-6
+    # spike: far above the local (weekly) level in robust units and as a ratio.
+    spike_window_days: float = 7.0
+    spike_robust_z: float = 10.0
+    spike_min_ratio: float = 4.0
+    spike_min_scale_kwh: float = 0.005  # floor for the robust scale: flat series would flag everything
+
+
+def _runs(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """(first, last) positions of each run of True values."""
+    if len(mask) == 0:
+        return []
+    padded = np.concatenate(([False], mask, [False])).astype(np.int8)
+    edges = np.diff(padded)
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1) - 1
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def _step(index: pd.DatetimeIndex, default: pd.Timedelta) -> pd.Timedelta:
+    """Typical spacing of a time index."""
+    if len(index) < 2:
+        return default
+    return pd.Timedelta(np.median(np.diff(index.to_numpy())))
+
+
+def _regular(frame: pd.DataFrame, column: str, frame_name: str) -> tuple[pd.DatetimeIndex, NDArray[np.float64], pd.Timedelta]:
+    """The column on a complete regular grid (missing intervals become NaN)."""
+    require_columns(frame, (column,), frame_name)
+    index = require_datetime_index(frame, frame_name)
+    step = _step(index, pd.Timedelta(hours=1))
+    if len(index) == 0:
+        return index, np.zeros(0), step
+    grid = pd.date_range(index[0], index[-1], freq=step)
+    values = frame[column].reindex(grid).to_numpy(dtype=float)
+    return grid, values, step
+
+
+def detect_above_baseline(
+    daily: pd.DataFrame, rmse_kwh: float, meter_id: int, dwelling_id: int | None,
+    thresholds: AnomalyThresholds = AnomalyThresholds(),
+) -> list[Anomaly]:
+    """Days running well above the weather-normalised baseline (residuals beyond k·RMSE and a ratio)."""
+    require_columns(daily, ("energy_kwh", "predicted_kwh"), "daily")
+    index = require_datetime_index(daily, "daily")
+    observed = daily["energy_kwh"].to_numpy(dtype=float)
+    predicted = daily["predicted_kwh"].to_numpy(dtype=float)
+    excess = observed - predicted
+    with np.errstate(invalid="ignore"):
+        flagged = (
+            (excess > thresholds.above_baseline_rmse_multiple * rmse_kwh)
+            & (observed > thresholds.above_baseline_min_ratio * np.maximum(predicted, 0.0))
+        )
+    found = []
+    last_known = int(np.flatnonzero(np.isfinite(observed))[-1]) if np.isfinite(observed).any() else -1
+    for first, last in _runs(flagged):
+        days = last - first + 1
+        if days < thresholds.above_baseline_min_days:
+            continue
+        ratio = float(observed[first:last + 1].sum() / max(predicted[first:last + 1].sum(), 1e-9))
+        severity = Severity.CRITICAL if ratio >= thresholds.above_baseline_critical_ratio else Severity.WARNING
+        found.append(Anomaly(
+            AnomalyKind.ABOVE_BASELINE, severity, meter_id, dwelling_id,
+            start=index[first], end=index[last] + pd.Timedelta(days=1), ongoing=last == last_known,
+            evidence={
+                "days": float(days),
+                "excess_kwh": float(excess[first:last + 1].sum()),
+                "observed_kwh": float(observed[first:last + 1].sum()),
+                "predicted_kwh": float(predicted[first:last + 1].sum()),
+                "ratio": ratio,
+                "rmse_kwh": float(rmse_kwh),
+            },
+        ))
+    return found
+
+
+def night_base_load_w(intervals: pd.DataFrame, thresholds: AnomalyThresholds = AnomalyThresholds()) -> pd.Series:
+    """Minimum night-time power (W) per night, after taking off the baseline's weather share if given."""
+    require_columns(intervals, ("energy_kwh",), "interval")
+    index = require_datetime_index(intervals, "interval")
+    step_h = _step(index, pd.Timedelta(hours=1)) / pd.Timedelta(hours=1)
+    energy = intervals["energy_kwh"].to_numpy(dtype=float)
+    if "weather_kwh" in intervals.columns:
+        energy = energy - np.nan_to_num(intervals["weather_kwh"].to_numpy(dtype=float))
+    hours = index.hour.to_numpy()
+    night = (hours >= thresholds.night_start_hour) & (hours < thresholds.night_end_hour) & np.isfinite(energy)
+    power_w = pd.Series(energy[night] * 1000.0 / step_h, index=index[night])
+    nights = power_w.index.normalize()
+    result = power_w.groupby(nights).min()
+    result.name = "base_load_w"
+    return result
+
+
+def detect_base_load_rise(
+    intervals: pd.DataFrame, meter_id: int, dwelling_id: int | None,
+    thresholds: AnomalyThresholds = AnomalyThresholds(),
+) -> list[Anomaly]:
+    """Night-time base load (always-on use) rising well above its usual level for several nights."""
+    base = night_base_load_w(intervals, thresholds)
+    values = base.to_numpy()
+    nights = base.index
+    found: list[Anomaly] = []
+    reference_pool: list[float] = []
+    run_start: int | None = None
+    run_reference = 0.0
+    # Sequential on purpose: flagged nights must not leak into the reference they are judged against.
+    for i, value in enumerate(values):
+        reference = float(np.median(reference_pool[-thresholds.base_load_reference_nights:])) if len(reference_pool) >= 7 else None
+        high = (
+            reference is not None
+            and value > reference * thresholds.base_load_min_rise_ratio
+            and value - reference > thresholds.base_load_min_rise_w
+        )
+        if high:
+            if run_start is None:
+                run_start, run_reference = i, reference  # type: ignore[assignment]
+            continue
+        if run_start is not None:
+            found += _base_load_episode(nights, values, run_start, i - 1, run_reference, False, meter_id, dwelling_id, thresholds)
+            run_start = None
+        reference_pool.append(float(value))
+    if run_start is not None:
+        found += _base_load_episode(nights, values, run_start, len(values) - 1, run_reference, True, meter_id, dwelling_id, thresholds)
+    return found
+
+
+def _base_load_episode(
+    nights: pd.DatetimeIndex, values: NDArray[np.float64], first: int, last: int, reference_w: float,
+    ongoing: bool, meter_id: int, dwelling_id: int | None, t: AnomalyThresholds,
+) -> list[Anomaly]:
+    count = last - first + 1
+    if count < t.base_load_min_nights:
+        return []
+    level = float(np.median(values[first:last + 1]))
+    rise = level - reference_w
+    severity = Severity.CRITICAL if rise >= t.base_load_critical_rise_w else Severity.WARNING
+    start = nights[first] + pd.Timedelta(hours=t.night_start_hour)
+    end = nights[last] + pd.Timedelta(hours=t.night_end_hour)
+    return [Anomaly(
+        AnomalyKind.BASE_LOAD_RISE, severity, meter_id, dwelling_id, start, end, ongoing,
+        {"nights": float(count), "base_load_w": level, "reference_w": reference_w, "rise_w": rise,
+         "extra_kwh_per_year": rise * 8.76},
+    )]
+
+
+def detect_water_leak(
+    hourly: pd.DataFrame, meter_id: int, dwelling_id: int | None,
+    thresholds: AnomalyThresholds = AnomalyThresholds(),
+) -> list[Anomaly]:
+    """Continuous water flow: no zero-flow hour for at least ``leak_min_hours`` hours."""
+    grid, volume, step = _regular(hourly, "volume_m3", "hourly volume")
+    with np.errstate(invalid="ignore"):
+        flowing = volume > thresholds.leak_zero_flow_m3  # NaN (missing) breaks a run: no claim without data
+    step_h = step / pd.Timedelta(hours=1)
+    found = []
+    for first, last in _runs(flowing):
+        hours = (last - first + 1) * step_h
+        if hours < thresholds.leak_min_hours:
+            continue
+        run = volume[first:last + 1]
+        floor_l_per_h = float(run.min() * 1000.0 / step_h)
+        severity = Severity.CRITICAL if floor_l_per_h >= thresholds.leak_critical_l_per_h else Severity.WARNING
+        found.append(Anomaly(
+            AnomalyKind.WATER_LEAK, severity, meter_id, dwelling_id,
+            start=grid[first], end=grid[last] + step, ongoing=last == len(volume) - 1,
+            evidence={
+                "hours": float(hours),
+                "volume_m3": float(run.sum()),
+                "min_flow_l_per_h": floor_l_per_h,
+                "mean_flow_l_per_h": float(run.mean() * 1000.0 / step_h),
+                "leak_m3_per_year": floor_l_per_h * 8.76,
+            },
+        ))
+    return found
+
+
+def detect_meter_silent(
+    reading_times: pd.DatetimeIndex, now: pd.Timestamp, meter_id: int, dwelling_id: int | None,
+    thresholds: AnomalyThresholds = AnomalyThresholds(), usual_period: pd.Timedelta | None = None,
+) -> list[Anomaly]:
+    """Silences much longer than the meter's usual reporting period (median spacing of its readings)."""
+    times = pd.DatetimeIndex(reading_times).sort_values().unique()
+    if len(times) == 0:
+        return []
+    period = usual_period if usual_period is not None else _step(times, pd.Timedelta(0))
+    if period <= pd.Timedelta(0):
+        return []  # a single reading tells no usual period; the caller may pass one
+    limit = max(period * thresholds.silent_period_multiple, pd.Timedelta(hours=thresholds.silent_min_hours))
+    ends = list(times[1:]) + [pd.Timestamp(now)]
+    found = []
+    for position, (start, end) in enumerate(zip(times, ends, strict=True)):
+        silence = end - start
+        if silence <= limit:
+            continue
+        ongoing = position == len(times) - 1
+        hours = silence / pd.Timedelta(hours=1)
+        severity = Severity.CRITICAL if hours >= thresholds.silent_critical_hours else Severity.WARNING
+        found.append(Anomaly(
+            AnomalyKind.METER_SILENT, severity, meter_id, dwelling_id, start=start, end=end, ongoing=ongoing,
+            evidence={"silence_hours": float(hours), "usual_period_minutes": float(period / pd.Timedelta(minutes=1)),
+                      "limit_hours": float(limit / pd.Timedelta(hours=1))},
+        ))
+    return found
+
+
+def detect_frozen_index(
+    readings: pd.DataFrame, meter_id: int, dwelling_id: int | None,
+    thresholds: AnomalyThresholds = AnomalyThresholds(),
+) -> list[Anomaly]:
+    """A non-zero index reported unchanged for at least ``frozen_min_hours`` while readings keep coming."""
+    require_columns(readings, ("index_value",), "index readings")
+    index = require_datetime_index(readings, "index readings")
+    values = readings["index_value"].to_numpy(dtype=float)
+    if len(values) < 2:
+        return []
+    # same[i]: reading i repeats reading i−1; a run of repeats plus the reading before it is one frozen stretch.
+    same = np.concatenate(([False], (values[1:] == values[:-1]) & (values[1:] != 0)))
+    found = []
+    for first, last in _runs(same):
+        begin = first - 1
+        duration_h = (index[last] - index[begin]) / pd.Timedelta(hours=1)
+        count = last - begin + 1
+        if duration_h < thresholds.frozen_min_hours or count < thresholds.frozen_min_readings:
+            continue
+        found.append(Anomaly(
+            AnomalyKind.FROZEN_INDEX, Severity.WARNING, meter_id, dwelling_id,
+            start=index[begin], end=index[last], ongoing=last == len(values) - 1,
+            evidence={"hours": float(duration_h), "readings": float(count), "index_value": float(values[begin])},
+        ))
+    return found
+
+
+def detect_counter_reset(
+    readings: pd.DataFrame, meter_id: int, dwelling_id: int | None,
+    thresholds: AnomalyThresholds = AnomalyThresholds(),
+) -> list[Anomaly]:
+    """An index that goes backwards (reset, rollover or meter replacement)."""
+    require_columns(readings, ("index_value",), "index readings")
+    index = require_datetime_index(readings, "index readings")
+    values = readings["index_value"].to_numpy(dtype=float)
+    if len(values) < 2:
+        return []
+    previous = values[:-1]
+    drop = previous - values[1:]
+    tolerance = np.maximum(thresholds.reset_min_drop_abs, thresholds.reset_min_drop_rel * np.abs(previous))
+    found = []
+    for position in np.flatnonzero(drop > tolerance):
+        found.append(Anomaly(
+            AnomalyKind.COUNTER_RESET, Severity.INFO, meter_id, dwelling_id,
+            start=index[position + 1], end=index[position + 1], ongoing=False,
+            evidence={"previous_index": float(previous[position]), "new_index": float(values[position + 1]),
+                      "drop": float(drop[position]),
+                      "previous_reading_age_hours": float((index[position + 1] - index[position]) / pd.Timedelta(hours=1))},
+        ))
+    return found
+
+
+def detect_spikes(
+    intervals: pd.DataFrame, meter_id: int, dwelling_id: int | None,
+    thresholds: AnomalyThresholds = AnomalyThresholds(),
+) -> list[Anomaly]:
+    """Intervals far above the local weekly level, both in robust deviations and as a ratio."""
+    require_columns(intervals, ("energy_kwh",), "interval")
+    index = require_datetime_index(intervals, "interval")
+    energy = intervals["energy_kwh"].astype(float)
+    step = _step(index, pd.Timedelta(hours=1))
+    window = max(int(pd.Timedelta(days=thresholds.spike_window_days) / step), 3) | 1
+    series = pd.Series(energy.to_numpy(), index=np.arange(len(energy)))
+    level = series.rolling(window, center=True, min_periods=window // 4).median()
+    spread = (series - level).abs().rolling(window, center=True, min_periods=window // 4).median() * 1.4826
+    scale = np.maximum(spread.to_numpy(), thresholds.spike_min_scale_kwh)
+    level_values = level.to_numpy()
+    values = series.to_numpy()
+    with np.errstate(invalid="ignore"):
+        flagged = (
+            (values > level_values + thresholds.spike_robust_z * scale)
+            & (values > thresholds.spike_min_ratio * np.maximum(level_values, thresholds.spike_min_scale_kwh))
+        )
+    found = []
+    for first, last in _runs(flagged):
+        peak = float(values[first:last + 1].max())
+        local = float(np.nanmedian(level_values[first:last + 1]))
+        ratio = peak / max(local, thresholds.spike_min_scale_kwh)
+        found.append(Anomaly(
+            AnomalyKind.SPIKE, Severity.WARNING if ratio < 10 else Severity.CRITICAL, meter_id, dwelling_id,
+            start=index[first], end=index[last] + step, ongoing=False,
+            evidence={"peak_kwh": peak, "local_level_kwh": local, "ratio": ratio,
+                      "robust_z": float((peak - local) / scale[first:last + 1].max()),
+                      "intervals": float(last - first + 1)},
+        ))
+    return found

@@ -1,0 +1,117 @@
+"""High consumers for energy advisers: weather-normalised kWh/m²/year against similar homes, with reasons.
+
+Contract
+--------
+``rank_high_consumers(dwellings, settings)`` takes a *dwellings frame* (one
+row per dwelling in the adviser's scope):
+
+* ``dwelling_id``, ``residence_id``, ``district``, ``floor_area_m2`` (m²),
+  ``heating_type`` — as for :mod:`analytics.comparison`;
+* ``normalised_energy_kwh``: weather-normalised use over a normal year, kWh;
+* optional ``base_load_w`` (night base load, W), ``heating_kwh_per_degree_day``
+  (the baseline's heating slope) and ``drift_fraction`` (year-on-year change of
+  normalised use, 0.1 = +10 %), each adding a reason when it stands out.
+
+It returns a new frame sorted from the highest ratio down: ``dwelling_id``,
+``kwh_per_m2_year``, ``reference_kwh_per_m2_year`` (median of the reference
+group), ``reference_group`` and its ``reference_size``, ``ratio``, ``rank``
+(1 = highest), ``high`` (ratio ≥ threshold) and ``reasons`` (a tuple of
+:class:`Reason`). Advisers are allowed to see identified dwellings, so the
+reference may be any group of at least ``min_reference_size`` homes: the
+comparison group if big enough, else the same band and heating type across the
+scope, else the same heating type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analytics.comparison import ComparisonSettings, assign_groups, floor_area_band
+from analytics.frames import require_columns
+from analytics.sufficiency import Reason
+
+
+@dataclass(frozen=True)
+class RankingSettings:
+    """When a dwelling counts as a high consumer, and what makes a reason."""
+
+    high_ratio: float = 1.5  # kWh/m²/year over the reference median
+    min_reference_size: int = 5
+    base_load_ratio: float = 1.5
+    heating_ratio: float = 1.3  # heating slope per m² over the reference median
+    drift_min_fraction: float = 0.10
+    comparison: ComparisonSettings = ComparisonSettings()
+
+
+def rank_high_consumers(dwellings: pd.DataFrame, settings: RankingSettings = RankingSettings()) -> pd.DataFrame:
+    """Dwellings ranked by weather-normalised kWh/m²/year relative to similar homes, with reasons."""
+    require_columns(dwellings, ("dwelling_id", "residence_id", "district", "floor_area_m2", "heating_type",
+                                "normalised_energy_kwh"), "dwellings")
+    frame = dwellings.loc[np.isfinite(dwellings["normalised_energy_kwh"].to_numpy(dtype=float))].copy()
+    frame["kwh_per_m2_year"] = frame["normalised_energy_kwh"] / frame["floor_area_m2"]
+    if "heating_kwh_per_degree_day" in frame.columns:
+        frame["heating_per_m2"] = frame["heating_kwh_per_degree_day"] / frame["floor_area_m2"]
+    band = floor_area_band(frame["floor_area_m2"], settings.comparison.floor_area_bands_m2)
+    candidates = [
+        assign_groups(frame, settings.comparison),
+        "scope|" + band + "|" + frame["heating_type"].astype(str),
+        "scope|" + frame["heating_type"].astype(str),
+    ]
+    reference = pd.Series(None, index=frame.index, dtype=object)
+    for keys in candidates:
+        sizes = keys.map(keys.value_counts())
+        fill = reference.isna() & (sizes >= settings.min_reference_size)
+        reference = reference.where(~fill, keys)
+    frame["reference_group"] = reference
+    frame["reference_size"] = reference.map(reference.value_counts())
+    by_group = frame.groupby("reference_group")
+    frame["reference_kwh_per_m2_year"] = by_group["kwh_per_m2_year"].transform("median")
+    frame["ratio"] = frame["kwh_per_m2_year"] / frame["reference_kwh_per_m2_year"]
+    medians = {c: by_group[c].transform("median") for c in ("base_load_w", "heating_per_m2") if c in frame.columns}
+    frame["reasons"] = [
+        _reasons(row, {c: m.loc[label] for c, m in medians.items()}, settings)
+        for label, row in frame.iterrows()
+    ]
+    frame["high"] = frame["ratio"] >= settings.high_ratio
+    frame = frame.sort_values("ratio", ascending=False, na_position="last")
+    frame["rank"] = np.arange(1, len(frame) + 1)
+    columns = ["dwelling_id", "kwh_per_m2_year", "reference_kwh_per_m2_year", "reference_group", "reference_size",
+               "ratio", "rank", "high", "reasons"]
+    return frame[columns].reset_index(drop=True)
+
+
+def _reasons(row: pd.Series, medians: dict[str, float], s: RankingSettings) -> tuple[Reason, ...]:
+    reasons = []
+    ratio = row["ratio"]
+    if np.isfinite(ratio) and ratio >= s.high_ratio:
+        reasons.append(Reason(
+            "intensity_above_similar",
+            f"Uses {ratio:.1f}× the typical kWh/m² of similar homes (weather-normalised).",
+            f"Consomme {ratio:.1f}× les kWh/m² habituels de logements similaires (corrigé du climat).",
+            {"ratio": float(ratio), "kwh_per_m2_year": float(row["kwh_per_m2_year"]),
+             "reference_kwh_per_m2_year": float(row["reference_kwh_per_m2_year"])}, blocking=False))
+    base, base_ref = row.get("base_load_w", np.nan), medians.get("base_load_w", np.nan)
+    if np.isfinite(base) and np.isfinite(base_ref) and base_ref > 0 and base >= s.base_load_ratio * base_ref:
+        reasons.append(Reason(
+            "base_load_above_similar",
+            f"Night base load of {base:.0f} W against {base_ref:.0f} W typical.",
+            f"Consommation de veille nocturne de {base:.0f} W contre {base_ref:.0f} W habituellement.",
+            {"base_load_w": float(base), "reference_w": float(base_ref)}, blocking=False))
+    heat, heat_ref = row.get("heating_per_m2", np.nan), medians.get("heating_per_m2", np.nan)
+    if np.isfinite(heat) and np.isfinite(heat_ref) and heat_ref > 0 and heat >= s.heating_ratio * heat_ref:
+        reasons.append(Reason(
+            "heating_sensitivity_above_similar",
+            f"Heating needs {heat / heat_ref:.1f}× those of similar homes per degree-day and m².",
+            f"Besoins de chauffage {heat / heat_ref:.1f}× ceux de logements similaires par degré-jour et m².",
+            {"kwh_per_degree_day_per_m2": float(heat), "reference": float(heat_ref)}, blocking=False))
+    drift = row.get("drift_fraction", np.nan)
+    if np.isfinite(drift) and drift >= s.drift_min_fraction:
+        reasons.append(Reason(
+            "upward_drift",
+            f"Weather-normalised use up {drift:.0%} on last year.",
+            f"Consommation corrigée du climat en hausse de {drift:.0%} sur un an.",
+            {"drift_fraction": float(drift)}, blocking=False))
+    return tuple(reasons)
