@@ -1,0 +1,216 @@
+"""Tampering: a household that edits callback payloads, URLs or download links gets nothing of another home."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+
+from dashboard.i18n import format_quantity
+from dashboard.scope import Role, Scope, ScopeDenied, parse_id, resolve_dwelling
+from tests.dashboard_support import PARIS, DashboardServer, Seed, login, seed_cooperative
+
+CONSUMPTION_OUTPUTS = [
+    {"id": "household-consumption-graph", "property": "figure"},
+    {"id": "household-consumption-summary", "property": "children"},
+    {"id": "household-consumption-source", "property": "children"},
+]
+
+
+def consumption_payload(requested_dwelling: Any, kind: str = "electricity") -> dict[str, Any]:
+    """The body Dash posts for the consumption chart, with the dwelling store set to anything we like."""
+    return {
+        "output": "..household-consumption-graph.figure...household-consumption-summary.children"
+                  "...household-consumption-source.children..",
+        "outputs": CONSUMPTION_OUTPUTS,
+        "inputs": [
+            {"id": "household-kind", "property": "value", "value": kind},
+            {"id": "household-granularity", "property": "value", "value": "year"},
+            {"id": "household-measure", "property": "value", "value": "amount"},
+        ],
+        "changedPropIds": ["household-kind.value"],
+        "state": [{"id": "household-dwelling", "property": "data", "value": requested_dwelling}],
+    }
+
+
+def page_payload(search: str) -> dict[str, Any]:
+    """The body Dash posts to render a page for a URL (path "/" with a query string)."""
+    return {
+        "output": ".._pages_content.children..._pages_store.data..",
+        "outputs": [{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
+        "inputs": [
+            {"id": "_pages_location", "property": "pathname", "value": "/"},
+            {"id": "_pages_location", "property": "search", "value": search},
+        ],
+        "changedPropIds": ["_pages_location.pathname"],
+        "state": [],
+    }
+
+
+def figure_y(response: requests.Response) -> list[float]:
+    """The bar heights in a consumption callback answer."""
+    body = response.json()
+    data = body["response"]["household-consumption-graph"]["figure"]["data"]
+    return [float(v) for v in data[0]["y"]] if data else []
+
+
+def yearly(url: str, meter_id: int) -> list[float]:
+    """Per-year sums straight from consumption_daily."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT sum(energy_kwh) FROM consumption_daily WHERE meter_id = %s"
+            " GROUP BY date_trunc('year', day AT TIME ZONE 'Europe/Paris') ORDER BY min(day)", (meter_id,),
+        ).fetchall()
+    return [float(row[0]) for row in rows]
+
+
+@pytest.fixture
+def seeded(migrated_db_url: str) -> tuple[str, Seed]:
+    """Three dwellings, one account per role."""
+    return migrated_db_url, seed_cooperative(migrated_db_url, today=datetime.now(PARIS).date())
+
+
+@pytest.fixture
+def server(seeded: tuple[str, Seed], tmp_path: Path) -> Iterator[DashboardServer]:
+    """The dashboard under gunicorn (two workers) on the seeded database."""
+    running = DashboardServer(seeded[0], tmp_path / "gunicorn.log")
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+
+
+def test_household_tampering_with_callbacks_gets_nothing_of_another_home(
+    server: DashboardServer, seeded: tuple[str, Seed],
+) -> None:
+    url, seed = seeded
+    alice = login(server.url, "alice")
+    endpoint = server.url + "/_dash-update-component"
+
+    # The genuine request works, so the tampered ones below are well-formed.
+    own = alice.post(endpoint, json=consumption_payload(None), timeout=30)
+    assert own.status_code == 200
+    assert figure_y(own) == pytest.approx(yearly(url, seed.meters["a-elec"]))
+
+    # Bob's and C's figures in every spelling the answer could carry them.
+    secrets = set()
+    for meter in ("b-elec", "c-elec"):
+        for value in yearly(url, seed.meters[meter]):
+            secrets |= {repr(value), f"{value:.1f}", f"{value:.0f}", format_quantity(value, "kWh", "fr", digits=0),
+                        format_quantity(value, "kWh", "en", digits=0)}
+
+    # Bob's dwelling id as a number, a string, a list, a negative or a huge number: nothing of bob's comes back.
+    for tampered in (seed.dwelling_b, str(seed.dwelling_b), [seed.dwelling_b], -seed.dwelling_b, 10**12,
+                     {"id": seed.dwelling_b}, seed.dwelling_c):
+        response = alice.post(endpoint, json=consumption_payload(tampered), timeout=30)
+        assert response.status_code == 200, tampered
+        assert figure_y(response) == [], tampered
+        assert not [secret for secret in secrets if secret in response.text], tampered
+        assert "consumption-denied" in response.text, tampered
+
+    # The page itself, asked for with ?dwelling=<bob's>: a refusal, not bob's home.
+    page = alice.post(endpoint, json=page_payload(f"?dwelling={seed.dwelling_b}"), timeout=30)
+    assert page.status_code == 200
+    assert "household-denied" in page.text
+    assert "A-13" not in page.text
+    own_page = alice.post(endpoint, json=page_payload(""), timeout=30)
+    assert "A-12" in own_page.text and "A-13" not in own_page.text
+
+
+def test_household_tampering_with_downloads_gets_nothing_of_another_home(
+    server: DashboardServer, seeded: tuple[str, Seed],
+) -> None:
+    _, seed = seeded
+    alice = login(server.url, "alice")
+    for path in ("/download/daily.csv", "/download/readings.csv"):
+        own = alice.get(server.url + path, timeout=30)
+        assert own.status_code == 200
+        meters = {line.split(",")[0] for line in own.text.splitlines()[1:]}
+        assert meters and meters <= {"src-a-elec", "src-a-gas", "src-a-water"}, path
+        for tampered in (str(seed.dwelling_b), str(seed.dwelling_c), "abc", "0"):
+            response = alice.get(server.url + path, params={"dwelling": tampered}, timeout=30)
+            assert response.status_code == 403, (path, tampered)
+            assert "src-b" not in response.text and "src-c" not in response.text
+
+
+def test_logged_out_requests_get_nothing(server: DashboardServer, seeded: tuple[str, Seed]) -> None:
+    anonymous = requests.Session()
+    endpoint = server.url + "/_dash-update-component"
+    for payload in (consumption_payload(None), consumption_payload(seeded[1].dwelling_a), page_payload("")):
+        response = anonymous.post(endpoint, json=payload, timeout=30)
+        assert response.status_code == 401
+        assert "figure" not in response.text
+    for path in ("/_dash-layout", "/_dash-dependencies", "/download/daily.csv", "/download/readings.csv",
+                 "/download/daily.csv?dwelling=1"):
+        response = anonymous.get(server.url + path, allow_redirects=False, timeout=30)
+        assert response.status_code == 401, path
+        assert "src-" not in response.text
+    for path in ("/", "/?dwelling=1", "/anything"):
+        response = anonymous.get(server.url + path, allow_redirects=False, timeout=30)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login"), path
+    # A forged session cookie (not signed with the secret) is no login either.
+    forged = requests.Session()
+    forged.cookies.set("coopwatt_session", "eyJhY2NvdW50X2lkIjoxfQ.forged.signature")
+    assert forged.get(server.url + "/_dash-layout", timeout=30).status_code == 401
+
+
+def test_staff_see_dwellings_in_their_scope_only(server: DashboardServer, seeded: tuple[str, Seed]) -> None:
+    url, seed = seeded
+    endpoint = server.url + "/_dash-update-component"
+    # Claire advises residence ERA (dwelling C); Marc manages building B (dwelling C).
+    for username in ("claire", "marc"):
+        staff = login(server.url, username)
+        allowed = staff.post(endpoint, json=consumption_payload(seed.dwelling_c), timeout=30)
+        assert figure_y(allowed) == pytest.approx(yearly(url, seed.meters["c-elec"])), username
+        for outside in (seed.dwelling_a, seed.dwelling_b, None):
+            denied = staff.post(endpoint, json=consumption_payload(outside), timeout=30)
+            assert figure_y(denied) == [], (username, outside)
+        assert staff.get(server.url + "/download/daily.csv", params={"dwelling": seed.dwelling_a},
+                         timeout=30).status_code == 403
+        assert staff.get(server.url + "/download/daily.csv", params={"dwelling": seed.dwelling_c},
+                         timeout=30).status_code == 200
+    admin = login(server.url, "root")
+    seen = admin.post(endpoint, json=consumption_payload(seed.dwelling_b), timeout=30)
+    assert figure_y(seen) == pytest.approx(yearly(url, seed.meters["b-elec"]))
+
+
+def _scope(role: Role, dwelling_id: int | None = None, residences: frozenset[int] = frozenset(),
+           buildings: frozenset[int] = frozenset()) -> Scope:
+    return Scope(1, "x", role, "fr", "t", dwelling_id, residences, buildings)
+
+
+def test_resolve_dwelling_on_the_database(seeded: tuple[str, Seed]) -> None:
+    url, seed = seeded
+    with psycopg.connect(url) as conn:
+        household = _scope(Role.HOUSEHOLD, seed.dwelling_a)
+        assert resolve_dwelling(conn, household, None) == seed.dwelling_a
+        assert resolve_dwelling(conn, household, str(seed.dwelling_a)) == seed.dwelling_a
+        with pytest.raises(ScopeDenied):
+            resolve_dwelling(conn, household, seed.dwelling_b)
+        adviser = _scope(Role.ADVISER, residences=frozenset({seed.residence_id}))
+        assert resolve_dwelling(conn, adviser, seed.dwelling_b) == seed.dwelling_b
+        with pytest.raises(ScopeDenied):
+            resolve_dwelling(conn, adviser, seed.dwelling_c)
+        manager = _scope(Role.MANAGER, buildings=frozenset({seed.other_building_id}))
+        assert resolve_dwelling(conn, manager, seed.dwelling_c) == seed.dwelling_c
+        with pytest.raises(ScopeDenied):
+            resolve_dwelling(conn, manager, None)
+        with pytest.raises(ScopeDenied):
+            resolve_dwelling(conn, _scope(Role.ADMIN), 999_999)
+
+
+@pytest.mark.parametrize("value", [True, 1.5, "1e3", " 1", "-1", 0, [1], {"id": 1}, "12345678901"])
+def test_parse_id_refuses_anything_but_a_positive_integer(value: object) -> None:
+    with pytest.raises(ScopeDenied):
+        parse_id(value)
+
+
+def test_parse_id_accepts_ids() -> None:
+    assert parse_id(None) is None and parse_id("") is None
+    assert parse_id(7) == 7 and parse_id("42") == 42
