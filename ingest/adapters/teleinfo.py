@@ -50,9 +50,15 @@ _HISTORIC_OPTIONS: dict[str, tuple[str, ...]] = {
 _HISTORIC_REGISTERS = frozenset(label for labels in _HISTORIC_OPTIONS.values() for label in labels)
 _OFFPEAK_HISTORIC = frozenset({"HCHC", "BBRHCJB", "BBRHCJW", "BBRHCJR"})
 _PEAK_HISTORIC = frozenset({"HCHP", "BBRHPJB", "BBRHPJW", "BBRHPJR"})
+# Option → (registers of the total, off-peak registers, peak registers).
+_HISTORIC_GROUPS = {
+    option: (frozenset(registers), _OFFPEAK_HISTORIC.intersection(registers), _PEAK_HISTORIC.intersection(registers))
+    for option, registers in _HISTORIC_OPTIONS.items()
+}
 _STANDARD_REGISTERS = tuple(f"EASF{n:02d}" for n in range(1, 11))
-_STANDARD_OFFPEAK = _STANDARD_REGISTERS[0::2]  # EASF01, 03, 05…: heures creuses (see module docstring)
-_STANDARD_PEAK = _STANDARD_REGISTERS[1::2]  # EASF02, 04, 06…: heures pleines
+_STANDARD_OFFPEAK = frozenset(_STANDARD_REGISTERS[0::2])  # EASF01, 03, 05…: heures creuses (module docstring)
+_STANDARD_PEAK = frozenset(_STANDARD_REGISTERS[1::2])  # EASF02, 04, 06…: heures pleines
+_EAST = frozenset({"EAST"})
 _IDENTITY_LABELS = ("ADCO", "ADSC")
 _APPARENT_POWER_LABELS = ("PAPP", "SINSTS")
 
@@ -90,29 +96,36 @@ def tic_readings(source: str, frame: Mapping[str, object], time: datetime, state
     if any(label in changed for label in _IDENTITY_LABELS):
         state.seen_full_frame = True
 
+    relevant = NUMERIC_LABELS.intersection(changed)
+    if not relevant:
+        return []
     readings: list[Reading] = []
 
-    def emit(quantity: Quantity, labels: tuple[str, ...] | frozenset[str], scale: float) -> None:
-        if labels and any(label in changed for label in labels) and all(label in known for label in labels):
+    def emit(quantity: Quantity, labels: frozenset[str], scale: float) -> None:
+        if labels and not relevant.isdisjoint(labels) and known.keys() >= labels:
             total = sum(float(known[label]) for label in labels)  # type: ignore[arg-type]
             readings.append(Reading(source, time, quantity, total / scale))
 
     # Apparent power: one label, whichever mode.
     for label in _APPARENT_POWER_LABELS:
-        emit(Quantity.APPARENT_POWER_VA, (label,), 1.0)
+        if label in relevant:
+            emit(Quantity.APPARENT_POWER_VA, frozenset((label,)), 1.0)
     # Standard mode.
-    emit(Quantity.ENERGY_INDEX_KWH, ("EAST",), _WH_PER_KWH)
-    tariff = known.get("NGTF")
-    if calendar_has_offpeak(tariff if isinstance(tariff, str) else None) and state.seen_full_frame:
-        emit(Quantity.ENERGY_INDEX_OFFPEAK_KWH, tuple(r for r in _STANDARD_OFFPEAK if r in known), _WH_PER_KWH)
-        emit(Quantity.ENERGY_INDEX_PEAK_KWH, tuple(r for r in _STANDARD_PEAK if r in known), _WH_PER_KWH)
+    if "EAST" in relevant:
+        emit(Quantity.ENERGY_INDEX_KWH, _EAST, _WH_PER_KWH)
+    if not relevant.isdisjoint(_STANDARD_REGISTERS) and state.seen_full_frame:
+        tariff = known.get("NGTF")
+        if calendar_has_offpeak(tariff if isinstance(tariff, str) else None):
+            emit(Quantity.ENERGY_INDEX_OFFPEAK_KWH, _STANDARD_OFFPEAK.intersection(known), _WH_PER_KWH)
+            emit(Quantity.ENERGY_INDEX_PEAK_KWH, _STANDARD_PEAK.intersection(known), _WH_PER_KWH)
     # Historic mode.
-    option = _historic_option(known)
-    if option is not None:
-        registers = _HISTORIC_OPTIONS[option]
-        emit(Quantity.ENERGY_INDEX_KWH, registers, _WH_PER_KWH)
-        emit(Quantity.ENERGY_INDEX_OFFPEAK_KWH, tuple(r for r in registers if r in _OFFPEAK_HISTORIC), _WH_PER_KWH)
-        emit(Quantity.ENERGY_INDEX_PEAK_KWH, tuple(r for r in registers if r in _PEAK_HISTORIC), _WH_PER_KWH)
+    if not relevant.isdisjoint(_HISTORIC_REGISTERS):
+        option = _historic_option(known)
+        if option is not None:
+            total, offpeak, peak = _HISTORIC_GROUPS[option]
+            emit(Quantity.ENERGY_INDEX_KWH, total, _WH_PER_KWH)
+            emit(Quantity.ENERGY_INDEX_OFFPEAK_KWH, offpeak, _WH_PER_KWH)
+            emit(Quantity.ENERGY_INDEX_PEAK_KWH, peak, _WH_PER_KWH)
     return readings
 
 
