@@ -88,6 +88,8 @@ class DailyModelParams:
     adjusted_r2: float
     lag1_autocorrelation: float  # of residuals on consecutive days; widens savings bands
     usable: bool  # Guideline 14 limits met
+    # Covariance of (intercept, heating slope?, cooling slope?) in the order of design_matrix(); units kWh², (kWh/K·day)².
+    covariance: tuple[tuple[float, ...], ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """Plain-dict form for storage as JSON."""
@@ -95,8 +97,21 @@ class DailyModelParams:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> DailyModelParams:
-        """Rebuild from :meth:`to_dict` output."""
-        return cls(**data)  # type: ignore[arg-type]
+        """Rebuild from :meth:`to_dict` output (JSON turns tuples into lists)."""
+        fields = dict(data)
+        fields["covariance"] = tuple(tuple(float(v) for v in row) for row in fields.get("covariance", ()))  # type: ignore[union-attr]
+        return cls(**fields)  # type: ignore[arg-type]
+
+
+def design_matrix(params: DailyModelParams, temperature_c: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Regressors of the fitted model for these daily temperatures: [1, HDD?, CDD?] per day."""
+    temps = np.asarray(temperature_c, dtype=float)
+    columns = [np.ones(len(temps))]
+    if params.heating_balance_c is not None:
+        columns.append(heating_degree_days(temps, params.heating_balance_c))
+    if params.cooling_balance_c is not None:
+        columns.append(cooling_degree_days(temps, params.cooling_balance_c))
+    return np.column_stack(columns)
 
 
 class DailyBaselineModel:
@@ -237,7 +252,8 @@ def fit_daily_arrays(energy_kwh: NDArray[np.float64], temperature_c: NDArray[np.
     n_params = design.shape[1]
     dof = n - n_params
     sse = float(residuals @ residuals)
-    p_values = _p_values(design, coef, sse, dof)
+    covariance = np.linalg.pinv(design.T @ design) * (sse / dof) if dof > 0 else np.full((n_params, n_params), np.nan)
+    p_values = _p_values(coef, covariance, dof)
     quality = assess_fit(y, predicted, n_params, "daily", settings.guideline14)
     adjusted_r2 = 1.0 - (sse / dof) / (syy / (n - 1)) if syy > 0 else 0.0
 
@@ -261,6 +277,7 @@ def fit_daily_arrays(energy_kwh: NDArray[np.float64], temperature_c: NDArray[np.
         adjusted_r2=float(adjusted_r2),
         lag1_autocorrelation=_lag1(residuals),
         usable=quality.usable,
+        covariance=tuple(tuple(float(v) for v in row) for row in covariance),
     )
 
 
@@ -269,11 +286,10 @@ def _degree_days_usable(dd: NDArray[np.float64], settings: BaselineSettings) -> 
     return ((dd > 0).sum(axis=0) >= settings.min_degree_day_days) & (dd.sum(axis=0) >= settings.min_total_degree_days)
 
 
-def _p_values(design: NDArray[np.float64], coef: NDArray[np.float64], sse: float, dof: int) -> list[float]:
+def _p_values(coef: NDArray[np.float64], covariance: NDArray[np.float64], dof: int) -> list[float]:
     """Two-sided p-value of each coefficient of an ordinary least-squares fit."""
     if dof <= 0:
         return [float("nan")] * len(coef)
-    covariance = np.linalg.pinv(design.T @ design) * (sse / dof)
     errors = np.sqrt(np.maximum(np.diag(covariance), 0.0))
     return [t_two_sided_p(float(c / e), dof) if e > 0 else 0.0 for c, e in zip(coef, errors, strict=True)]
 
