@@ -18,7 +18,7 @@ import pint
 from coopwatt.quantities import Quantity
 from ingest.reading import PayloadError
 
-UREG = pint.UnitRegistry()
+UREG: pint.UnitRegistry = pint.UnitRegistry()
 UREG.define("watt_minute = watt * minute = Wmin")
 
 

@@ -41,10 +41,7 @@ _CANONICAL_UNIT = {q: canonical_unit(q) for q in Quantity}
 def parse_reading(device: str, payload: bytes, received_at: datetime) -> list[Reading]:
     """Readings from a native ``coopwatt/<device>/reading`` message; the source is ``device``."""
     message = load_object(payload)
-    if "time" in message:
-        time = iso_time(message["time"], "time")
-    else:
-        time = received_at
+    time = iso_time(message["time"], "time") if "time" in message else received_at
     items = message.get("readings")
     if items is None:
         raise PayloadError("missing field 'readings'")

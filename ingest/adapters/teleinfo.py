@@ -70,7 +70,8 @@ NUMERIC_LABELS = frozenset(_HISTORIC_REGISTERS | set(_STANDARD_REGISTERS) | {"EA
 class TicState:
     """The last known labels of one meter, and whether a full frame has been seen."""
 
-    labels: dict[str, object] = field(default_factory=dict)
+    numbers: dict[str, float] = field(default_factory=dict)  # indices (Wh) and apparent power (VA)
+    texts: dict[str, object] = field(default_factory=dict)  # every other label (OPTARIF, NGTF, PTEC…)
     seen_full_frame: bool = False
 
 
@@ -86,24 +87,22 @@ def calendar_has_offpeak(tariff: str | None) -> bool:
 
 def tic_readings(source: str, frame: Mapping[str, object], time: datetime, state: TicState) -> list[Reading]:
     """Readings from one (possibly partial) TIC frame of label → value, merged into ``state``."""
-    changed: dict[str, object] = {}
-    for label, value in frame.items():
-        if label in NUMERIC_LABELS:
-            value = number_or_numeric_text(value, f"TIC label {label}")
-        changed[label] = value
-    known = state.labels
-    known.update(changed)
-    if any(label in changed for label in _IDENTITY_LABELS):
+    numbers = {label: number_or_numeric_text(value, f"TIC label {label}")
+               for label, value in frame.items() if label in NUMERIC_LABELS}
+    state.texts.update((label, value) for label, value in frame.items() if label not in NUMERIC_LABELS)
+    known = state.numbers
+    known.update(numbers)
+    if any(label in frame for label in _IDENTITY_LABELS):
         state.seen_full_frame = True
 
-    relevant = NUMERIC_LABELS.intersection(changed)
+    relevant = numbers.keys()
     if not relevant:
         return []
     readings: list[Reading] = []
 
     def emit(quantity: Quantity, labels: frozenset[str], scale: float) -> None:
         if labels and not relevant.isdisjoint(labels) and known.keys() >= labels:
-            total = sum(float(known[label]) for label in labels)  # type: ignore[arg-type]
+            total = sum(known[label] for label in labels)
             readings.append(Reading(source, time, quantity, total / scale))
 
     # Apparent power: one label, whichever mode.
@@ -114,13 +113,13 @@ def tic_readings(source: str, frame: Mapping[str, object], time: datetime, state
     if "EAST" in relevant:
         emit(Quantity.ENERGY_INDEX_KWH, _EAST, _WH_PER_KWH)
     if not relevant.isdisjoint(_STANDARD_REGISTERS) and state.seen_full_frame:
-        tariff = known.get("NGTF")
+        tariff = state.texts.get("NGTF")
         if calendar_has_offpeak(tariff if isinstance(tariff, str) else None):
             emit(Quantity.ENERGY_INDEX_OFFPEAK_KWH, _STANDARD_OFFPEAK.intersection(known), _WH_PER_KWH)
             emit(Quantity.ENERGY_INDEX_PEAK_KWH, _STANDARD_PEAK.intersection(known), _WH_PER_KWH)
     # Historic mode.
     if not relevant.isdisjoint(_HISTORIC_REGISTERS):
-        option = _historic_option(known)
+        option = _historic_option(state.texts.get("OPTARIF"), known)
         if option is not None:
             total, offpeak, peak = _HISTORIC_GROUPS[option]
             emit(Quantity.ENERGY_INDEX_KWH, total, _WH_PER_KWH)
@@ -129,9 +128,8 @@ def tic_readings(source: str, frame: Mapping[str, object], time: datetime, state
     return readings
 
 
-def _historic_option(known: Mapping[str, object]) -> str | None:
+def _historic_option(optarif: object, known: Mapping[str, float]) -> str | None:
     """The historic subscription option: from OPTARIF, else guessed from the registers seen."""
-    optarif = known.get("OPTARIF")
     if isinstance(optarif, str):
         for option in _HISTORIC_OPTIONS:
             if optarif.upper().startswith(option):
