@@ -104,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard = sub.add_parser("dashboard", help="serve the dashboard with gunicorn")
     add_dashboard_arguments(dashboard)
     dashboard.set_defaults(handler=_lazy("dashboard.serve"))
+
+    # Deploy: bulk registry of residences, buildings, dwellings and meters.
+    from coopwatt.registry_import import add_arguments as add_registry_arguments
+
+    registry = sub.add_parser("registry", help="import residences, buildings, dwellings and meters from CSV")
+    add_registry_arguments(registry)
+    registry.set_defaults(handler=_lazy("coopwatt.registry_import"))
     return parser
 
 
