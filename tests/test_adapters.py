@@ -219,6 +219,32 @@ class TestTasmota:
         after = parse("tele/linky/SENSOR", b'{"TIC":{"EASF02":2573900}}', state)
         assert by_quantity(after) == {Q.ENERGY_INDEX_PEAK_KWH: 2573.9}
 
+    @given(
+        hchc_steps=st.lists(st.integers(min_value=0, max_value=5000), min_size=1, max_size=6),
+        hchp_steps=st.lists(st.integers(min_value=0, max_value=5000), min_size=1, max_size=6),
+        order=st.randoms(use_true_random=False),
+    )
+    def test_partial_messages_give_the_same_indices_as_full_frames(
+        self, hchc_steps: list[int], hchp_steps: list[int], order: object
+    ) -> None:
+        # After one full frame, any sequence of "changed labels only" messages yields, for every
+        # register update, the total a full frame with the same registers would have given.
+        state = AdapterState()
+        hchc, hchp = 920_750, 2_275_560
+        parse("tele/d/SENSOR", fixture("tasmota_tic_historique.json"), state)
+        updates = [("HCHC", s) for s in hchc_steps] + [("HCHP", s) for s in hchp_steps]
+        order.shuffle(updates)  # type: ignore[attr-defined]
+        for label, step in updates:
+            if label == "HCHC":
+                hchc += step
+            else:
+                hchp += step
+            payload = json.dumps({"TIC": {label: hchc if label == "HCHC" else hchp}}).encode()
+            values = by_quantity(parse("tele/d/SENSOR", payload, state))
+            assert values[Q.ENERGY_INDEX_KWH] == (hchc + hchp) / 1000
+            register = Q.ENERGY_INDEX_OFFPEAK_KWH if label == "HCHC" else Q.ENERGY_INDEX_PEAK_KWH
+            assert values[register] == (hchc if label == "HCHC" else hchp) / 1000
+
     def test_tic_time_in_autumn_repeated_hour_is_read_as_the_first_one(self) -> None:
         readings = parse("tele/linky/SENSOR", b'{"Time":"2024-10-27T02:30:00","TIC":{"PAPP":100}}')
         assert readings[0].time.astimezone(UTC) == datetime(2024, 10, 27, 0, 30, tzinfo=UTC)
