@@ -102,7 +102,8 @@ def plan_faults(residences: Sequence[Residence], start: datetime, end: datetime,
             params = {"duration_h": round(duration.total_seconds() / 3600, 2), "resumes": "from_frozen_value"}
             stop = _aligned(at + duration, step_s)
         else:  # spike
-            params = {"extra_w": round(7000.0 + 4000.0 * hours)}
+            # Well above anything the home draws (a glitch, beyond the subscribed power).
+            params = {"extra_w": round(20000.0 + 10000.0 * hours)}
             stop = at
         if stop is not None and stop > end:
             stop = None

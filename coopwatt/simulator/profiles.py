@@ -22,6 +22,8 @@ BOILER_EFFICIENCY = 0.9  # gas boiler, heating and hot water
 OFFPEAK_HOURS = (22.0, 6.0)  # heures creuses, local time
 WATER_HEATER_HOURS = (23.0, 5.0)  # an off-peak water heater runs inside the off-peak window
 DRAWS_PER_PERSON_PER_DAY = 9.0  # taps, flushes, showers
+SUBSCRIBED_ELECTRIC_HEATING_W = 12_000.0  # active power a 12 kVA contract allows at cos φ ≈ 1
+SUBSCRIBED_OTHER_W = 9_000.0
 
 # Noise streams (one per independent random quantity).
 _S_ACTIVITY, _S_ACTIVITY_DAY, _S_HEATING_DAY, _S_HEATING, _S_POWER = 1, 2, 3, 4, 5
@@ -151,11 +153,14 @@ def dwelling_flows(dwellings: Sequence[Dwelling], times: pd.DatetimeIndex, step_
     electric_hot_water_kwh = np.where(offpeak_tariff, night_heater_kwh, hot_water_kwh)
 
     electricity_kwh = base_kwh + activity_kwh + np.where(electric, heating_kwh + electric_hot_water_kwh, 0.0)
+    # The subscribed power (12 kVA for electric heating, 9 kVA otherwise) caps what a home can draw.
+    max_w = np.where(electric, SUBSCRIBED_ELECTRIC_HEATING_W, SUBSCRIBED_OTHER_W)
+    electricity_kwh = np.minimum(electricity_kwh, 0.9 * max_w * step_h / 1000.0)
     offpeak = _in_window(hour, OFFPEAK_HOURS)[None, :]
     # What the meter shows at the reading: the interval's average, with instantaneous wobble above base load.
     average_w = electricity_kwh * 1000.0 / step_h
     base_w = base_kwh * 1000.0 / step_h
-    power_w = base_w + (average_w - base_w) * _lognormal(seed, _S_POWER, rows, cols, 0.35)
+    power_w = np.minimum(base_w + (average_w - base_w) * _lognormal(seed, _S_POWER, rows, cols, 0.35), max_w)
     gas_kwh = np.where(gas, (heating_kwh + hot_water_kwh) / BOILER_EFFICIENCY, 0.0)
     return Flows(
         electricity_kwh=electricity_kwh,

@@ -14,8 +14,8 @@ import numpy as np
 HEATING_TYPES = ("electric", "gas", "collective")
 
 # Heating need per m² and per degree-day for each energy label (kWh/(m²·°C·day)).
-# Label D is about 120 kWh/m²/year of heating over roughly 2,000 degree-days.
-SENSITIVITY_PER_M2 = {"A": 0.012, "B": 0.02, "C": 0.035, "D": 0.055, "E": 0.075, "F": 0.095, "G": 0.12}
+# Label D is about 90 kWh/m²/year of heating over roughly 2,000 degree-days.
+SENSITIVITY_PER_M2 = {"A": 0.01, "B": 0.017, "C": 0.028, "D": 0.045, "E": 0.06, "F": 0.078, "G": 0.1}
 
 # Device formats a meter may speak (see encode.py); electricity meters get the whole mix.
 ELECTRICITY_FORMATS = (
