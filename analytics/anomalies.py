@@ -362,32 +362,42 @@ def detect_spikes(
     intervals: pd.DataFrame, meter_id: int, dwelling_id: int | None,
     thresholds: AnomalyThresholds = AnomalyThresholds(),
 ) -> list[Anomaly]:
-    """Intervals far above the local weekly level, both in robust deviations and as a ratio."""
+    """Intervals far above the usual level of the same time of day in the surrounding week."""
     require_columns(intervals, ("energy_kwh",), "interval")
     index = require_datetime_index(intervals, "interval")
-    energy = intervals["energy_kwh"].astype(float)
+    if len(index) < 3:
+        return []
+    values = intervals["energy_kwh"].to_numpy(dtype=float)
     step = _step(index, pd.Timedelta(hours=1))
-    window = max(int(pd.Timedelta(days=thresholds.spike_window_days) / step), 3) | 1
-    series = pd.Series(energy.to_numpy(), index=np.arange(len(energy)))
-    level = series.rolling(window, center=True, min_periods=window // 4).median()
-    spread = (series - level).abs().rolling(window, center=True, min_periods=window // 4).median() * 1.4826
-    scale = np.maximum(spread.to_numpy(), thresholds.spike_min_scale_kwh)
-    level_values = level.to_numpy()
-    values = series.to_numpy()
+    step_minutes = max(int(step / pd.Timedelta(minutes=1)), 1)
+    per_day = max(1440 // step_minutes, 1)
+    # Same time of day on neighbouring days is the reference: evening peaks are not spikes.
+    naive = index.tz_localize(None) if index.tz is not None else index
+    day_numbers = naive.normalize().to_numpy().astype("datetime64[D]").astype(np.int64)
+    day = day_numbers - day_numbers[0]
+    slot = np.minimum((index.hour.to_numpy() * 60 + index.minute.to_numpy()) // step_minutes, per_day - 1)
+    grid = np.full((int(day[-1]) + 1, per_day), np.nan)
+    grid[day, slot] = values
+    window_days = max(int(round(thresholds.spike_window_days)), 3) | 1
+    level_grid = pd.DataFrame(grid).rolling(window_days, center=True, min_periods=window_days // 2 + 1).median()
+    level = level_grid.to_numpy()[day, slot]
+    deviation = pd.Series(np.abs(values - level))
+    spread = deviation.rolling(window_days * per_day, center=True, min_periods=per_day).median().to_numpy() * 1.4826
+    scale = np.maximum(np.nan_to_num(spread, nan=0.0), thresholds.spike_min_scale_kwh)
     with np.errstate(invalid="ignore"):
         flagged = (
-            (values > level_values + thresholds.spike_robust_z * scale)
-            & (values > thresholds.spike_min_ratio * np.maximum(level_values, thresholds.spike_min_scale_kwh))
+            (values > level + thresholds.spike_robust_z * scale)
+            & (values > thresholds.spike_min_ratio * np.maximum(level, thresholds.spike_min_scale_kwh))
         )
     found = []
     for first, last in _runs(flagged):
         peak = float(values[first:last + 1].max())
-        local = float(np.nanmedian(level_values[first:last + 1]))
+        local = float(np.nanmedian(level[first:last + 1]))
         ratio = peak / max(local, thresholds.spike_min_scale_kwh)
         found.append(Anomaly(
             AnomalyKind.SPIKE, Severity.WARNING if ratio < 10 else Severity.CRITICAL, meter_id, dwelling_id,
             start=index[first], end=index[last] + step, ongoing=False,
-            evidence={"peak_kwh": peak, "local_level_kwh": local, "ratio": ratio,
+            evidence={"peak_kwh": peak, "usual_level_kwh": local, "ratio": ratio,
                       "robust_z": float((peak - local) / scale[first:last + 1].max()),
                       "intervals": float(last - first + 1)},
         ))

@@ -46,7 +46,8 @@ def daily_frame(
 def _day_shape(slots_per_day: int) -> np.ndarray:
     """Relative use through a day: low at night, a morning and a larger evening peak."""
     hours = (np.arange(slots_per_day) + 0.5) * 24.0 / slots_per_day
-    shape = 0.4 + 1.0 * np.exp(-((hours - 7.5) ** 2) / 2.0) + 1.6 * np.exp(-((hours - 19.5) ** 2) / 4.0)
+    daytime = ((hours > 6.5) & (hours < 23.0)).astype(float)
+    shape = 0.02 + 0.3 * daytime + 1.0 * np.exp(-((hours - 7.5) ** 2) / 2.0) + 1.6 * np.exp(-((hours - 19.5) ** 2) / 4.0)
     return shape / shape.sum()
 
 

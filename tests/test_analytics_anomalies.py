@@ -1,0 +1,211 @@
+"""Each anomaly detector fires on its fault with the right kind and start, and stays silent on clean data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics import synthetic
+from analytics.anomalies import (
+    AnomalyKind,
+    detect_above_baseline,
+    detect_base_load_rise,
+    detect_counter_reset,
+    detect_frozen_index,
+    detect_meter_silent,
+    detect_spikes,
+    detect_water_leak,
+    night_base_load_w,
+)
+from analytics.baseline import DailyBaselineModel
+
+TZ = synthetic.TIMEZONE
+METER, DWELLING = 17, 4
+
+
+def _ts(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz=TZ)
+
+
+# above_baseline ---------------------------------------------------------------------------------
+
+def _daily_with_prediction(seed: int) -> tuple[pd.DataFrame, float]:
+    year = synthetic.daily_frame(synthetic.daily_index("2025-01-01", 365), seed)
+    model = DailyBaselineModel().fit(year)
+    assert model.params is not None
+    following = synthetic.daily_frame(synthetic.daily_index("2026-01-01", 120), seed + 50)
+    prediction = model.predict(following)
+    frame = pd.DataFrame({"energy_kwh": following["energy_kwh"], "predicted_kwh": prediction["predicted_kwh"]})
+    return frame, model.params.rmse_kwh
+
+
+def test_above_baseline_silent_on_clean_data() -> None:
+    frame, rmse = _daily_with_prediction(1)
+    assert detect_above_baseline(frame, rmse, METER, DWELLING) == []
+
+
+def test_above_baseline_fires_on_a_run_of_high_days() -> None:
+    frame, rmse = _daily_with_prediction(2)
+    before = frame.copy(deep=True)
+    faulty = frame.copy()
+    faulty.iloc[40:50, 0] = faulty.iloc[40:50, 0] * 2.2
+    found = detect_above_baseline(faulty, rmse, METER, DWELLING)
+    assert len(found) == 1
+    anomaly = found[0]
+    assert anomaly.kind == AnomalyKind.ABOVE_BASELINE
+    assert anomaly.start == frame.index[40]
+    assert anomaly.end == frame.index[49] + pd.Timedelta(days=1)
+    assert (anomaly.meter_id, anomaly.dwelling_id, anomaly.ongoing) == (METER, DWELLING, False)
+    assert anomaly.evidence["days"] == 10 and anomaly.evidence["ratio"] > 1.5
+    pd.testing.assert_frame_equal(frame, before)
+
+
+# base_load_rise ---------------------------------------------------------------------------------
+
+def test_base_load_silent_on_clean_data() -> None:
+    intervals = synthetic.interval_frame("2025-04-07", 90, seed=3)
+    assert detect_base_load_rise(intervals, METER, DWELLING) == []
+    assert night_base_load_w(intervals).median() == pytest.approx(150, rel=0.1)
+
+
+def test_base_load_rise_fires_from_the_first_night() -> None:
+    intervals = synthetic.interval_frame("2025-04-07", 90, seed=4)
+    fault_start = _ts("2025-05-20 01:00")
+    faulty = intervals.copy()
+    after = faulty.index >= fault_start
+    faulty.loc[after, "energy_kwh"] += 0.300 * 0.5  # a 300 W always-on appliance, per 30 minutes
+    found = detect_base_load_rise(faulty, METER, DWELLING)
+    assert len(found) == 1
+    anomaly = found[0]
+    assert anomaly.kind == AnomalyKind.BASE_LOAD_RISE
+    assert abs(anomaly.start - fault_start) <= pd.Timedelta(minutes=30)
+    assert anomaly.ongoing
+    assert anomaly.evidence["rise_w"] == pytest.approx(300, rel=0.1)
+
+
+def test_base_load_takes_off_the_weather_share() -> None:
+    # A cold snap runs electric heating all night: with the baseline's weather share given, that is no base-load rise.
+    intervals = synthetic.interval_frame("2025-04-07", 60, seed=5)
+    cold = (intervals.index >= _ts("2025-05-10")) & (intervals.index < _ts("2025-05-17"))
+    heated = intervals.copy()
+    heated["weather_kwh"] = np.where(cold, 0.8, 0.0)
+    heated["energy_kwh"] = heated["energy_kwh"] + heated["weather_kwh"]
+    assert detect_base_load_rise(heated, METER, DWELLING) == []
+    assert len(detect_base_load_rise(heated.drop(columns=["weather_kwh"]), METER, DWELLING)) == 1
+
+
+# water_leak -------------------------------------------------------------------------------------
+
+def test_water_leak_silent_on_clean_data() -> None:
+    assert detect_water_leak(synthetic.water_hourly("2025-03-03", 60, seed=6), METER, DWELLING) == []
+
+
+def test_water_leak_fires_on_continuous_flow() -> None:
+    water = synthetic.water_hourly("2025-03-03", 30, seed=7)
+    leak_start = _ts("2025-03-12 02:00")
+    faulty = water.copy()
+    faulty.loc[faulty.index >= leak_start, "volume_m3"] += 0.003  # a running toilet, 3 L/h
+    found = detect_water_leak(faulty, METER, DWELLING)
+    assert len(found) == 1
+    anomaly = found[0]
+    assert anomaly.kind == AnomalyKind.WATER_LEAK
+    assert abs(anomaly.start - leak_start) <= pd.Timedelta(hours=1)
+    assert anomaly.ongoing
+    assert anomaly.evidence["min_flow_l_per_h"] == pytest.approx(3.0, rel=0.01)
+
+
+def test_water_flow_shorter_than_a_day_is_not_a_leak() -> None:
+    water = synthetic.water_hourly("2025-03-03", 10, seed=8)
+    faulty = water.copy()
+    window = (faulty.index >= _ts("2025-03-05 02:00")) & (faulty.index < _ts("2025-03-05 20:00"))
+    faulty.loc[window, "volume_m3"] += 0.003
+    assert detect_water_leak(faulty, METER, DWELLING) == []
+
+
+# meter_silent -----------------------------------------------------------------------------------
+
+def _reading_times(days: int = 3) -> pd.DatetimeIndex:
+    return pd.date_range("2025-06-01", periods=days * 144, freq="10min", tz=TZ)
+
+
+def test_meter_silent_quiet_on_regular_readings() -> None:
+    times = _reading_times()
+    assert detect_meter_silent(times, times[-1] + pd.Timedelta(minutes=5), METER, DWELLING) == []
+
+
+def test_meter_silent_fires_on_a_past_gap_and_an_ongoing_one() -> None:
+    times = _reading_times()
+    silence_start = _ts("2025-06-02 08:05")
+    kept = times[(times < silence_start) | (times >= silence_start + pd.Timedelta(hours=5))]
+    found = detect_meter_silent(kept, kept[-1] + pd.Timedelta(minutes=3), METER, DWELLING)
+    assert [a.kind for a in found] == [AnomalyKind.METER_SILENT]
+    assert abs(found[0].start - silence_start) <= pd.Timedelta(minutes=10)
+    assert not found[0].ongoing
+    assert found[0].evidence["usual_period_minutes"] == pytest.approx(10)
+    ongoing = detect_meter_silent(times, times[-1] + pd.Timedelta(hours=4), METER, DWELLING)
+    assert len(ongoing) == 1 and ongoing[0].ongoing and ongoing[0].start == times[-1]
+
+
+# frozen_index and counter_reset -----------------------------------------------------------------
+
+def _index_readings() -> pd.DataFrame:
+    return synthetic.index_readings(synthetic.interval_frame("2025-04-07", 10, seed=9))
+
+
+def test_index_detectors_silent_on_clean_data() -> None:
+    readings = _index_readings()
+    assert detect_frozen_index(readings, METER, DWELLING) == []
+    assert detect_counter_reset(readings, METER, DWELLING) == []
+
+
+def test_frozen_index_fires_from_the_freeze() -> None:
+    readings = _index_readings()
+    freeze = _ts("2025-04-10 12:00")
+    faulty = readings.copy()
+    frozen = faulty.index >= freeze
+    faulty.loc[frozen, "index_value"] = faulty.loc[frozen, "index_value"].iloc[0]
+    found = detect_frozen_index(faulty, METER, DWELLING)
+    assert len(found) == 1
+    assert found[0].kind == AnomalyKind.FROZEN_INDEX
+    assert abs(found[0].start - freeze) <= pd.Timedelta(minutes=30)
+    assert found[0].ongoing
+    assert found[0].evidence["index_value"] == faulty.loc[frozen, "index_value"].iloc[0]
+
+
+def test_a_zero_index_is_not_frozen() -> None:
+    times = pd.date_range("2025-04-07", periods=200, freq="30min", tz=TZ)
+    assert detect_frozen_index(pd.DataFrame({"index_value": 0.0}, index=times), METER, DWELLING) == []
+
+
+def test_counter_reset_fires_at_the_drop() -> None:
+    readings = _index_readings()
+    reset = _ts("2025-04-12 07:30")
+    faulty = readings.copy()
+    after = faulty.index >= reset
+    faulty.loc[after, "index_value"] = faulty.loc[after, "index_value"] - faulty.loc[after, "index_value"].iloc[0]
+    found = detect_counter_reset(faulty, METER, DWELLING)
+    assert len(found) == 1
+    assert found[0].kind == AnomalyKind.COUNTER_RESET
+    assert found[0].start == reset
+    assert found[0].evidence["new_index"] == 0.0
+    assert found[0].evidence["drop"] > 12000
+
+
+# spike ------------------------------------------------------------------------------------------
+
+def test_spike_silent_on_clean_data() -> None:
+    assert detect_spikes(synthetic.interval_frame("2025-04-07", 60, seed=10), METER, DWELLING) == []
+
+
+def test_spike_fires_on_one_interval() -> None:
+    intervals = synthetic.interval_frame("2025-04-07", 60, seed=11)
+    at = _ts("2025-05-01 15:30")
+    faulty = intervals.copy()
+    faulty.loc[at, "energy_kwh"] = 5.0  # 10 kW for half an hour
+    found = detect_spikes(faulty, METER, DWELLING)
+    assert len(found) == 1
+    assert found[0].kind == AnomalyKind.SPIKE
+    assert found[0].start == at
+    assert found[0].end == at + pd.Timedelta(minutes=30)
+    assert found[0].evidence["peak_kwh"] == 5.0
