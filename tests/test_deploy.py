@@ -432,3 +432,34 @@ def test_container_health_check(health_server: str, path: str | None, expected: 
     result = subprocess.run([sys.executable, str(ROOT / "deploy" / "healthcheck.py")], env=env,
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == expected, result.stdout
+
+
+def _acl_blocks() -> dict[str | None, list[tuple[str, str]]]:
+    """deploy/mosquitto/acl as {user (None for patterns and anonymous): [(access, topic)]}."""
+    blocks: dict[str | None, list[tuple[str, str]]] = {None: []}
+    user: str | None = None
+    for line in (ROOT / "deploy" / "mosquitto" / "acl").read_text().splitlines():
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if words[0] == "user":
+            user = words[1]
+            blocks[user] = []
+        elif words[0] == "topic":
+            blocks[user].append((words[1], words[2]))
+        elif words[0] == "pattern":
+            blocks[None].append(("pattern " + words[1], words[2]))
+    return blocks
+
+
+def test_acl_follows_the_ingester_topics() -> None:
+    """The ingest account reads exactly the filters the ingester subscribes to; the simulator writes them."""
+    topics = set(Settings.model_fields["mqtt_topics"].default)
+    blocks = _acl_blocks()
+    assert {t for a, t in blocks["coopwatt-ingest"] if a == "read"} == topics
+    assert {a for a, _ in blocks["coopwatt-ingest"]} == {"read", "deny"}, "the ingester must not write"
+    assert {t for a, t in blocks["coopwatt-simulator"] if a == "write"} == topics
+    for account in ("coopwatt-analytics", "coopwatt-dashboard"):
+        assert {(a, t) for a, t in blocks[account] if a != "deny"} == {("write", "coopwatt/alerts/#")}
+    assert all(a.startswith("pattern write") for a, _ in blocks[None]), "patterns may only let meters publish"
+    assert all("%u" in t for _, t in blocks[None]), "every meter pattern must be scoped to the user name"
