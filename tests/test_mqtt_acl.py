@@ -411,3 +411,18 @@ def test_alerts_account_reads_alerts_only(acl_broker: AclBroker, ingest_observer
     assert_read_denied(reader, "tele/+/SENSOR", writer=Session(acl_broker, "meter-a"),
                        topic="tele/meter-a/SENSOR", control=ingest_observer)
     assert_publish_denied(reader, "coopwatt/alerts/b1/leak", alerts_observer)
+
+
+def test_compose_health_check_tells_a_running_broker_from_a_dead_one(acl_broker: AclBroker) -> None:
+    """The mosquitto service's health check passes on this broker and fails where none listens."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    kind, command = compose["services"]["mosquitto"]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL" and "-p 1883" in command
+    alive = subprocess.run(["sh", "-c", command.replace("-p 1883", f"-p {acl_broker.port}")],
+                           capture_output=True, timeout=30)
+    assert alive.returncode == 0
+    dead = subprocess.run(["sh", "-c", command.replace("-p 1883", f"-p {_free_port()}")],
+                          capture_output=True, timeout=30)
+    assert dead.returncode != 0
