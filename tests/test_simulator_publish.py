@@ -1,0 +1,106 @@
+"""The simulator publishes over the real broker: every message arrives, QoS 1, bounded in flight."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from coopwatt.settings import load_settings
+from coopwatt.simulator.cli import main as simulate
+from coopwatt.simulator.encode import iter_messages
+from coopwatt.simulator.publish import Publisher, publish_history
+from coopwatt.simulator.residence import make_residences
+from coopwatt.simulator.series import Simulation
+
+
+class Collector:
+    """A QoS 1 subscriber to everything under one prefix."""
+
+    def __init__(self, host: str, port: int, prefix: str) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self._lock = threading.Lock()
+        subscribed = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv311)
+        self.client.on_connect = lambda c, u, f, r, p: c.subscribe(f"{prefix}/#", qos=1)
+        self.client.on_subscribe = lambda c, u, mid, codes, p: subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect(host, port)
+        self.client.loop_start()
+        assert subscribed.wait(10), "no SUBACK"
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self._lock:
+            self.messages.append((message.topic, bytes(message.payload)))
+
+    def wait_for(self, count: int, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def test_backfill_reaches_the_broker_complete(broker, topic_prefix):
+    residences = make_residences(18, 11)
+    meters = [m for r in residences for m in r.meters]
+    start = datetime(2025, 2, 1, tzinfo=UTC)
+    until = start + timedelta(days=2)
+    expected = [(f"{topic_prefix}/{m.topic}", m.payload) for m in iter_messages(
+        Simulation(residences, start, seed=11).advance(until, 1800), meters, timed=True, tz="Europe/Paris")]
+    collector = Collector(broker.host, broker.port, topic_prefix)
+    try:
+        # Fewer outstanding than messages: the publisher must wait for PUBACKs and go on.
+        with Publisher(broker.url, topic_prefix=topic_prefix, max_outstanding=50) as publisher:
+            sent = publish_history(publisher, Simulation(residences, start, seed=11), meters, until,
+                                   window=timedelta(hours=7))
+        assert sent == len(expected) > 1000
+        assert publisher.acknowledged == publisher.sent == sent
+        collector.wait_for(len(expected))
+        assert sorted(collector.messages) == sorted(expected)
+    finally:
+        collector.close()
+
+
+def test_simulate_command_registers_backfills_and_goes_live(broker, topic_prefix, migrated_db_url, tmp_path):
+    settings = load_settings({}, database_url=migrated_db_url, mqtt_url=broker.url, mqtt_topic_prefix=topic_prefix)
+    truth = tmp_path / "truth.json"
+    args = argparse.Namespace(dwellings=12, seed=5, backfill_days=2, speed=3600.0, duration_s=2.0,
+                              ground_truth=str(truth), register=True)
+    collector = Collector(broker.host, broker.port, topic_prefix)
+    try:
+        assert simulate(settings, args) == 0
+        collector.wait_for(1, 10)
+        time.sleep(1.0)
+    finally:
+        collector.close()
+    document = json.loads(truth.read_text())
+    assert len(document["faults"]) == 6 and len(document["dwellings"]) == 12
+    with psycopg.connect(migrated_db_url) as conn:
+        sources = {s for (s,) in conn.execute("SELECT source FROM meter").fetchall()}
+        stored = conn.execute("SELECT count(*) FROM reading").fetchone()[0]
+    assert {f["meter_source"] for f in document["faults"]} <= sources
+    topics = {topic.removeprefix(topic_prefix + "/").split("/")[0] for topic, _ in collector.messages}
+    assert "coopwatt" in topics and "tele" in topics and "teleinfo" in topics
+    # The history of devices without timestamps (Shelly) went straight to the database.
+    assert stored > 0
+    # Nothing published was from the future.
+    now = datetime.now(UTC)
+    for topic, payload in collector.messages:
+        if topic.endswith("/reading"):
+            assert datetime.fromisoformat(json.loads(payload)["time"]) <= now
+
+
+@pytest.mark.parametrize("bad", ["mqtt://127.0.0.1:1"])
+def test_publisher_says_when_it_cannot_connect(bad):
+    with pytest.raises(OSError):
+        Publisher(bad, connect_timeout_s=2)
