@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import plotly.graph_objects as go
 
@@ -58,6 +59,19 @@ def format_value(value: float, kind: str, measure: str, lang: str) -> str:
     return format_quantity(value, UNIT_OF_KIND[kind], lang, digits=1 if value < 1000 else 0)
 
 
+def period_in_progress(start: date, granularity: str, today: date) -> bool:
+    """True when the period that starts on `start` has not ended by `today` (its bar is still growing)."""
+    if granularity == "day":
+        return start == today
+    if granularity == "week":
+        return 0 <= (today - start).days < 7
+    if granularity == "month":
+        return (start.year, start.month) == (today.year, today.month)
+    if granularity == "year":
+        return start.year == today.year
+    raise ValueError(f"unknown granularity {granularity!r}")
+
+
 @dataclass(frozen=True)
 class Summary:
     """The figures beside the chart, already formatted for the language."""
@@ -72,16 +86,20 @@ class Summary:
 
 def consumption_summary(
     periods: Sequence[PeriodUse], *, kind: str, granularity: str, measure: str, lang: str, tariffs: Tariffs,
+    today: date | None = None,
 ) -> Summary | None:
     """Total, latest period and average per period, or None when there is nothing yet."""
     if not periods:
         return None
     values = values_shown(periods, kind, measure, tariffs)
     total = sum(values)
+    latest_label = format_period(periods[-1].start, granularity, lang)
+    if today is not None and period_in_progress(periods[-1].start, granularity, today):
+        latest_label = t("period.in_progress", lang, period=latest_label)
     return Summary(
         total=format_value(total, kind, measure, lang),
         latest=format_value(values[-1], kind, measure, lang),
-        latest_label=format_period(periods[-1].start, granularity, lang),
+        latest_label=latest_label,
         average=format_value(total / len(values), kind, measure, lang),
         days=sum(period.days for period in periods),
         estimated_days=sum(period.estimated_days for period in periods),
@@ -90,16 +108,24 @@ def consumption_summary(
 
 def consumption_figure(
     periods: Sequence[PeriodUse], *, kind: str, granularity: str, measure: str, lang: str, tariffs: Tariffs,
+    today: date | None = None,
 ) -> go.Figure:
-    """Bars of consumption per period, labelled in the language, with the value on hover."""
+    """Bars of consumption per period, labelled in the language, with the value on hover.
+
+    A period still in progress on `today` is drawn lighter, so a short bar does not read as a drop.
+    """
     values = values_shown(periods, kind, measure, tariffs)
+    opacity = [
+        0.45 if today is not None and period_in_progress(period.start, granularity, today) else 1.0
+        for period in periods
+    ]
     labels = [format_period(period.start, granularity, lang) for period in periods]
     texts = [format_value(value, kind, measure, lang) for value in values]
     unit = "€" if measure == "cost" else UNIT_OF_KIND[kind]
     figure = go.Figure(
         go.Bar(
             x=labels, y=values, customdata=texts, name=t(f"kind.{kind}", lang),
-            marker_color=KIND_COLOURS[kind],
+            marker_color=KIND_COLOURS[kind], marker_opacity=opacity,
             hovertemplate="%{x}<br><b>%{customdata}</b><extra></extra>",
         )
     )

@@ -6,7 +6,14 @@ from datetime import date
 
 import pytest
 
-from dashboard.figures import KIND_COLOURS, Tariffs, consumption_figure, consumption_summary, values_shown
+from dashboard.figures import (
+    KIND_COLOURS,
+    Tariffs,
+    consumption_figure,
+    consumption_summary,
+    period_in_progress,
+    values_shown,
+)
 from dashboard.i18n import MESSAGES, format_money_eur, format_period, format_quantity, t
 from dashboard.queries import PeriodUse, first_period_shown
 
@@ -67,6 +74,24 @@ def test_summary_totals_latest_and_average() -> None:
     assert french.total.endswith("€") and "," in french.total
     assert consumption_summary([], kind="electricity", granularity="day", measure="amount", lang="fr",
                                tariffs=TARIFFS) is None
+
+
+def test_a_period_in_progress_is_named_and_drawn_lighter() -> None:
+    today = date(2026, 3, 10)
+    summary = consumption_summary(PERIODS, kind="electricity", granularity="month", measure="amount", lang="fr",
+                                  tariffs=TARIFFS, today=today)
+    assert summary is not None and summary.latest_label == "mars 2026, en cours"
+    figure = consumption_figure(PERIODS, kind="electricity", granularity="month", measure="amount", lang="en",
+                                tariffs=TARIFFS, today=today)
+    opacity = list(figure.data[0].marker.opacity)
+    assert opacity[:2] == [1.0, 1.0] and opacity[2] < 1.0
+    later = consumption_figure(PERIODS, kind="electricity", granularity="month", measure="amount", lang="en",
+                               tariffs=TARIFFS, today=date(2026, 4, 1))
+    assert list(later.data[0].marker.opacity) == [1.0, 1.0, 1.0]
+    assert period_in_progress(date(2026, 3, 2), "week", date(2026, 3, 8))
+    assert not period_in_progress(date(2026, 3, 2), "week", date(2026, 3, 9))
+    assert period_in_progress(date(2026, 1, 1), "year", date(2026, 12, 31))
+    assert period_in_progress(date(2026, 3, 9), "day", date(2026, 3, 9))
 
 
 def test_formatting_follows_the_language() -> None:

@@ -191,20 +191,23 @@ def update_consumption(kind: str, granularity: str, measure: str, requested_dwel
         raise dash.exceptions.PreventUpdate
     try:
         scope = current_scope()
+        today = datetime.now(settings.tz).date()
         with ctx.connection() as conn:
             dwelling_id = resolve_dwelling(conn, scope, requested_dwelling)
             periods = queries.consumption_by_period(
                 conn, dwelling_id, kind, granularity, timezone=settings.timezone,
-                gas_kwh_per_m3=settings.gas_kwh_per_m3, today=datetime.now(settings.tz).date(),
+                gas_kwh_per_m3=settings.gas_kwh_per_m3, today=today,
             )
     except ScopeDenied:
         flask.current_app.logger.warning("scope denied in update_consumption")
         return _empty_figure(), dbc.Alert(t("error.denied", lang), color="danger", id="consumption-denied"), ""
     tariffs = Tariffs.from_settings(settings)
-    summary = consumption_summary(periods, kind=kind, granularity=granularity, measure=measure, lang=lang, tariffs=tariffs)
+    summary = consumption_summary(periods, kind=kind, granularity=granularity, measure=measure, lang=lang,
+                                  tariffs=tariffs, today=today)
     if summary is None:
         return _empty_figure(), dbc.Alert(t("consumption.empty", lang), color="light", className="mb-0"), ""
-    figure = consumption_figure(periods, kind=kind, granularity=granularity, measure=measure, lang=lang, tariffs=tariffs)
+    figure = consumption_figure(periods, kind=kind, granularity=granularity, measure=measure, lang=lang,
+                                tariffs=tariffs, today=today)
     stats = dbc.Row([
         _stat(t("consumption.total", lang), summary.total, "consumption-total"),
         _stat(f"{t('consumption.latest', lang)} ({summary.latest_label})", summary.latest, "consumption-latest"),
