@@ -104,7 +104,8 @@ def _split_sections(lines: Iterable[str]) -> tuple[list[_Section], list[BadRow]]
     for line_no, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
-        normalised = _norm(raw)
+        # Data rows start with a digit; only other lines can be headers (saves normalising 17,520 rows a year).
+        normalised = "" if raw.lstrip("\ufeff \t")[:1].isdigit() else _norm(raw)
         if normalised.replace(" ", "").startswith("horodate;valeur"):
             in_data = True
             continue
@@ -126,10 +127,10 @@ def _split_sections(lines: Iterable[str]) -> tuple[list[_Section], list[BadRow]]
 def _preamble_fields(preamble: list[str]) -> dict[str, str]:
     """Header line + value line pairs ('Identifiant PRM;…' then '1234…;…') as a dict."""
     fields: dict[str, str] = {}
-    for header, values in zip(preamble, preamble[1:]):
+    for header, values in zip(preamble, preamble[1:], strict=False):
         if not _norm(header).startswith("identifiant prm"):
             continue
-        for key, value in zip(header.split(";"), values.split(";")):
+        for key, value in zip(header.split(";"), values.split(";"), strict=False):
             fields[_norm(key)] = value.strip()
     return fields
 

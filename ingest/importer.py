@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import psycopg
 from tqdm import tqdm
 
@@ -127,9 +128,10 @@ def _import_enedis(conn: psycopg.Connection, path: Path, lines: list[str], setti
     meter_id, kind = row
     if kind != "electricity":
         raise ImportFailed(f"meter {source!r} is a {kind} meter; an Enedis load curve is electricity")
+    times = pd.DatetimeIndex(parsed.rows["time"]).to_pydatetime()
+    quantity = int(Quantity.ENERGY_KWH)
     rows: list[ReadingRow] = [
-        (meter_id, int(Quantity.ENERGY_KWH), t.to_pydatetime(), float(e))
-        for t, e in zip(parsed.rows["time"], parsed.rows["energy_kwh"], strict=True)
+        (meter_id, quantity, t, e) for t, e in zip(times, parsed.rows["energy_kwh"].tolist(), strict=True)
     ]
     stored = _store(conn, rows, progress, path.name)
     _dead_letters(conn, path, parsed.bad)

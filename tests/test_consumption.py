@@ -21,7 +21,7 @@ def index_series(draw: st.DrawFn, resets: bool = False) -> tuple[list[datetime],
     n = draw(st.integers(min_value=2, max_value=40))
     steps_s = draw(st.lists(st.integers(min_value=1, max_value=6 * 3600), min_size=n - 1, max_size=n - 1))
     rates = draw(st.lists(st.floats(min_value=0, max_value=50), min_size=n - 1, max_size=n - 1))  # per hour
-    uses = [rate * step / 3600 for rate, step in zip(rates, steps_s)]
+    uses = [rate * step / 3600 for rate, step in zip(rates, steps_s, strict=True)]
     start = draw(st.floats(min_value=0, max_value=1e5, allow_nan=False))
     offset_s = draw(st.integers(min_value=0, max_value=3599))
     times = [T0 + timedelta(seconds=offset_s + int(s)) for s in np.concatenate(([0], np.cumsum(steps_s)))]
@@ -46,7 +46,7 @@ def test_order_and_duplicates_do_not_matter(series: tuple[list[datetime], list[f
     times, values = series
     clean = hourly_from_index(times, values, max_rate_per_h=MAX_RATE)
     dup = data.draw(st.lists(st.integers(0, len(times) - 1), max_size=10))
-    messy = list(zip(times, values)) + [(times[i], values[i]) for i in dup]
+    messy = list(zip(times, values, strict=True)) + [(times[i], values[i]) for i in dup]
     rnd.shuffle(messy)
     result = hourly_from_index([t for t, _ in messy], [v for _, v in messy], max_rate_per_h=MAX_RATE)
     _same(clean.hourly, result.hourly)

@@ -33,7 +33,8 @@ def _line_of(fragment: str) -> int:
 def _register(conn: psycopg.Connection, source: str = PRM, kind: str = "electricity") -> int:
     conn.execute("INSERT INTO residence (code, name) VALUES ('R', 'R')")
     conn.execute("INSERT INTO building (residence_id, code) SELECT id, 'B' FROM residence")
-    conn.execute("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type) SELECT id, 'D', 60, 'electric' FROM building")
+    conn.execute("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type)"
+                 " SELECT id, 'D', 60, 'electric' FROM building")
     meter = conn.execute("INSERT INTO meter (dwelling_id, kind, mode, source) SELECT id, %s, 'interval', %s FROM dwelling"
                          " RETURNING id", (kind, source)).fetchone()[0]
     conn.commit()

@@ -47,9 +47,11 @@ def test_local_times_without_offset() -> None:
 
 
 def test_without_quantity_the_unit_and_mode_decide() -> None:
-    lines = ["meter;time;value;unit", "a;2026-01-05T00:00:00Z;5;kWh", "b;2026-01-05T00:00:00Z;5;kWh", "a;2026-01-05T00:00:00Z;3;VA"]
+    lines = ["meter;time;value;unit",
+             "a;2026-01-05T00:00:00Z;5;kWh", "b;2026-01-05T00:00:00Z;5;kWh", "a;2026-01-05T00:00:00Z;3;VA"]
     parsed = parse_plain(lines, {"a": MeterRef(1, "index"), "b": MeterRef(2, "interval")}, PARIS)
-    assert [r.quantity for _, r in parsed.readings] == [Quantity.ENERGY_INDEX_KWH, Quantity.ENERGY_KWH, Quantity.APPARENT_POWER_VA]
+    quantities = [r.quantity for _, r in parsed.readings]
+    assert quantities == [Quantity.ENERGY_INDEX_KWH, Quantity.ENERGY_KWH, Quantity.APPARENT_POWER_VA]
 
 
 def test_mixed_units_and_an_unknown_meter(migrated_db_url: str) -> None:
@@ -57,7 +59,8 @@ def test_mixed_units_and_an_unknown_meter(migrated_db_url: str) -> None:
     with psycopg.connect(migrated_db_url) as conn:
         ids = _meters(conn)
         summary = import_file(conn, FILE, settings, progress=False)
-        stored = conn.execute("SELECT meter_id, quantity_id, time, value FROM reading ORDER BY meter_id, quantity_id, time").fetchall()
+        stored = conn.execute(
+            "SELECT meter_id, quantity_id, time, value FROM reading ORDER BY meter_id, quantity_id, time").fetchall()
         dead = conn.execute("SELECT topic, payload, reason FROM dead_letter ORDER BY id").fetchall()
         again = import_file(conn, FILE, settings, progress=False)
         assert conn.execute("SELECT count(*) FROM dead_letter").fetchone()[0] == len(dead)
