@@ -157,6 +157,43 @@ def remove_user(conn: psycopg.Connection, username: str) -> None:
         raise UserError(f"{username}: no such account")
 
 
+def ensure_demo_accounts(conn: psycopg.Connection) -> list[tuple[str, str, str]]:
+    """One account per role on the demo data, with fresh random passwords; (username, password, role) each.
+
+    The household is the first dwelling, the adviser has the first residence, the
+    manager the first building. Run again, it resets the passwords (the caller commits).
+    """
+    import secrets
+
+    from dashboard.auth import hash_password
+
+    first = conn.execute(
+        "SELECT d.id, b.id, b.residence_id FROM dwelling d JOIN building b ON b.id = d.building_id ORDER BY d.id LIMIT 1"
+    ).fetchone()
+    if first is None:
+        raise UserError("no dwelling yet: the demo accounts need the simulated residence")
+    dwelling_id, building_id, residence_id = first
+    created = []
+    for username, role in (("foyer", "household"), ("conseil", "adviser"), ("gestion", "manager"), ("admin", "admin")):
+        password = secrets.token_urlsafe(9)
+        row = conn.execute(
+            """
+            INSERT INTO account (username, password_hash, role, dwelling_id) VALUES (%s, %s, %s, %s)
+            ON CONFLICT (username) DO UPDATE
+                SET password_hash = excluded.password_hash, password_changed_at = clock_timestamp()
+            RETURNING id
+            """,
+            ("demo-" + username, hash_password(password), role, dwelling_id if role == "household" else None),
+        ).fetchone()
+        assert row is not None
+        if role == "adviser":
+            conn.execute("INSERT INTO account_residence VALUES (%s, %s) ON CONFLICT DO NOTHING", (row[0], residence_id))
+        if role == "manager":
+            conn.execute("INSERT INTO account_building VALUES (%s, %s) ON CONFLICT DO NOTHING", (row[0], building_id))
+        created.append(("demo-" + username, password, role))
+    return created
+
+
 def main(settings: Settings, args: argparse.Namespace) -> int:
     """Run one users subcommand."""
     import psycopg

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 from coopwatt.settings import Settings
@@ -40,6 +42,37 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
             return server
 
     _Gunicorn().run()
+
+
+@dataclass
+class RunningDashboard:
+    """A dashboard served from a thread of this process (the demo's way; production uses gunicorn)."""
+
+    url: str
+    _server: Any
+    _thread: threading.Thread
+    _context: Any
+
+    def stop(self) -> None:
+        """Stop serving, wait for the thread and close the connection pool."""
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+        self._server.server_close()
+        self._context.close()
+
+
+def start_in_thread(settings: Settings, *, host: str = "127.0.0.1", port: int = 0) -> RunningDashboard:
+    """Serve the dashboard with werkzeug's threaded server in a background thread (port 0: any free port)."""
+    from werkzeug.serving import make_server
+
+    from dashboard.app import create_app
+    from dashboard.context import CONFIG_KEY
+
+    flask_server = create_app(settings).server
+    server = make_server(host, port, flask_server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="coopwatt-dashboard", daemon=True)
+    thread.start()
+    return RunningDashboard(f"http://{host}:{server.server_port}/", server, thread, flask_server.config[CONFIG_KEY])
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:

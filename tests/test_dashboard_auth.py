@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import datetime
@@ -169,3 +170,22 @@ def test_coopwatt_dashboard_refuses_to_start_without_a_secret(
     monkeypatch.setenv("COOPWATT_DATABASE_URL", migrated_db_url)
     assert main(["dashboard", "--port", "1"]) == 2
     assert "COOPWATT_DASHBOARD_SECRET_KEY" in capsys.readouterr().err
+
+
+def test_demo_serves_from_a_thread_with_a_generated_secret(seeded: tuple[str, Seed]) -> None:
+    from dashboard.app import demo_settings
+    from dashboard.serve import start_in_thread
+
+    url, _ = seeded
+    settings = demo_settings(load_settings({}, database_url=url))
+    assert settings.dashboard_secret_key and len(settings.dashboard_secret_key) >= 32
+    running = start_in_thread(settings)
+    try:
+        base = running.url.rstrip("/")
+        assert requests.get(base + "/_dash-layout", timeout=10).status_code == 401
+        alice = login(base, "alice")
+        layout = alice.get(base + "/_dash-layout", timeout=10)
+        assert layout.status_code == 200
+        assert "Se déconnecter" in json.dumps(layout.json(), ensure_ascii=False)
+    finally:
+        running.stop()

@@ -114,3 +114,24 @@ def test_set_password_and_remove(seeded: tuple[str, Seed], monkeypatch: pytest.M
     assert account(url, "alice") is None
     assert run(monkeypatch, ["users", "remove", "alice"]) == 1
     assert "no such account" in capsys.readouterr().err
+
+
+def test_demo_accounts_one_per_role_and_usable(seeded: tuple[str, Seed]) -> None:
+    from coopwatt.users import ensure_demo_accounts
+
+    url, seed = seeded
+    with psycopg.connect(url) as conn:
+        first = ensure_demo_accounts(conn)
+        again = ensure_demo_accounts(conn)
+    assert [(name, role) for name, _, role in first] == [(name, role) for name, _, role in again]
+    assert {role for _, _, role in first} == {"household", "adviser", "manager", "admin"}
+    for (name, password, role), (_, old_password, _) in zip(again, first, strict=True):
+        stored = account(url, name)
+        assert stored is not None and stored[1] == role
+        assert verify_password(stored[0], password) and not verify_password(stored[0], old_password)
+    household = account(url, "demo-foyer")
+    adviser = account(url, "demo-conseil")
+    manager = account(url, "demo-gestion")
+    assert household is not None and household[2] == seed.dwelling_a
+    assert adviser is not None and adviser[3] == [seed.residence_id]
+    assert manager is not None and manager[4] == [seed.building_id]
