@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -221,4 +221,17 @@ def derive_pending(conn: psycopg.Connection, settings: Settings, *, max_meters: 
                     event.before, event.after, ", counted from zero" if event.counted else ", interval left unknown")
     log.info("consumption: %d meter(s) derived, %d reading(s) read, %d hour(s) written, %d deferred",
              stats.meters, stats.readings, stats.hours_written, stats.deferred)
+    return stats
+
+
+def derive_and_refresh(url: str, settings: Settings, *, max_meters: int | None = None) -> DeriveStats:
+    """The scheduled job: derive pending meters, then refresh the rollups over what changed (at least 3 days)."""
+    from coopwatt.rollups import DEFAULT_LOOKBACK, refresh_rollups
+
+    with psycopg.connect(url, application_name="coopwatt-consumption") as conn:
+        stats = derive_pending(conn, settings, max_meters=max_meters)
+        now = datetime.now(UTC)
+        since = min(stats.since, now - DEFAULT_LOOKBACK) if stats.since else None
+        until = max(stats.until, now + _HOUR) if stats.until else None
+        refresh_rollups(conn, settings, since=since, until=until)
     return stats

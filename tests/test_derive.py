@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -10,7 +12,7 @@ import pytest
 from coopwatt.quantities import Quantity
 from coopwatt.rollups import refresh_rollups
 from coopwatt.settings import Settings, load_settings
-from ingest.derive import derive_pending
+from ingest.derive import DeriveStats, derive_and_refresh, derive_pending
 from ingest.store import store_readings
 
 # Sunday 29 March 2026: Paris springs forward, so that local day has 23 hours.
@@ -178,3 +180,58 @@ def test_max_meters_leaves_the_rest_pending(migrated_db_url: str) -> None:
         assert conn.execute("SELECT count(*) FROM consumption_pending").fetchone()[0] == 1
         conn.commit()
         assert derive_pending(conn, settings).meters == 1
+
+
+def test_readings_committed_during_a_derivation_are_not_lost(migrated_db_url: str) -> None:
+    """The ingester rewrites the pending row while the job works: the job defers, nothing is lost."""
+    settings = _settings(migrated_db_url)
+    with psycopg.connect(migrated_db_url) as setup:
+        meter = _meter(setup, "busy")
+        rows = [(meter, int(Quantity.ENERGY_INDEX_KWH), DAY_START + i * STEP, float(i)) for i in range(8)]
+        store_readings(setup, rows[:6])
+        setup.commit()
+    job = psycopg.connect(migrated_db_url, application_name="derive-under-test")
+    ingester = psycopg.connect(migrated_db_url)
+    try:
+        # Later readings: from_time stays the same, but the pending row gets a new version (uncommitted yet).
+        store_readings(ingester, rows[6:])
+        result: list[object] = []
+        worker = threading.Thread(target=lambda: result.append(derive_pending(job, settings)))
+        worker.start()
+        # Wait until the job is blocked on the pending row the ingester holds, then let the ingester commit.
+        with psycopg.connect(migrated_db_url, autocommit=True) as watch:
+            for _ in range(600):
+                waiting = watch.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'derive-under-test'"
+                    " AND wait_event_type = 'Lock'").fetchone()[0]
+                if waiting or not worker.is_alive():
+                    break
+                time.sleep(0.05)
+        assert waiting, "the job never reached the pending row"
+        ingester.commit()
+        worker.join(timeout=60)
+        stats = result[0]
+        assert isinstance(stats, DeriveStats) and (stats.meters, stats.deferred) == (0, 1)
+        # The meter is still pending; the next run sees all eight readings.
+        assert derive_pending(job, settings).meters == 1
+        total = job.execute("SELECT sum(energy_kwh) FROM consumption_hourly WHERE meter_id = %s", (meter,)).fetchone()[0]
+        assert total == pytest.approx(7.0)
+    finally:
+        job.close()
+        ingester.close()
+
+
+def test_scheduled_job_derives_and_refreshes_the_changed_days(migrated_db_url: str) -> None:
+    settings = _settings(migrated_db_url)
+    with psycopg.connect(migrated_db_url) as conn:
+        meter = _meter(conn, "sched")
+        rows = _day_readings(meter)
+        store_readings(conn, rows)
+        conn.commit()
+    stats = derive_and_refresh(migrated_db_url, settings)
+    with psycopg.connect(migrated_db_url) as conn:
+        daily = conn.execute("SELECT day, hours FROM consumption_daily WHERE meter_id = %s", (meter,)).fetchall()
+        n_hourly = conn.execute("SELECT count(*) FROM reading_hourly WHERE meter_id = %s", (meter,)).fetchone()[0]
+    assert stats.meters == 1 and stats.since == DAY_START
+    assert daily == [(DAY_START, 23)]
+    assert n_hourly == len({t.replace(minute=0) for _, _, t, _ in rows})  # one bucket per hour holding readings
