@@ -26,14 +26,17 @@ Privacy rules, and why
   dwellings of the same band and type). Overlapping published groups would let
   anyone subtract one sum from another.
 * A group of fewer than k dwellings is never published (k defaults to 5).
-* The efficient-neighbours level is the mean of the lowest-using
-  ``max(ceil(20 % of n), m)`` homes (m = ``min_efficient_homes``, 3), published
-  only when both that set and the rest have at least m homes. With the
-  average (a sum over all n) and this level (a sum over the efficient set)
-  published, a member who knows their own value learns only sums: of the other
-  efficient homes (≥ m − 1 ≥ 2 of them) and of the other remaining homes
-  (≥ m − 1 ≥ 2). With n = k = 5 that cannot hold, so a group of exactly 5 shows
-  its average but not its efficient level.
+* Every published figure is a function of only two sums of use — over the
+  whole group and over one "efficient" set — and of floor-area sums:
+  averages are ΣkWh/n and ΣkWh/Σm² (not a mean of ratios, which would weight
+  each home by its own area and add independent equations), and the
+  efficient-neighbours level is the same set's ΣkWh/count and ΣkWh/Σm².
+* The efficient set is the ``max(ceil(20 % of n), m)`` homes using the least
+  per m² (m = ``min_efficient_homes``, 3), published only when both that set
+  and the rest have at least m homes. A member who knows their own value then
+  learns only sums: of the other efficient homes (≥ m − 1 ≥ 2 of them) and of
+  the other remaining homes (≥ m − 1 ≥ 2). With n = k = 5 that cannot hold, so
+  a group of exactly 5 shows its average but not its efficient level.
 * If a group's membership changes while its period is still being published
   (a dwelling leaves or joins), the period's figures before and after would
   differ by exactly that dwelling's value: the group is withheld for the rest
@@ -124,14 +127,14 @@ def _known(dwellings: pd.DataFrame) -> pd.Series:
     return pd.Series(np.isfinite(dwellings["normalised_energy_kwh"].to_numpy(dtype=float)), index=dwellings.index)
 
 
-def efficient_level(values: np.ndarray, settings: ComparisonSettings) -> tuple[float, int] | None:
-    """(mean of the lowest-using homes, how many) or None when it could reveal a single home."""
-    n = len(values)
+def efficient_set(energy_kwh: np.ndarray, floor_area_m2: np.ndarray, settings: ComparisonSettings) -> np.ndarray | None:
+    """Positions of the homes using the least per m², or None when publishing their level could reveal one home."""
+    n = len(energy_kwh)
     count = max(math.ceil(settings.efficient_fraction * n), settings.min_efficient_homes)
-    if count < settings.min_efficient_homes or n - count < settings.min_efficient_homes:
+    if n - count < settings.min_efficient_homes:
         return None
-    lowest = np.sort(values)[:count]
-    return float(lowest.mean()), count
+    # Stable sort so ties give the same set on every run.
+    return np.argsort(energy_kwh / floor_area_m2, kind="stable")[:count]
 
 
 def percentile_rank(values: np.ndarray) -> np.ndarray:
@@ -181,24 +184,26 @@ def compare_dwellings(
             out.loc[positions, "withheld_reason"] = reason
             continue
         values = energy[positions]
-        values_m2 = per_m2[positions]
-        efficient = efficient_level(values, settings)
-        efficient_m2 = efficient_level(values_m2, settings)
+        areas = area[positions]
+        chosen = efficient_set(values, areas, settings)
+        efficient_kwh = float(values[chosen].mean()) if chosen is not None else None
+        efficient_m2 = float(values[chosen].sum() / areas[chosen].sum()) if chosen is not None else None
+        average_m2 = float(values.sum() / areas.sum())
         groups[key] = GroupFigures(
             key, n, True, None,
             average_kwh=float(values.mean()),
-            average_kwh_per_m2=float(values_m2.mean()),
-            efficient_kwh=efficient[0] if efficient else None,
-            efficient_kwh_per_m2=efficient_m2[0] if efficient_m2 else None,
-            efficient_home_count=efficient[1] if efficient else None,
+            average_kwh_per_m2=average_m2,
+            efficient_kwh=efficient_kwh,
+            efficient_kwh_per_m2=efficient_m2,
+            efficient_home_count=len(chosen) if chosen is not None else None,
             members=members,
         )
         out.loc[positions, "group_average_kwh"] = values.mean()
-        out.loc[positions, "group_average_kwh_per_m2"] = values_m2.mean()
-        out.loc[positions, "efficient_kwh"] = efficient[0] if efficient else np.nan
-        out.loc[positions, "efficient_kwh_per_m2"] = efficient_m2[0] if efficient_m2 else np.nan
+        out.loc[positions, "group_average_kwh_per_m2"] = average_m2
+        out.loc[positions, "efficient_kwh"] = np.nan if efficient_kwh is None else efficient_kwh
+        out.loc[positions, "efficient_kwh_per_m2"] = np.nan if efficient_m2 is None else efficient_m2
         out.loc[positions, "percentile"] = percentile_rank(values)
-        out.loc[positions, "percentile_per_m2"] = percentile_rank(values_m2)
+        out.loc[positions, "percentile_per_m2"] = percentile_rank(per_m2[positions])
         out.loc[positions, "published"] = True
     return ComparisonResult(groups, out)
 
