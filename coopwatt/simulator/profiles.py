@@ -79,9 +79,11 @@ def heating_schedule(hour: np.ndarray) -> np.ndarray:
     return raw / (0.8 + (0.45 * 1.2 + 0.35 * 2.5) * np.sqrt(2 * np.pi) / 24)
 
 
-def _lognormal(seed: int, stream: int, rows: np.ndarray, cols: np.ndarray, sigma: float) -> np.ndarray:
-    """Mean-one lognormal factors."""
-    return np.exp(sigma * noise.normal(seed, stream, rows, cols) - 0.5 * sigma**2)
+def _daily_lognormal(seed: int, stream: int, rows: np.ndarray, day: np.ndarray, sigma: float) -> np.ndarray:
+    """Mean-one lognormal factors, one per dwelling and local day (drawn per day, spread over its intervals)."""
+    days, position = np.unique(day, return_inverse=True)
+    factors = np.exp(sigma * noise.normal(seed, stream, rows, days[None, :]) - 0.5 * sigma**2)
+    return factors[:, position.ravel()]
 
 
 def _normalised(shape_fn, hour: np.ndarray, weekend: np.ndarray, home: np.ndarray) -> np.ndarray:
@@ -107,7 +109,7 @@ def dwelling_flows(dwellings: Sequence[Dwelling], times: pd.DatetimeIndex, step_
     hour = np.asarray(middle.hour + middle.minute / 60.0 + middle.second / 3600.0, dtype=float)
     weekend = np.asarray(middle.day_of_week >= 5)
     day = np.asarray((middle.normalize().tz_localize(None) - pd.Timestamp("1970-01-01")) // pd.Timedelta(days=1),
-                     dtype=np.int64)[None, :]
+                     dtype=np.int64)
     fraction_of_day = step_s / 86_400.0
     step_h = step_s / 3600.0
 
@@ -119,27 +121,27 @@ def dwelling_flows(dwellings: Sequence[Dwelling], times: pd.DatetimeIndex, step_
     offpeak_tariff = np.array([d.offpeak_tariff for d in dwellings])[:, None]
 
     # Always-on load: fridge, standby, ventilation; it hardly varies.
-    base_kwh = column("base_load_w") * step_h / 1000.0 * (1.0 + 0.04 * noise.normal(seed, _S_BASE, rows, cols))
+    base_kwh = column("base_load_w") * step_h / 1000.0 * _daily_lognormal(seed, _S_BASE, rows, day, 0.04)
     # Appliances and cooking: a daily rhythm, busier and quieter days, bursty intervals.
     activity_kwh = (column("activity_kwh_per_day") * fraction_of_day
                     * _normalised(activity_shape, hour, weekend, home)
-                    * _lognormal(seed, _S_ACTIVITY_DAY, rows, day, 0.25)
-                    * _lognormal(seed, _S_ACTIVITY, rows, cols, 0.6))
+                    * _daily_lognormal(seed, _S_ACTIVITY_DAY, rows, day, 0.25)
+                    * noise.mean_one(seed, _S_ACTIVITY, rows, cols, 0.6))
 
     # Space heating: degree-days below the dwelling's balance point.
     degrees_below = np.maximum(column("balance_point_c") - temperature_c, 0.0)
     heating_kwh = (column("heating_sensitivity_kwh_per_c_day") * degrees_below * fraction_of_day
                    * heating_schedule(hour)[None, :]
-                   * _lognormal(seed, _S_HEATING_DAY, rows, day, 0.1)
-                   * _lognormal(seed, _S_HEATING, rows, cols, 0.2))
+                   * _daily_lognormal(seed, _S_HEATING_DAY, rows, day, 0.1)
+                   * noise.mean_one(seed, _S_HEATING, rows, cols, 0.2))
 
     # Water: Poisson draws whose rate follows the household's rhythm; sizes vary a lot (flush vs shower).
     draws_per_day = DRAWS_PER_PERSON_PER_DAY * column("occupants")
     rate = draws_per_day * fraction_of_day * _normalised(water_shape, hour, weekend, home)
     draws = noise.poisson(seed, _S_DRAWS, rows, cols, rate)
     litres_per_draw = column("water_l_per_day") / draws_per_day
-    water_l = (draws * litres_per_draw * _lognormal(seed, _S_DRAW_SIZE, rows, cols, 0.5)
-               * _lognormal(seed, _S_WATER_DAY, rows, day, 0.15))
+    water_l = (draws * litres_per_draw * noise.mean_one(seed, _S_DRAW_SIZE, rows, cols, 0.5)
+               * _daily_lognormal(seed, _S_WATER_DAY, rows, day, 0.15))
     # Hot water energy follows the litres actually drawn.
     hot_water_kwh = column("hot_water_kwh_per_day") * water_l / column("water_l_per_day")
 
@@ -149,7 +151,7 @@ def dwelling_flows(dwellings: Sequence[Dwelling], times: pd.DatetimeIndex, step_
     # An electric water heater on an off-peak contract heats the day's water at night.
     heater_window = _in_window(hour, WATER_HEATER_HOURS)[None, :]
     night_heater_kwh = (column("hot_water_kwh_per_day") * fraction_of_day * (24.0 / 6.0) * heater_window
-                        * _lognormal(seed, _S_HEATING_DAY + 100, rows, day, 0.1))
+                        * _daily_lognormal(seed, _S_HEATING_DAY + 100, rows, day, 0.1))
     electric_hot_water_kwh = np.where(offpeak_tariff, night_heater_kwh, hot_water_kwh)
 
     electricity_kwh = base_kwh + activity_kwh + np.where(electric, heating_kwh + electric_hot_water_kwh, 0.0)
@@ -160,7 +162,7 @@ def dwelling_flows(dwellings: Sequence[Dwelling], times: pd.DatetimeIndex, step_
     # What the meter shows at the reading: the interval's average, with instantaneous wobble above base load.
     average_w = electricity_kwh * 1000.0 / step_h
     base_w = base_kwh * 1000.0 / step_h
-    power_w = np.minimum(base_w + (average_w - base_w) * _lognormal(seed, _S_POWER, rows, cols, 0.35), max_w)
+    power_w = np.minimum(base_w + (average_w - base_w) * noise.mean_one(seed, _S_POWER, rows, cols, 0.35), max_w)
     gas_kwh = np.where(gas, (heating_kwh + hot_water_kwh) / BOILER_EFFICIENCY, 0.0)
     return Flows(
         electricity_kwh=electricity_kwh,

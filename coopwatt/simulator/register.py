@@ -126,7 +126,7 @@ class BackfillResult:
 
 def backfill_to_db(conn: psycopg.Connection, residences: Sequence[Residence], registered: Registered,
                    start: datetime, end: datetime, *, seed: int, faults: Sequence[Fault] = (),
-                   step_s: int = 1800, dwellings_per_chunk: int = 200, timezone: str = "Europe/Paris",
+                   step_s: int = 1800, dwellings_per_chunk: int = 40, timezone: str = "Europe/Paris",
                    gas_kwh_per_m3: float = GAS_KWH_PER_M3, quantities: Collection[Quantity] | None = None,
                    on_chunk: Callable[[int, int], None] | None = None) -> BackfillResult:
     """Generate readings after `start` up to `end` and store them, committing after each chunk of buildings."""

@@ -291,7 +291,7 @@ def building_groups(residences: Sequence[Residence], dwellings_per_chunk: int) -
 
 
 def iter_chunks(residences: Sequence[Residence], start: datetime, end: datetime, *, seed: int,
-                faults: Sequence[Fault] = (), step_s: int = 1800, dwellings_per_chunk: int = 200,
+                faults: Sequence[Fault] = (), step_s: int = 1800, dwellings_per_chunk: int = 40,
                 timezone: str = "Europe/Paris", gas_kwh_per_m3: float = GAS_KWH_PER_M3) -> Iterator[Chunk]:
     """Readings from `start` (exclusive) to `end`, one chunk of whole buildings at a time."""
     for group in building_groups(residences, dwellings_per_chunk):
