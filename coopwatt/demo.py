@@ -10,24 +10,42 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import logging
 import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import FrameType
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from coopwatt.db import StorageMode
-from coopwatt.settings import Settings
+from coopwatt.db import StorageMode, connect
+from coopwatt.settings import Settings, SettingsError
+from ingest.store import store_temperatures
+
+if TYPE_CHECKING:
+    from coopwatt.simulator.faults import Fault
+    from coopwatt.simulator.register import Registered
+    from coopwatt.simulator.residence import Residence
+    from coopwatt.simulator.series import Simulation
 
 STATUS_EVERY_S = 5.0
 DERIVE_EVERY_S = 5.0
 # The embedded amqtt broker speaks MQTT 3.1.1 only.
 MQTT_PROTOCOL_EMBEDDED = 4
+# Same residence on every run, so a second demo continues the first one's data.
+SIMULATION_SEED = 1
+HISTORY_STEP_S = 1800
+# One simulated minute every half second: lively, and well within what amqtt carries (about 1,500 msg/s here).
+LIVE_SPEED = 120.0
+GROUND_TRUTH_FILE = "demo-ground-truth.json"
+DEMO_CLIENT_ID = "coopwatt-demo-ingest"
 
 
 def say(french: str, english: str) -> None:
@@ -129,22 +147,253 @@ def prepare_database(settings: Settings) -> StorageMode:
     return mode
 
 
+# -- stage 3: a simulated residence -----------------------------------------------------------
+
+
+@dataclass
+class DemoPlan:
+    """The simulated cooperative and its timeline: history up to `live_start`, then live."""
+
+    residences: list[Residence]
+    faults: list[Fault]
+    history_start: datetime
+    live_start: datetime
+    resumed: bool  # True when an earlier run's data is continued
+
+
+def plan_residence(settings: Settings, dwellings: int, days: int, duration_s: float | None) -> DemoPlan:
+    """Choose the residence, its injected faults and its timeline; continue an earlier run's if there is one."""
+    from coopwatt.simulator.cli import plan_timeline
+    from coopwatt.simulator.faults import FAULT_KINDS, plan_faults, read_ground_truth, write_ground_truth
+    from coopwatt.simulator.residence import make_residences
+
+    if dwellings < 1 or days < 1:
+        raise SettingsError("coopwatt demo: --dwellings ≥ 1 and --days ≥ 1 are expected")
+    residences = make_residences(dwellings, SIMULATION_SEED)
+    meters = [m for r in residences for m in r.meters]
+    history_start, live_start, live_end = plan_timeline(datetime.now(UTC), days, LIVE_SPEED, duration_s)
+    fault_end = live_end or live_start + timedelta(days=1)
+    truth_path = settings.data_dir / GROUND_TRUTH_FILE
+    previous = _previous_start(settings, residences, truth_path)
+    if previous is not None:
+        # The simulated counters start from the same values at the simulation's start: continuing from
+        # the first run's start (and its faults) keeps every index consistent with what is stored.
+        history_start, faults, resumed = previous, read_ground_truth(truth_path), True
+        say(f"reprise de la résidence simulée d'une démo précédente (depuis {history_start:%Y-%m-%d %H:%M} UTC)",
+            "continuing the simulated residence of an earlier demo")
+    else:
+        resumed = False
+        faults = []
+        if dwellings >= len(FAULT_KINDS):
+            # As `coopwatt simulate` does: about one fault of each kind per hundred dwellings, at least one.
+            per_kind = max(1, min(dwellings // 100, dwellings // len(FAULT_KINDS)))
+            faults = plan_faults(residences, history_start, fault_end, SIMULATION_SEED, per_kind=per_kind,
+                                 step_s=HISTORY_STEP_S)
+    write_ground_truth(truth_path, faults, residences, seed=SIMULATION_SEED, start=history_start, end=fault_end)
+    say(f"résidence simulée : {dwellings} logements, {len(meters)} compteurs, {len(faults)} pannes injectées "
+        f"(vérité terrain : {truth_path})",
+        f"simulated residence: {dwellings} dwellings, {len(meters)} meters, {len(faults)} injected faults")
+    return DemoPlan(residences, faults, history_start, live_start, resumed)
+
+
+def _previous_start(settings: Settings, residences: list[Residence], truth_path: Path) -> datetime | None:
+    """The first run's simulation start, when the database already holds this residence's readings."""
+    assert settings.database_url is not None
+    sources = [m.source for r in residences for m in r.meters]
+    with psycopg.connect(settings.database_url) as conn:
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM reading r JOIN meter m ON m.id = r.meter_id WHERE m.source = ANY(%s))",
+            (sources,),
+        ).fetchone()
+    if not row or not row[0]:
+        return None
+    try:
+        document = json.loads(truth_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        document = {}
+    codes = sorted(f"{d['residence_code']}/{d['code']}" for d in document.get("dwellings", []))
+    if document.get("seed") != SIMULATION_SEED or codes != sorted(
+            f"{r.code}/{d.code}" for r in residences for d in r.dwellings):
+        say("la base contient déjà cette résidence mais sa vérité terrain manque : les index simulés "
+            "pourront sembler remis à zéro",
+            "the database already holds this residence but its ground truth is missing: simulated indices "
+            "may look reset")
+        return None
+    return datetime.fromisoformat(document["start"])
+
+
+def register_residence(settings: Settings, plan: DemoPlan) -> Registered:
+    """Create (or update) the residence, its buildings, dwellings and meters in the database."""
+    from coopwatt.simulator.register import register_residences
+
+    assert settings.database_url is not None
+    with connect(settings.database_url) as conn:
+        registered = register_residences(conn, plan.residences, installed_at=plan.history_start - timedelta(days=1))
+        conn.commit()
+    say(f"{len(registered.dwelling_ids)} logements et {len(registered.meter_ids)} compteurs enregistrés",
+        f"{len(registered.dwelling_ids)} dwellings and {len(registered.meter_ids)} meters registered")
+    return registered
+
+
+# -- stage 4: history --------------------------------------------------------------------------
+
+
+def backfill_history(settings: Settings, plan: DemoPlan, registered: Registered) -> Simulation:
+    """Write the history up to the live start straight to the database; return the simulation, ready to go live.
+
+    One simulation runs from the history into live publishing, so every index carries on where the
+    history left it (``backfill_to_db`` starts a fresh simulation per group of buildings, which
+    cannot then be continued live).
+    """
+    from coopwatt.simulator.register import store_chunk, temperature_rows
+    from coopwatt.simulator.series import Simulation
+
+    assert settings.database_url is not None
+    simulation = Simulation(plan.residences, plan.history_start, seed=SIMULATION_SEED, faults=plan.faults,
+                            timezone=settings.timezone, gas_kwh_per_m3=settings.gas_kwh_per_m3)
+    say(f"historique du {plan.history_start:%Y-%m-%d %H:%M} au {plan.live_start:%Y-%m-%d %H:%M} UTC, "
+        f"un relevé toutes les {HISTORY_STEP_S // 60} min, écrit directement en base …",
+        "backfilling history straight into the database …")
+    started = time.monotonic()
+    new_readings = days_done = 0
+    step = timedelta(seconds=HISTORY_STEP_S)
+    with connect(settings.database_url) as conn:
+        while simulation.now + step <= plan.live_start:
+            chunk = simulation.advance(min(simulation.now + timedelta(days=1), plan.live_start), HISTORY_STEP_S)
+            if not len(chunk.times):
+                break
+            new_readings += store_chunk(conn, chunk, registered)
+            store_temperatures(conn, temperature_rows(chunk, registered.residence_ids))
+            conn.commit()
+            days_done += 1
+            if days_done % 30 == 0:
+                say(f"… {simulation.now:%Y-%m-%d}, {new_readings:,} nouveaux relevés",
+                    f"… {simulation.now:%Y-%m-%d}, {new_readings:,} new readings")
+    say(f"historique : {new_readings:,} nouveaux relevés en {time.monotonic() - started:.1f} s"
+        + (" (les relevés déjà en base sont gardés tels quels)" if plan.resumed else ""),
+        f"history: {new_readings:,} new readings stored")
+    return simulation
+
+
+# -- stage 5: consumption and rollups ----------------------------------------------------------
+
+
+def derive_consumption(settings: Settings, reported: set[tuple[int, datetime, str]]) -> int:
+    """Derive hourly consumption for meters with new readings, then refresh the rollups they touch.
+
+    Resets and jumps are told once: `reported` remembers them (a later run that re-reads the same
+    window finds them again).
+    """
+    from coopwatt.rollups import refresh_rollups
+    from ingest.derive import derive_pending
+
+    assert settings.database_url is not None
+    with connect(settings.database_url) as conn:
+        stats = derive_pending(conn, settings)
+        if stats.since is not None and stats.until is not None and stats.until > stats.since:
+            refresh_rollups(conn, settings, since=stats.since, until=stats.until)
+    for event in stats.events:
+        if (event.meter_id, event.time, event.kind) in reported:
+            continue
+        reported.add((event.meter_id, event.time, event.kind))
+        say(f"compteur {event.meter_id} : {'remise à zéro' if event.kind == 'reset' else 'saut'} d'index "
+            f"le {event.time:%Y-%m-%d %H:%M} UTC ({event.before:.3f} → {event.after:.3f})",
+            f"meter {event.meter_id}: index {event.kind} ({event.before:.3f} → {event.after:.3f})")
+    return stats.hours_written
+
+
 # -- stage 6: live ingest ----------------------------------------------------------------------
 
 
-def start_ingester(settings: Settings, stack: contextlib.ExitStack) -> Any:
-    """Run the MQTT ingester in this process until the stack unwinds (it flushes on stop)."""
+@dataclass(frozen=True)
+class RunningIngester:
+    """The in-process ingester and the (idempotent) way to stop it."""
+
+    service: Any  # ingest.service.IngestService
+    stop: Callable[[], None]
+
+
+def start_ingester(settings: Settings, stack: contextlib.ExitStack) -> RunningIngester:
+    """Run the MQTT ingester in this process; it flushes and acknowledges what it holds when stopped."""
     from ingest.service import IngestService
 
     service = IngestService(settings)
     service.start()
-    stack.callback(_stop_announced, "ingesteur", "ingester", service.stop)
+    stop = _once(service.stop)
+    stack.callback(stop)
     if not service.subscriber.connected.wait(30):
         raise RuntimeError("the ingester could not connect to the MQTT broker within 30 s")
-    say("ingesteur connecté au broker (QoS 1, session persistante, acquittement après écriture)",
+    metrics = (f" ; métriques sur http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+               if settings.metrics_port else "")
+    say(f"ingesteur connecté (QoS 1, session persistante « {settings.mqtt_client_id} », "
+        f"acquittement après écriture){metrics}",
         "ingester connected (QoS 1, persistent session, acknowledged after commit)")
-    return service
+    return RunningIngester(service, stop)
 
+
+class LivePublisher:
+    """The simulated devices publishing live over MQTT, accelerated, in a thread of their own."""
+
+    def __init__(self, settings: Settings, plan: DemoPlan, simulation: Simulation) -> None:
+        self._settings = settings
+        self._meters = [m for r in plan.residences for m in r.meters]
+        self._simulation = simulation
+        self._stop = threading.Event()
+        self.sent = 0
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="demo-live-publisher", daemon=True)
+
+    def start(self) -> None:
+        """Start publishing."""
+        self._thread.start()
+        say(f"compteurs simulés en direct à partir du {self._simulation.now:%Y-%m-%d %H:%M} UTC, "
+            f"accélérés ×{LIVE_SPEED:g} jusqu'à rattraper l'heure réelle",
+            f"simulated meters publishing live, ×{LIVE_SPEED:g} until they catch up with the clock")
+
+    def _run(self) -> None:
+        from coopwatt.simulator.publish import Publisher, run_live
+
+        assert self._settings.mqtt_url is not None
+        try:
+            with Publisher(self._settings.mqtt_url, topic_prefix=self._settings.mqtt_topic_prefix,
+                           client_id=f"coopwatt-demo-sim-{uuid.uuid4().hex[:8]}") as publisher:
+                run_live(publisher, self._simulation, self._meters, speed=LIVE_SPEED, tz=self._settings.timezone,
+                         stop=self._stop, on_step=self._count)
+                publisher.flush()
+                self.sent = publisher.sent
+        except Exception as exc:  # shown by the main loop, which then stops the demo
+            self.error = exc
+
+    def _count(self, at: datetime, count: int) -> None:
+        self.sent = count
+
+    def stop(self) -> None:
+        """Stop publishing and wait until every message is acknowledged by the broker."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(60)
+
+
+def wait_for_ingester(ingester: Any, published: int, timeout_s: float = 30.0) -> bool:
+    """Wait until the ingester has received every message published live; False on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while ingester.counts()["received"] < published:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def _once(function: Callable[[], None]) -> Callable[[], None]:
+    """`function` wrapped so that only the first call runs it (stop from a stage and from the ExitStack)."""
+    done = threading.Event()
+
+    def run() -> None:
+        if not done.is_set():
+            done.set()
+            function()
+
+    return run
 
 # -- progress ----------------------------------------------------------------------------------
 
@@ -169,15 +418,16 @@ def database_counts(url: str) -> Counts:
     return Counts(int(row[0]), int(row[1]), int(row[2]))
 
 
-def report(settings: Settings, elapsed_s: float, ingester: Any) -> Counts:
-    """Print one status line: what the ingester did and what the database holds."""
+def report(settings: Settings, elapsed_s: float | None, ingester: Any, published: int,
+           mode: StorageMode) -> Counts:
+    """Print one status line: what was published and ingested live, and what the database holds."""
     assert settings.database_url is not None
     counts = database_counts(settings.database_url)
     live = ingester.counts()
+    when = "fin/end" if elapsed_s is None else f"{elapsed_s:5.0f} s"
     print(
-        f"[demo {elapsed_s:5.0f} s] reçus/received {live['received']:,} · "
-        f"stockés/stored {live['stored']:,} · rejetés/rejected {live['rejected']:,} │ "
-        f"base/database: lectures/readings {counts.readings:,} · "
+        f"[demo {when}] publiés/published {published:,} · reçus/received {live['received']:,} · "
+        f"rejetés/rejected {live['rejected']:,} │ base ({mode}) : relevés/readings {counts.readings:,} · "
         f"heures de consommation/consumption hours {counts.consumption_hours:,} · "
         f"lettres mortes/dead letters {counts.dead_letters:,}",
         flush=True,
@@ -188,34 +438,91 @@ def report(settings: Settings, elapsed_s: float, ingester: Any) -> Counts:
 # -- the sequence ------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM ends the demo as cleanly as Ctrl-C does."""
+def _demo_settings(settings: Settings) -> Settings:
+    """The demo's own MQTT client id unless one was chosen, so it never takes over a real ingester's session."""
+    if "mqtt_client_id" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"mqtt_client_id": DEMO_CLIENT_ID})
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def _quiet_routine_logs(settings: Settings) -> None:
+    """The demo prints its own summary of derivation and rollups; their per-run log lines would drown it."""
+    if settings.log_level != "DEBUG":
+        for name in ("coopwatt.rollups", "coopwatt.migrations", "coopwatt.embedded"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        # Its resets and jumps are warnings the demo already prints, once, in both languages.
+        logging.getLogger("ingest.derive").setLevel(logging.ERROR)
+
+
+def watch(settings: Settings, ingester: RunningIngester, live: LivePublisher, duration_s: float | None,
+          mode: StorageMode, reported: set[tuple[int, datetime, str]]) -> None:
+    """Derive, refresh and report every few seconds until the duration is over (or Ctrl-C)."""
+    started = time.monotonic()
+    last_derive = started
+    while True:
+        remaining = None if duration_s is None else duration_s - (time.monotonic() - started)
+        if remaining is not None and remaining <= 0:
+            return
+        time.sleep(min(STATUS_EVERY_S, remaining) if remaining is not None else STATUS_EVERY_S)
+        if live.error is not None:
+            raise RuntimeError(f"live publishing failed: {live.error}") from live.error
+        if not ingester.service.writer.is_alive():
+            raise RuntimeError(f"the ingester's writer stopped: {ingester.service.writer.failed}")
+        if time.monotonic() - last_derive >= DERIVE_EVERY_S:
+            derive_consumption(settings, reported)
+            last_derive = time.monotonic()
+        report(settings, time.monotonic() - started, ingester.service, live.sent, mode)
+
+
+def finish(settings: Settings, ingester: RunningIngester, live: LivePublisher, mode: StorageMode,
+           reported: set[tuple[int, datetime, str]]) -> None:
+    """Stop publishing, let the ingester store what was sent, derive the last hours and summarise."""
+    live.stop()
+    if not wait_for_ingester(ingester.service, live.sent):
+        say("l'ingesteur n'a pas tout reçu à temps : le reste attend dans la session du broker",
+            "the ingester did not receive everything in time: the rest waits in its broker session")
+    ingester.stop()
+    derive_consumption(settings, reported)
+    counts = report(settings, None, ingester.service, live.sent, mode)
+    assert settings.database_url is not None
+    with psycopg.connect(settings.database_url) as conn:
+        reasons = conn.execute("SELECT reason, count(*) FROM dead_letter GROUP BY reason ORDER BY 2 DESC").fetchall()
+    for reason, count in reasons:
+        say(f"lettre morte ×{count} : {reason}", f"dead letter ×{count}: {reason}")
+    if counts.dead_letters == 0:
+        say("aucune lettre morte : tout ce qui a été reçu est valide", "no dead letters: everything received was valid")
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
     """Run the demo until --duration-s or Ctrl-C, then stop everything cleanly."""
-    stop = threading.Event()
-    with _stop_on_sigterm(stop), contextlib.ExitStack() as stack:
-        settings = start_services(settings, stack)
-        prepare_database(settings)
-        ingester = start_ingester(settings, stack)
-        started = time.monotonic()
-        try:
-            while not stop.wait(STATUS_EVERY_S):
-                report(settings, time.monotonic() - started, ingester)
-                if args.duration_s is not None and time.monotonic() - started >= args.duration_s:
-                    break
-        except KeyboardInterrupt:
-            say("Ctrl-C : arrêt propre en cours …", "Ctrl-C: stopping cleanly …")
+    settings = _demo_settings(settings)
+    _quiet_routine_logs(settings)
+    # SIGTERM unwinds like Ctrl-C: every started service is stopped on the way out.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with contextlib.ExitStack() as stack:
+            settings = start_services(settings, stack)
+            mode = prepare_database(settings)
+            plan = plan_residence(settings, args.dwellings, args.days, args.duration_s)
+            registered = register_residence(settings, plan)
+            simulation = backfill_history(settings, plan, registered)
+            reported: set[tuple[int, datetime, str]] = set()
+            hours = derive_consumption(settings, reported)
+            say(f"consommation horaire dérivée des index : {hours:,} heures écrites ; agrégats à jour",
+                f"hourly consumption derived from indices: {hours:,} hours written; rollups refreshed")
+            ingester = start_ingester(settings, stack)
+            live = LivePublisher(settings, plan, simulation)
+            stack.callback(live.stop)
+            live.start()
+            say("en direct" + (f" pendant {args.duration_s:g} s" if args.duration_s is not None
+                               else " (Ctrl-C pour arrêter)"),
+                "live" + (f" for {args.duration_s:g} s" if args.duration_s is not None else " (Ctrl-C to stop)"))
+            try:
+                watch(settings, ingester, live, args.duration_s, mode, reported)
+            except KeyboardInterrupt:
+                say("arrêt demandé : arrêt propre en cours …", "stop requested: stopping cleanly …")
+            finish(settings, ingester, live, mode, reported)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     say("démo terminée", "demo finished")
     return 0

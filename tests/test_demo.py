@@ -1,0 +1,119 @@
+"""`coopwatt demo` as a person runs it: a subprocess, then a look at what it left in the database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psutil
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from coopwatt.embedded import EmbeddedPostgres
+
+DEMO_TIMEOUT_S = 600
+# Validation reasons the simulator's injected faults may legitimately produce (see the ground truth).
+EXPECTED_DEAD_LETTER_REASONS: frozenset[str] = frozenset()
+
+
+def _clean_environment() -> dict[str, str]:
+    """This process's environment without any COOPWATT_* setting (so the test decides them all)."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("COOPWATT_")}
+
+
+def run_demo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `coopwatt demo` the way a person would, and return what it printed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "coopwatt.cli", "demo", *args],
+        env=env, capture_output=True, text=True, timeout=DEMO_TIMEOUT_S, check=False,
+    )
+    assert result.returncode == 0, f"demo failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def check_database(url: str, *, days: int, dwellings: int) -> None:
+    """History was backfilled, live readings arrived, consumption was derived, nothing unexpected was rejected."""
+    with psycopg.connect(url) as conn:
+        meters_with_dwelling = conn.execute("SELECT count(DISTINCT dwelling_id) FROM meter").fetchone()
+        assert meters_with_dwelling is not None and meters_with_dwelling[0] == dwellings
+
+        first, last = conn.execute("SELECT min(time), max(time) FROM reading").fetchone()  # type: ignore[misc]
+        assert first is not None and last is not None
+        assert last - first >= timedelta(days=days) - timedelta(hours=2), "the backfill should cover --days of history"
+
+        # History is written every 30 min; live devices report every minute, so off-grid times came through MQTT.
+        live = conn.execute(
+            "SELECT count(*) FROM reading WHERE extract(epoch FROM time)::bigint % 1800 <> 0"
+        ).fetchone()
+        assert live is not None and live[0] > 0, "readings published live should have been ingested"
+
+        hours = conn.execute(
+            "SELECT count(DISTINCT meter_id), count(*) FROM consumption_hourly"
+            " WHERE coalesce(energy_kwh, volume_m3) IS NOT NULL"
+        ).fetchone()
+        assert hours is not None and hours[0] > 0 and hours[1] >= hours[0] * 24 * (days - 1), \
+            "hourly consumption should be derived for the backfilled days"
+
+        reasons = {row[0] for row in conn.execute("SELECT DISTINCT reason FROM dead_letter")}
+        assert reasons <= EXPECTED_DEAD_LETTER_REASONS, f"unexpected dead letters: {reasons}"
+
+
+def _forget_session(broker_url: str, client_id: str) -> None:
+    """Remove the demo ingester's persistent session from the shared broker (clean start, then leave)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(broker_url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=True)
+    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
+    client.loop_start()
+    client.disconnect()
+    client.loop_stop()
+
+
+@pytest.fixture
+def demo_client_id(broker: Any, topic_prefix: str) -> Iterator[str]:
+    client_id = "demo-" + topic_prefix
+    yield client_id
+    _forget_session(broker.url, client_id)
+
+
+def test_demo_on_the_machine_services(db_url: str, broker: Any, topic_prefix: str, demo_client_id: str,
+                                      tmp_path: Path) -> None:
+    env = _clean_environment() | {
+        "COOPWATT_DATABASE_URL": db_url,
+        "COOPWATT_MQTT_URL": broker.url,
+        "COOPWATT_MQTT_TOPIC_PREFIX": topic_prefix,
+        "COOPWATT_MQTT_CLIENT_ID": demo_client_id,
+        "COOPWATT_DATA_DIR": str(tmp_path / "data"),
+        "COOPWATT_METRICS_PORT": "0",
+    }
+    result = run_demo(env, "--days", "3", "--dwellings", "6", "--duration-s", "20")
+    assert "stockage" in result.stdout and "storage" in result.stdout, result.stdout
+    assert not (tmp_path / "data" / "pgdata").exists(), "with a database URL set, no embedded PostgreSQL is started"
+    check_database(db_url, days=3, dwellings=6)
+
+
+@pytest.mark.slow
+def test_demo_on_embedded_defaults_twice(tmp_path: Path) -> None:
+    """No URLs: embedded PostgreSQL and broker; a second run finds the first run's data and keeps it."""
+    data_dir = tmp_path / "coopwatt-data"
+    env = _clean_environment() | {"COOPWATT_DATA_DIR": str(data_dir), "COOPWATT_METRICS_PORT": "0"}
+    first = run_demo(env, "--days", "3", "--dwellings", "6", "--duration-s", "20")
+    assert "PostgreSQL" in first.stdout and "MQTT" in first.stdout, first.stdout
+    second = run_demo(env, "--days", "3", "--dwellings", "6", "--duration-s", "10")
+    assert "0 migration" in second.stdout, "the second run should find the schema already there"
+
+    pgdata = data_dir / "pgdata"
+    left = [p for p in psutil.process_iter(attrs=["name", "cmdline"])
+            if p.info.get("name") == "postgres" and any(str(pgdata) in part for part in p.info.get("cmdline") or [])]
+    assert left == [], "the demo must stop its PostgreSQL"
+
+    with EmbeddedPostgres(data_dir) as server:
+        check_database(server.url("coopwatt"), days=3, dwellings=6)
