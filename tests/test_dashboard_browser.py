@@ -161,3 +161,44 @@ def test_household_sees_own_consumption_switches_language_and_downloads(
     page.wait_for_selector("#login-form")  # type: ignore[attr-defined]
     page.goto(server.url + "/")  # type: ignore[attr-defined]
     assert "/login" in page.url  # type: ignore[attr-defined]
+
+
+def _log_in(page: object, base_url: str, username: str) -> None:
+    page.goto(base_url + "/login")  # type: ignore[attr-defined]
+    page.fill("#username", username)  # type: ignore[attr-defined]
+    page.fill("#password", PASSWORD)  # type: ignore[attr-defined]
+    page.click("#login-submit")  # type: ignore[attr-defined]
+    page.wait_for_selector("#navbar")  # type: ignore[attr-defined]
+
+
+def test_household_url_tampering_and_staff_drill_down_in_the_browser(
+    server: DashboardServer, seeded: tuple[str, Seed], browser_page: object, artifacts_dir: Path,
+) -> None:
+    url, seed, today = seeded
+    page = browser_page
+    _log_in(page, server.url, "alice")
+    # Editing the address bar to bob's dwelling shows a refusal, not bob's home.
+    page.goto(f"{server.url}/?dwelling={seed.dwelling_b}")  # type: ignore[attr-defined]
+    page.wait_for_selector("#household-denied")  # type: ignore[attr-defined]
+    assert "A-13" not in page.inner_text("body")  # type: ignore[attr-defined]
+    assert page.query_selector("#household-consumption-graph") is None  # type: ignore[attr-defined]
+    page.click("#logout-link")  # type: ignore[attr-defined]
+    page.wait_for_selector("#login-form")  # type: ignore[attr-defined]
+
+    # An adviser lands on the staff page, and opens a dwelling of their residence.
+    _log_in(page, server.url, "claire")
+    assert "conseiller" in page.inner_text("body")  # type: ignore[attr-defined]
+    page.goto(f"{server.url}/?dwelling={seed.dwelling_c}")  # type: ignore[attr-defined]
+    expected = _monthly_kwh(url, seed.meters["c-elec"], today)
+    total = sum(expected)
+    _wait_for_total(page, format_quantity(total, "kWh", "fr", digits=1 if total < 1000 else 0))
+    assert "B-01" in page.inner_text("body")  # type: ignore[attr-defined]
+    # Staff download the dwelling's data through the same scope check; they cannot ask for its erasure.
+    assert page.query_selector("#household-erase") is None  # type: ignore[attr-defined]
+    href = page.get_attribute("#household-download-daily", "href")  # type: ignore[attr-defined]
+    assert href == f"/download/daily.csv?dwelling={seed.dwelling_c}"
+    page.wait_for_timeout(500)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-adviser-drilldown-fr.png"), full_page=True)  # type: ignore[attr-defined]
+    # A dwelling outside the adviser's residence is refused.
+    page.goto(f"{server.url}/?dwelling={seed.dwelling_a}")  # type: ignore[attr-defined]
+    page.wait_for_selector("#household-denied")  # type: ignore[attr-defined]

@@ -97,13 +97,15 @@ def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
         # Only a request: callbacks check it against the session's scope again.
         dcc.Store(id=DWELLING_STORE, data=None if own_data else dwelling_id),
         html.Div([
-            html.H1(t("home.greeting", lang), className="h3 mb-1"),
-            html.P(t("home.dwelling", lang, code=info.code, residence=info.residence_name), className="mb-0 fw-semibold"),
-            html.P(t("home.dwelling_details", lang, area=area, heating=heating), className="text-body-secondary small mb-1"),
-            html.P(t("home.encourage", lang), className="mb-0"),
+            html.H1(t("home.greeting", lang), className="h3 mb-1") if own_data else None,
+            html.P(t("home.dwelling", lang, code=info.code, residence=info.residence_name),
+                   className="mb-0 fw-semibold"),
+            html.P(t("home.dwelling_details", lang, area=area, heating=heating),
+                   className="text-body-secondary small mb-1"),
+            html.P(t("home.encourage", lang), className="mb-0") if own_data else None,
         ], className="mb-3"),
         dbc.Card(dbc.CardBody([
-            html.H2(t("consumption.title", lang), className="h5 card-title"),
+            html.H2(t("consumption.title" if own_data else "consumption.title_staff", lang), className="h5 card-title"),
             dbc.Row([
                 dbc.Col([html.Div(t("consumption.kind", lang), className="small text-body-secondary"),
                          _button_radio(KIND_RADIO, [{"label": t(f"kind.{k}", lang), "value": k} for k in kinds], kinds[0])],
@@ -146,13 +148,14 @@ def _data_card(lang: str, own_data: bool, dwelling_id: int, erasure_at: datetime
             html.Div(t("data.erase_recorded", lang, date=format_day(erasure_at.date(), lang)) if erasure_at else "",
                      id=ERASE_STATUS, className="small text-success mt-2"),
         ]
+    staff = "" if own_data else "_staff"
     return dbc.Card(dbc.CardBody([
-        html.H2(t("data.title", lang), className="h5 card-title"),
-        html.P(t("data.intro", lang), className="text-body-secondary"),
+        html.H2(t("data.title" + staff, lang), className="h5 card-title"),
+        html.P(t("data.intro" + staff, lang), className="text-body-secondary"),
         html.Div([
-            html.A(t("data.download_readings", lang), href=READINGS_PATH + query, id=DOWNLOAD_READINGS_LINK,
+            html.A(t("data.download_readings" + staff, lang), href=READINGS_PATH + query, id=DOWNLOAD_READINGS_LINK,
                    className="btn btn-outline-success btn-sm me-2 mb-2", download=""),
-            html.A(t("data.download_daily", lang), href=DAILY_PATH + query, id=DOWNLOAD_DAILY_LINK,
+            html.A(t("data.download_daily" + staff, lang), href=DAILY_PATH + query, id=DOWNLOAD_DAILY_LINK,
                    className="btn btn-outline-success btn-sm mb-2", download=""),
         ]),
         *erase,
