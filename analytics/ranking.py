@@ -60,17 +60,28 @@ def rank_high_consumers(dwellings: pd.DataFrame, settings: RankingSettings = Ran
         "scope|" + band + "|" + frame["heating_type"].astype(str),
         "scope|" + frame["heating_type"].astype(str),
     ]
-    reference = pd.Series(None, index=frame.index, dtype=object)
+    # Each candidate grouping gives every home a median over ALL the homes of its group; the first grouping
+    # whose group is big enough is the home's reference.
+    chosen = pd.Series(False, index=frame.index)
+    frame["reference_group"] = None
+    frame["reference_size"] = 0
+    reference_columns = ["kwh_per_m2_year"] + [c for c in ("base_load_w", "heating_per_m2") if c in frame.columns]
+    for column in reference_columns:
+        frame[f"_median_{column}"] = np.nan
     for keys in candidates:
         sizes = keys.map(keys.value_counts())
-        fill = reference.isna() & (sizes >= settings.min_reference_size)
-        reference = reference.where(~fill, keys)
-    frame["reference_group"] = reference
-    frame["reference_size"] = reference.map(reference.value_counts())
-    by_group = frame.groupby("reference_group")
-    frame["reference_kwh_per_m2_year"] = by_group["kwh_per_m2_year"].transform("median")
+        take = ~chosen & (sizes >= settings.min_reference_size)
+        if not take.any():
+            continue
+        by_group = frame.groupby(keys)
+        frame.loc[take, "reference_group"] = keys[take]
+        frame.loc[take, "reference_size"] = sizes[take]
+        for column in reference_columns:
+            frame.loc[take, f"_median_{column}"] = by_group[column].transform("median")[take]
+        chosen |= take
+    frame["reference_kwh_per_m2_year"] = frame["_median_kwh_per_m2_year"]
     frame["ratio"] = frame["kwh_per_m2_year"] / frame["reference_kwh_per_m2_year"]
-    medians = {c: by_group[c].transform("median") for c in ("base_load_w", "heating_per_m2") if c in frame.columns}
+    medians = {c: frame[f"_median_{c}"] for c in reference_columns[1:]}
     frame["reasons"] = [
         _reasons(row, {c: m.loc[label] for c, m in medians.items()}, settings)
         for label, row in frame.iterrows()
