@@ -121,7 +121,7 @@ def _window(conn: psycopg.Connection, meter_id: int, quantity: Quantity, from_ti
     return (row[0] if row and row[0] is not None else emit), emit
 
 
-def _compute(settings: Settings, quantity: Quantity, times: list[datetime], values: np.ndarray) -> Derived:
+def _compute(settings: Settings, quantity: Quantity, times: pd.DatetimeIndex, values: np.ndarray) -> Derived:
     if not quantity.cumulative:
         return hourly_from_intervals(times, values)
     max_rate = (settings.ingest_max_flow_m3_per_h if quantity is Quantity.VOLUME_INDEX_M3
@@ -143,14 +143,18 @@ def _derive_meter(conn: psycopg.Connection, settings: Settings, meter_id: int, k
     quantity = choose_quantity(conn, meter_id, kind, mode)
     if quantity is not None:
         read_from, emit_from = _window(conn, meter_id, quantity, from_time)
+        # Microseconds since the epoch, not datetimes: no Python datetime per reading. date_part's float8
+        # seconds hold microseconds exactly for dates this century (< 2^53 µs), and the cast rounds.
         with conn.cursor(binary=True) as cur:
             cur.execute(
-                "SELECT time, value FROM reading WHERE meter_id = %s AND quantity_id = %s AND time >= %s ORDER BY time",
+                "SELECT (date_part('epoch', time) * 1000000)::int8, value FROM reading"
+                " WHERE meter_id = %s AND quantity_id = %s AND time >= %s ORDER BY time",
                 (meter_id, int(quantity), read_from),
             )
             rows = cur.fetchall()
-        times = [r[0] for r in rows]
+        micros = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         values = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+        times = pd.to_datetime(micros, unit="us", utc=True)
         derived = _compute(settings, quantity, times, values)
         hourly = derived.hourly[derived.hourly["hour"] >= emit_from]
         removed = conn.execute(
@@ -159,7 +163,7 @@ def _derive_meter(conn: psycopg.Connection, settings: Settings, meter_id: int, k
             (meter_id, emit_from),
         ).fetchone()
         _write_hours(conn, settings, meter_id, kind, quantity, hourly)
-        stats.readings += len(rows)
+        stats.readings += len(values)
         stats.hours_written += len(hourly)
         last = [h for h in (removed[0] if removed else None,
                             hourly["hour"].iloc[-1].to_pydatetime() if len(hourly) else None) if h is not None]
