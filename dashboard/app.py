@@ -14,13 +14,12 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 import flask
-from dash import dcc, html
+from dash import Input, Output, dcc, html
 
 from coopwatt.settings import Settings, SettingsError, load_settings
 from dashboard import auth, downloads
 from dashboard.context import CONFIG_KEY, AppContext
 from dashboard.i18n import LANGUAGES, t
-from dashboard.scope import Role
 
 _HERE = Path(__file__).resolve().parent
 NAVBAR_ID = "navbar"
@@ -76,11 +75,6 @@ def _layout() -> html.Div:
     ])
 
 
-def staff_roles() -> tuple[Role, ...]:
-    """Roles that see more than one dwelling."""
-    return (Role.ADVISER, Role.MANAGER, Role.ADMIN)
-
-
 def create_app(settings: Settings) -> dash.Dash:
     """Build the Dash app with login, access control, downloads and every page."""
     secret_key = require_secret_key(settings)
@@ -105,6 +99,16 @@ def create_app(settings: Settings) -> dash.Dash:
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.layout = _layout
+    # The language links come back to the page being read, query string included (a drill-down stays open).
+    app.clientside_callback(
+        """function (pathname, search) {
+            const next = encodeURIComponent((pathname || "/") + (search || ""));
+            return LANGUAGES.map(code => "/lang/" + code + "?next=" + next);
+        }""".replace("LANGUAGES", str(list(LANGUAGES))),
+        [Output(f"lang-{code}", "href") for code in LANGUAGES],
+        Input("_pages_location", "pathname"),
+        Input("_pages_location", "search"),
+    )
     return app
 
 

@@ -199,6 +199,11 @@ def test_household_url_tampering_and_staff_drill_down_in_the_browser(
     assert href == f"/download/daily.csv?dwelling={seed.dwelling_c}"
     page.wait_for_timeout(500)  # type: ignore[attr-defined]
     page.screenshot(path=str(artifacts_dir / "dashboard-adviser-drilldown-fr.png"), full_page=True)  # type: ignore[attr-defined]
+    # Switching language keeps the dwelling open.
+    page.click("#lang-en")  # type: ignore[attr-defined]
+    page.wait_for_selector("text=This home's consumption")  # type: ignore[attr-defined]
+    assert page.url.endswith(f"/?dwelling={seed.dwelling_c}")  # type: ignore[attr-defined]
+    _wait_for_total(page, format_quantity(total, "kWh", "en", digits=1 if total < 1000 else 0))
     # A dwelling outside the adviser's residence is refused.
     page.goto(f"{server.url}/?dwelling={seed.dwelling_a}")  # type: ignore[attr-defined]
     page.wait_for_selector("#household-denied")  # type: ignore[attr-defined]
