@@ -158,17 +158,12 @@ def compare_dwellings(
     per_m2 = energy / area
     ids = dwellings["dwelling_id"].to_numpy()
 
-    out = pd.DataFrame({
-        "dwelling_id": ids,
-        "group_key": keys.to_numpy(dtype=object),
-        "normalised_energy_kwh": energy,
-        "normalised_energy_kwh_per_m2": per_m2,
-    })
-    for column in ("group_average_kwh", "group_average_kwh_per_m2", "efficient_kwh", "efficient_kwh_per_m2",
-                   "percentile", "percentile_per_m2"):
-        out[column] = np.nan
-    out["published"] = False
-    out["withheld_reason"] = np.where(keys.isna().to_numpy(), "no_normalised_use", None).astype(object)
+    n_rows = len(ids)
+    figures = {column: np.full(n_rows, np.nan) for column in (
+        "group_average_kwh", "group_average_kwh_per_m2", "efficient_kwh", "efficient_kwh_per_m2",
+        "percentile", "percentile_per_m2")}
+    published = np.zeros(n_rows, dtype=bool)
+    withheld = np.where(keys.isna().to_numpy(), "no_normalised_use", None).astype(object)
 
     groups: dict[str, GroupFigures] = {}
     for key, positions in _positions(keys).items():
@@ -181,7 +176,7 @@ def compare_dwellings(
             reason = "membership_changed"
         if reason is not None:
             groups[key] = GroupFigures(key, n, False, reason, None, None, None, None, None, members)
-            out.loc[positions, "withheld_reason"] = reason
+            withheld[positions] = reason
             continue
         values = energy[positions]
         areas = area[positions]
@@ -198,13 +193,22 @@ def compare_dwellings(
             efficient_home_count=len(chosen) if chosen is not None else None,
             members=members,
         )
-        out.loc[positions, "group_average_kwh"] = values.mean()
-        out.loc[positions, "group_average_kwh_per_m2"] = average_m2
-        out.loc[positions, "efficient_kwh"] = np.nan if efficient_kwh is None else efficient_kwh
-        out.loc[positions, "efficient_kwh_per_m2"] = np.nan if efficient_m2 is None else efficient_m2
-        out.loc[positions, "percentile"] = percentile_rank(values)
-        out.loc[positions, "percentile_per_m2"] = percentile_rank(per_m2[positions])
-        out.loc[positions, "published"] = True
+        figures["group_average_kwh"][positions] = values.mean()
+        figures["group_average_kwh_per_m2"][positions] = average_m2
+        figures["efficient_kwh"][positions] = np.nan if efficient_kwh is None else efficient_kwh
+        figures["efficient_kwh_per_m2"][positions] = np.nan if efficient_m2 is None else efficient_m2
+        figures["percentile"][positions] = percentile_rank(values)
+        figures["percentile_per_m2"][positions] = percentile_rank(per_m2[positions])
+        published[positions] = True
+    out = pd.DataFrame({
+        "dwelling_id": ids,
+        "group_key": keys.to_numpy(dtype=object),
+        "normalised_energy_kwh": energy,
+        "normalised_energy_kwh_per_m2": per_m2,
+        **figures,
+        "published": published,
+        "withheld_reason": withheld,
+    })
     return ComparisonResult(groups, out)
 
 

@@ -81,11 +81,7 @@ def rank_high_consumers(dwellings: pd.DataFrame, settings: RankingSettings = Ran
         chosen |= take
     frame["reference_kwh_per_m2_year"] = frame["_median_kwh_per_m2_year"]
     frame["ratio"] = frame["kwh_per_m2_year"] / frame["reference_kwh_per_m2_year"]
-    medians = {c: frame[f"_median_{c}"] for c in reference_columns[1:]}
-    frame["reasons"] = [
-        _reasons(row, {c: m.loc[label] for c, m in medians.items()}, settings)
-        for label, row in frame.iterrows()
-    ]
+    frame["reasons"] = [_reasons(row, settings) for row in frame.to_dict("records")]
     frame["high"] = frame["ratio"] >= settings.high_ratio
     frame = frame.sort_values("ratio", ascending=False, na_position="last")
     frame["rank"] = np.arange(1, len(frame) + 1)
@@ -94,7 +90,7 @@ def rank_high_consumers(dwellings: pd.DataFrame, settings: RankingSettings = Ran
     return frame[columns].reset_index(drop=True)
 
 
-def _reasons(row: pd.Series, medians: dict[str, float], s: RankingSettings) -> tuple[Reason, ...]:
+def _reasons(row: dict[str, object], s: RankingSettings) -> tuple[Reason, ...]:
     reasons = []
     ratio = row["ratio"]
     if np.isfinite(ratio) and ratio >= s.high_ratio:
@@ -104,14 +100,14 @@ def _reasons(row: pd.Series, medians: dict[str, float], s: RankingSettings) -> t
             f"Consomme {ratio:.1f}× les kWh/m² habituels de logements similaires (corrigé du climat).",
             {"ratio": float(ratio), "kwh_per_m2_year": float(row["kwh_per_m2_year"]),
              "reference_kwh_per_m2_year": float(row["reference_kwh_per_m2_year"])}, blocking=False))
-    base, base_ref = row.get("base_load_w", np.nan), medians.get("base_load_w", np.nan)
+    base, base_ref = row.get("base_load_w", np.nan), row.get("_median_base_load_w", np.nan)
     if np.isfinite(base) and np.isfinite(base_ref) and base_ref > 0 and base >= s.base_load_ratio * base_ref:
         reasons.append(Reason(
             "base_load_above_similar",
             f"Night base load of {base:.0f} W against {base_ref:.0f} W typical.",
             f"Consommation de veille nocturne de {base:.0f} W contre {base_ref:.0f} W habituellement.",
             {"base_load_w": float(base), "reference_w": float(base_ref)}, blocking=False))
-    heat, heat_ref = row.get("heating_per_m2", np.nan), medians.get("heating_per_m2", np.nan)
+    heat, heat_ref = row.get("heating_per_m2", np.nan), row.get("_median_heating_per_m2", np.nan)
     if np.isfinite(heat) and np.isfinite(heat_ref) and heat_ref > 0 and heat >= s.heating_ratio * heat_ref:
         reasons.append(Reason(
             "heating_sensitivity_above_similar",
