@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 
 from analytics.degree_days import cooling_degree_days, heating_degree_days
 from analytics.errors import InsufficientDataError, NotFittedError
-from analytics.frames import require_columns, require_datetime_index
+from analytics.frames import require_columns, require_datetime_index, typical_step
 from analytics.metrics import Guideline14Thresholds, assess_fit
 from analytics.student_t import t_critical, t_two_sided_p
 from analytics.sufficiency import Reason, SufficiencyThresholds, check_daily_data
@@ -317,7 +317,7 @@ class HourOfWeekProfile:
         index = require_datetime_index(intervals, "interval")
         if len(index) < 2:
             raise InsufficientDataError([_profile_reason(0)])
-        step = int(round(float(np.median(np.diff(index.to_numpy()) / np.timedelta64(1, "m")))))
+        step = int(round(typical_step(index) / pd.Timedelta(minutes=1)))
         if step <= 0 or 1440 % step:
             raise InsufficientDataError([Reason(
                 "irregular_intervals", f"Interval step of {step} min does not divide a day.",
@@ -349,7 +349,7 @@ class HourOfWeekProfile:
             raise NotFittedError("fit() the profile before distributing")
         if len(index) == 0:
             return pd.DataFrame({"predicted_kwh": np.zeros(0)}, index=index.copy())
-        step = int(round(float(np.median(np.diff(index.to_numpy()) / np.timedelta64(1, "m"))))) if len(index) > 1 else self.step_minutes
+        step = int(round(typical_step(index) / pd.Timedelta(minutes=1))) if len(index) > 1 else self.step_minutes
         shares = self._shares_for_step(step)
         slot = _slot_of(index, step)
         per_day = 1440 // step

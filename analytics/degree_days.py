@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from analytics.frames import require_datetime_index
+from analytics.frames import require_datetime_index, typical_step
 
 
 def heating_degree_days(temperature_c: ArrayLike, balance_c: float | ArrayLike) -> NDArray[np.float64]:
@@ -62,7 +62,7 @@ def daily_mean_temperature_c(
 
 def _median_step_hours(index: pd.DatetimeIndex) -> float:
     """Typical spacing of the observations, in hours (1 when it cannot be told)."""
-    if len(index) < 2:
+    step = typical_step(index)
+    if step is None:
         return 1.0
-    steps = np.diff(index.to_numpy()) / np.timedelta64(1, "h")
-    return float(min(np.median(steps), 24.0))
+    return float(min(step / pd.Timedelta(hours=1), 24.0))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from analytics.errors import FrameContractError
@@ -31,3 +32,12 @@ def require_datetime_index(frame: pd.DataFrame | pd.Series, frame_name: str) -> 
     if index.has_duplicates:
         raise FrameContractError(f"{frame_name} frame index has duplicate timestamps")
     return index
+
+
+def typical_step(index: pd.DatetimeIndex) -> pd.Timedelta | None:
+    """Median spacing of a time index (None with fewer than two timestamps)."""
+    if len(index) < 2:
+        return None
+    # Integer nanoseconds: a tz-aware index's to_numpy() would build one Timestamp object per row.
+    nanoseconds = np.diff(index.as_unit("ns").asi8)
+    return pd.Timedelta(int(np.median(nanoseconds)), unit="ns")

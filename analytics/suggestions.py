@@ -32,7 +32,7 @@ import pandas as pd
 from analytics.anomalies import Anomaly, AnomalyKind
 from analytics.baseline import DailyBaselineModel, DailyModelParams
 from analytics.degree_days import heating_degree_days
-from analytics.frames import require_columns, require_datetime_index
+from analytics.frames import require_columns, require_datetime_index, typical_step
 
 HOURS_PER_YEAR = 8760.0
 
@@ -147,7 +147,7 @@ def suggest_offpeak_tariff(
     known = np.isfinite(energy)
     if len(index) < 2:
         return None
-    step_h = float(np.median(np.diff(index.to_numpy())) / np.timedelta64(1, "h"))
+    step_h = typical_step(index) / pd.Timedelta(hours=1)
     covered_days = known.sum() * step_h / 24.0
     if covered_days < thresholds.offpeak_min_days:
         return None
