@@ -168,6 +168,13 @@ class DailyBaselineModel:
         return self.params
 
 
+def normalised_annual_kwh(params: DailyModelParams, normal_temperature_c: pd.Series) -> float:
+    """Weather-normalised yearly use: the model's prediction summed over a normal year's daily °C."""
+    model = DailyBaselineModel.from_params(params)
+    weather = pd.DataFrame({"temperature_c": normal_temperature_c.to_numpy(dtype=float)})
+    return float(model.predict(weather)["predicted_kwh"].sum())
+
+
 def fit_daily_arrays(energy_kwh: NDArray[np.float64], temperature_c: NDArray[np.float64], settings: BaselineSettings) -> DailyModelParams:
     """Grid-search fit on clean arrays (no NaN): the vectorised heart of the daily model."""
     y = np.asarray(energy_kwh, dtype=float)

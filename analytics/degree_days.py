@@ -66,3 +66,37 @@ def _median_step_hours(index: pd.DatetimeIndex) -> float:
     if step is None:
         return 1.0
     return float(min(step / pd.Timedelta(hours=1), 24.0))
+
+
+def normal_year_temperature_c(daily_temperature_c: pd.Series, smoothing_days: int = 15) -> pd.Series:
+    """A typical year of daily mean °C (index: day of year 1–365) from one or more years of daily means.
+
+    Each day of the year averages every year available, then a centred circular
+    moving mean smooths one-off cold snaps so that "weather-normalised" does not
+    mean "normalised to last January's particular weather". Day 366 of leap
+    years is folded into day 365.
+    """
+    index = require_datetime_index(daily_temperature_c, "daily temperature")
+    day_of_year = np.minimum(index.day_of_year.to_numpy(), 365)
+    values = daily_temperature_c.to_numpy(dtype=float)
+    known = np.isfinite(values)
+    sums = np.bincount(day_of_year[known] - 1, weights=values[known], minlength=365)
+    counts = np.bincount(day_of_year[known] - 1, minlength=365)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        by_day = sums / counts
+    if not np.isfinite(by_day).any():
+        raise ValueError("no temperature at all to build a normal year from")
+    # Circular smoothing that ignores days never observed.
+    half = smoothing_days // 2
+    padded_values = np.concatenate([by_day[-half:], by_day, by_day[:half]]) if half else by_day
+    finite = np.isfinite(padded_values)
+    kernel = np.ones(2 * half + 1)
+    smoothed_sum = np.convolve(np.where(finite, padded_values, 0.0), kernel, mode="valid")
+    smoothed_count = np.convolve(finite.astype(float), kernel, mode="valid")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smoothed = smoothed_sum / smoothed_count
+    result = pd.Series(smoothed, index=pd.RangeIndex(1, 366, name="day_of_year"), name="temperature_c")
+    if result.isna().any():
+        # Long holes: fill from the nearest known days around the year.
+        result = result.interpolate(limit_direction="both")
+    return result
