@@ -6,7 +6,6 @@ import argparse
 import getpass
 import sys
 from collections.abc import Sequence
-
 from typing import TYPE_CHECKING
 
 from coopwatt.settings import Settings
