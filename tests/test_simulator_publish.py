@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -16,9 +17,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from coopwatt.settings import load_settings
 from coopwatt.simulator.cli import main as simulate
 from coopwatt.simulator.encode import iter_messages
-from coopwatt.simulator.publish import Publisher, publish_history
+from coopwatt.simulator.publish import Publisher, publish_history, run_live
 from coopwatt.simulator.residence import make_residences
 from coopwatt.simulator.series import Simulation
+from ingest.adapters import AdapterState, parse_message
 
 
 class Collector:
@@ -98,6 +100,33 @@ def test_simulate_command_registers_backfills_and_goes_live(broker, topic_prefix
     for topic, payload in collector.messages:
         if topic.endswith("/reading"):
             assert datetime.fromisoformat(json.loads(payload)["time"]) <= now
+
+
+def test_live_in_real_time_speaks_the_device_mix_and_the_ingester_reads_it(broker, topic_prefix):
+    residences = make_residences(18, 12)
+    meters = [m for r in residences for m in r.meters]
+    now = datetime.now(UTC).replace(microsecond=0)
+    sim = Simulation(residences, now, seed=12)
+    collector = Collector(broker.host, broker.port, topic_prefix)
+    try:
+        with Publisher(broker.url, topic_prefix=topic_prefix) as publisher:
+            sent = run_live(publisher, sim, meters, speed=1.0, duration_s=2.5, step_s=1)
+        collector.wait_for(sent)
+    finally:
+        collector.close()
+    assert sent > 0 and len(collector.messages) == sent
+    heads = {topic.removeprefix(topic_prefix + "/").split("/")[0] for topic, _ in collector.messages}
+    assert {"coopwatt", "tele", "teleinfo", "shellies", "zigbee2mqtt", "esphome"} <= heads
+    # What arrives is read by the ingester's adapters, stamped close to now, from known devices.
+    state = AdapterState()
+    known = {m.source for m in meters}
+    received_at = datetime.now(UTC)
+    readings = [r for topic, payload in collector.messages
+                for r in parse_message(topic.removeprefix(topic_prefix + "/"), payload, received_at, state,
+                                       ZoneInfo("Europe/Paris"))]
+    assert readings
+    assert all(r.source in known or r.source.startswith("residence:") for r in readings)
+    assert all(abs((r.time - received_at).total_seconds()) < 30 for r in readings)
 
 
 @pytest.mark.parametrize("bad", ["mqtt://127.0.0.1:1"])

@@ -114,14 +114,14 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
     stop = threading.Event()
     with Publisher(mqtt_url, topic_prefix=settings.mqtt_topic_prefix,
                    client_id=f"coopwatt-simulate-{args.seed}") as publisher, _stop_on_signals(stop):
-        if history_start < live_start:
+        if args.backfill_days > 0:
             _backfill(publisher, sim, residences, live_start, settings, database_url, registered)
         say(f"en direct depuis {sim.now:%Y-%m-%d %H:%M} UTC, vitesse ×{args.speed:g}"
             + (f", pendant {args.duration_s:g} s" if args.duration_s is not None else " (Ctrl-C pour arrêter)"),
             f"live from {sim.now:%Y-%m-%d %H:%M} UTC, speed ×{args.speed:g}"
             + (f", for {args.duration_s:g} s" if args.duration_s is not None else " (Ctrl-C to stop)"))
         sent = run_live(publisher, sim, meters, speed=args.speed, duration_s=args.duration_s,
-                        tz=settings.timezone, stop=stop)
+                        tz=settings.timezone, stop=stop, start=live_start)
         say(f"{sent} messages publiés en direct ; déconnexion", f"{sent} live messages published; disconnecting")
     return 0
 

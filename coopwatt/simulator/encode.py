@@ -316,11 +316,13 @@ def iter_messages(chunk: Chunk, meters: Sequence[Meter], *, timed: bool, tz: Zon
     """Every message of a chunk, time by time (as a fleet of devices would send them)."""
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     lookups: list[tuple[Meter, list[tuple[Quantity, np.ndarray, np.ndarray]]]] = []
+    positions = [(block, {source: row for row, source in enumerate(block.sources)})
+                 for block in chunk.blocks if block.quantity != Quantity.TEMPERATURE_C]
     for meter in meters:
         columns = []
-        for block in chunk.blocks:
-            if block.quantity != Quantity.TEMPERATURE_C and meter.source in block.sources:
-                row = block.row(meter.source)
+        for block, position in positions:
+            row = position.get(meter.source)
+            if row is not None:
                 columns.append((block.quantity, block.values[row], block.present[row]))
         if columns:
             lookups.append((meter, columns))

@@ -150,17 +150,19 @@ def publish_history(publisher: Publisher, simulation: Simulation, meters: Sequen
 
 def run_live(publisher: Publisher, simulation: Simulation, meters: Sequence[Meter], *, speed: float = 1.0,
              duration_s: float | None = None, step_s: int = LIVE_STEP_S, tz: ZoneInfo | str = "Europe/Paris",
-             stop: threading.Event | None = None, on_step: Callable[[datetime, int], None] | None = None) -> int:
+             stop: threading.Event | None = None, on_step: Callable[[datetime, int], None] | None = None,
+             start: datetime | None = None) -> int:
     """Publish readings as the simulated clock passes them; the clock runs `speed` times the wall clock.
 
-    The simulated clock never runs ahead of the real one (readings from the future are
+    The simulated clock shows `start` (default: where the simulation stands) when this
+    call begins. It never runs ahead of the real one (readings from the future are
     rejected by the ingester): once caught up it goes on in real time. In real time the
     devices speak their own formats; accelerated, every message carries its time.
     """
     stop = stop or threading.Event()
     timed = speed != 1.0
     wall_start = time.monotonic()
-    sim_start = simulation.now
+    sim_start = simulation.now if start is None else start
     count = 0
     while not stop.is_set():
         elapsed = time.monotonic() - wall_start
@@ -169,7 +171,10 @@ def run_live(publisher: Publisher, simulation: Simulation, meters: Sequence[Mete
         target = min(sim_start + timedelta(seconds=elapsed * speed), datetime.now(UTC))
         chunk = simulation.advance(target, step_s)
         if len(chunk.times):
-            count += publisher.publish_all(iter_messages(chunk, meters, timed=timed, tz=tz))
+            # Readings already late (catching up with the wall clock) must carry their time:
+            # stamped on receipt, they would all land at the same instant.
+            late = chunk.times[0].to_pydatetime() < datetime.now(UTC) - timedelta(seconds=step_s)
+            count += publisher.publish_all(iter_messages(chunk, meters, timed=timed or late, tz=tz))
             if on_step is not None:
                 on_step(simulation.now, count)
         next_time = simulation.now + timedelta(seconds=step_s)
