@@ -40,7 +40,10 @@ Privacy rules, and why
 * If a group's membership changes while its period is still being published
   (a dwelling leaves or joins), the period's figures before and after would
   differ by exactly that dwelling's value: the group is withheld for the rest
-  of the period (``membership_changed``). A group of exactly k losing one
+  of the period (``membership_changed``). The same holds for a group taking
+  members from another group already published for the period (a residence
+  reaching k pulls its homes out of the district pool): two different sums
+  over overlapping homes could be subtracted. A group of exactly k losing one
   member falls below k and is withheld anyway.
 """
 
@@ -165,6 +168,8 @@ def compare_dwellings(
     published = np.zeros(n_rows, dtype=bool)
     withheld = np.where(keys.isna().to_numpy(), "no_normalised_use", None).astype(object)
 
+    previous = dict(published_before or {})
+    previous_group_of = {member: key for key, members in previous.items() for member in members}
     groups: dict[str, GroupFigures] = {}
     for key, positions in _positions(keys).items():
         members = frozenset(int(i) for i in ids[positions])
@@ -172,7 +177,7 @@ def compare_dwellings(
         reason = None
         if n < settings.min_group_size:
             reason = "group_too_small"
-        elif published_before is not None and key in published_before and published_before[key] != members:
+        elif _membership_changed(key, members, previous, previous_group_of):
             reason = "membership_changed"
         if reason is not None:
             groups[key] = GroupFigures(key, n, False, reason, None, None, None, None, None, members)
@@ -210,6 +215,15 @@ def compare_dwellings(
         "withheld_reason": withheld,
     })
     return ComparisonResult(groups, out)
+
+
+def _membership_changed(
+    key: str, members: frozenset[int], previous: dict[str, frozenset[int]], previous_group_of: dict[int, str]
+) -> bool:
+    """True when this period already published a different sum over any of these homes."""
+    if key in previous and previous[key] != members:
+        return True
+    return any(previous[previous_group_of[m]] != members for m in members if m in previous_group_of)
 
 
 def _positions(keys: pd.Series) -> dict[str, np.ndarray]:

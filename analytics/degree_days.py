@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from analytics.errors import FrameContractError, InsufficientDataError
 from analytics.frames import require_datetime_index, typical_step
+from analytics.sufficiency import Reason
 
 
 def heating_degree_days(temperature_c: ArrayLike, balance_c: float | ArrayLike) -> NDArray[np.float64]:
@@ -46,7 +48,7 @@ def daily_mean_temperature_c(
     """Mean outdoor °C per local day; NaN where fewer than ``min_observation_hours`` hours were observed."""
     index = require_datetime_index(temperature, "temperature")
     if index.tz is None:
-        raise ValueError("temperature index must be tz-aware (UTC from the database is fine)")
+        raise FrameContractError("temperature index must be tz-aware (UTC from the database is fine)")
     values = pd.Series(temperature.to_numpy(dtype=float), index=index.tz_convert(timezone))
     days = values.index.normalize()
     grouped = values.groupby(days)
@@ -85,7 +87,9 @@ def normal_year_temperature_c(daily_temperature_c: pd.Series, smoothing_days: in
     with np.errstate(invalid="ignore", divide="ignore"):
         by_day = sums / counts
     if not np.isfinite(by_day).any():
-        raise ValueError("no temperature at all to build a normal year from")
+        raise InsufficientDataError([Reason(
+            "no_temperature", "No outdoor temperature to build a normal year from.",
+            "Aucune température extérieure pour construire une année normale.", {"days": 0.0})])
     # Circular smoothing that ignores days never observed.
     half = smoothing_days // 2
     padded_values = np.concatenate([by_day[-half:], by_day, by_day[:half]]) if half else by_day

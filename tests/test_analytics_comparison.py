@@ -190,3 +190,23 @@ def test_keys_of_different_cells_never_collide() -> None:
         for i, (r, h) in enumerate(itertools.product([1, 2], ["gas", "electric"]))
     ], ignore_index=True)
     assert assign_groups(dwellings).nunique() == 4
+
+
+def test_homes_moving_between_published_groups_within_a_period_withhold_both() -> None:
+    # Residences 2 and 3 have four homes each in the cell: together they form the district pool (8 homes, published).
+    # Then residence 2 gains a fifth home and forms its own group: its sum and the pool's earlier sum overlap on
+    # four homes, so within the same period it is withheld, and so is what is left of the pool.
+    residence_2 = _dwellings(4, residence_id=2, first_id=10, seed=1)
+    residence_3 = _dwellings(4, residence_id=3, first_id=20, seed=2)
+    first = compare_dwellings(pd.concat([residence_2, residence_3], ignore_index=True))
+    (pool,) = first.groups.values()
+    assert pool.published and pool.key.startswith("district:")
+    newcomer = _dwellings(1, residence_id=2, first_id=99, seed=3)
+    later = pd.concat([residence_2, residence_3, newcomer], ignore_index=True)
+    second = compare_dwellings(later, published_before=first.published_members())
+    by_prefix = {g.key.split(":")[0]: g for g in second.groups.values()}
+    assert by_prefix["residence"].member_count == 5
+    assert not by_prefix["residence"].published and by_prefix["residence"].withheld_reason == "membership_changed"
+    assert not by_prefix["district"].published
+    next_period = compare_dwellings(later)
+    assert {g.key.split(":")[0] for g in next_period.groups.values() if g.published} == {"residence"}
