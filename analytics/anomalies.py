@@ -198,7 +198,12 @@ def detect_base_load_rise(
     intervals: pd.DataFrame, meter_id: int, dwelling_id: int | None,
     thresholds: AnomalyThresholds = AnomalyThresholds(),
 ) -> list[Anomaly]:
-    """Night-time base load (always-on use) rising well above its usual level for several nights."""
+    """Night-time base load (always-on use) rising well above its usual level for several nights.
+
+    Pass at least ``base_load_reference_nights`` + a week of history: the first seven nights only build the
+    reference. An episode is located to the night it first shows (its start is that night's
+    ``night_start_hour``), since daytime use hides when an always-on load was switched on.
+    """
     base = night_base_load_w(intervals, thresholds)
     values = base.to_numpy()
     nights = base.index
