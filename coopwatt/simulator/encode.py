@@ -90,11 +90,7 @@ def readings_for(meter: Meter, time: datetime, values: Mapping[Quantity, float])
                      Quantity.VOLUME_INDEX_M3, Quantity.POWER_W):
         if quantity in values:
             out[quantity] = values[quantity]
-    if meter.format == "z2m_plug" and Quantity.ENERGY_INDEX_KWH in out:
-        out[Quantity.ENERGY_INDEX_KWH] = round(out[Quantity.ENERGY_INDEX_KWH], 2)  # Z2M shows 2 decimals
-        out.pop(Quantity.ENERGY_INDEX_OFFPEAK_KWH, None)
-        out.pop(Quantity.ENERGY_INDEX_PEAK_KWH, None)
-    if meter.format in ("tasmota_energy", "shelly_gen1", "shelly_gen2", "esphome"):
+    if meter.format in ("tasmota_energy", "shelly_gen1", "shelly_gen2", "esphome", "z2m_plug"):
         out.pop(Quantity.ENERGY_INDEX_OFFPEAK_KWH, None)
         out.pop(Quantity.ENERGY_INDEX_PEAK_KWH, None)
     if meter.format in ("tasmota_energy", "shelly_gen2") and Quantity.POWER_W in out:

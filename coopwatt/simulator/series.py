@@ -9,7 +9,7 @@ for 10,000 dwellings is produced in bounded memory.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -240,6 +240,8 @@ class Simulation:
             if n_t:
                 rows.index = true_index[:, -1].copy()
             blocks.append(self._reported(rows, true_index, seconds))
+        if self.offpeak_meters:
+            blocks = self._linky_totals(blocks)
         if self.electricity:
             blocks.append(self._finish(Quantity.POWER_W, self.electricity, np.maximum(power_w, 0.0), seconds))
         if self.residence_numbers:
@@ -249,6 +251,19 @@ class Simulation:
                                 np.round(temperature, 2), np.ones(temperature.shape, dtype=bool)))
         return Chunk(times=times, blocks=tuple(blocks))
 
+    def _linky_totals(self, blocks: list[Block]) -> list[Block]:
+        """On an off-peak contract the total index is the sum of the two registers, as a Linky shows it."""
+        by_quantity = {b.quantity: b for b in blocks}
+        total = by_quantity[Quantity.ENERGY_INDEX_KWH]
+        offpeak = by_quantity[Quantity.ENERGY_INDEX_OFFPEAK_KWH]
+        peak = by_quantity[Quantity.ENERGY_INDEX_PEAK_KWH]
+        position = {source: row for row, source in enumerate(total.sources)}
+        rows = [position[source] for source in offpeak.sources]
+        values = total.values.copy()
+        values[rows] = np.round(offpeak.values + peak.values, _ROUNDING[Quantity.ENERGY_INDEX_KWH])
+        patched = Block(total.quantity, total.sources, values, total.present)
+        return [patched if b is total else b for b in blocks]
+
     def _reported(self, rows: _IndexRows, true_index: np.ndarray, seconds: np.ndarray) -> Block:
         """What the meters show: faults applied to the true index, then the meter's resolution."""
         reported = true_index.copy()
@@ -257,6 +272,9 @@ class Simulation:
             if fault.kind in ("counter_reset", "frozen_index") and fault.meter_source in position:
                 state = self._fault_states.setdefault((n, rows.quantity), IndexFaultState())
                 row = position[fault.meter_source]
+                if fault.kind == "counter_reset" and rows.quantity == Quantity.ENERGY_INDEX_PEAK_KWH:
+                    # Registers restart together; the residual count sits in the off-peak one.
+                    fault = replace(fault, parameters={**fault.parameters, "index_after_kwh": 0.0})
                 reported[row] = apply_index_fault(fault, state, seconds, true_index[row].copy())
         return self._finish(rows.quantity, rows.meters, reported, seconds)
 
