@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -230,3 +229,17 @@ def test_each_fault_is_in_the_series_where_the_ground_truth_says(year, tmp_path)
             around = energy[(energy.index > start - timedelta(days=7)) & (energy.index < start)]
             assert energy[start] > 2 * around.max()
             assert chunk.series(fault.meter_source, Quantity.POWER_W)[start] >= float(fault.parameters["extra_w"])
+
+
+def test_timeline_accelerated_live_replays_the_recent_past_and_ends_now():
+    from coopwatt.simulator.cli import plan_timeline
+
+    now = datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC)
+    history_start, live_start, live_end = plan_timeline(now, 10, 60.0, 120.0)
+    # 120 s at ×60 cover 2 h of simulated time, ending at the wall clock when the run ends.
+    assert live_end == now + timedelta(seconds=120)
+    assert live_start + timedelta(seconds=120 * 60) == pytest.approx(live_end, abs=timedelta(seconds=60))
+    assert live_start - history_start >= timedelta(days=10)
+    assert live_start - history_start < timedelta(days=10, minutes=30)
+    _, real_start, forever = plan_timeline(now, 0, 1.0, None)
+    assert forever is None and now - timedelta(seconds=60) < real_start <= now
