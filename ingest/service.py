@@ -1,0 +1,108 @@
+"""``coopwatt ingest``: wire the subscriber, the writer and the metrics endpoint together."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import queue
+import signal
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+from coopwatt.cli import require_database_url, require_mqtt_url
+from coopwatt.settings import Settings, SettingsError
+from ingest.batch import Message
+from ingest.metrics import IngestMetrics, serve
+from ingest.subscriber import Subscriber
+from ingest.writer import Writer
+
+log = logging.getLogger(__name__)
+
+
+class IngestService:
+    """One ingester: MQTT subscriber → bounded queue → one writer. Start, then stop to flush."""
+
+    def __init__(self, settings: Settings, *, database_url: str | None = None, mqtt_url: str | None = None) -> None:
+        self.settings = settings
+        self.metrics = IngestMetrics()
+        self._queue: queue.Queue[Message] = queue.Queue(maxsize=settings.ingest_queue_size)
+        self.subscriber = Subscriber(settings, mqtt_url or require_mqtt_url(settings), self._queue, self.metrics)
+        self.writer = Writer(settings, database_url or require_database_url(settings), self._queue,
+                             self.subscriber.ack, self.metrics)
+        self.metrics.queue_depth.set_function(self._queue.qsize)
+        self._http: Any = None
+
+    def start(self) -> None:
+        """Start writing, connect to the broker, serve /health and /metrics."""
+        self.writer.start()
+        self.subscriber.start()
+        if self.settings.metrics_port:
+            self._http = serve(self.settings.metrics_host, self.settings.metrics_port, self.metrics, self.health)
+            log.info("health and metrics on http://%s:%d/metrics", self.settings.metrics_host,
+                     self._http.server_address[1])
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy when connected to the broker, the database answers and the writer is alive."""
+        last = self.writer.last_commit_monotonic
+        detail = {
+            "broker_connected": self.subscriber.connected.is_set(),
+            "database_ok": self.writer.database_ok.is_set(),
+            "writer_alive": self.writer.is_alive(),
+            "queue_depth": self._queue.qsize(),
+            "seconds_since_commit": None if last is None else round(time.monotonic() - last, 3),
+        }
+        healthy = bool(detail["broker_connected"] and detail["database_ok"] and detail["writer_alive"])
+        return healthy, detail
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Stop taking messages, commit and acknowledge what was queued, then disconnect."""
+        self.subscriber.stop_accepting()
+        self.writer.stop()
+        self.writer.join(timeout_s)
+        self.subscriber.stop()
+        if self._http is not None:
+            self._http.shutdown()
+        counts = self.counts()
+        log.info("ingester stopped: %d messages received, %d readings stored", counts["received"], counts["stored"])
+
+    def counts(self) -> dict[str, int]:
+        """Totals so far: received, stored, duplicate, rejected messages."""
+        sample = self.metrics.registry.get_sample_value
+        rejected = sum(int(s.value) for metric in self.metrics.registry.collect()
+                       if metric.name == "coopwatt_ingest_messages_rejected"
+                       for s in metric.samples if s.name.endswith("_total"))
+        return {
+            "received": int(sample("coopwatt_ingest_messages_received_total") or 0),
+            "stored": int(sample("coopwatt_ingest_readings_stored_total") or 0),
+            "duplicate": int(sample("coopwatt_ingest_readings_duplicate_total") or 0),
+            "rejected": rejected,
+        }
+
+
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the ingester until SIGTERM or SIGINT; flush and stop cleanly."""
+    missing = []
+    for require in (require_database_url, require_mqtt_url):
+        try:
+            require(settings)
+        except SettingsError as exc:
+            missing.append(str(exc))
+    if missing:
+        raise SettingsError("\n  ".join(missing))
+    service = IngestService(settings)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: flushing and stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    service.start()
+    while not stop.wait(1.0):
+        if not service.writer.is_alive():
+            break
+    service.stop()
+    return 1 if service.writer.failed else 0

@@ -1,0 +1,141 @@
+"""The MQTT side of the ingester: subscribe, queue messages, acknowledge after commit.
+
+Callbacks only put messages on the queue: no parsing, no SQL. Messages are
+acknowledged (manual PUBACK) by the writer once their batch is committed, so a
+crash loses nothing: the broker redelivers whatever was not acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from coopwatt.settings import Settings
+from ingest.batch import Message
+from ingest.metrics import IngestMetrics
+
+log = logging.getLogger(__name__)
+
+
+def subscription_filters(settings: Settings) -> list[str]:
+    """The topic filters to subscribe to, with the prefix and shared-subscription group applied."""
+    prefix = settings.mqtt_topic_prefix.strip("/")
+    filters = [f"{prefix}/{topic}" if prefix else topic for topic in settings.mqtt_topics]
+    if settings.mqtt_shared_group:
+        filters = [f"$share/{settings.mqtt_shared_group}/{topic}" for topic in filters]
+    return filters
+
+
+class Subscriber:
+    """A persistent-session, QoS 1, manual-acknowledgement MQTT subscriber feeding a queue."""
+
+    def __init__(self, settings: Settings, url: str, out: queue.Queue[Message], metrics: IngestMetrics) -> None:
+        self._settings = settings
+        self._url = urlsplit(url)
+        self._queue = out
+        self._metrics = metrics
+        self._prefix = settings.mqtt_topic_prefix.strip("/") + "/" if settings.mqtt_topic_prefix.strip("/") else ""
+        self._accepting = True
+        self._lock = threading.Lock()
+        # Each connection gets a new generation: a message id is only meaningful on the
+        # connection it came from, so messages of an older one are never acknowledged.
+        self.generation = 0
+        self.connected = threading.Event()
+        self.client = self._make_client()
+
+    def _make_client(self) -> mqtt.Client:
+        version5 = self._settings.mqtt_protocol == 5
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self._settings.mqtt_client_id,
+            protocol=MQTTProtocolVersion.MQTTv5 if version5 else MQTTProtocolVersion.MQTTv311,
+            clean_session=None if version5 else False,
+            manual_ack=True,
+        )
+        if self._url.username:
+            client.username_pw_set(unquote(self._url.username), unquote(self._url.password or "") or None)
+        if self._url.scheme == "mqtts":
+            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> None:
+        """Connect in the background; paho reconnects by itself after a broker restart."""
+        properties = None
+        if self._settings.mqtt_protocol == 5:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = self._settings.mqtt_session_expiry_s
+            # Acknowledging after commit needs many messages in flight; the broker honours this limit.
+            properties.ReceiveMaximum = self._settings.ingest_max_inflight
+        port = self._url.port or (8883 if self._url.scheme == "mqtts" else 1883)
+        host = self._url.hostname or "127.0.0.1"
+        if self._settings.mqtt_protocol == 5:
+            self.client.connect_async(host, port, keepalive=30, clean_start=False, properties=properties)
+        else:  # MQTT 3.1.1: the persistent session was asked for with clean_session=False
+            self.client.connect_async(host, port, keepalive=30)
+        self.client.loop_start()
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            log.error("MQTT connection refused: %s", reason)
+            return
+        with self._lock:
+            self.generation += 1
+        filters = subscription_filters(self._settings)
+        # Subscribing again on a resumed session is harmless and covers a broker that lost it.
+        client.subscribe([(topic, 1) for topic in filters])
+        self._metrics.connected.set(1)
+        self.connected.set()
+        log.info("connected to MQTT broker %s (session present: %s), subscribed to %d filters",
+                 self._url.hostname, getattr(flags, "session_present", "?"), len(filters))
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        self.connected.clear()
+        self._metrics.connected.set(0)
+        if self._accepting:
+            log.warning("disconnected from MQTT broker (%s); reconnecting", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if not self._accepting:
+            return  # not acknowledged: the broker redelivers it to the next session
+        topic = msg.topic
+        if self._prefix and topic.startswith(self._prefix):
+            topic = topic[len(self._prefix):]
+        self._metrics.received.inc()
+        # Blocks when the writer falls behind, which stops reading from the socket: backpressure.
+        self._queue.put(Message(topic, msg.payload, datetime.now(UTC), msg.mid, msg.qos, self.generation))
+
+    def ack(self, messages: Iterable[Message]) -> int:
+        """Acknowledge committed messages that came over the current connection; return how many."""
+        sent = 0
+        current = self.generation
+        for message in messages:
+            if message.qos and message.generation == current:
+                self.client.ack(message.mid, message.qos)
+                sent += 1
+        return sent
+
+    def stop_accepting(self) -> None:
+        """Stop queueing new messages (they stay unacknowledged and will be redelivered)."""
+        self._accepting = False
+
+    def stop(self) -> None:
+        """Disconnect cleanly; the persistent session stays on the broker."""
+        self._accepting = False
+        self.client.disconnect()
+        self.client.loop_stop()
+        self._metrics.connected.set(0)

@@ -1,0 +1,169 @@
+"""The one writer: takes messages from the queue, batches by size and time, COPYs, commits, acknowledges."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+import psycopg
+
+from coopwatt.settings import Settings
+from ingest.adapters import AdapterState
+from ingest.batch import BatchRows, Message, build_rows, parse_batch
+from ingest.metrics import IngestMetrics
+from ingest.reading import Reading
+from ingest.registry import Registry
+from ingest.store import store_dead_letters, store_readings, store_temperatures
+from ingest.validate import ValidationLimits, limits_from_settings
+
+log = logging.getLogger(__name__)
+
+Acker = Callable[[Iterable[Message]], int]
+
+
+class Writer(threading.Thread):
+    """Owns the write connection. A batch is acknowledged only after it is committed."""
+
+    def __init__(self, settings: Settings, url: str, source: queue.Queue[Message], ack: Acker,
+                 metrics: IngestMetrics) -> None:
+        super().__init__(name="ingest-writer", daemon=True)
+        self._settings = settings
+        self._url = url
+        self._queue = source
+        self._ack = ack
+        self._metrics = metrics
+        self._stop_requested = threading.Event()
+        self._conn: psycopg.Connection | None = None
+        self._registry = Registry()
+        self._state = AdapterState()
+        self._last_values: dict[tuple[int, int], Reading] = {}
+        self._limits: ValidationLimits = limits_from_settings(settings)
+        self.last_commit_monotonic: float | None = None
+        self.database_ok = threading.Event()
+        self.failed: BaseException | None = None
+
+    # -- connection -------------------------------------------------------------------------
+    def _connection(self) -> psycopg.Connection:
+        """The write connection, reconnecting with back-off while PostgreSQL is unreachable."""
+        delay_s = 0.5
+        while self._conn is None or self._conn.closed:
+            try:
+                self._conn = psycopg.connect(self._url, application_name="coopwatt-ingest", connect_timeout=5)
+                self._registry.load(self._conn)
+                self._conn.commit()
+                self.database_ok.set()
+            except psycopg.OperationalError as exc:
+                self.database_ok.clear()
+                log.warning("database unreachable (%s); retrying in %.1f s", str(exc).strip().splitlines()[0], delay_s)
+                if self._stop_requested.is_set():
+                    raise  # nothing was acknowledged: the broker redelivers it all to the next session
+                time.sleep(delay_s)
+                delay_s = min(delay_s * 2, 10.0)
+        return self._conn
+
+    # -- batching ---------------------------------------------------------------------------
+    _pending: list[Message]
+
+    def _collect(self) -> list[Message]:
+        """Wait for a first message, then take more until the batch is full or its time is up."""
+        batch: list[Message] = []
+        try:
+            batch.append(self._queue.get(timeout=0.2))
+        except queue.Empty:
+            return batch
+        deadline = time.monotonic() + self._settings.ingest_flush_interval_s
+        size = self._settings.ingest_batch_size
+        while len(batch) < size:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(self._queue.get(timeout=min(remaining, 0.05)))
+            except queue.Empty:
+                continue
+        return batch
+
+    def _rows(self, conn: psycopg.Connection, batch: list[Message]) -> BatchRows:
+        parsed = parse_batch(batch, self._state, self._settings.tz)
+        unknown = parsed.sources() - self._registry.meters.keys()
+        if unknown:
+            self._registry.refresh_if_stale(conn)
+            if self._settings.ingest_auto_register:
+                for _, readings in parsed.readings:
+                    for reading in readings:
+                        if reading.source not in self._registry.meters and not reading.source.startswith("residence:"):
+                            self._registry.register(conn, reading.source, reading.quantity)
+        return build_rows(parsed, self._registry.meters, self._registry.residences, self._last_values,
+                          datetime.now(UTC), self._limits)
+
+    def _write(self, batch: list[Message]) -> None:
+        """Write one batch, retrying until it is committed (or the process is killed)."""
+        while True:
+            conn = self._connection()
+            started = time.monotonic()
+            try:
+                rows = self._rows(conn, batch)
+                stored = store_readings(conn, rows.readings) if rows.readings else 0
+                store_temperatures(conn, rows.temperatures)
+                if rows.dead_letters:
+                    store_dead_letters(conn, rows.dead_letters)
+                conn.commit()
+            except psycopg.OperationalError as exc:
+                self._metrics.write_errors.inc()
+                self.database_ok.clear()
+                log.warning("batch of %d not written (%s); will retry", len(batch), str(exc).strip().splitlines()[0])
+                try:
+                    conn.close()
+                finally:
+                    self._conn = None
+                continue
+            break
+        self._ack(batch)
+        now = time.monotonic()
+        self.last_commit_monotonic = now
+        m = self._metrics
+        m.batches.inc()
+        m.stored.inc(stored)
+        m.duplicates.inc(len(rows.readings) - stored)
+        for reason, count in rows.rejected.items():
+            m.rejected.labels(reason).inc(count)
+        m.batch_seconds.observe(now - started)
+        m.latency_seconds.observe((datetime.now(UTC) - batch[0].received_at).total_seconds())
+        m.last_commit.set(time.time())
+        m.queue_depth.set(self._queue.qsize())
+
+    def run(self) -> None:
+        """Batch and write until asked to stop, then drain what is queued."""
+        self._pending = []
+        try:
+            self._connection()  # connect now, so /health tells the truth before the first message
+            while not self._stop_requested.is_set():
+                self._pending = self._collect()
+                if self._pending:
+                    self._write(self._pending)
+                    self._pending = []
+            while True:  # drain: everything received before the stop is committed and acknowledged
+                self._pending = self._collect()
+                if not self._pending:
+                    break
+                self._write(self._pending)
+                self._pending = []
+        except BaseException as exc:  # the service reports it and exits non-zero
+            self.failed = exc
+            log.exception("writer stopped")
+        finally:
+            if self._conn is not None and not self._conn.closed:
+                self._conn.close()
+
+    def stop(self) -> None:
+        """Ask the writer to finish the queued messages and stop."""
+        self._stop_requested.set()
