@@ -115,7 +115,6 @@ class Subscriber:
         topic = msg.topic
         if self._prefix and topic.startswith(self._prefix):
             topic = topic[len(self._prefix):]
-        self._metrics.received.inc()
         # Blocks when the writer falls behind, which stops reading from the socket: backpressure.
         self._queue.put(Message(topic, msg.payload, datetime.now(UTC), msg.mid, msg.qos, self.generation))
 
