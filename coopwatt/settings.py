@@ -34,7 +34,7 @@ class Settings(BaseModel):
     # Services. None means "start the embedded one" (demo and fresh machines).
     database_url: str | None = Field(None, description="PostgreSQL URL, e.g. postgresql://user@host:5432/coopwatt")
     mqtt_url: str | None = Field(None, description="MQTT URL, e.g. mqtt://user:password@host:1883")
-    data_dir: Path = Field(Path.home() / ".local" / "share" / "coopwatt", description="where embedded services keep data")
+    data_dir: Path = Field(default_factory=lambda: _default_data_dir(), description="where embedded services keep data")
 
     # Ingest.
     mqtt_topics: tuple[str, ...] = Field(
@@ -138,6 +138,14 @@ class Settings(BaseModel):
     def tz(self) -> ZoneInfo:
         """The cooperative's local time zone."""
         return ZoneInfo(self.timezone)
+
+
+def _default_data_dir() -> Path:
+    """~/.local/share/coopwatt; as root, /var/lib/coopwatt (the embedded PostgreSQL runs as an
+    unprivileged account, which could not reach a folder under root's private home)."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/coopwatt")
+    return Path.home() / ".local" / "share" / "coopwatt"
 
 
 def _variable_name(loc: tuple[Any, ...]) -> str:
