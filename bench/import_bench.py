@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,8 +20,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest_bench import ADMIN_URL, drop_database  # noqa: E402
-from coopwatt.migrations import migrate  # noqa: E402
+from bench.ingest_bench import drop_database, fresh_database  # noqa: E402
 from coopwatt.settings import load_settings  # noqa: E402
 from ingest.enedis import parse_enedis  # noqa: E402
 from ingest.importer import import_file, read_lines  # noqa: E402
@@ -50,11 +48,8 @@ def write_year(path: Path) -> int:
 
 
 def fresh() -> str:
-    name = "cw_bench_" + uuid.uuid4().hex[:8]
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    migrate(url)
+    """A migrated database with the file's meter registered (an interval meter)."""
+    url = fresh_database()
     make_meters(url, [PRM], mode="interval")
     return url
 

@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,47 +71,14 @@ def _backlog(port: int, stream: list[tuple[str, bytes]]) -> None:
     publisher.close()
 
 
-def drain_bare(port: int, client_id: str, expected: int) -> float:
-    """(a) receive and json.loads only; returns messages per second."""
+def _drain(port: int, client_id: str, expected: int, handle: Callable[[mqtt.MQTTMessage], None]) -> float:
+    """Connect to the session's backlog, handle every message in paho's callback; messages per second."""
     got = 0
     done = threading.Event()
-    first: list[float] = []
 
     def on_message(client, userdata, msg):  # type: ignore[no-untyped-def]
         nonlocal got
-        if not first:
-            first.append(time.perf_counter())
-        json.loads(msg.payload)
-        got += 1
-        if got >= expected:
-            done.set()
-
-    client = _client(client_id, port, on_message)
-    started = time.perf_counter()
-    client.loop_start()
-    done.wait(600)
-    elapsed = time.perf_counter() - started
-    client.disconnect()
-    client.loop_stop()
-    return expected / elapsed
-
-
-def drain_naive(port: int, client_id: str, expected: int, url: str, meter_ids: dict[str, int]) -> float:
-    """(b) one INSERT and commit per message; returns messages per second."""
-    got = 0
-    done = threading.Event()
-    conn = psycopg.connect(url, autocommit=True)
-
-    def on_message(client, userdata, msg):  # type: ignore[no-untyped-def]
-        nonlocal got
-        data = json.loads(msg.payload)
-        source = msg.topic.split("/")[-2]
-        reading = data["readings"][0]
-        conn.execute(
-            "INSERT INTO reading (meter_id, quantity_id, time, value) VALUES (%s, 1, %s, %s)"
-            " ON CONFLICT DO NOTHING",
-            (meter_ids[source], datetime.fromisoformat(data["time"]), reading["value"]),
-        )
+        handle(msg)
         got += 1
         if got >= expected:
             done.set()
@@ -122,8 +90,28 @@ def drain_naive(port: int, client_id: str, expected: int, url: str, meter_ids: d
     elapsed = time.perf_counter() - started
     client.disconnect()
     client.loop_stop()
-    conn.close()
     return expected / elapsed
+
+
+def drain_bare(port: int, client_id: str, expected: int) -> float:
+    """(a) receive and json.loads only; returns messages per second."""
+    return _drain(port, client_id, expected, lambda msg: json.loads(msg.payload))
+
+
+def drain_naive(port: int, client_id: str, expected: int, url: str, meter_ids: dict[str, int]) -> float:
+    """(b) one INSERT and commit per message; returns messages per second."""
+    with psycopg.connect(url, autocommit=True) as conn:
+
+        def insert(msg: mqtt.MQTTMessage) -> None:
+            data = json.loads(msg.payload)
+            source = msg.topic.split("/")[-2]
+            conn.execute(
+                "INSERT INTO reading (meter_id, quantity_id, time, value) VALUES (%s, 1, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                (meter_ids[source], datetime.fromisoformat(data["time"]), data["readings"][0]["value"]),
+            )
+
+        return _drain(port, client_id, expected, insert)
 
 
 def drain_coopwatt(port: int, client_id: str, expected: int, url: str, prefix: str) -> tuple[float, int]:
