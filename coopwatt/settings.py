@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "COOPWATT_"
 
@@ -93,6 +94,20 @@ class Settings(BaseModel):
     tariff_water_eur_per_m3: float = Field(4.30, ge=0, description="water price per m³ (supply and sanitation)")
     tariff_heat_eur_per_kwh: float = Field(0.1100, ge=0, description="collective heat price per kWh")
 
+    # Alerts to building managers (analytics/notify/): e-mail, webhook and the MQTT alert topic.
+    # No smtp_host = the e-mail channel is off: its outbox rows are closed with a clear error, never retried.
+    smtp_host: str | None = Field(None, description="SMTP server for alert e-mails; unset turns e-mail off")
+    smtp_port: int = Field(587, ge=1, le=65_535)
+    smtp_security: str = Field("starttls", description="starttls (usually port 587), ssl (465) or none (local relay)")
+    smtp_username: str | None = Field(None, description="SMTP login; unset = no authentication")
+    smtp_password: str | None = None
+    smtp_from: str | None = Field(None, description="sender of alert e-mails, e.g. coopwatt <alertes@coop.example>")
+    alert_mqtt_topic_prefix: str = Field("coopwatt/alerts", min_length=1, description="alerts go to <prefix>/<residence>/<building>")
+    alert_send_timeout_s: float = Field(10.0, gt=0, le=300, description="per-message timeout (webhook, SMTP, MQTT PUBACK)")
+    alert_max_attempts: int = Field(8, ge=1, le=100, description="failed sends are retried this many times in all")
+    alert_retry_base_s: float = Field(60.0, gt=0, description="first retry delay; doubles after each failure")
+    alert_retry_max_s: float = Field(6 * 3600.0, gt=0, description="longest delay between two retries")
+
     log_level: str = "INFO"
 
     @field_validator("database_url")
@@ -126,6 +141,38 @@ class Settings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError("expected an IANA time zone such as Europe/Paris") from exc
         return value
+
+    @field_validator("smtp_security")
+    @classmethod
+    def _check_smtp_security(cls, value: str) -> str:
+        if value.lower() not in ("starttls", "ssl", "none"):
+            raise ValueError("expected starttls, ssl or none")
+        return value.lower()
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _check_smtp_from(cls, value: str | None) -> str | None:
+        if value is not None:
+            _, address = parseaddr(value)
+            local, at, domain = address.rpartition("@")
+            if not at or not local or "." not in domain:
+                raise ValueError("expected an e-mail address such as alertes@coop.example")
+        return value
+
+    @field_validator("alert_mqtt_topic_prefix")
+    @classmethod
+    def _check_alert_topic(cls, value: str) -> str:
+        if any(c in value for c in "+#") or value.startswith("/") or value.endswith("/"):
+            raise ValueError("expected a topic without wildcards or leading/trailing '/', e.g. coopwatt/alerts")
+        return value
+
+    @model_validator(mode="after")
+    def _check_smtp(self) -> Settings:
+        if self.smtp_host and not self.smtp_from:
+            raise ValueError("COOPWATT_SMTP_FROM is required when COOPWATT_SMTP_HOST is set")
+        if self.smtp_password and not self.smtp_username:
+            raise ValueError("COOPWATT_SMTP_PASSWORD is set without COOPWATT_SMTP_USERNAME")
+        return self
 
     @field_validator("log_level")
     @classmethod
@@ -178,6 +225,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     except ValidationError as exc:
         messages = []
         for error in exc.errors():
+            if not error["loc"]:  # a rule across several settings: its message names them (and no secret is echoed)
+                messages.append(error["msg"])
+                continue
             name = _variable_name(error["loc"])
             given = error.get("input")
             messages.append(f"{name}: {error['msg']} (got {given!r})")
