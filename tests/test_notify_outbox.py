@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from paho.mqtt.enums import CallbackAPIVersion
 
 from analytics.notify.outbox import DeliveryStats, deliver_due, deliver_pending, queue_alert_event, retry_delay
@@ -41,7 +42,15 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], EmailMessage]] = []
+        self.unknown: set[str] = set()  # addresses this server refuses for good (550)
         self._lock = threading.Lock()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
+                          rcpt_options: list[str]) -> str:
+        if address in self.unknown:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
         parsed = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
@@ -489,3 +498,53 @@ def test_alert_settings_are_validated(overrides: dict[str, Any], named: str) -> 
     with pytest.raises(SettingsError, match=named) as caught:
         load_settings({}, **overrides)
     assert "secret-password" not in str(caught.value)
+
+
+# Plain-text AUTH is fine on loopback in a test; aiosmtpd warns about it.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_login_failure_is_retried_until_the_password_is_fixed(settings: Settings) -> None:
+    """A refused login (535) is retried with back-off; once the operator fixes it, the alert goes out."""
+    mailbox = Mailbox()
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        given = (auth_data.login, auth_data.password) if isinstance(auth_data, LoginPassword) else ()
+        ok = tuple(v.decode() if isinstance(v, bytes) else v for v in given) == ("coop", "right")
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, authenticator=authenticator,
+                            auth_required=True, auth_require_tls=False)
+    controller.start()
+    try:
+        url = settings.database_url
+        assert url
+        base = dict(smtp_host="127.0.0.1", smtp_port=port, smtp_security="none", smtp_from="alertes@coop.example",
+                    smtp_username="coop")
+        site = seed(url)
+        alert = open_alert(url, site.water_meter_a, site.dwelling_a, site.building_a)
+        insert_row(url, alert, "opened", "email", MANAGER_A_EN, T0)
+        assert deliver(url, with_alerts(settings, **base, smtp_password="wrong"), T0).retrying == 1
+        row = outbox(url)[(alert, "opened", "email", MANAGER_A_EN)]
+        assert "535" in row["last_error"] and row["gave_up_at"] is None and mailbox.messages == []
+        assert deliver(url, with_alerts(settings, **base, smtp_password="right"), row["next_attempt_at"]).sent == 1
+        assert len(mailbox.to(MANAGER_A_EN)) == 1
+    finally:
+        controller.stop()
+
+
+def test_smtp_unknown_recipient_is_given_up_at_once(settings: Settings, smtp: tuple[Mailbox, int]) -> None:
+    """A 550 for one address closes that row only; the other manager still gets the e-mail."""
+    mailbox, port = smtp
+    mailbox.unknown.add(MANAGER_A_FR)
+    url = settings.database_url
+    assert url
+    config = with_alerts(settings, smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
+                         smtp_from="alertes@coop.example")
+    site = seed(url)
+    alert = open_alert(url, site.water_meter_a, site.dwelling_a, site.building_a)
+    queue_event(url, config, alert, "opened", T0)
+    stats = deliver(url, config, T0)
+    assert (stats.sent, stats.gave_up, stats.retrying) == (1, 1, 0)
+    row = outbox(url)[(alert, "opened", "email", MANAGER_A_FR)]
+    assert row["gave_up_at"] == T0 and "550" in row["last_error"]
+    assert len(mailbox.to(MANAGER_A_EN)) == 1 and mailbox.to(MANAGER_A_FR) == []

@@ -12,6 +12,10 @@ from analytics.notify.messages import EmailContent
 from coopwatt.settings import Settings
 
 
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
 def email_channel_enabled(settings: Settings) -> bool:
     """True when an SMTP server is configured (COOPWATT_SMTP_HOST)."""
     return bool(settings.smtp_host)
@@ -55,9 +59,14 @@ def send_email(settings: Settings, to_address: str, content: EmailContent, *, me
         codes = [code for code, _ in exc.recipients.values()]
         raise DeliveryError(f"SMTP refused the recipient: {exc.recipients}",
                             permanent=all(code >= 500 for code in codes)) from exc
+    except smtplib.SMTPDataError as exc:
+        # The server read the message and refused it for good (5xx): sending it again changes nothing.
+        raise DeliveryError(f"SMTP refused the message: {exc.smtp_code} {_text(exc.smtp_error)}",
+                            permanent=exc.smtp_code >= 500) from exc
     except smtplib.SMTPResponseException as exc:
-        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-        raise DeliveryError(f"SMTP error {exc.smtp_code}: {text}", permanent=exc.smtp_code >= 500) from exc
+        # Login or sender refusals are configuration mistakes an operator can fix: keep retrying
+        # (with back-off, up to the attempt limit) so the alert still goes out once it is fixed.
+        raise DeliveryError(f"SMTP error {exc.smtp_code}: {_text(exc.smtp_error)}") from exc
     except (smtplib.SMTPException, OSError) as exc:
         # Connection refused, timeouts, TLS failures, dropped connections: worth retrying.
         raise DeliveryError(f"SMTP delivery failed: {exc.__class__.__name__}: {exc}") from exc
