@@ -105,18 +105,61 @@ class Writer(threading.Thread):
         return build_rows(parsed, self._registry.meters, self._registry.residences, self._last_values,
                           datetime.now(UTC), self._limits)
 
+    def _store(self, conn: psycopg.Connection, rows: BatchRows) -> int:
+        stored = store_readings(conn, rows.readings) if rows.readings else 0
+        store_temperatures(conn, rows.temperatures)
+        if rows.dead_letters:
+            store_dead_letters(conn, rows.dead_letters)
+        return stored
+
+    def _attempt(self, conn: psycopg.Connection, batch: list[Message]) -> tuple[BatchRows, int]:
+        """Write and commit one batch; if the database refuses part of it, write message by message."""
+        try:
+            rows = self._rows(conn, batch)
+            stored = self._store(conn, rows)
+            conn.commit()
+            return rows, stored
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            # Refused, not unreachable (e.g. a meter deleted since the registry was loaded):
+            # isolate the messages responsible so they become dead letters and the rest is stored.
+            conn.rollback()
+            log.warning("batch refused by the database (%s); writing it message by message",
+                        str(exc).strip().splitlines()[0])
+            self._registry.load(conn)
+            conn.commit()
+            return self._attempt_each(conn, batch)
+
+    def _attempt_each(self, conn: psycopg.Connection, batch: list[Message]) -> tuple[BatchRows, int]:
+        total = BatchRows()
+        stored = 0
+        for message in batch:
+            rows = self._rows(conn, [message])
+            try:
+                with conn.transaction():
+                    stored += self._store(conn, rows)
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as exc:
+                reason = "refused by the database: " + str(exc).strip().splitlines()[0]
+                rows = BatchRows(dead_letters=[("mqtt", message.topic, message.payload, reason, message.received_at)])
+                rows.rejected["refused"] += 1
+                store_dead_letters(conn, rows.dead_letters)
+            total.readings += rows.readings
+            total.temperatures += rows.temperatures
+            total.dead_letters += rows.dead_letters
+            total.rejected.update(rows.rejected)
+        conn.commit()
+        return total, stored
+
     def _write(self, batch: list[Message]) -> None:
-        """Write one batch, retrying until it is committed (or the process is killed)."""
+        """Write one batch, retrying until it is committed (or the process is killed); then acknowledge it."""
         while True:
             conn = self._connection()
             started = time.monotonic()
             try:
-                rows = self._rows(conn, batch)
-                stored = store_readings(conn, rows.readings) if rows.readings else 0
-                store_temperatures(conn, rows.temperatures)
-                if rows.dead_letters:
-                    store_dead_letters(conn, rows.dead_letters)
-                conn.commit()
+                rows, stored = self._attempt(conn, batch)
             except psycopg.OperationalError as exc:
                 self._metrics.write_errors.inc()
                 self.database_ok.clear()

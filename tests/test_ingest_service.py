@@ -299,3 +299,31 @@ def test_shared_subscription_splits_the_stream(settings: Settings, full_broker, 
     received = [s.counts()["received"] for s in services]
     assert sum(received) == len(stream), received
     assert min(received) > 0, received
+
+
+def test_what_the_database_refuses_becomes_a_dead_letter(settings: Settings, broker, topic_prefix: str) -> None:
+    """A meter deleted while the ingester runs: its readings are dead-lettered, the others stored, no crash."""
+    ids = make_meters(settings.database_url, ["keep", "gone"])
+    first = index_stream(["keep", "gone"], START, 5, prefix=topic_prefix)
+    later = index_stream(["keep", "gone"], START + timedelta(hours=1), 5, prefix=topic_prefix)
+    service = IngestService(settings)
+    service.start()
+    try:
+        assert service.subscriber.connected.wait(10)
+        publisher = ReliablePublisher(broker.host, broker.port)
+        publisher.publish_all([(t, p) for t, p, _, _ in first])
+        wait_until(lambda: count(settings.database_url) == len(first), 30, "the first readings")
+        with psycopg.connect(settings.database_url) as conn:  # the registry in the ingester is now stale
+            conn.execute("DELETE FROM meter WHERE id = %s", (ids["gone"],))
+        publisher.publish_all([(t, p) for t, p, _, _ in later])
+        publisher.close()
+        wait_until(lambda: count(settings.database_url, "dead_letter") == 5, 30, "the refused readings")
+        wait_until(lambda: count(settings.database_url) == 5 + 5, 30, "the other meter's readings")
+        assert service.writer.is_alive()
+    finally:
+        service.stop()
+    with psycopg.connect(settings.database_url) as conn:
+        reasons = {r[0] for r in conn.execute("SELECT reason FROM dead_letter")}
+        kept = conn.execute("SELECT count(*) FROM reading WHERE meter_id = %s", (ids["keep"],)).fetchone()[0]
+    assert kept == 10
+    assert all("gone" in reason or "refused" in reason for reason in reasons), reasons
