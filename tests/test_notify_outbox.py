@@ -10,11 +10,15 @@ import email.policy
 import http.server
 import json
 import queue
+import shutil
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -26,7 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from analytics.notify.outbox import DeliveryStats, deliver_due, deliver_pending, queue_alert_event, retry_delay
 from coopwatt.settings import Settings, SettingsError, load_settings
-from tests.conftest import Broker
+from tests.conftest import IN_CI, Broker
 from tests.mqtt_tools import free_port
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
@@ -548,3 +552,54 @@ def test_smtp_unknown_recipient_is_given_up_at_once(settings: Settings, smtp: tu
     row = outbox(url)[(alert, "opened", "email", MANAGER_A_FR)]
     assert row["gave_up_at"] == T0 and "550" in row["last_error"]
     assert len(mailbox.to(MANAGER_A_EN)) == 1 and mailbox.to(MANAGER_A_FR) == []
+
+
+@pytest.fixture
+def tls_files(tmp_path: Any) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (openssl), as (certificate, key) paths."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        if IN_CI:
+            pytest.fail("openssl is needed to make a test certificate")
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "smtp.pem", tmp_path / "smtp.key"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_email_over_tls_verifies_the_server(settings: Settings, tls_files: tuple[str, str], security: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """STARTTLS and implicit TLS: delivered when the server's certificate is trusted, retried when it is not."""
+    cert, key = tls_files
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    mailbox = Mailbox()
+    port = free_port()
+    if security == "ssl":
+        controller = Controller(mailbox, hostname="127.0.0.1", port=port, ssl_context=server_context)
+    else:
+        controller = Controller(mailbox, hostname="127.0.0.1", port=port, tls_context=server_context,
+                                require_starttls=True)
+    controller.start()
+    try:
+        url = settings.database_url
+        assert url
+        config = with_alerts(settings, smtp_host="127.0.0.1", smtp_port=port, smtp_security=security,
+                             smtp_from="alertes@coop.example")
+        site = seed(url)
+        alert = open_alert(url, site.water_meter_a, site.dwelling_a, site.building_a)
+        insert_row(url, alert, "opened", "email", MANAGER_A_FR, T0)
+        # Not trusted yet: the certificate check fails and the row waits for a retry.
+        monkeypatch.setenv("SSL_CERT_FILE", str(Path(cert).with_name("nobody.pem")))
+        assert deliver(url, config, T0).retrying == 1
+        row = outbox(url)[(alert, "opened", "email", MANAGER_A_FR)]
+        assert "CERTIFICATE_VERIFY_FAILED" in row["last_error"] and mailbox.messages == []
+        # Trusted (OpenSSL's default verify paths honour SSL_CERT_FILE): delivered.
+        monkeypatch.setenv("SSL_CERT_FILE", cert)
+        assert deliver(url, config, row["next_attempt_at"]).sent == 1
+        assert len(mailbox.to(MANAGER_A_FR)) == 1
+    finally:
+        controller.stop()
