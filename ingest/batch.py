@@ -87,8 +87,11 @@ def build_rows(
             if reading.quantity is Quantity.TEMPERATURE_C and reading.source.startswith(RESIDENCE_SOURCE_PREFIX):
                 code = reading.source[len(RESIDENCE_SOURCE_PREFIX):]
                 residence_id = residences.get(code)
+                reason = check_reading(reading, None, None, now, limits)  # finite, plausible, not in the future
                 if residence_id is None:
                     problems.append(f"unknown residence {code!r}")
+                elif reason is not None:
+                    problems.append(reason)
                 else:
                     rows.temperatures.append((residence_id, reading.time, reading.value))
                 continue
