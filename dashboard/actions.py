@@ -6,7 +6,8 @@ from datetime import datetime
 
 import psycopg
 
-from dashboard.scope import Scope
+from dashboard.queries import alert_building
+from dashboard.scope import Role, Scope, building_allowed, dwelling_allowed
 
 
 def request_erasure(conn: psycopg.Connection, scope: Scope) -> datetime:
@@ -23,3 +24,42 @@ def request_erasure(conn: psycopg.Connection, scope: Scope) -> datetime:
     ).fetchone()
     assert row is not None
     return row[0]
+
+
+ALERT_ACTIONS = ("acknowledge", "resolve", "comment")
+FOLLOW_UP_STATUSES = ("open", "contacted", "closed")
+
+
+def act_on_alert(conn: psycopg.Connection, scope: Scope, alert_id: int, action: str, comment: str) -> bool:
+    """Record a manager's action on an alert of a building in their scope; False (nothing written) otherwise.
+
+    The scope check is made here, on the alert's building read from the database,
+    so an alert id that came from the browser can never reach another building.
+    """
+    if action not in ALERT_ACTIONS:
+        return False
+    building_id = alert_building(conn, alert_id)
+    if building_id is None or not building_allowed(conn, scope, building_id):
+        return False
+    conn.execute("INSERT INTO alert_action (alert_id, account_id, action, comment) VALUES (%s, %s, %s, %s)",
+                 (alert_id, scope.account_id, action, comment[:2000]))
+    if action in ("acknowledge", "resolve"):
+        # The one write the dashboard makes to an analytics table (0003): acknowledging stops
+        # reminders. Resolving is the manager's word only: the analytics job closes the alert
+        # itself when the condition clears, so status is left to it.
+        conn.execute(
+            "UPDATE alert SET acknowledged_at = now(), acknowledged_by = %s WHERE id = %s AND acknowledged_at IS NULL",
+            (scope.account_id, alert_id),
+        )
+    return True
+
+
+def mark_follow_up(conn: psycopg.Connection, scope: Scope, dwelling_id: int, status: str, note: str) -> bool:
+    """Record an adviser's follow-up mark on a dwelling in their scope; False (nothing written) otherwise."""
+    if status not in FOLLOW_UP_STATUSES or scope.role not in (Role.ADVISER, Role.ADMIN):
+        return False
+    if not dwelling_allowed(conn, scope, dwelling_id):
+        return False
+    conn.execute("INSERT INTO follow_up (dwelling_id, account_id, status, note) VALUES (%s, %s, %s, %s)",
+                 (dwelling_id, scope.account_id, status, note[:2000]))
+    return True

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import plotly.graph_objects as go
+from babel.dates import format_datetime
 
 from coopwatt.settings import Settings
-from dashboard.i18n import format_money_eur, format_period, format_quantity, t
+from dashboard.i18n import (
+    MESSAGES, format_money_eur, format_period, format_quantity, language_or_default, locale_of, t,
+)
 from dashboard.queries import UNIT_OF_KIND, PeriodUse
 
 # One calm colour per kind; the same in both languages and on every page.
@@ -140,5 +143,156 @@ def consumption_figure(
         xaxis={"type": "category", "tickangle": 0 if len(labels) <= 12 else -45, "automargin": True},
         showlegend=False,
         dragmode=False,
+    )
+    return figure
+
+
+# --- Analytics figures: comparison with similar homes, last year, anomalies, curves. ---
+
+VERDICTS = ("efficient", "below_average", "near_average", "above_average")
+# Within this fraction above the group average a home is "close to" it, not above it.
+NEAR_AVERAGE_FRACTION = 0.10
+
+
+def comparison_verdict(own_kwh_per_m2: float, average_kwh_per_m2: float, efficient_kwh_per_m2: float | None) -> str:
+    """Where a home stands among similar homes, as one of VERDICTS (each has a kind sentence, never a shaming one)."""
+    if efficient_kwh_per_m2 is not None and own_kwh_per_m2 <= efficient_kwh_per_m2:
+        return "efficient"
+    if own_kwh_per_m2 <= average_kwh_per_m2:
+        return "below_average"
+    if own_kwh_per_m2 <= average_kwh_per_m2 * (1 + NEAR_AVERAGE_FRACTION):
+        return "near_average"
+    return "above_average"
+
+
+def similar_homes_explained(group_key: str, lang: str) -> str:
+    """Who "similar homes" are, from the group key ("residence:3|55-75|gas" or "district:Croix-Rousse|...")."""
+    scope_part, _, rest = group_key.partition(":")
+    parts = rest.split("|")
+    band = parts[1] if len(parts) > 1 else ""
+    heating = parts[2] if len(parts) > 2 else ""
+    low, _, high = band.partition("-")
+    if high in ("inf", ""):
+        area = t("similar.area_above", lang, low=low or "0")
+    else:
+        area = t("similar.area_between", lang, low=low, high=high)
+    heating_text = t(f"heating.{heating}", lang) if f"heating.{heating}" in _known_keys(lang) else heating
+    where = t("similar.where_district" if scope_part == "district" else "similar.where_residence", lang)
+    return t("similar.who", lang, where=where, area=area, heating=heating_text)
+
+
+def _known_keys(lang: str) -> dict[str, str]:
+    return MESSAGES[language_or_default(lang)]
+
+
+def comparison_figure(own_kwh_per_m2: float, average_kwh_per_m2: float, efficient_kwh_per_m2: float | None,
+                      lang: str) -> go.Figure:
+    """Three horizontal bars in kWh/m²: this home, the similar homes' average, the efficient ones (lowest 20 %)."""
+    labels = [t("similar.you", lang), t("similar.average", lang)]
+    values = [own_kwh_per_m2, average_kwh_per_m2]
+    colours = ["#2a9d8f", "#adb5bd"]
+    if efficient_kwh_per_m2 is not None:
+        labels.append(t("similar.efficient", lang))
+        values.append(efficient_kwh_per_m2)
+        colours.append("#8ac926")
+    texts = [format_quantity(v, "kWh/m²", lang, digits=1) for v in values]
+    figure = go.Figure(go.Bar(
+        y=labels, x=values, orientation="h", marker_color=colours, text=texts, textposition="auto",
+        hovertemplate="%{y}<br><b>%{text}</b><extra></extra>",
+    ))
+    figure.update_layout(
+        height=180, margin={"l": 8, "r": 8, "t": 8, "b": 24}, plot_bgcolor="white", paper_bgcolor="white",
+        separators=",\u202f" if lang == "fr" else ".,", showlegend=False, dragmode=False,
+        xaxis={"gridcolor": "#e9ecef", "rangemode": "tozero", "title": {"text": "kWh/m²"}},
+        yaxis={"autorange": "reversed", "automargin": True},
+    )
+    return figure
+
+
+@dataclass(frozen=True)
+class YearOnYear:
+    """This period against the same period last year, in the kind's unit."""
+
+    this_period: float
+    last_year: float
+    last_year_normalised: float | None  # last year's use had the weather been this year's (None: cannot tell)
+    change_fraction: float  # against the normalised figure when there is one, else the raw one
+    weather_normalised: bool
+
+
+def year_on_year(this_period: float, last_year: float, *, degree_days_this: float | None,
+                 degree_days_last: float | None, heating_kwh_per_degree_day: float | None) -> YearOnYear | None:
+    """Compare two periods, removing the weather with the baseline's heating slope when every input is known.
+
+    last year normalised = last year + slope × (degree-days this year − degree-days last year).
+    """
+    normalised: float | None = None
+    if heating_kwh_per_degree_day is not None and degree_days_this is not None and degree_days_last is not None:
+        normalised = last_year + heating_kwh_per_degree_day * (degree_days_this - degree_days_last)
+    reference = normalised if normalised is not None and normalised > 0 else last_year
+    if reference <= 0:
+        return None
+    return YearOnYear(this_period, last_year, normalised, this_period / reference - 1,
+                      normalised is not None and normalised > 0)
+
+
+def anomaly_sentence(kind: str, meter_kind: str, started_local: datetime, lang: str) -> str:
+    """An alert in plain words, e.g. "L'eau coule en continu depuis mardi 02:00"."""
+    since = format_datetime(started_local, "EEEE HH:mm", locale=locale_of(lang))
+    key = f"anomaly.{kind}"
+    messages = _known_keys(lang)
+    template = messages.get(key, messages["anomaly.other"])
+    return template.format(since=since, kind=t(f"kind.{meter_kind}", lang).lower())
+
+
+def reason_text(reason: object, lang: str) -> str:
+    """A stored reason (analytics Reason dict, or plain text) in the language."""
+    if isinstance(reason, dict):
+        text = reason.get(f"message_{lang}") or reason.get("message_fr") or reason.get("code")
+        return str(text)
+    return str(reason)
+
+
+def load_curve_figure(points: Sequence[tuple[datetime, float]], unit: str, lang: str,
+                      baseline_per_hour: float | None = None) -> go.Figure:
+    """A dwelling's hourly load curve, with its baseline's base load as a dashed line when known."""
+    figure = go.Figure(go.Scatter(
+        x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", line={"color": "#2a9d8f", "width": 1.5},
+        name=t("adviser.curve", lang), hovertemplate="%{x}<br><b>%{y:.2f} " + unit + "</b><extra></extra>",
+    ))
+    if baseline_per_hour is not None and points:
+        figure.add_trace(go.Scatter(
+            x=[points[0][0], points[-1][0]], y=[baseline_per_hour, baseline_per_hour], mode="lines",
+            line={"color": "#6c757d", "dash": "dash"}, name=t("adviser.base_load", lang),
+        ))
+    figure.update_layout(
+        height=280, margin={"l": 48, "r": 8, "t": 8, "b": 32}, plot_bgcolor="white", paper_bgcolor="white",
+        separators=",\u202f" if lang == "fr" else ".,", dragmode=False,
+        legend={"orientation": "h", "y": -0.2}, yaxis={"title": {"text": unit + "/h"}, "gridcolor": "#e9ecef",
+                                                      "rangemode": "tozero"},
+    )
+    return figure
+
+
+def building_curve_figure(days: Sequence[tuple[date, float, float | None]], unit: str, lang: str) -> go.Figure:
+    """A building's daily use (bars) against heating degree-days (line, right axis)."""
+    figure = go.Figure()
+    figure.add_trace(go.Bar(
+        x=[d[0] for d in days], y=[d[1] for d in days], name=t("manager.daily_use", lang), marker_color="#2a9d8f",
+        hovertemplate="%{x}<br><b>%{y:.1f} " + unit + "</b><extra></extra>",
+    ))
+    figure.add_trace(go.Scatter(
+        x=[d[0] for d in days], y=[d[2] for d in days], name=t("manager.degree_days", lang), yaxis="y2",
+        mode="lines", line={"color": "#c8553d", "width": 2}, connectgaps=False,
+        hovertemplate="%{x}<br><b>%{y:.1f} DJU</b><extra></extra>" if lang == "fr" else
+        "%{x}<br><b>%{y:.1f} HDD</b><extra></extra>",
+    ))
+    figure.update_layout(
+        height=320, margin={"l": 48, "r": 48, "t": 8, "b": 32}, plot_bgcolor="white", paper_bgcolor="white",
+        separators=",\u202f" if lang == "fr" else ".,", dragmode=False, bargap=0.15,
+        legend={"orientation": "h", "y": -0.15},
+        yaxis={"title": {"text": unit}, "gridcolor": "#e9ecef", "rangemode": "tozero"},
+        yaxis2={"title": {"text": t("manager.degree_days_unit", lang)}, "overlaying": "y", "side": "right",
+                "rangemode": "tozero", "showgrid": False},
     )
     return figure

@@ -153,3 +153,346 @@ def iter_daily(conn: psycopg.Connection, dwelling_id: int, timezone: str) -> Ite
             (timezone, dwelling_id),
         )
         yield from cursor
+
+
+# --- Analytics results (migration 0003), written by `coopwatt analytics`, read here. ---
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A dwelling's latest comparison group for one kind, and its own figures in it."""
+
+    group_key: str
+    energy_kind: str
+    period_start: date
+    period_end: date
+    description: dict[str, object]
+    member_count: int
+    published: bool
+    withheld_reason: str | None
+    average_kwh_per_m2: float | None
+    efficient_kwh_per_m2: float | None
+    own_kwh_per_m2: float
+
+
+def latest_comparison(conn: psycopg.Connection, dwelling_id: int, kind: str) -> Comparison | None:
+    """The dwelling's most recent comparison (published or not) for a kind, or None."""
+    row = conn.execute(
+        """
+        SELECT g.group_key, g.energy_kind, g.period_start, g.period_end, g.description, g.member_count, g.published,
+               g.withheld_reason, g.average_kwh_per_m2, g.efficient_kwh_per_m2, m.energy_kwh_per_m2
+        FROM comparison_member m
+        JOIN comparison_group g USING (group_key, energy_kind, period_start, period_end)
+        WHERE m.dwelling_id = %s AND m.energy_kind = %s
+        ORDER BY m.period_end DESC LIMIT 1
+        """,
+        (dwelling_id, kind),
+    ).fetchone()
+    if row is None:
+        return None
+    published = bool(row[6])
+    # Below k nothing of the group leaves the database, even if a column were filled by mistake.
+    return Comparison(row[0], row[1], row[2], row[3], dict(row[4] or {}), int(row[5]), published, row[7],
+                      row[8] if published else None, row[9] if published else None, float(row[10]))
+
+
+@dataclass(frozen=True)
+class BaselineRow:
+    """A dwelling's fitted baseline for one kind (or why it could not be fitted)."""
+
+    energy_kind: str
+    qualified: bool
+    reasons: list[dict[str, object]]
+    base_kwh_per_day: float | None
+    heating_kwh_per_degree_day: float | None
+    heating_balance_point_c: float | None
+    normalised_kwh_per_year: float | None
+    cv_rmse: float | None
+
+
+def baselines(conn: psycopg.Connection, dwelling_id: int) -> dict[str, BaselineRow]:
+    """The dwelling's baselines by energy kind."""
+    rows = conn.execute(
+        """
+        SELECT energy_kind, qualified, reasons, base_kwh_per_day, heating_kwh_per_degree_day,
+               heating_balance_point_c, normalised_kwh_per_year, cv_rmse
+        FROM baseline WHERE dwelling_id = %s
+        """,
+        (dwelling_id,),
+    ).fetchall()
+    return {row[0]: BaselineRow(row[0], row[1], list(row[2] or []), *row[3:]) for row in rows}
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """An anomaly alert as a view shows it."""
+
+    id: int
+    kind: str
+    severity: str
+    meter_source: str
+    meter_kind: str
+    dwelling_code: str | None
+    building_name: str | None
+    started_at: datetime
+    detected_at: datetime
+    acknowledged_at: datetime | None
+    evidence: dict[str, object]
+
+
+_ALERT_SELECT = """
+    SELECT a.id, a.kind, a.severity, m.source, m.kind, d.code, coalesce(b.name, b.code),
+           a.started_at, a.detected_at, a.acknowledged_at, a.evidence
+    FROM alert a JOIN meter m ON m.id = a.meter_id
+    LEFT JOIN dwelling d ON d.id = a.dwelling_id
+    LEFT JOIN building b ON b.id = coalesce(a.building_id, d.building_id)
+"""
+
+
+def _alerts(rows: list[tuple[object, ...]]) -> list[AlertRow]:
+    alerts = [AlertRow(*row[:10], dict(row[10] or {})) for row in rows]  # type: ignore[arg-type]
+    # Most severe first, then newest.
+    return sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a.severity, 9), -a.detected_at.timestamp()))
+
+
+def open_alerts_of_dwelling(conn: psycopg.Connection, dwelling_id: int) -> list[AlertRow]:
+    """A dwelling's open alerts, most severe and newest first."""
+    return _alerts(conn.execute(_ALERT_SELECT + " WHERE a.dwelling_id = %s AND a.status = 'open'",
+                                (dwelling_id,)).fetchall())
+
+
+def open_alerts_of_buildings(conn: psycopg.Connection, building_ids: list[int]) -> list[AlertRow]:
+    """Open alerts of these buildings (the alert's building or its dwelling's), most severe and newest first."""
+    return _alerts(conn.execute(
+        _ALERT_SELECT + " WHERE a.status = 'open' AND coalesce(a.building_id, d.building_id) = ANY(%s)",
+        (building_ids,),
+    ).fetchall())
+
+
+def alert_building(conn: psycopg.Connection, alert_id: int) -> int | None:
+    """The building an alert belongs to (its own or its dwelling's), or None."""
+    row = conn.execute(
+        "SELECT coalesce(a.building_id, d.building_id) FROM alert a LEFT JOIN dwelling d ON d.id = a.dwelling_id"
+        " WHERE a.id = %s", (alert_id,),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+@dataclass(frozen=True)
+class SuggestionRow:
+    """A savings suggestion with its value per year."""
+
+    kind: str
+    energy_kwh_per_year: float
+    cost_eur_per_year: float
+    evidence: dict[str, object]
+
+
+def suggestions(conn: psycopg.Connection, dwelling_id: int) -> list[SuggestionRow]:
+    """A dwelling's suggestions, most valuable first."""
+    rows = conn.execute(
+        "SELECT kind, energy_kwh_per_year, cost_eur_per_year, evidence FROM suggestion WHERE dwelling_id = %s"
+        " ORDER BY cost_eur_per_year DESC, kind", (dwelling_id,),
+    ).fetchall()
+    return [SuggestionRow(row[0], float(row[1]), float(row[2]), dict(row[3] or {})) for row in rows]
+
+
+def use_between(conn: psycopg.Connection, dwelling_id: int, kind: str, start: date, end: date, *,
+                timezone: str, gas_kwh_per_m3: float) -> tuple[float, int] | None:
+    """A dwelling's use of a kind over local days [start, end) and the number of days measured, from consumption_daily."""
+    row = conn.execute(
+        """
+        SELECT sum(CASE %(kind)s WHEN 'water' THEN cd.volume_m3
+                                 WHEN 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
+                                 ELSE cd.energy_kwh END), count(DISTINCT cd.day)
+        FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id
+        WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s
+          AND cd.day >= (%(start)s::timestamp AT TIME ZONE %(tz)s) AND cd.day < (%(end)s::timestamp AT TIME ZONE %(tz)s)
+        """,
+        {"kind": kind, "coef": gas_kwh_per_m3, "dwelling": dwelling_id, "tz": timezone,
+         "start": datetime.combine(start, datetime.min.time()), "end": datetime.combine(end, datetime.min.time())},
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return float(row[0]), int(row[1])
+
+
+def degree_days_between(conn: psycopg.Connection, dwelling_id: int, start: date, end: date, *,
+                        timezone: str, balance_point_c: float) -> tuple[float, int]:
+    """Heating degree-days at a dwelling's residence over local days [start, end), and the days with temperatures."""
+    row = conn.execute(
+        """
+        SELECT coalesce(sum(greatest(%(base)s - t.mean_c, 0)), 0), count(*)
+        FROM (SELECT (ot.time AT TIME ZONE %(tz)s)::date AS day, avg(ot.temperature_c) AS mean_c
+              FROM outdoor_temperature ot
+              WHERE ot.residence_id = (SELECT b.residence_id FROM dwelling d JOIN building b ON b.id = d.building_id
+                                       WHERE d.id = %(dwelling)s)
+                AND ot.time >= (%(start)s::timestamp AT TIME ZONE %(tz)s)
+                AND ot.time < (%(end)s::timestamp AT TIME ZONE %(tz)s)
+              GROUP BY 1) t
+        """,
+        {"base": balance_point_c, "tz": timezone, "dwelling": dwelling_id,
+         "start": datetime.combine(start, datetime.min.time()), "end": datetime.combine(end, datetime.min.time())},
+    ).fetchone()
+    assert row is not None
+    return float(row[0]), int(row[1])
+
+
+@dataclass(frozen=True)
+class HighConsumerRow:
+    """One ranked high consumer for an adviser."""
+
+    dwelling_id: int
+    dwelling_code: str
+    building_name: str
+    residence_name: str
+    heating_type: str
+    energy_kind: str
+    rank: int
+    normalised_kwh_per_m2: float
+    group_median_kwh_per_m2: float | None
+    ratio_to_group: float | None
+    reasons: list[object]
+    follow_up_status: str | None
+
+
+def high_consumers(
+    conn: psycopg.Connection, residence_ids: list[int], *, residence_id: int | None = None,
+    building_id: int | None = None, heating_type: str | None = None, energy_kind: str | None = None,
+    computed_since: datetime | None = None, limit: int = 200,
+) -> list[HighConsumerRow]:
+    """High consumers within these residences (the caller's scope), filtered, best rank first."""
+    rows = conn.execute(
+        """
+        SELECT h.dwelling_id, d.code, coalesce(b.name, b.code), r.name, d.heating_type, h.energy_kind, h.rank,
+               h.normalised_kwh_per_m2, h.group_median_kwh_per_m2, h.ratio_to_group, h.reasons,
+               (SELECT f.status FROM follow_up f WHERE f.dwelling_id = d.id ORDER BY f.updated_at DESC LIMIT 1)
+        FROM high_consumer h JOIN dwelling d ON d.id = h.dwelling_id
+        JOIN building b ON b.id = d.building_id JOIN residence r ON r.id = b.residence_id
+        WHERE r.id = ANY(%(scope)s)
+          AND (%(residence)s::int IS NULL OR r.id = %(residence)s)
+          AND (%(building)s::int IS NULL OR b.id = %(building)s)
+          AND (%(heating)s::text IS NULL OR d.heating_type = %(heating)s)
+          AND (%(kind)s::text IS NULL OR h.energy_kind = %(kind)s)
+          AND (%(since)s::timestamptz IS NULL OR h.computed_at >= %(since)s)
+        ORDER BY h.rank, h.ratio_to_group DESC NULLS LAST
+        LIMIT %(limit)s
+        """,
+        {"scope": residence_ids, "residence": residence_id, "building": building_id, "heating": heating_type,
+         "kind": energy_kind, "since": computed_since, "limit": limit},
+    ).fetchall()
+    return [HighConsumerRow(*row[:10], list(row[10] or []), row[11]) for row in rows]  # type: ignore[arg-type]
+
+
+def residences_and_buildings(conn: psycopg.Connection, residence_ids: list[int]) -> list[tuple[int, str, int, str]]:
+    """(residence id, name, building id, name) for every building of these residences."""
+    return [tuple(row) for row in conn.execute(  # type: ignore[misc]
+        "SELECT r.id, r.name, b.id, coalesce(b.name, b.code) FROM residence r JOIN building b ON b.residence_id = r.id"
+        " WHERE r.id = ANY(%s) ORDER BY r.name, b.code", (residence_ids,),
+    ).fetchall()]
+
+
+def hourly_curve(conn: psycopg.Connection, dwelling_id: int, kind: str, since: datetime) -> list[tuple[datetime, float]]:
+    """A dwelling's hourly energy (or volume for water) since a time, from consumption_hourly."""
+    rows = conn.execute(
+        """
+        SELECT ch.hour, sum(CASE %(kind)s WHEN 'water' THEN ch.volume_m3 ELSE ch.energy_kwh END)
+        FROM consumption_hourly ch JOIN meter m ON m.id = ch.meter_id
+        WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s AND ch.hour >= %(since)s
+        GROUP BY 1 HAVING sum(CASE %(kind)s WHEN 'water' THEN ch.volume_m3 ELSE ch.energy_kwh END) IS NOT NULL
+        ORDER BY 1
+        """,
+        {"kind": kind, "dwelling": dwelling_id, "since": since},
+    ).fetchall()
+    return [(row[0], float(row[1])) for row in rows]
+
+
+def latest_follow_up(conn: psycopg.Connection, dwelling_id: int) -> tuple[str, str, datetime] | None:
+    """The latest follow-up mark of a dwelling: status, note, when."""
+    row = conn.execute(
+        "SELECT status, note, updated_at FROM follow_up WHERE dwelling_id = %s ORDER BY updated_at DESC, id DESC LIMIT 1",
+        (dwelling_id,),
+    ).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def silent_meters(conn: psycopg.Connection, building_ids: list[int], silent_since: datetime) -> list[tuple[str, str, str | None, datetime | None]]:
+    """Meters of these buildings with no consumption since a time: source, kind, dwelling code, last hour seen."""
+    rows = conn.execute(
+        """
+        SELECT m.source, m.kind, d.code, (SELECT max(ch.hour) FROM consumption_hourly ch WHERE ch.meter_id = m.id)
+        FROM meter m LEFT JOIN dwelling d ON d.id = m.dwelling_id
+        WHERE coalesce(m.building_id, d.building_id) = ANY(%s)
+        """,
+        (building_ids,),
+    ).fetchall()
+    return sorted([(r[0], r[1], r[2], r[3]) for r in rows if r[3] is None or r[3] < silent_since],
+                  key=lambda r: (r[3] is not None, r[3] or silent_since))
+
+
+def building_daily(conn: psycopg.Connection, building_id: int, kind: str, since: date, *, timezone: str,
+                   gas_kwh_per_m3: float, balance_point_c: float) -> list[tuple[date, float, float | None]]:
+    """A building's daily use of a kind (all its meters and dwellings' meters) with that day's heating degree-days."""
+    rows = conn.execute(
+        """
+        WITH use AS (
+            SELECT (cd.day AT TIME ZONE %(tz)s)::date AS day,
+                   sum(CASE %(kind)s WHEN 'water' THEN cd.volume_m3
+                                     WHEN 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
+                                     ELSE cd.energy_kwh END) AS amount
+            FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id LEFT JOIN dwelling d ON d.id = m.dwelling_id
+            WHERE coalesce(m.building_id, d.building_id) = %(building)s AND m.kind = %(kind)s
+              AND cd.day >= (%(since)s::timestamp AT TIME ZONE %(tz)s)
+            GROUP BY 1),
+        temp AS (
+            SELECT (ot.time AT TIME ZONE %(tz)s)::date AS day, avg(ot.temperature_c) AS mean_c
+            FROM outdoor_temperature ot
+            WHERE ot.residence_id = (SELECT residence_id FROM building WHERE id = %(building)s)
+              AND ot.time >= (%(since)s::timestamp AT TIME ZONE %(tz)s)
+            GROUP BY 1)
+        SELECT use.day, use.amount, greatest(%(base)s - temp.mean_c, 0)
+        FROM use LEFT JOIN temp USING (day) WHERE use.amount IS NOT NULL ORDER BY use.day
+        """,
+        {"tz": timezone, "kind": kind, "coef": gas_kwh_per_m3, "building": building_id,
+         "since": datetime.combine(since, datetime.min.time()), "base": balance_point_c},
+    ).fetchall()
+    return [(row[0], float(row[1]), None if row[2] is None else float(row[2])) for row in rows]
+
+
+@dataclass(frozen=True)
+class SavingsRow:
+    """The weather-normalised savings measured after an intervention."""
+
+    building_name: str
+    day: date
+    description: str
+    energy_kind: str
+    reporting_days: int
+    avoided_kwh: float
+    avoided_fraction: float
+    band_kwh: float
+    confidence: float
+
+
+def savings_of_buildings(conn: psycopg.Connection, building_ids: list[int]) -> list[SavingsRow]:
+    """Savings results of interventions on these buildings (or their dwellings), newest intervention first."""
+    rows = conn.execute(
+        """
+        SELECT coalesce(b.name, b.code), i.day, i.description, s.energy_kind, s.reporting_days, s.avoided_kwh,
+               s.avoided_fraction, s.band_kwh, s.confidence
+        FROM intervention i JOIN savings_result s ON s.intervention_id = i.id
+        LEFT JOIN dwelling d ON d.id = i.dwelling_id
+        JOIN building b ON b.id = coalesce(i.building_id, d.building_id)
+        WHERE b.id = ANY(%s) ORDER BY i.day DESC, s.energy_kind
+        """,
+        (building_ids,),
+    ).fetchall()
+    return [SavingsRow(*row) for row in rows]
+
+
+def buildings_named(conn: psycopg.Connection, building_ids: list[int]) -> list[tuple[int, str]]:
+    """(id, name) of these buildings, by code."""
+    return [(row[0], row[1]) for row in conn.execute(
+        "SELECT id, coalesce(name, code) FROM building WHERE id = ANY(%s) ORDER BY code", (building_ids,)).fetchall()]

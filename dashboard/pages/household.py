@@ -16,7 +16,7 @@ import flask
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import actions, context, queries
+from dashboard import actions, context, household_analytics, queries
 from dashboard.auth import session_language
 from dashboard.downloads import DAILY_PATH, READINGS_PATH
 from dashboard.figures import Tariffs, consumption_figure, consumption_summary
@@ -39,7 +39,7 @@ ERASE_CONFIRM = "household-erase-confirm"
 ERASE_STATUS = "household-erase-status"
 DOWNLOAD_READINGS_LINK = "household-download-readings"
 DOWNLOAD_DAILY_LINK = "household-download-daily"
-# Filled by analytics (tables of migration 0003); until then they say "not available yet".
+# Filled from the analytics results (tables of migration 0003) by update_analytics.
 SIMILAR_HOMES_SLOT = "household-similar-homes"
 LAST_YEAR_SLOT = "household-last-year"
 ANOMALIES_SLOT = "household-anomalies"
@@ -55,12 +55,13 @@ def _button_radio(component_id: str, options: list[dict[str, str]], value: str) 
     )
 
 
-def _coming_soon(slot_id: str, title_key: str, lang: str) -> dbc.Col:
+def _analytics_card(slot_id: str, title_key: str, lang: str) -> dbc.Col:
+    """A card whose body the analytics callback fills (id "<slot>-body")."""
     return dbc.Col(
         dbc.Card(dbc.CardBody([
             html.H2(t(title_key, lang), className="h6 card-title"),
-            html.P(t("soon.body", lang), className="text-body-secondary small mb-0 soon"),
-        ]), id=slot_id, className="h-100 border-dashed"),
+            dcc.Loading(html.Div(id=slot_id + "-body")),
+        ]), id=slot_id, className="h-100 shadow-sm"),
         xs=12, md=6, className="mb-3",
     )
 
@@ -125,10 +126,10 @@ def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
             html.P(id=CONSUMPTION_SOURCE, className="small text-body-secondary mb-0"),
         ]), className="mb-3 shadow-sm"),
         dbc.Row([
-            _coming_soon(SIMILAR_HOMES_SLOT, "soon.title.similar", lang),
-            _coming_soon(LAST_YEAR_SLOT, "soon.title.last_year", lang),
-            _coming_soon(ANOMALIES_SLOT, "soon.title.anomalies", lang),
-            _coming_soon(SUGGESTIONS_SLOT, "soon.title.suggestions", lang),
+            _analytics_card(SIMILAR_HOMES_SLOT, "soon.title.similar", lang),
+            _analytics_card(LAST_YEAR_SLOT, "soon.title.last_year", lang),
+            _analytics_card(ANOMALIES_SLOT, "soon.title.anomalies", lang),
+            _analytics_card(SUGGESTIONS_SLOT, "soon.title.suggestions", lang),
         ]),
         _data_card(lang, own_data, dwelling_id, erasure_at),
     ])
@@ -257,3 +258,28 @@ def confirm_erasure(n_clicks: int | None) -> tuple[str, bool, bool]:
         requested_at = actions.request_erasure(conn, scope)
     local_day = requested_at.astimezone(context.current().settings.tz).date()
     return t("data.erase_recorded", lang, date=format_day(local_day, lang)), True, False
+
+
+@callback(
+    Output(SIMILAR_HOMES_SLOT + "-body", "children"),
+    Output(LAST_YEAR_SLOT + "-body", "children"),
+    Output(ANOMALIES_SLOT + "-body", "children"),
+    Output(SUGGESTIONS_SLOT + "-body", "children"),
+    Input(KIND_RADIO, "value"),
+    State(DWELLING_STORE, "data"),
+)
+def update_analytics(kind: str, requested_dwelling: object) -> tuple[Any, Any, Any, Any]:
+    """Fill the similar-homes, last-year, anomalies and suggestions cards for the session's dwelling."""
+    lang = session_language()
+    if kind not in queries.KINDS:
+        raise dash.exceptions.PreventUpdate
+    ctx = context.current()
+    try:
+        scope = current_scope()
+        with ctx.connection() as conn:
+            dwelling_id = resolve_dwelling(conn, scope, requested_dwelling)
+            return household_analytics.cards(conn, dwelling_id, kind, lang, ctx.settings)
+    except ScopeDenied:
+        flask.current_app.logger.warning("scope denied in update_analytics")
+        denied = dbc.Alert(t("error.denied", lang), color="danger", className="analytics-denied mb-0")
+        return denied, denied, denied, denied

@@ -1,0 +1,148 @@
+"""The household view's analytics cards: similar homes, last year, anomalies and suggestions.
+
+Read from the analytics results (migration 0003) and the daily rollup; the
+caller has already resolved the dwelling against the session's scope.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import dash_bootstrap_components as dbc
+import psycopg
+from dash import dcc, html
+
+from analytics.comparison import ComparisonSettings
+from coopwatt.settings import Settings
+from dashboard import queries
+from dashboard.figures import (
+    anomaly_sentence, comparison_figure, comparison_verdict, similar_homes_explained, year_on_year,
+)
+from dashboard.i18n import MESSAGES, format_day, format_money_eur, format_number, format_quantity, language_or_default, t
+
+# k of the comparison: below it a group's figures are never shown (the job withholds them too).
+MIN_GROUP_SIZE = ComparisonSettings().min_group_size
+# The "this period" window compared with the same days a year earlier.
+YEAR_ON_YEAR_DAYS = 30
+# Degree-days need most days of temperature to mean anything.
+MIN_WEATHER_DAY_FRACTION = 0.8
+SEVERITY_COLOURS = {"critical": "danger", "warning": "warning", "info": "info"}
+
+
+def cards(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, settings: Settings) -> tuple[Any, ...]:
+    """The four cards' contents for one dwelling and energy kind."""
+    today = datetime.now(settings.tz).date()
+    return (
+        similar_homes(conn, dwelling_id, kind, lang),
+        last_year(conn, dwelling_id, kind, lang, settings, today),
+        anomalies(conn, dwelling_id, lang, settings),
+        suggestions(conn, dwelling_id, lang),
+    )
+
+
+def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str) -> Any:
+    """Use per m² beside similar homes, with a kind verdict; only a kind line when the group is not published."""
+    comparison = queries.latest_comparison(conn, dwelling_id, kind)
+    if comparison is None:
+        return html.P(t("similar.none", lang), className="text-body-secondary small mb-0", id="similar-none")
+    if not comparison.published or comparison.average_kwh_per_m2 is None:
+        return html.P(t("similar.withheld", lang, k=MIN_GROUP_SIZE), className="text-body-secondary small mb-0",
+                      id="similar-withheld")
+    verdict = comparison_verdict(comparison.own_kwh_per_m2, comparison.average_kwh_per_m2,
+                                 comparison.efficient_kwh_per_m2)
+    return html.Div([
+        html.P(t(f"verdict.{verdict}", lang), className="fw-semibold mb-1", id="similar-verdict"),
+        dcc.Graph(figure=comparison_figure(comparison.own_kwh_per_m2, comparison.average_kwh_per_m2,
+                                           comparison.efficient_kwh_per_m2, lang),
+                  config={"displayModeBar": False, "responsive": True}, style={"height": "180px"},
+                  id="similar-graph"),
+        html.P(t("similar.period", lang, start=format_day(comparison.period_start, lang),
+                 end=format_day(comparison.period_end, lang)), className="small text-body-secondary mb-0"),
+        html.P(similar_homes_explained(comparison.group_key, lang),
+               className="small text-body-secondary mb-0", id="similar-who"),
+    ])
+
+
+def last_year(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, settings: Settings,
+              today: date) -> Any:
+    """The last 30 days against the same days a year earlier, weather-corrected when the baseline allows."""
+    end = today
+    start = end - timedelta(days=YEAR_ON_YEAR_DAYS)
+    last_start, last_end = start - timedelta(days=365), end - timedelta(days=365)
+    common = {"timezone": settings.timezone, "gas_kwh_per_m3": settings.gas_kwh_per_m3}
+    this = queries.use_between(conn, dwelling_id, kind, start, end, **common)
+    before = queries.use_between(conn, dwelling_id, kind, last_start, last_end, **common)
+    if this is None or before is None:
+        return html.P(t("lastyear.none", lang), className="text-body-secondary small mb-0", id="lastyear-none")
+    baseline = queries.baselines(conn, dwelling_id).get(kind)
+    slope = baseline.heating_kwh_per_degree_day if baseline and baseline.qualified else None
+    why = "lastyear.why_no_baseline"
+    dd_this = dd_last = None
+    if slope is not None and baseline is not None and kind != "water":
+        balance = baseline.heating_balance_point_c if baseline.heating_balance_point_c is not None else 18.0
+        dd_this, days_this = queries.degree_days_between(conn, dwelling_id, start, end, timezone=settings.timezone,
+                                                         balance_point_c=balance)
+        dd_last, days_last = queries.degree_days_between(conn, dwelling_id, last_start, last_end,
+                                                         timezone=settings.timezone, balance_point_c=balance)
+        if min(days_this, days_last) < MIN_WEATHER_DAY_FRACTION * YEAR_ON_YEAR_DAYS:
+            dd_this = dd_last = None
+            why = "lastyear.why_no_weather"
+    result = year_on_year(this[0], before[0], degree_days_this=dd_this, degree_days_last=dd_last,
+                          heating_kwh_per_degree_day=slope)
+    if result is None:
+        return html.P(t("lastyear.none", lang), className="text-body-secondary small mb-0", id="lastyear-none")
+    unit = queries.UNIT_OF_KIND[kind]
+    change = format_number(abs(result.change_fraction) * 100, lang, digits=0) + " %"
+    if abs(result.change_fraction) < 0.03:
+        verdict = t("lastyear.same", lang)
+    else:
+        verdict = t("lastyear.lower" if result.change_fraction < 0 else "lastyear.higher", lang, change=change)
+    note = (t("lastyear.normalised", lang, normalised=format_quantity(result.last_year_normalised or 0, unit, lang))
+            if result.weather_normalised else t("lastyear.not_normalised", lang, why=t(why, lang)))
+    return html.Div([
+        html.P(verdict, className="fw-semibold mb-1", id="lastyear-verdict"),
+        html.P(t("lastyear.figures", lang, this=format_quantity(result.this_period, unit, lang),
+                 last=format_quantity(result.last_year, unit, lang)), className="mb-1", id="lastyear-figures"),
+        html.P(t("lastyear.period", lang, start=format_day(start, lang), end=format_day(end - timedelta(days=1), lang)),
+               className="small text-body-secondary mb-0"),
+        html.P(note, className="small text-body-secondary mb-0", id="lastyear-note"),
+    ])
+
+
+def anomalies(conn: psycopg.Connection, dwelling_id: int, lang: str, settings: Settings) -> Any:
+    """The dwelling's open alerts in plain words, most severe first."""
+    alerts = queries.open_alerts_of_dwelling(conn, dwelling_id)
+    if not alerts:
+        return html.P(t("anomalies.none", lang), className="text-success small mb-0", id="anomalies-none")
+    return html.Ul([
+        html.Li([
+            dbc.Badge(t(f"severity.{alert.severity}", lang), color=SEVERITY_COLOURS.get(alert.severity, "secondary"),
+                      className="me-2"),
+            anomaly_sentence(alert.kind, alert.meter_kind, alert.started_at.astimezone(settings.tz), lang),
+        ], className="mb-2 anomaly")
+        for alert in alerts
+    ], className="list-unstyled mb-0", id="anomalies-list")
+
+
+def suggestions(conn: psycopg.Connection, dwelling_id: int, lang: str) -> Any:
+    """Savings suggestions with € per year, most valuable first."""
+    rows = queries.suggestions(conn, dwelling_id)
+    if not rows:
+        return html.P(t("suggestions.none", lang), className="text-body-secondary small mb-0", id="suggestions-none")
+    items = []
+    for row in rows:
+        key = f"suggestion.{row.kind}"
+        text = t(key, lang) if key in _messages(lang) else t("suggestion.other", lang)
+        detail = [html.Span(t("suggestions.value", lang, eur=format_money_eur(round(row.cost_eur_per_year), lang)),
+                            className="fw-semibold text-success suggestion-eur")]
+        if row.energy_kwh_per_year > 0:
+            detail.append(html.Span(" · " + t("suggestions.energy", lang,
+                                              amount=format_quantity(row.energy_kwh_per_year, "kWh", lang, digits=0)),
+                                    className="text-body-secondary"))
+        items.append(html.Li([html.Div(text), html.Div(detail, className="small")], className="mb-2 suggestion"))
+    return html.Ol(items, className="ps-3 mb-0", id="suggestions-list")
+
+
+def _messages(lang: str) -> dict[str, str]:
+    return MESSAGES[language_or_default(lang)]

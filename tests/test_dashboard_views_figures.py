@@ -1,0 +1,118 @@
+"""Pure builders of the analytics parts of the views: verdicts, year-on-year, plain-words anomalies, figures."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dashboard.figures import (
+    VERDICTS,
+    anomaly_sentence,
+    building_curve_figure,
+    comparison_figure,
+    comparison_verdict,
+    load_curve_figure,
+    reason_text,
+    similar_homes_explained,
+    year_on_year,
+)
+from dashboard.i18n import MESSAGES, t
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.mark.parametrize("own, expected", [
+    (20.0, "efficient"), (25.0, "efficient"), (30.0, "below_average"), (40.0, "below_average"),
+    (43.0, "near_average"), (60.0, "above_average"),
+])
+def test_verdict_places_the_home_among_similar_ones(own: float, expected: str) -> None:
+    assert comparison_verdict(own, 40.0, 25.0) == expected
+
+
+def test_verdicts_are_encouraging_in_both_languages() -> None:
+    shaming = ("gaspill", "mauvais", "trop", "waste", "bad", "too much")
+    for lang in ("fr", "en"):
+        for verdict in VERDICTS:
+            text = t(f"verdict.{verdict}", lang).lower()
+            assert text and not [word for word in shaming if word in text], (lang, verdict, text)
+
+
+def test_without_efficient_level_the_verdict_uses_the_average_only() -> None:
+    assert comparison_verdict(10.0, 40.0, None) == "below_average"
+
+
+def test_comparison_figure_shows_the_three_levels_per_m2() -> None:
+    figure = comparison_figure(34.84, 40.5, 25.25, "fr")
+    bar = figure.data[0]
+    assert list(bar.x) == [34.84, 40.5, 25.25]
+    assert list(bar.y) == [t("similar.you", "fr"), t("similar.average", "fr"), t("similar.efficient", "fr")]
+    assert bar.text[0] == "34,8 kWh/m²"
+    assert len(comparison_figure(34.84, 40.5, None, "en").data[0].x) == 2
+
+
+@pytest.mark.parametrize("key, lang, expected", [
+    ("residence:3|55-75|gas", "fr", "Logements similaires : même résidence, de 55 à 75 m², chauffage gaz."),
+    ("district:Croix-Rousse|120-inf|electric", "en",
+     "Similar homes: same district, over 120 m², electric heating."),
+])
+def test_who_similar_homes_are(key: str, lang: str, expected: str) -> None:
+    assert similar_homes_explained(key, lang) == expected
+
+
+def test_year_on_year_removes_the_weather_with_the_baseline_slope() -> None:
+    # Last year 300 kWh with 100 degree-days; this year 150 degree-days at 2 kWh per degree-day:
+    # last year in this year's weather would have been 400 kWh, so 380 kWh is 5 % less.
+    result = year_on_year(380.0, 300.0, degree_days_this=150.0, degree_days_last=100.0, heating_kwh_per_degree_day=2.0)
+    assert result is not None and result.weather_normalised
+    assert result.last_year_normalised == pytest.approx(400.0)
+    assert result.change_fraction == pytest.approx(-0.05)
+
+
+def test_year_on_year_without_weather_is_the_raw_change_and_says_so() -> None:
+    result = year_on_year(330.0, 300.0, degree_days_this=None, degree_days_last=100.0, heating_kwh_per_degree_day=2.0)
+    assert result is not None and not result.weather_normalised
+    assert result.change_fraction == pytest.approx(0.1)
+    assert year_on_year(10.0, 0.0, degree_days_this=None, degree_days_last=None, heating_kwh_per_degree_day=None) is None
+
+
+def test_anomalies_in_plain_words() -> None:
+    tuesday = datetime(2026, 11, 24, 2, 0, tzinfo=PARIS)
+    assert anomaly_sentence("water_leak", "water", tuesday, "fr").startswith("L'eau coule en continu depuis mardi 02:00")
+    assert anomaly_sentence("water_leak", "water", tuesday, "en").startswith(
+        "Water has been running continuously since Tuesday 02:00")
+    assert "électricité" in anomaly_sentence("meter_silent", "electricity", tuesday, "fr")
+    assert "mardi" in anomaly_sentence("some_new_kind", "gas", tuesday, "fr")
+
+
+def test_every_alert_kind_of_the_schema_has_words_in_both_languages() -> None:
+    for kind in ("above_baseline", "base_load_rise", "water_leak", "meter_silent", "frozen_index", "counter_reset",
+                 "spike"):
+        for lang in ("fr", "en"):
+            assert f"anomaly.{kind}" in MESSAGES[lang]
+
+
+def test_reasons_are_shown_in_the_language() -> None:
+    reason = {"code": "base_load", "message_fr": "Veille élevée", "message_en": "High base load"}
+    assert reason_text(reason, "fr") == "Veille élevée"
+    assert reason_text(reason, "en") == "High base load"
+    assert reason_text("plain", "en") == "plain"
+
+
+def test_load_curve_has_the_hours_and_a_base_load_line() -> None:
+    points = [(datetime(2026, 11, 1, h, tzinfo=PARIS), float(h)) for h in range(24)]
+    figure = load_curve_figure(points, "kWh", "fr", baseline_per_hour=0.5)
+    assert list(figure.data[0].y) == [float(h) for h in range(24)]
+    assert list(figure.data[1].y) == [0.5, 0.5]
+    assert len(load_curve_figure(points, "kWh", "fr").data) == 1
+
+
+def test_building_curve_puts_degree_days_on_a_second_axis() -> None:
+    days = [(date(2026, 11, 1), 120.0, 8.5), (date(2026, 11, 2), 140.0, None)]
+    figure = building_curve_figure(days, "kWh", "en")
+    assert list(figure.data[0].y) == [120.0, 140.0]
+    assert list(figure.data[1].y) == [8.5, None]
+    assert figure.data[1].yaxis == "y2"
+    assert figure.layout.yaxis2.title.text == "HDD"
+    assert building_curve_figure(days, "kWh", "fr").layout.yaxis2.title.text == "DJU"
