@@ -34,7 +34,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "home.dwelling": "Logement {code} · {residence}",
         "home.dwelling_details": "{area} · chauffage : {heating}",
         "home.encourage": "Chaque kWh compris est un kWh qu'on peut économiser. Voici où vous en êtes.",
-        "home.staff": "Bonjour ! Les vues conseiller et gestionnaire arrivent bientôt ici.",
+        "home.staff": "Bonjour ! Ouvrez la vue conseiller ou gestionnaire ci-dessous.",
         "home.no_access": "Ce logement n'est pas dans votre périmètre.",
         "consumption.title": "Ma consommation",
         "consumption.title_staff": "Consommation du logement",
@@ -190,6 +190,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "manager.savings_none": "Aucune intervention enregistrée avec un résultat d'économies.",
         "manager.savings_row": "{description} ({building}, {date}) — {kind} : {avoided} évités sur {days} jours ({fraction}), ± {band}, confiance {confidence}.",
         "manager.no_buildings": "Aucun bâtiment n'est rattaché à votre compte.",
+        "manager.curve_note": "Total sur {days} jours : {total}. Degrés-jours comptés depuis 18 °C.",
     },
     "en": {
         "app.title": "coopwatt",
@@ -209,7 +210,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "home.dwelling": "Home {code} · {residence}",
         "home.dwelling_details": "{area} · heating: {heating}",
         "home.encourage": "Every kWh you understand is a kWh you can save. Here is where you stand.",
-        "home.staff": "Hello! The adviser and manager views will appear here soon.",
+        "home.staff": "Hello! Open the adviser or manager view below.",
         "home.no_access": "This home is outside your scope.",
         "consumption.title": "My consumption",
         "consumption.title_staff": "This home's consumption",
@@ -365,6 +366,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "manager.savings_none": "No intervention recorded with a savings result.",
         "manager.savings_row": "{description} ({building}, {date}) — {kind}: {avoided} avoided over {days} days ({fraction}), ± {band}, confidence {confidence}.",
         "manager.no_buildings": "No building is attached to your account.",
+        "manager.curve_note": "Total over {days} days: {total}. Degree-days counted from 18 °C.",
     },
 }
 

@@ -1,0 +1,258 @@
+"""The adviser view ("/adviser"): high consumers ranked against similar homes, filters, a dwelling drill-down.
+
+Every filter value and the drill-down dwelling come from the browser: each is
+checked against the adviser's residences on the server before any query runs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+import psycopg
+from dash import Input, Output, State, callback, dcc, html
+
+from dashboard import actions, context, queries
+from dashboard.auth import session_language
+from dashboard.figures import load_curve_figure, reason_text
+from dashboard.i18n import MESSAGES, format_day, format_money_eur, format_number, format_quantity, language_or_default, t
+from dashboard.scope import Role, Scope, ScopeDenied, building_allowed, current_scope, parse_id, resolve_dwelling
+
+dash.register_page(__name__, path="/adviser", title="coopwatt · conseiller", name="Conseiller / Adviser")
+
+RESIDENCE_FILTER = "adviser-residence"
+BUILDING_FILTER = "adviser-building"
+HEATING_FILTER = "adviser-heating"
+KIND_FILTER = "adviser-kind"
+PERIOD_FILTER = "adviser-period"
+RANKING = "adviser-ranking"
+DRILL_STORE = "adviser-dwelling"
+FOLLOW_STATUS = "adviser-follow-status"
+FOLLOW_NOTE = "adviser-follow-note"
+FOLLOW_SAVE = "adviser-follow-save"
+FOLLOW_RESULT = "adviser-follow-result"
+
+HEATING_TYPES = ("electric", "gas", "collective", "heat_pump", "district", "other")
+PERIODS_DAYS = ("30", "90", "365")
+CURVE_DAYS = 14
+ALL = "all"
+
+
+def scope_residences(conn: psycopg.Connection, scope: Scope) -> list[int]:
+    """The residences an adviser (or admin) may rank; nobody else gets any."""
+    if scope.role is Role.ADVISER:
+        return sorted(scope.residence_ids)
+    if scope.role is Role.ADMIN:
+        return [row[0] for row in conn.execute("SELECT id FROM residence ORDER BY id").fetchall()]
+    return []
+
+
+def _dropdown(component_id: str, label: str, options: list[dict[str, Any]], lang: str) -> dbc.Col:
+    return dbc.Col([
+        dbc.Label(label, html_for=component_id, className="small text-body-secondary mb-0"),
+        dcc.Dropdown(id=component_id, options=[{"label": t("adviser.filter.all", lang), "value": ALL}, *options],
+                     value=ALL, clearable=False),
+    ], xs=12, sm=6, lg=True, className="mb-2")
+
+
+def layout(dwelling: str | None = None, **_query: Any) -> Any:
+    """Filters and ranking of the adviser's residences, and the drill-down of a requested dwelling."""
+    lang = session_language()
+    scope = current_scope()
+    with context.current().connection() as conn:
+        residences = scope_residences(conn, scope)
+        if not residences:
+            return dbc.Alert(t("home.no_access", lang), color="warning", id="adviser-denied")
+        places = queries.residences_and_buildings(conn, residences)
+        drill = _drilldown(conn, scope, dwelling, lang) if dwelling else html.P(
+            t("adviser.pick", lang), className="text-body-secondary mb-0")
+    residence_options = sorted({(r_id, r_name) for r_id, r_name, _, _ in places}, key=lambda r: r[1])
+    return html.Div([
+        html.H1(t("adviser.title", lang), className="h3 mb-1"),
+        html.P(t("adviser.intro", lang), className="text-body-secondary"),
+        dbc.Row([
+            _dropdown(RESIDENCE_FILTER, t("adviser.filter.residence", lang),
+                      [{"label": name, "value": str(r_id)} for r_id, name in residence_options], lang),
+            _dropdown(BUILDING_FILTER, t("adviser.filter.building", lang),
+                      [{"label": f"{b_name} ({r_name})", "value": str(b_id)} for _, r_name, b_id, b_name in places], lang),
+            _dropdown(HEATING_FILTER, t("adviser.filter.heating", lang),
+                      [{"label": t(f"heating.{h}", lang), "value": h} for h in HEATING_TYPES], lang),
+            _dropdown(KIND_FILTER, t("adviser.filter.kind", lang),
+                      [{"label": t(f"kind.{k}", lang), "value": k} for k in queries.KINDS], lang),
+            _dropdown(PERIOD_FILTER, t("adviser.filter.period", lang),
+                      [{"label": t(f"adviser.period.{d}", lang), "value": d} for d in PERIODS_DAYS], lang),
+        ], className="g-2 mb-2"),
+        dbc.Card(dbc.CardBody(dcc.Loading(html.Div(id=RANKING))), className="mb-3 shadow-sm"),
+        dbc.Card(dbc.CardBody(drill), className="mb-3 shadow-sm", id="adviser-drilldown"),
+    ])
+
+
+@callback(
+    Output(RANKING, "children"),
+    Input(RESIDENCE_FILTER, "value"),
+    Input(BUILDING_FILTER, "value"),
+    Input(HEATING_FILTER, "value"),
+    Input(KIND_FILTER, "value"),
+    Input(PERIOD_FILTER, "value"),
+)
+def update_ranking(residence: object, building: object, heating: object, kind: object, period: object) -> Any:
+    """The ranking for the filters, every one checked against the session's scope first."""
+    lang = session_language()
+    ctx = context.current()
+    try:
+        scope = current_scope()
+        with ctx.connection() as conn:
+            allowed = scope_residences(conn, scope)
+            residence_id = None if residence == ALL else parse_id(residence)
+            building_id = None if building == ALL else parse_id(building)
+            if not allowed or (residence_id is not None and residence_id not in allowed):
+                raise ScopeDenied("residence outside the scope")
+            if building_id is not None and not building_allowed(conn, scope, building_id):
+                raise ScopeDenied("building outside the scope")
+            if heating != ALL and heating not in HEATING_TYPES:
+                raise ScopeDenied("unknown heating type")
+            if kind != ALL and kind not in queries.KINDS:
+                raise ScopeDenied("unknown energy kind")
+            if period != ALL and period not in PERIODS_DAYS:
+                raise ScopeDenied("unknown period")
+            since = None if period == ALL else datetime.now(ctx.settings.tz) - timedelta(days=int(str(period)))
+            rows = queries.high_consumers(
+                conn, allowed, residence_id=residence_id, building_id=building_id,
+                heating_type=None if heating == ALL else str(heating), energy_kind=None if kind == ALL else str(kind),
+                computed_since=since,
+            )
+    except ScopeDenied:
+        flask.current_app.logger.warning("scope denied in update_ranking")
+        return dbc.Alert(t("error.denied", lang), color="danger", id="ranking-denied", className="mb-0")
+    if not rows:
+        return html.P(t("adviser.none", lang), className="text-body-secondary mb-0", id="ranking-empty")
+    return ranking_table(rows, lang)
+
+
+def ranking_table(rows: list[queries.HighConsumerRow], lang: str) -> dbc.Table:
+    """The ranked high consumers as a table, each with a link to its drill-down."""
+    header = html.Thead(html.Tr([html.Th(t(f"adviser.col.{c}", lang)) for c in
+                                 ("rank", "dwelling", "kind", "use", "median", "ratio", "reasons", "follow_up")]))
+    body = html.Tbody([
+        html.Tr([
+            html.Td(str(row.rank)),
+            html.Td([html.A(row.dwelling_code, href=f"/adviser?dwelling={row.dwelling_id}", className="fw-semibold"),
+                     html.Div(f"{row.building_name} · {row.residence_name}", className="small text-body-secondary")]),
+            html.Td(t(f"kind.{row.energy_kind}", lang) if row.energy_kind in queries.KINDS else row.energy_kind),
+            html.Td(format_number(row.normalised_kwh_per_m2, lang, digits=1), className="text-end ranking-use"),
+            html.Td("—" if row.group_median_kwh_per_m2 is None
+                    else format_number(row.group_median_kwh_per_m2, lang, digits=1), className="text-end"),
+            html.Td("—" if row.ratio_to_group is None else "× " + format_number(row.ratio_to_group, lang, digits=1),
+                    className="text-end"),
+            html.Td(html.Ul([html.Li(reason_text(r, lang)) for r in row.reasons], className="mb-0 ps-3 small")),
+            html.Td(t(f"follow_up.{row.follow_up_status}", lang) if row.follow_up_status else "—"),
+        ], className="ranking-row", **{"data-dwelling": str(row.dwelling_id)})
+        for row in rows
+    ])
+    return dbc.Table([header, body], hover=True, responsive=True, size="sm", className="mb-0 align-middle",
+                     id="ranking-table")
+
+
+def _drilldown(conn: psycopg.Connection, scope: Scope, requested: object, lang: str) -> Any:
+    """A dwelling's load curve, baseline, suggestions and follow-up form, or a refusal outside the scope."""
+    try:
+        dwelling_id = resolve_dwelling(conn, scope, requested)
+    except ScopeDenied:
+        return dbc.Alert(t("home.no_access", lang), color="warning", id="drilldown-denied", className="mb-0")
+    info = queries.dwelling_info(conn, dwelling_id)
+    if info is None:
+        return dbc.Alert(t("home.no_access", lang), color="warning", id="drilldown-denied", className="mb-0")
+    settings = context.current().settings
+    kind = info.kinds[0] if info.kinds else "electricity"
+    since = datetime.now(settings.tz) - timedelta(days=CURVE_DAYS)
+    points = queries.hourly_curve(conn, dwelling_id, kind, since)
+    baseline = queries.baselines(conn, dwelling_id).get(kind)
+    base_per_hour = baseline.base_kwh_per_day / 24 if baseline and baseline.base_kwh_per_day is not None else None
+    unit = queries.UNIT_OF_KIND[kind]
+    follow = queries.latest_follow_up(conn, dwelling_id)
+    suggestion_items = [
+        html.Li(f"{t('suggestion.' + s.kind, lang) if 'suggestion.' + s.kind in _keys(lang) else s.kind} — "
+                + t("suggestions.value", lang, eur=format_money_eur(round(s.cost_eur_per_year), lang)))
+        for s in queries.suggestions(conn, dwelling_id)
+    ]
+    area = format_quantity(info.floor_area_m2, "m²", lang, digits=0)
+    return html.Div([
+        dcc.Store(id=DRILL_STORE, data=dwelling_id),  # a request only: the save callback checks it again
+        html.H2(t("adviser.drilldown", lang, code=info.code, building=info.building_name, residence=info.residence_name),
+                className="h5"),
+        html.P([t("home.dwelling_details", lang, area=area, heating=t(f"heating.{info.heating_type}", lang)), " · ",
+                html.A(t("consumption.title_staff", lang), href=f"/?dwelling={dwelling_id}")],
+               className="small text-body-secondary"),
+        html.H3(t("adviser.curve_title", lang) + f" — {t('kind.' + kind, lang)}", className="h6"),
+        dcc.Graph(figure=load_curve_figure(points, unit, lang, base_per_hour), id="drilldown-curve",
+                  config={"displayModeBar": False, "responsive": True}, style={"height": "280px"}),
+        html.H3(t("adviser.baseline", lang), className="h6 mt-2"),
+        html.P(_baseline_text(baseline, lang), className="small", id="drilldown-baseline"),
+        html.H3(t("soon.title.suggestions", lang), className="h6"),
+        html.Ul(suggestion_items, className="small", id="drilldown-suggestions") if suggestion_items
+        else html.P(t("suggestions.none", lang), className="small text-body-secondary"),
+        html.H3(t("adviser.follow_up", lang), className="h6"),
+        html.P(t("adviser.follow_up_last", lang, status=t(f"follow_up.{follow[0]}", lang),
+                 date=format_day(follow[2].astimezone(settings.tz).date(), lang), note=follow[1])
+               if follow else "", className="small text-body-secondary", id="drilldown-follow-last"),
+        dbc.Row([
+            dbc.Col(dbc.Select(id=FOLLOW_STATUS, value=follow[0] if follow else "open",
+                               options=[{"label": t(f"follow_up.{s}", lang), "value": s}
+                                        for s in actions.FOLLOW_UP_STATUSES]), xs=12, md=3, className="mb-2"),
+            dbc.Col(dbc.Input(id=FOLLOW_NOTE, placeholder=t("adviser.follow_up_note", lang), maxLength=2000),
+                    xs=12, md=6, className="mb-2"),
+            dbc.Col(dbc.Button(t("adviser.follow_up_save", lang), id=FOLLOW_SAVE, color="success"), xs="auto"),
+        ], className="g-2"),
+        html.Div(id=FOLLOW_RESULT, className="small text-success"),
+    ])
+
+
+def _keys(lang: str) -> dict[str, str]:
+    return MESSAGES[language_or_default(lang)]
+
+
+def _baseline_text(baseline: queries.BaselineRow | None, lang: str) -> str:
+    if baseline is None:
+        return t("adviser.baseline_none", lang)
+    if not baseline.qualified:
+        return t("adviser.baseline_unqualified", lang,
+                 reasons="; ".join(reason_text(r, lang) for r in baseline.reasons) or "—")
+
+    def number(value: float | None, unit: str) -> str:
+        return "—" if value is None else format_quantity(value, unit, lang, digits=2)
+
+    return t("adviser.baseline_fit", lang, base=number(baseline.base_kwh_per_day, "kWh"),
+             slope=number(baseline.heating_kwh_per_degree_day, "kWh"),
+             balance=number(baseline.heating_balance_point_c, "°C"),
+             cv="—" if baseline.cv_rmse is None else format_number(baseline.cv_rmse * 100, lang, digits=0) + " %")
+
+
+@callback(
+    Output(FOLLOW_RESULT, "children"),
+    Input(FOLLOW_SAVE, "n_clicks"),
+    State(DRILL_STORE, "data"),
+    State(FOLLOW_STATUS, "value"),
+    State(FOLLOW_NOTE, "value"),
+    prevent_initial_call=True,
+)
+def save_follow_up(n_clicks: int | None, requested_dwelling: object, status: object, note: object) -> str:
+    """Record a follow-up mark on the drilled-down dwelling, if the session's scope covers it."""
+    if not n_clicks:
+        raise dash.exceptions.PreventUpdate
+    lang = session_language()
+    try:
+        scope = current_scope()
+        dwelling_id = parse_id(requested_dwelling)
+        if dwelling_id is None or not isinstance(status, str):
+            raise ScopeDenied("no dwelling")
+        with context.current().connection() as conn:
+            done = actions.mark_follow_up(conn, scope, dwelling_id, status, note if isinstance(note, str) else "")
+    except ScopeDenied:
+        done = False
+    if not done:
+        flask.current_app.logger.warning("follow-up refused")
+        return t("error.denied", lang)
+    return t("adviser.follow_up_saved", lang)

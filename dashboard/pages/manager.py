@@ -1,0 +1,197 @@
+"""The building-manager view ("/manager"): open alerts to acknowledge or resolve, silent meters,
+building daily curves against degree-days, and savings measured after renovations.
+
+Alert ids and building ids come from the browser; the actions module and the
+callbacks check each against the manager's buildings on the server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+from dash import MATCH, Input, Output, State, callback, ctx, dcc, html
+
+from dashboard import actions, context, queries
+from dashboard.auth import session_language
+from dashboard.figures import anomaly_sentence, building_curve_figure
+from dashboard.household_analytics import SEVERITY_COLOURS
+from dashboard.i18n import format_day, format_number, format_quantity, t
+from dashboard.scope import Role, Scope, ScopeDenied, building_allowed, current_scope, parse_id
+
+dash.register_page(__name__, path="/manager", title="coopwatt · gestionnaire", name="Gestionnaire / Manager")
+
+BUILDING_PICK = "manager-building"
+KIND_PICK = "manager-kind"
+CURVE = "manager-curve"
+CURVE_NOTE = "manager-curve-note"
+ACK = "alert-acknowledge"
+RESOLVE = "alert-resolve"
+COMMENT = "alert-comment"
+STATUS = "alert-status"
+
+# A meter with no consumption for this long is listed as silent (the analytics job raises the alert itself).
+SILENT_AFTER = timedelta(hours=24)
+CURVE_DAYS = 90
+# French degree-days (DJU) are counted from 18 °C; the baseline's own balance point is per dwelling.
+DEGREE_DAY_BASE_C = 18.0
+
+
+def manager_buildings(scope: Scope) -> list[int]:
+    """The buildings a manager looks after (admins use the adviser view or drill-downs)."""
+    return sorted(scope.building_ids) if scope.role is Role.MANAGER else []
+
+
+def layout(**_query: Any) -> Any:
+    """Alerts, silent meters, the daily curve and savings of the manager's buildings."""
+    lang = session_language()
+    scope = current_scope()
+    settings = context.current().settings
+    buildings = manager_buildings(scope)
+    if not buildings:
+        return dbc.Alert(t("manager.no_buildings", lang), color="warning", id="manager-denied")
+    with context.current().connection() as conn:
+        named = queries.buildings_named(conn, buildings)
+        alerts = queries.open_alerts_of_buildings(conn, buildings)
+        silent = queries.silent_meters(conn, buildings, datetime.now(settings.tz) - SILENT_AFTER)
+        savings = queries.savings_of_buildings(conn, buildings)
+    return html.Div([
+        html.H1(t("manager.title", lang), className="h3 mb-3"),
+        dbc.Row([
+            dbc.Col(dbc.Card(dbc.CardBody([
+                html.H2(t("manager.alerts", lang), className="h5 card-title"),
+                html.Div([_alert_card(alert, lang, settings.tz) for alert in alerts], id="manager-alerts")
+                if alerts else html.P(t("manager.alerts_none", lang), className="text-success mb-0",
+                                      id="manager-alerts-none"),
+            ]), className="h-100 shadow-sm"), xs=12, lg=7, className="mb-3"),
+            dbc.Col(dbc.Card(dbc.CardBody([
+                html.H2(t("manager.silent", lang), className="h5 card-title"),
+                html.Ul([html.Li(t("manager.silent_row", lang, meter=source, kind=t(f"kind.{kind}", lang),
+                                   dwelling=f" · {code}" if code else "",
+                                   last=format_day(last.astimezone(settings.tz).date(), lang) if last
+                                   else t("manager.never", lang)), className="silent-meter")
+                         for source, kind, code, last in silent], className="small mb-0 ps-3", id="manager-silent")
+                if silent else html.P(t("manager.silent_none", lang), className="text-success mb-0"),
+                html.H2(t("manager.savings", lang), className="h5 card-title mt-3"),
+                html.Ul([html.Li(_savings_text(row, lang), className="savings-row") for row in savings],
+                        className="small mb-0 ps-3", id="manager-savings")
+                if savings else html.P(t("manager.savings_none", lang), className="text-body-secondary small mb-0"),
+            ]), className="h-100 shadow-sm"), xs=12, lg=5, className="mb-3"),
+        ]),
+        dbc.Card(dbc.CardBody([
+            html.H2(t("manager.curve", lang), className="h5 card-title"),
+            dbc.Row([
+                dbc.Col(dbc.Select(id=BUILDING_PICK, value=str(named[0][0]),
+                                   options=[{"label": name, "value": str(b_id)} for b_id, name in named]),
+                        xs=12, sm=6, lg=4, className="mb-2"),
+                dbc.Col(dbc.Select(id=KIND_PICK, value="electricity",
+                                   options=[{"label": t(f"kind.{k}", lang), "value": k} for k in queries.KINDS]),
+                        xs=12, sm=6, lg=3, className="mb-2"),
+            ], className="g-2"),
+            dcc.Loading(dcc.Graph(id=CURVE, config={"displayModeBar": False, "responsive": True},
+                                  style={"height": "320px"})),
+            html.P(id=CURVE_NOTE, className="small text-body-secondary mb-0"),
+        ]), className="mb-3 shadow-sm"),
+    ])
+
+
+def _savings_text(row: queries.SavingsRow, lang: str) -> str:
+    unit = queries.UNIT_OF_KIND.get(row.energy_kind, "kWh")
+    return t("manager.savings_row", lang, description=row.description, building=row.building_name,
+             date=format_day(row.day, lang), kind=t(f"kind.{row.energy_kind}", lang),
+             avoided=format_quantity(row.avoided_kwh, unit, lang, digits=0), days=row.reporting_days,
+             fraction=format_number(row.avoided_fraction * 100, lang, digits=1) + " %",
+             band=format_quantity(row.band_kwh, unit, lang, digits=0),
+             confidence=format_number(row.confidence * 100, lang, digits=0) + " %")
+
+
+def _alert_card(alert: queries.AlertRow, lang: str, tz: Any) -> dbc.Card:
+    acknowledged = (t("manager.acknowledged", lang, date=format_day(alert.acknowledged_at.astimezone(tz).date(), lang))
+                    if alert.acknowledged_at else "")
+    return dbc.Card(dbc.CardBody([
+        html.Div([
+            dbc.Badge(t(f"severity.{alert.severity}", lang), color=SEVERITY_COLOURS.get(alert.severity, "secondary"),
+                      className="me-2"),
+            html.Span(anomaly_sentence(alert.kind, alert.meter_kind, alert.started_at.astimezone(tz), lang)),
+        ]),
+        html.Div(t("manager.alert_where", lang, building=alert.building_name or "—",
+                   dwelling=alert.dwelling_code or "—", meter=alert.meter_source),
+                 className="small text-body-secondary mb-2"),
+        dbc.Row([
+            dbc.Col(dbc.Input(id={"type": COMMENT, "alert": alert.id}, placeholder=t("manager.comment", lang),
+                              maxLength=2000, size="sm"), xs=12, md=True, className="mb-1"),
+            dbc.Col([
+                dbc.Button(t("manager.acknowledge", lang), id={"type": ACK, "alert": alert.id}, size="sm",
+                           color="success", className="me-1", disabled=alert.acknowledged_at is not None),
+                dbc.Button(t("manager.resolve", lang), id={"type": RESOLVE, "alert": alert.id}, size="sm",
+                           color="outline-secondary"),
+            ], xs="auto", className="mb-1"),
+        ], className="g-2"),
+        html.Div(acknowledged, id={"type": STATUS, "alert": alert.id}, className="small text-success"),
+    ]), className="mb-2 alert-card", **{"data-alert": str(alert.id)})
+
+
+@callback(
+    Output({"type": STATUS, "alert": MATCH}, "children"),
+    Output({"type": ACK, "alert": MATCH}, "disabled"),
+    Input({"type": ACK, "alert": MATCH}, "n_clicks"),
+    Input({"type": RESOLVE, "alert": MATCH}, "n_clicks"),
+    State({"type": COMMENT, "alert": MATCH}, "value"),
+    prevent_initial_call=True,
+)
+def act_on_alert(ack_clicks: int | None, resolve_clicks: int | None, comment: object) -> tuple[str, bool]:
+    """Acknowledge or resolve the alert whose button was pressed, if it belongs to the session's buildings."""
+    triggered = ctx.triggered_id
+    if not isinstance(triggered, dict) or not (ack_clicks or resolve_clicks):
+        raise dash.exceptions.PreventUpdate
+    lang = session_language()
+    action = "acknowledge" if triggered.get("type") == ACK else "resolve"
+    try:
+        scope = current_scope()
+        alert_id = parse_id(triggered.get("alert"))
+        if alert_id is None:
+            raise ScopeDenied("no alert")
+        with context.current().connection() as conn:
+            done = actions.act_on_alert(conn, scope, alert_id, action, comment if isinstance(comment, str) else "")
+    except ScopeDenied:
+        done = False
+    if not done:
+        flask.current_app.logger.warning("alert action refused")
+        return t("error.denied", lang), False
+    return t("manager.action_done", lang), True
+
+
+@callback(
+    Output(CURVE, "figure"),
+    Output(CURVE_NOTE, "children"),
+    Input(BUILDING_PICK, "value"),
+    Input(KIND_PICK, "value"),
+)
+def update_curve(building: object, kind: object) -> tuple[Any, str]:
+    """The chosen building's daily use against degree-days, if the building is the session's."""
+    lang = session_language()
+    settings = context.current().settings
+    try:
+        scope = current_scope()
+        building_id = parse_id(building)
+        if building_id is None or kind not in queries.KINDS:
+            raise ScopeDenied("bad request")
+        with context.current().connection() as conn:
+            if scope.role is not Role.MANAGER or not building_allowed(conn, scope, building_id):
+                raise ScopeDenied("building outside the scope")
+            days = queries.building_daily(
+                conn, building_id, str(kind), datetime.now(settings.tz).date() - timedelta(days=CURVE_DAYS),
+                timezone=settings.timezone, gas_kwh_per_m3=settings.gas_kwh_per_m3, balance_point_c=DEGREE_DAY_BASE_C,
+            )
+    except ScopeDenied:
+        flask.current_app.logger.warning("scope denied in update_curve")
+        return building_curve_figure([], "kWh", lang), t("error.denied", lang)
+    unit = queries.UNIT_OF_KIND[str(kind)]
+    if not days:
+        return building_curve_figure([], unit, lang), t("manager.curve_empty", lang)
+    total = sum(day[1] for day in days)
+    note = t("manager.curve_note", lang, days=len(days), total=format_quantity(total, unit, lang, digits=0))
+    return building_curve_figure(days, unit, lang), note
