@@ -111,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     registry = sub.add_parser("registry", help="import residences, buildings, dwellings and meters from CSV")
     add_registry_arguments(registry)
     registry.set_defaults(handler=_lazy("coopwatt.registry_import"))
+
+    # Analytics job: scheduled anomaly runs (leader only), consumption derivation, retention.
+    analytics = sub.add_parser("analytics", help="run the analytics schedule (or one run with --once)")
+    analytics.add_argument("--once", action="store_true", help="derive, detect anomalies once and exit")
+    analytics.set_defaults(handler=_lazy("analytics.job.cli"))
     return parser
 
 

@@ -94,6 +94,15 @@ class Settings(BaseModel):
     tariff_water_eur_per_m3: float = Field(4.30, ge=0, description="water price per m³ (supply and sanitation)")
     tariff_heat_eur_per_kwh: float = Field(0.1100, ge=0, description="collective heat price per kWh")
 
+    # Analytics job (analytics/job/): schedule, look-back windows, chunking and detector thresholds.
+    analytics_interval_min: float = Field(15.0, gt=0, description="minutes between incremental anomaly runs")
+    analytics_lookback_days: float = Field(42.0, gt=0, description="hourly history the detectors see (base load needs ~35 nights)")
+    analytics_index_lookback_days: float = Field(3.0, gt=0, description="raw index readings read for silent/frozen/reset")
+    analytics_chunk_meters: int = Field(200, ge=1, description="meters loaded at once (bounds memory)")
+    analytics_leak_min_hours: int = Field(24, ge=1, description="hours without a zero-flow hour before a water leak")
+    analytics_silent_period_multiple: float = Field(6.0, gt=1, description="silence longer than this many usual periods")
+    analytics_spike_robust_z: float = Field(10.0, gt=0, description="spike threshold in robust standard deviations")
+
     # Alerts to building managers (analytics/notify/): e-mail, webhook and the MQTT alert topic.
     # No smtp_host = the e-mail channel is off: its outbox rows are closed with a clear error, never retried.
     smtp_host: str | None = Field(None, description="SMTP server for alert e-mails; unset turns e-mail off")

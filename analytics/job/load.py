@@ -1,0 +1,81 @@
+"""Reads one chunk of meters' recent data from the rollups and raw readings into frames for the detectors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+import psycopg
+
+
+@dataclass(frozen=True)
+class MeterInfo:
+    """A meter and where it sits in the registry."""
+
+    meter_id: int
+    kind: str
+    dwelling_id: int | None
+    building_id: int | None
+    reporting_period_s: int | None
+
+
+def list_meters(conn: psycopg.Connection) -> list[MeterInfo]:
+    """All installed meters, ordered by id (chunks are slices of this list)."""
+    rows = conn.execute(
+        """SELECT m.id, m.kind, m.dwelling_id, COALESCE(m.building_id, d.building_id), m.reporting_period_s
+             FROM meter m LEFT JOIN dwelling d ON d.id = m.dwelling_id
+            WHERE m.removed_at IS NULL ORDER BY m.id"""
+    ).fetchall()
+    return [MeterInfo(*row) for row in rows]
+
+
+def hourly_frames(conn: psycopg.Connection, meter_ids: list[int], since: datetime, tz: str) -> dict[int, pd.DataFrame]:
+    """Per meter: hourly ``energy_kwh`` and ``volume_m3`` indexed by local hour start (consumption_hourly)."""
+    rows = conn.execute(
+        """SELECT meter_id, hour, energy_kwh, volume_m3 FROM consumption_hourly
+            WHERE meter_id = ANY(%s) AND hour >= %s ORDER BY meter_id, hour""",
+        (meter_ids, since),
+    ).fetchall()
+    return _split(rows, ["energy_kwh", "volume_m3"], tz)
+
+
+def index_frames(conn: psycopg.Connection, meter_ids: list[int], since: datetime, tz: str) -> dict[int, pd.DataFrame]:
+    """Per meter: raw cumulative readings as ``index_value`` indexed by reading time (for frozen/reset/silent)."""
+    rows = conn.execute(
+        """SELECT r.meter_id, r.time, r.value FROM reading r JOIN quantity q ON q.id = r.quantity_id
+            WHERE r.meter_id = ANY(%s) AND r.time >= %s AND q.cumulative
+            ORDER BY r.meter_id, r.time""",
+        (meter_ids, since),
+    ).fetchall()
+    return _split(rows, ["index_value"], tz)
+
+
+def reading_times(conn: psycopg.Connection, meter_ids: list[int], since: datetime, tz: str) -> dict[int, pd.DatetimeIndex]:
+    """Per meter: distinct reading times since ``since`` (any quantity) for meter_silent."""
+    rows = conn.execute(
+        """SELECT DISTINCT meter_id, time FROM reading WHERE meter_id = ANY(%s) AND time >= %s
+            ORDER BY meter_id, time""",
+        (meter_ids, since),
+    ).fetchall()
+    frames = _split([(m, t, 0.0) for m, t in rows], ["_"], tz)
+    return {m: f.index for m, f in frames.items()}
+
+
+def _split(rows: list[tuple], columns: list[str], tz: str) -> dict[int, pd.DataFrame]:
+    """Group (meter_id, time, values...) rows into one frame per meter, times converted to local time."""
+    if not rows:
+        return {}
+    frame = pd.DataFrame(rows, columns=["meter_id", "time", *columns])
+    frame["time"] = pd.to_datetime(frame["time"], utc=True).dt.tz_convert(tz)
+    out = {}
+    for meter_id, group in frame.groupby("meter_id", sort=False):
+        g = group.drop(columns="meter_id").drop_duplicates("time").set_index("time").sort_index()
+        g.index.name = None
+        out[int(meter_id)] = g.astype(float)
+    return out
+
+
+def lookback(now: datetime, days: float) -> datetime:
+    """The start of a look-back window."""
+    return now - timedelta(days=days)

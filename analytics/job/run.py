@@ -1,0 +1,180 @@
+"""Job runs: each recorded in analytics_run; one failing meter is logged in analytics_failure and skipped."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pandas as pd
+import psycopg
+
+from analytics.anomalies import (
+    Anomaly, AnomalyThresholds, detect_base_load_rise, detect_counter_reset, detect_frozen_index,
+    detect_meter_silent, detect_spikes, detect_water_leak,
+)
+from analytics.job import load
+from analytics.job.alerts import reconcile_meter
+from coopwatt.db import connect
+from coopwatt.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for logs and the demo."""
+
+    run_id: int
+    status: str
+    meters_processed: int = 0
+    dwellings_processed: int = 0
+    failures: int = 0
+    anomalies_by_kind: Counter[str] = field(default_factory=Counter)
+    alerts_opened: int = 0
+    alerts_resolved: int = 0
+
+
+def start_run(url: str, job: str) -> int:
+    """Insert the analytics_run row in its own committed transaction (a crash leaves it 'running')."""
+    with connect(url, autocommit=True) as conn:
+        return conn.execute("INSERT INTO analytics_run (job) VALUES (%s) RETURNING id", (job,)).fetchone()[0]
+
+
+def mark_abandoned_runs(conn: psycopg.Connection, job: str) -> int:
+    """Runs still 'running' when a new one starts died mid-run (only the leader runs jobs): mark them failed."""
+    cur = conn.execute(
+        """UPDATE analytics_run SET status = 'failed', finished_at = now(),
+                  detail = detail || '{"reason": "unfinished: the process stopped during the run"}'
+            WHERE job = %s AND status = 'running'""",
+        (job,),
+    )
+    return cur.rowcount
+
+
+def thresholds_from(settings: Settings) -> AnomalyThresholds:
+    """Detector thresholds from settings (defaults of the analytics core where no setting exists)."""
+    return AnomalyThresholds(
+        leak_min_hours=settings.analytics_leak_min_hours,
+        silent_period_multiple=settings.analytics_silent_period_multiple,
+        spike_robust_z=settings.analytics_spike_robust_z,
+    )
+
+
+def detect_meter(
+    meter: load.MeterInfo, hourly: pd.DataFrame | None, index: pd.DataFrame | None,
+    times: pd.DatetimeIndex | None, now: pd.Timestamp, thresholds: AnomalyThresholds,
+) -> tuple[list[Anomaly], set[str]]:
+    """Run every detector that fits the meter's kind and data; returns anomalies and the kinds checked."""
+    found: list[Anomaly] = []
+    checked: set[str] = set()
+    m, d = meter.meter_id, meter.dwelling_id
+    if times is not None and len(times):
+        usual = pd.Timedelta(seconds=meter.reporting_period_s) if meter.reporting_period_s else None
+        found += detect_meter_silent(times, now, m, d, thresholds, usual_period=usual)
+        checked.add("meter_silent")
+    if index is not None and len(index) >= 2:
+        found += detect_frozen_index(index, m, d, thresholds)
+        found += detect_counter_reset(index, m, d, thresholds)
+        checked |= {"frozen_index", "counter_reset"}
+    if hourly is not None and len(hourly) >= 3:
+        if meter.kind == "water":
+            volume = hourly[["volume_m3"]].dropna()
+            if len(volume):
+                found += detect_water_leak(volume, m, d, thresholds)
+                checked.add("water_leak")
+        else:
+            energy = hourly[["energy_kwh"]].dropna()
+            energy = energy.asfreq("h") if len(energy) else energy
+            energy = energy.dropna()
+            if len(energy) >= 3:
+                found += detect_spikes(energy, m, d, thresholds)
+                checked.add("spike")
+                if meter.kind == "electricity":
+                    found += detect_base_load_rise(energy, m, d, thresholds)
+                    checked.add("base_load_rise")
+    return found, checked
+
+
+def run_anomalies(url: str, settings: Settings, now: datetime | None = None) -> RunSummary:
+    """Detect anomalies on every meter in chunks and reconcile alerts; recorded as an 'anomalies' run."""
+    job = "anomalies"
+    with connect(url, autocommit=True) as conn:
+        mark_abandoned_runs(conn, job)
+    run_id = start_run(url, job)
+    now_ts = pd.Timestamp(now or datetime.now(timezone.utc)).tz_convert(settings.timezone)
+    summary = RunSummary(run_id=run_id, status="running")
+    thresholds = thresholds_from(settings)
+    dwellings: set[int] = set()
+    with connect(url) as conn:
+        meters = load.list_meters(conn)
+        conn.commit()
+        size = settings.analytics_chunk_meters
+        for offset in range(0, len(meters), size):
+            chunk = meters[offset:offset + size]
+            ids = [m.meter_id for m in chunk]
+            since_hourly = load.lookback(now_ts.to_pydatetime(), settings.analytics_lookback_days)
+            since_index = load.lookback(now_ts.to_pydatetime(), settings.analytics_index_lookback_days)
+            hourly = load.hourly_frames(conn, ids, since_hourly, settings.timezone)
+            index = load.index_frames(conn, ids, since_index, settings.timezone)
+            times = load.reading_times(conn, ids, since_index, settings.timezone)
+            conn.commit()
+            for meter in chunk:
+                try:
+                    with conn.transaction():
+                        found, checked = detect_meter(
+                            meter, hourly.get(meter.meter_id), index.get(meter.meter_id),
+                            times.get(meter.meter_id), now_ts, thresholds,
+                        )
+                        changes = reconcile_meter(
+                            conn, meter.meter_id, meter.building_id, found, settings, checked,
+                        )
+                    conn.commit()
+                except Exception as exc:  # one meter never stops the run; the reason is kept
+                    conn.rollback()
+                    log.warning("analytics: meter %s failed: %s", meter.meter_id, exc)
+                    conn.execute(
+                        "INSERT INTO analytics_failure (run_id, dwelling_id, meter_id, reason) VALUES (%s, %s, %s, %s)",
+                        (run_id, meter.dwelling_id, meter.meter_id, f"{type(exc).__name__}: {exc}"),
+                    )
+                    conn.commit()
+                    summary.failures += 1
+                    continue
+                summary.meters_processed += 1
+                if meter.dwelling_id is not None:
+                    dwellings.add(meter.dwelling_id)
+                summary.anomalies_by_kind.update(a.kind.value for a in found)
+                summary.alerts_opened += changes.opened
+                summary.alerts_resolved += changes.resolved
+            del hourly, index, times  # keep memory bounded to one chunk
+        summary.dwellings_processed = len(dwellings)
+        summary.status = "partial" if summary.failures else "ok"
+        conn.execute(
+            """UPDATE analytics_run SET finished_at = now(), status = %s, dwellings_processed = %s, failures = %s,
+                      detail = %s WHERE id = %s""",
+            (summary.status, summary.dwellings_processed, summary.failures,
+             json.dumps({"meters_processed": summary.meters_processed,
+                         "anomalies_by_kind": dict(summary.anomalies_by_kind),
+                         "alerts_opened": summary.alerts_opened, "alerts_resolved": summary.alerts_resolved}),
+             run_id),
+        )
+        conn.commit()
+    return summary
+
+
+def run_maintenance(url: str, settings: Settings, *, retention: bool = True) -> None:
+    """Derive pending consumption and refresh rollups; with plain PostgreSQL, delete expired raw readings."""
+    from coopwatt.db import StorageMode, storage_mode
+    from coopwatt.policies import delete_expired_readings
+    from ingest.derive import derive_and_refresh
+
+    derive_and_refresh(url, settings)
+    if not retention:
+        return
+    with connect(url) as conn:
+        if storage_mode(conn) == StorageMode.POSTGRESQL:  # TimescaleDB drops old chunks by its own policy
+            deleted = delete_expired_readings(conn, settings.retention_days)
+            conn.commit()
+            log.info("analytics: %d expired readings deleted", deleted)

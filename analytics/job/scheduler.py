@@ -1,0 +1,102 @@
+"""The analytics schedule: APScheduler 3 with its job store in PostgreSQL, run only by the leader.
+
+Leadership is a PostgreSQL session advisory lock held on a dedicated connection: the
+process holding it runs jobs; the others poll for it and take over when the leader's
+session ends (PostgreSQL releases the lock when the connection drops). Job state lives
+in the ``apscheduler_jobs`` table so a restarted leader knows what is due; misfire
+grace and coalescing turn a long downtime into one catch-up run instead of many.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+import psycopg
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from analytics.job import run
+from coopwatt.db import connect
+from coopwatt.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LEADER_LOCK_KEY = 0x636F6F70  # "coop": one analytics leader per database
+_context: dict[str, object] = {}  # the leader's url and settings; jobs in the store hold no secrets
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The database URL in SQLAlchemy form, using the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def anomalies_job() -> None:
+    """Scheduled entry point: one incremental anomaly run."""
+    summary = run.run_anomalies(str(_context["url"]), _context["settings"])  # type: ignore[arg-type]
+    log.info("analytics run %d: %s, %d meters, %d failures, anomalies %s", summary.run_id, summary.status,
+             summary.meters_processed, summary.failures, dict(summary.anomalies_by_kind))
+
+
+def maintenance_job() -> None:
+    """Scheduled entry point: derive consumption, refresh rollups, delete expired raw readings."""
+    run.run_maintenance(str(_context["url"]), _context["settings"])  # type: ignore[arg-type]
+
+
+def acquire_leadership(url: str, poll_s: float, stop: threading.Event) -> psycopg.Connection | None:
+    """Block until this process holds the leader lock (returns its connection) or ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            conn = connect(url, autocommit=True)
+        except psycopg.OperationalError as exc:
+            log.warning("analytics: database unreachable while waiting to lead: %s", exc)
+            stop.wait(poll_s)
+            continue
+        if conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK_KEY,)).fetchone()[0]:
+            return conn
+        conn.close()
+        stop.wait(poll_s)
+    return None
+
+
+def build_scheduler(url: str, settings: Settings) -> BackgroundScheduler:
+    """A scheduler with the PostgreSQL job store and the analytics jobs registered (not started)."""
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=sqlalchemy_url(url), tablename="apscheduler_jobs")},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        timezone=settings.timezone,
+    )
+    scheduler.add_job("analytics.job.scheduler:anomalies_job", "interval", minutes=settings.analytics_interval_min,
+                      id="anomalies", replace_existing=True)
+    scheduler.add_job("analytics.job.scheduler:maintenance_job", "cron", hour=2, minute=30,
+                      id="maintenance", replace_existing=True)
+    return scheduler
+
+
+def run_forever(url: str, settings: Settings, *, poll_s: float = 5.0, stop: threading.Event | None = None) -> None:
+    """Wait for leadership, then run the schedule until the lock connection is lost or ``stop`` is set."""
+    stop = stop or threading.Event()
+    _context.update(url=url, settings=settings)
+    lock = acquire_leadership(url, poll_s, stop)
+    if lock is None:
+        return
+    log.info("analytics: this process (pid %d) is the leader", os.getpid())
+    scheduler = build_scheduler(url, settings)
+    scheduler.start()
+    try:
+        while not stop.wait(poll_s):
+            try:
+                lock.execute("SELECT 1")
+            except psycopg.Error as exc:
+                # Lost the session, so another process may already lead: stop running jobs at once.
+                log.error("analytics: leader lock connection lost (%s); stopping", exc)
+                break
+    finally:
+        scheduler.shutdown(wait=False)
+        lock.close()
+    time.sleep(0)  # let the scheduler thread see the shutdown
