@@ -170,6 +170,7 @@ def run(dwellings: int, per_chunk: int, naive_every: int) -> None:
     gen_s = derive_s = analyse_s = 0.0
     chunks = iter_chunks(residences, START, END, seed=7, dwellings_per_chunk=per_chunk)
     done = 0
+    temps: dict[str, pd.Series] = {}  # a residence's outdoor temperature comes only with its first chunk
     wall = time.perf_counter()
     while True:
         started = time.perf_counter()
@@ -180,8 +181,7 @@ def run(dwellings: int, per_chunk: int, naive_every: int) -> None:
         started = time.perf_counter()
         times_ns = chunk.times  # a DatetimeIndex: hourly_from_index reads bare int64 as nanoseconds, asi8 here is µs
         temp_block = chunk.block(Quantity.TEMPERATURE_C)
-        temps = {}
-        for row, code in enumerate(temp_block.sources):
+        for row, code in enumerate(temp_block.sources if temp_block is not None else ()):
             present = temp_block.present[row]
             series = pd.Series(temp_block.values[row][present], index=chunk.times[present])
             temps[code] = daily_mean_temperature_c(series, TZ)
