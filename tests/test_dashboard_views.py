@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import requests
 
-from dashboard.i18n import format_money_eur
+from dashboard.i18n import format_money_eur, format_quantity
 from tests.dashboard_support import PARIS, DashboardServer, Seed, login, seed_cooperative
 from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
 
@@ -56,7 +56,9 @@ class Answer:
 
 def _post(session: requests.Session, base_url: str, output: str, outputs: list[dict[str, Any]],
           inputs: list[dict[str, Any]], state: list[dict[str, Any]], changed: str) -> Answer:
-    body = {"output": output, "outputs": outputs, "inputs": inputs, "state": state, "changedPropIds": [changed]}
+    # As the Dash renderer does: a single output is sent as an object, several as a list.
+    body = {"output": output, "outputs": outputs[0] if len(outputs) == 1 else outputs, "inputs": inputs,
+            "state": state, "changedPropIds": [changed]}
     response = session.post(base_url + "/_dash-update-component", json=body, timeout=30)
     assert response.status_code == 200, response.text[:500]
     return Answer(response)
@@ -252,7 +254,7 @@ def test_manager_page_lists_own_alerts_most_severe_first_silent_meters_and_savin
     assert shown == expected
     assert analytics.alice_leak_alert not in shown and "src-a-water" not in text
     assert "src-c-water" in text  # silent for three days
-    assert "Isolation des combles" in text and "12\u202f346 kWh" in text
+    assert "Isolation des combles" in text and format_quantity(12345.6, "kWh", "fr", digits=0) in text
     # Other roles get no manager page; a manager gets no adviser ranking page.
     assert "manager-denied" in page(login(server.url, "claire"), server.url, "/manager")
     assert "adviser-denied" in page(login(server.url, "marc"), server.url, "/adviser")

@@ -108,10 +108,10 @@ def _savings_text(row: queries.SavingsRow, lang: str) -> str:
              confidence=format_number(row.confidence * 100, lang, digits=0) + " %")
 
 
-def _alert_card(alert: queries.AlertRow, lang: str, tz: Any) -> dbc.Card:
+def _alert_card(alert: queries.AlertRow, lang: str, tz: Any) -> html.Div:
     acknowledged = (t("manager.acknowledged", lang, date=format_day(alert.acknowledged_at.astimezone(tz).date(), lang))
                     if alert.acknowledged_at else "")
-    return dbc.Card(dbc.CardBody([
+    return html.Div(dbc.Card(dbc.CardBody([
         html.Div([
             dbc.Badge(t(f"severity.{alert.severity}", lang), color=SEVERITY_COLOURS.get(alert.severity, "secondary"),
                       className="me-2"),
@@ -131,7 +131,7 @@ def _alert_card(alert: queries.AlertRow, lang: str, tz: Any) -> dbc.Card:
             ], xs="auto", className="mb-1"),
         ], className="g-2"),
         html.Div(acknowledged, id={"type": STATUS, "alert": alert.id}, className="small text-success"),
-    ]), className="mb-2 alert-card", **{"data-alert": str(alert.id)})
+    ]), className="mb-2"), className="alert-card", **{"data-alert": str(alert.id)})
 
 
 @callback(
