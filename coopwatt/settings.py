@@ -102,6 +102,7 @@ class Settings(BaseModel):
     analytics_leak_min_hours: int = Field(24, ge=1, description="hours without a zero-flow hour before a water leak")
     analytics_silent_period_multiple: float = Field(6.0, gt=1, description="silence longer than this many usual periods")
     analytics_spike_robust_z: float = Field(10.0, gt=0, description="spike threshold in robust standard deviations")
+    analytics_spike_min_power_w: float = Field(9000.0, ge=0, description="a spike hour averages at least this power (beyond a home's subscription)")
 
     # Alerts to building managers (analytics/notify/): e-mail, webhook and the MQTT alert topic.
     # No smtp_host = the e-mail channel is off: its outbox rows are closed with a clear error, never retried.

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 import psycopg
 
+from coopwatt.quantities import Quantity
+
 
 @dataclass(frozen=True)
 class MeterInfo:
@@ -18,12 +20,14 @@ class MeterInfo:
     dwelling_id: int | None
     building_id: int | None
     reporting_period_s: int | None
+    heating_type: str | None
 
 
 def list_meters(conn: psycopg.Connection) -> list[MeterInfo]:
     """All installed meters, ordered by id (chunks are slices of this list)."""
     rows = conn.execute(
-        """SELECT m.id, m.kind, m.dwelling_id, COALESCE(m.building_id, d.building_id), m.reporting_period_s
+        """SELECT m.id, m.kind, m.dwelling_id, COALESCE(m.building_id, d.building_id), m.reporting_period_s,
+                  d.heating_type
              FROM meter m LEFT JOIN dwelling d ON d.id = m.dwelling_id
             WHERE m.removed_at IS NULL ORDER BY m.id"""
     ).fetchall()
@@ -41,12 +45,16 @@ def hourly_frames(conn: psycopg.Connection, meter_ids: list[int], since: datetim
 
 
 def index_frames(conn: psycopg.Connection, meter_ids: list[int], since: datetime, tz: str) -> dict[int, pd.DataFrame]:
-    """Per meter: raw cumulative readings as ``index_value`` indexed by reading time (for frozen/reset/silent)."""
+    """Per meter: its main counter (total energy, or volume for gas/water) as ``index_value`` by reading time.
+
+    Only one register per meter: peak/off-peak registers advance in turn, and mixing them reads as resets.
+    """
     rows = conn.execute(
-        """SELECT r.meter_id, r.time, r.value FROM reading r JOIN quantity q ON q.id = r.quantity_id
-            WHERE r.meter_id = ANY(%s) AND r.time >= %s AND q.cumulative
+        """SELECT r.meter_id, r.time, r.value FROM reading r JOIN meter m ON m.id = r.meter_id
+            WHERE r.meter_id = ANY(%s) AND r.time >= %s
+              AND r.quantity_id = CASE WHEN m.kind IN ('gas', 'water') THEN %s ELSE %s END
             ORDER BY r.meter_id, r.time""",
-        (meter_ids, since),
+        (meter_ids, since, int(Quantity.VOLUME_INDEX_M3), int(Quantity.ENERGY_INDEX_KWH)),
     ).fetchall()
     return _split(rows, ["index_value"], tz)
 

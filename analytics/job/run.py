@@ -22,6 +22,8 @@ from coopwatt.settings import Settings
 
 log = logging.getLogger(__name__)
 
+ELECTRIC_HEATING = frozenset({"electric", "heat_pump"})
+
 
 @dataclass
 class RunSummary:
@@ -66,6 +68,7 @@ def thresholds_from(settings: Settings) -> AnomalyThresholds:
 def detect_meter(
     meter: load.MeterInfo, hourly: pd.DataFrame | None, index: pd.DataFrame | None,
     times: pd.DatetimeIndex | None, now: pd.Timestamp, thresholds: AnomalyThresholds,
+    spike_min_power_w: float = 0.0,
 ) -> tuple[list[Anomaly], set[str]]:
     """Run every detector that fits the meter's kind and data; returns anomalies and the kinds checked."""
     found: list[Anomaly] = []
@@ -90,9 +93,14 @@ def detect_meter(
             energy = energy.asfreq("h") if len(energy) else energy
             energy = energy.dropna()
             if len(energy) >= 3:
-                found += detect_spikes(energy, m, d, thresholds)
+                # Hourly sums blur a half-hour glitch into ordinary cooking peaks by ratio alone; a glitch
+                # is also beyond what a home can draw, so keep only spikes above that power.
+                found += [a for a in detect_spikes(energy, m, d, thresholds)
+                          if a.evidence.get("peak_kwh", 0.0) * 1000.0 >= spike_min_power_w]
                 checked.add("spike")
-                if meter.kind == "electricity":
+                # Without the baseline's weather share, an electrically heated home's night load rises every
+                # autumn: judging it would flag the heating season, so those homes wait for the weather model.
+                if meter.kind == "electricity" and meter.heating_type not in ELECTRIC_HEATING:
                     found += detect_base_load_rise(energy, m, d, thresholds)
                     checked.add("base_load_rise")
     return found, checked
@@ -126,7 +134,7 @@ def run_anomalies(url: str, settings: Settings, now: datetime | None = None) -> 
                     with conn.transaction():
                         found, checked = detect_meter(
                             meter, hourly.get(meter.meter_id), index.get(meter.meter_id),
-                            times.get(meter.meter_id), now_ts, thresholds,
+                            times.get(meter.meter_id), now_ts, thresholds, settings.analytics_spike_min_power_w,
                         )
                         changes = reconcile_meter(
                             conn, meter.meter_id, meter.building_id, found, settings, checked,
