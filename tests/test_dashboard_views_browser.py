@@ -1,0 +1,161 @@
+"""The analytics parts of the household view, the adviser and the manager views in Debian's headless Chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from dashboard.i18n import format_number
+from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed, seed_cooperative
+from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
+from tests.test_dashboard_browser import browser_page  # noqa: F401 - the shared Chromium fixture
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def seeded(migrated_db_url: str) -> tuple[str, Seed, AnalyticsSeed]:
+    """Dwellings, accounts and hand-written analytics results, up to today (Paris time)."""
+    today = datetime.now(PARIS).date()
+    seed = seed_cooperative(migrated_db_url, today=today)
+    return migrated_db_url, seed, seed_analytics(migrated_db_url, seed, today=today)
+
+
+@pytest.fixture
+def server(seeded: tuple[str, Seed, AnalyticsSeed], tmp_path: Path) -> Iterator[DashboardServer]:
+    """The dashboard served by gunicorn on the seeded database."""
+    running = DashboardServer(seeded[0], tmp_path / "gunicorn.log")
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+
+
+def _log_in(page: object, base_url: str, username: str) -> None:
+    page.goto(base_url + "/login")  # type: ignore[attr-defined]
+    page.fill("#username", username)  # type: ignore[attr-defined]
+    page.fill("#password", PASSWORD)  # type: ignore[attr-defined]
+    page.click("#login-submit")  # type: ignore[attr-defined]
+    page.wait_for_selector("#navbar")  # type: ignore[attr-defined]
+
+
+def test_household_analytics_cards_in_the_browser(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
+    artifacts_dir: Path,
+) -> None:
+    page = browser_page
+    _log_in(page, server.url, "alice")
+    page.wait_for_selector("#similar-verdict")  # type: ignore[attr-defined]
+    page.wait_for_selector("#suggestions-list")  # type: ignore[attr-defined]
+    body = page.inner_text("body")  # type: ignore[attr-defined]
+    assert "L'eau coule en continu depuis mardi 02:00" in body
+    assert "Pas encore disponible" not in body
+    bars = page.evaluate("() => document.querySelector('#similar-graph .js-plotly-plot').data[0].x")  # type: ignore[attr-defined]
+    with psycopg.connect(seeded[0]) as conn:
+        row = conn.execute("SELECT m.energy_kwh_per_m2, g.average_kwh_per_m2, g.efficient_kwh_per_m2"
+                           " FROM comparison_member m JOIN comparison_group g"
+                           " USING (group_key, energy_kind, period_start, period_end) WHERE m.dwelling_id = %s",
+                           (seeded[1].dwelling_a,)).fetchone()
+    assert row is not None and bars == pytest.approx(list(row))
+    page.wait_for_timeout(600)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-household-analytics-fr.png"), full_page=True)  # type: ignore[attr-defined]
+    page.set_viewport_size({"width": 390, "height": 844})  # type: ignore[attr-defined]
+    page.wait_for_timeout(800)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-household-analytics-phone-fr.png"), full_page=True)  # type: ignore[attr-defined]
+    # Bob's group is below k: a kind line, no figure.
+    page.set_viewport_size({"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page.click("#logout-link")  # type: ignore[attr-defined]
+    page.wait_for_selector("#login-form")  # type: ignore[attr-defined]
+    _log_in(page, server.url, "bob")
+    page.wait_for_selector("#similar-withheld")  # type: ignore[attr-defined]
+    assert page.query_selector("#similar-graph") is None  # type: ignore[attr-defined]
+
+
+def test_adviser_ranks_drills_down_and_marks_a_follow_up(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
+    artifacts_dir: Path,
+) -> None:
+    url, seed, _ = seeded
+    page = browser_page
+    _log_in(page, server.url, "claire")
+    page.goto(server.url + "/adviser")  # type: ignore[attr-defined]
+    page.wait_for_selector("#ranking-table")  # type: ignore[attr-defined]
+    with psycopg.connect(url) as conn:
+        expected = conn.execute(
+            "SELECT h.normalised_kwh_per_m2 FROM high_consumer h JOIN dwelling d ON d.id = h.dwelling_id"
+            " JOIN building b ON b.id = d.building_id WHERE b.residence_id = %s ORDER BY h.rank",
+            (seed.other_residence_id,)).fetchall()
+    shown = page.eval_on_selector_all(".ranking-use", "cells => cells.map(c => c.innerText)")  # type: ignore[attr-defined]
+    assert shown == [format_number(row[0], "fr", digits=1) for row in expected]
+    assert "A-12" not in page.inner_text("#ranking-table")  # type: ignore[attr-defined]
+    page.wait_for_timeout(500)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-adviser-ranking-fr.png"), full_page=True)  # type: ignore[attr-defined]
+
+    page.click("#ranking-table a:has-text('B-01')")  # type: ignore[attr-defined]
+    page.wait_for_selector("#drilldown-curve .js-plotly-plot")  # type: ignore[attr-defined]
+    points = page.evaluate("() => document.querySelector('#drilldown-curve .js-plotly-plot').data[0].y.length")  # type: ignore[attr-defined]
+    with psycopg.connect(url) as conn:
+        hours = conn.execute("SELECT count(*) FROM consumption_hourly WHERE meter_id = %s AND hour >= now() - interval"
+                             " '14 days'", (seed.meters["c-elec"],)).fetchone()
+    assert hours is not None and points == hours[0] > 0
+    page.select_option("#adviser-follow-status", "contacted")  # type: ignore[attr-defined]
+    page.fill("#adviser-follow-note", "Visite prévue jeudi")  # type: ignore[attr-defined]
+    page.click("#adviser-follow-save")  # type: ignore[attr-defined]
+    page.wait_for_selector("text=Suivi enregistré.")  # type: ignore[attr-defined]
+    with psycopg.connect(url) as conn:
+        notes = conn.execute("SELECT dwelling_id, status, note FROM follow_up").fetchall()
+    assert notes == [(seed.dwelling_c, "contacted", "Visite prévue jeudi")]
+    page.wait_for_timeout(500)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-adviser-drilldown-analytics-fr.png"), full_page=True)  # type: ignore[attr-defined]
+    page.click("#lang-en")  # type: ignore[attr-defined]
+    page.wait_for_selector("text=Hourly load curve")  # type: ignore[attr-defined]
+    page.wait_for_selector("#ranking-table")  # type: ignore[attr-defined]
+    page.wait_for_timeout(600)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-adviser-en.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def test_manager_sees_alerts_and_curves_and_acknowledges_an_alert(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
+    artifacts_dir: Path,
+) -> None:
+    url, seed, analytics = seeded
+    page = browser_page
+    _log_in(page, server.url, "marc")
+    page.goto(server.url + "/manager")  # type: ignore[attr-defined]
+    page.wait_for_selector("#manager-alerts")  # type: ignore[attr-defined]
+    page.wait_for_selector("#manager-curve .js-plotly-plot")  # type: ignore[attr-defined]
+    page.wait_for_function("() => document.querySelector('#manager-curve .js-plotly-plot').data.length == 2")  # type: ignore[attr-defined]
+    shown = page.eval_on_selector_all(".alert-card", "cards => cards.map(c => Number(c.dataset.alert))")  # type: ignore[attr-defined]
+    assert sorted(shown) == sorted(analytics.c_alerts)
+    bars = page.evaluate("() => document.querySelector('#manager-curve .js-plotly-plot').data[0].y")  # type: ignore[attr-defined]
+    with psycopg.connect(url) as conn:
+        days = conn.execute("SELECT count(*) FROM consumption_daily WHERE meter_id = %s AND day >= now() - interval"
+                            " '91 days'", (seed.meters["c-elec"],)).fetchone()
+    assert days is not None and set(bars) == {555.0} and abs(len(bars) - days[0]) <= 1
+    page.wait_for_timeout(600)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-manager-fr.png"), full_page=True)  # type: ignore[attr-defined]
+
+    target = shown[0]
+    card = f".alert-card[data-alert='{target}']"
+    page.fill(f"{card} input", "Chauffagiste appelé")  # type: ignore[attr-defined]
+    page.click(f"{card} button:has-text('Prendre en compte')")  # type: ignore[attr-defined]
+    page.wait_for_selector(f"{card} >> text=Action enregistrée.")  # type: ignore[attr-defined]
+    with psycopg.connect(url) as conn:
+        acted = conn.execute("SELECT alert_id, action, comment FROM alert_action").fetchall()
+        acknowledged = conn.execute("SELECT acknowledged_by FROM alert WHERE id = %s", (target,)).fetchone()
+    assert acted == [(target, "acknowledge", "Chauffagiste appelé")]
+    assert acknowledged == (seed.accounts["marc"],)
+    page.set_viewport_size({"width": 390, "height": 844})  # type: ignore[attr-defined]
+    page.wait_for_timeout(800)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-manager-phone-fr.png"), full_page=True)  # type: ignore[attr-defined]
+    page.set_viewport_size({"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page.click("#lang-en")  # type: ignore[attr-defined]
+    page.wait_for_selector("text=Open alerts")  # type: ignore[attr-defined]
+    page.wait_for_selector("#manager-curve .js-plotly-plot")  # type: ignore[attr-defined]
+    page.wait_for_timeout(800)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-manager-en.png"), full_page=True)  # type: ignore[attr-defined]
