@@ -35,11 +35,11 @@ def simulated(settings):
     tuned = settings.model_copy(update={"analytics_lookback_days": DAYS + 5.0,
                                         "analytics_index_lookback_days": DAYS + 5.0})
     derive_and_refresh(url, tuned)
-    return tuned, faults, registered
+    return tuned, faults, registered, residences
 
 
 def test_every_injected_fault_is_found_and_healthy_meters_stay_quiet(simulated):
-    settings, faults, registered = simulated
+    settings, faults, registered, residences = simulated
     url = settings.database_url
     summary = run_anomalies(url, settings, now=END)
     assert summary.status == "ok" and summary.failures == 0
@@ -67,7 +67,7 @@ def test_every_injected_fault_is_found_and_healthy_meters_stay_quiet(simulated):
 
 
 def test_second_run_adds_no_alert_or_outbox_row_and_alerts_resolve(simulated):
-    settings, faults, registered = simulated
+    settings, faults, registered, residences = simulated
     url = settings.database_url
     run_anomalies(url, settings, now=END)
     with psycopg.connect(url) as conn:
@@ -80,20 +80,26 @@ def test_second_run_adds_no_alert_or_outbox_row_and_alerts_resolve(simulated):
         after = conn.execute("SELECT count(*) FROM alert").fetchone()[0], \
             conn.execute("SELECT count(*) FROM alert_notification").fetchone()[0]
     assert after == before
-    # The silent meter's condition clears once it reports again: store a reading at END + 1 h and rerun later.
-    assert open_before, "expected an ongoing fault at the end of the simulation"
+    # Twelve hours without data: every meter falls silent and opens exactly one meter_silent alert.
+    later = END + timedelta(hours=12)
+    run_anomalies(url, settings, now=later)
     with psycopg.connect(url) as conn:
-        for _, meter_id, _ in open_before:
-            conn.execute("DELETE FROM reading WHERE meter_id = %s", (meter_id,))
-            conn.execute("DELETE FROM consumption_hourly WHERE meter_id = %s", (meter_id,))
-        conn.commit()
-    # No data at all for those meters any more: silent stays; other kinds clear (their detectors saw nothing).
-    run_anomalies(url, settings, now=END)
+        silent = conn.execute("SELECT id FROM alert WHERE kind = 'meter_silent' AND status = 'open'").fetchall()
+        meters = conn.execute("SELECT count(*) FROM meter").fetchone()[0]
+    assert len(silent) == meters
+    # The meters report again (the simulation continues): the condition clears and the alerts resolve themselves.
     with psycopg.connect(url) as conn:
-        rows = conn.execute("SELECT id, status FROM alert WHERE id = ANY(%s)",
-                            ([a[0] for a in open_before],)).fetchall()
-        events = conn.execute("SELECT alert_id, count(*) FILTER (WHERE event = 'resolved') FROM alert_notification"
-                              " WHERE alert_id = ANY(%s) GROUP BY alert_id", ([a[0] for a in open_before],)).fetchall()
-    assert all(status == "resolved" for _, status in rows)
-    assert all(n >= 1 for _, n in events)
-    assert len(events) == len(open_before)
+        backfill_to_db(conn, residences, registered, END, later, seed=3, faults=faults, dwellings_per_chunk=14)
+    derive_and_refresh(url, settings)
+    for _ in range(2):  # the second run changes nothing
+        run_anomalies(url, settings, now=later)
+        with psycopg.connect(url) as conn:
+            statuses = conn.execute("SELECT status FROM alert WHERE id = ANY(%s)", ([i for (i,) in silent],)).fetchall()
+            events = conn.execute("SELECT event, count(*) FROM alert_notification WHERE alert_id = ANY(%s)"
+                                  " AND channel = 'mqtt' GROUP BY event ORDER BY event",
+                                  ([i for (i,) in silent],)).fetchall()
+            still_open = conn.execute("SELECT count(*) FROM alert WHERE kind = 'meter_silent' AND status = 'open'"
+                                      ).fetchone()[0]
+        assert {s for (s,) in statuses} == {"resolved"}
+        assert events == [("opened", len(silent)), ("resolved", len(silent))]
+        assert still_open == 0
