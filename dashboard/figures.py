@@ -253,6 +253,10 @@ def reason_text(reason: object, lang: str) -> str:
     return str(reason)
 
 
+# Plotly spells month names in English only (no locale bundle is served): numeric dates read in both languages.
+DATE_TICKS = "%d/%m"
+
+
 def load_curve_figure(points: Sequence[tuple[datetime, float]], unit: str, lang: str,
                       baseline_per_hour: float | None = None) -> go.Figure:
     """A dwelling's hourly load curve, with its baseline's base load as a dashed line when known."""
@@ -270,6 +274,7 @@ def load_curve_figure(points: Sequence[tuple[datetime, float]], unit: str, lang:
         separators=",\u202f" if lang == "fr" else ".,", dragmode=False,
         legend={"orientation": "h", "y": -0.2}, yaxis={"title": {"text": unit + "/h"}, "gridcolor": "#e9ecef",
                                                       "rangemode": "tozero"},
+        xaxis={"tickformat": DATE_TICKS + " %Hh", "hoverformat": "%d/%m %H:%M"},
     )
     return figure
 
@@ -293,6 +298,7 @@ def building_curve_figure(days: Sequence[tuple[date, float, float | None]], unit
         legend={"orientation": "h", "y": -0.15},
         yaxis={"title": {"text": unit}, "gridcolor": "#e9ecef", "rangemode": "tozero"},
         yaxis2={"title": {"text": t("manager.degree_days_unit", lang)}, "overlaying": "y", "side": "right",
-                "rangemode": "tozero", "showgrid": False},
+                "rangemode": "tozero", "showgrid": False, "tickformat": ",.0f"},
+        xaxis={"tickformat": DATE_TICKS, "hoverformat": "%d/%m/%Y"},
     )
     return figure

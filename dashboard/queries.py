@@ -452,7 +452,8 @@ def building_daily(conn: psycopg.Connection, building_id: int, kind: str, since:
             WHERE ot.residence_id = (SELECT residence_id FROM building WHERE id = %(building)s)
               AND ot.time >= (%(since)s::timestamp AT TIME ZONE %(tz)s)
             GROUP BY 1)
-        SELECT use.day, use.amount, greatest(%(base)s - temp.mean_c, 0)
+        -- greatest() ignores NULLs: a day without temperatures must stay unknown, not 0 degree-days.
+        SELECT use.day, use.amount, CASE WHEN temp.mean_c IS NOT NULL THEN greatest(%(base)s - temp.mean_c, 0) END
         FROM use LEFT JOIN temp USING (day) WHERE use.amount IS NOT NULL ORDER BY use.day
         """,
         {"tz": timezone, "kind": kind, "coef": gas_kwh_per_m3, "building": building_id,

@@ -281,6 +281,9 @@ def test_manager_curve_refuses_another_building(server: DashboardServer, seeded:
     own = curve(str(seed.other_building_id))
     bars = own["manager-curve"]["figure"]["data"][0]["y"]
     assert len(bars) > 80 and set(bars) == {555.0}
+    # Degree-days from 18 °C: 10 on the days seeded at 8 °C, unknown (not zero) where no temperature exists.
+    degree_days = own["manager-curve"]["figure"]["data"][1]["y"]
+    assert degree_days[-1] == pytest.approx(10.0) and degree_days[0] is None
     other = curve(str(seed.building_id))
     assert other["manager-curve-note"]["children"] == "Accès refusé."
     assert not other["manager-curve"]["figure"]["data"][0]["y"]

@@ -116,3 +116,10 @@ def test_building_curve_puts_degree_days_on_a_second_axis() -> None:
     assert figure.data[1].yaxis == "y2"
     assert figure.layout.yaxis2.title.text == "HDD"
     assert building_curve_figure(days, "kWh", "fr").layout.yaxis2.title.text == "DJU"
+
+
+def test_curves_use_numeric_dates_in_both_languages() -> None:
+    # Plotly would spell month names in English on a French page.
+    points = [(datetime(2026, 11, 1, h, tzinfo=PARIS), 1.0) for h in range(3)]
+    assert load_curve_figure(points, "kWh", "fr").layout.xaxis.tickformat.startswith("%d/%m")
+    assert building_curve_figure([(date(2026, 11, 1), 1.0, None)], "kWh", "fr").layout.xaxis.tickformat == "%d/%m"
