@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -42,7 +44,10 @@ class RunSummary:
 def start_run(url: str, job: str) -> int:
     """Insert the analytics_run row in its own committed transaction (a crash leaves it 'running')."""
     with connect(url, autocommit=True) as conn:
-        return conn.execute("INSERT INTO analytics_run (job) VALUES (%s) RETURNING id", (job,)).fetchone()[0]
+        return conn.execute(
+            "INSERT INTO analytics_run (job, detail) VALUES (%s, %s) RETURNING id",
+            (job, json.dumps({"pid": os.getpid(), "host": socket.gethostname()})),
+        ).fetchone()[0]
 
 
 def mark_abandoned_runs(conn: psycopg.Connection, job: str) -> int:
@@ -161,7 +166,7 @@ def run_anomalies(url: str, settings: Settings, now: datetime | None = None) -> 
         summary.status = "partial" if summary.failures else "ok"
         conn.execute(
             """UPDATE analytics_run SET finished_at = now(), status = %s, dwellings_processed = %s, failures = %s,
-                      detail = %s WHERE id = %s""",
+                      detail = detail || %s WHERE id = %s""",
             (summary.status, summary.dwellings_processed, summary.failures,
              json.dumps({"meters_processed": summary.meters_processed,
                          "anomalies_by_kind": dict(summary.anomalies_by_kind),
