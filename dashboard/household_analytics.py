@@ -19,7 +19,7 @@ from dashboard import queries
 from dashboard.figures import (
     anomaly_sentence, comparison_figure, comparison_verdict, similar_homes_explained, year_on_year,
 )
-from dashboard.i18n import MESSAGES, format_day, format_money_eur, format_number, format_quantity, language_or_default, t
+from dashboard.i18n import MESSAGES, format_day, format_fraction_percent, format_money_eur, format_number, format_quantity, language_or_default, t
 
 # k of the comparison: below it a group's figures are never shown (the job withholds them too).
 MIN_GROUP_SIZE = ComparisonSettings().min_group_size
@@ -93,7 +93,7 @@ def last_year(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, 
     if result is None:
         return html.P(t("lastyear.none", lang), className="text-body-secondary small mb-0", id="lastyear-none")
     unit = queries.UNIT_OF_KIND[kind]
-    change = format_number(abs(result.change_fraction) * 100, lang, digits=0) + " %"
+    change = format_fraction_percent(abs(result.change_fraction), lang)
     if abs(result.change_fraction) < 0.03:
         verdict = t("lastyear.same", lang)
     else:

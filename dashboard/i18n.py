@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from babel.dates import format_date, format_skeleton
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 from babel.units import format_unit
 
 LANGUAGES = ("fr", "en")
@@ -427,3 +428,11 @@ def format_period(start: date, granularity: str, lang: str) -> str:
     if granularity == "year":
         return format_skeleton("y", start, locale=locale)
     raise ValueError(f"unknown granularity {granularity!r}")
+
+
+def format_fraction_percent(fraction: float, lang: str, *, digits: int = 0) -> str:
+    """A fraction as a percentage per language ("14,3 %", "14.3%")."""
+    # The locale's own pattern places the sign (and the space before it in French); rounding
+    # first keeps the wanted decimals since that pattern has none.
+    return format_percent(Decimal(repr(round(fraction * 100, digits))) / 100, locale=locale_of(lang),
+                          decimal_quantization=False)

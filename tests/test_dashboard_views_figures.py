@@ -18,7 +18,7 @@ from dashboard.figures import (
     similar_homes_explained,
     year_on_year,
 )
-from dashboard.i18n import MESSAGES, t
+from dashboard.i18n import MESSAGES, format_fraction_percent, t
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -123,3 +123,10 @@ def test_curves_use_numeric_dates_in_both_languages() -> None:
     points = [(datetime(2026, 11, 1, h, tzinfo=PARIS), 1.0) for h in range(3)]
     assert load_curve_figure(points, "kWh", "fr").layout.xaxis.tickformat.startswith("%d/%m")
     assert building_curve_figure([(date(2026, 11, 1), 1.0, None)], "kWh", "fr").layout.xaxis.tickformat == "%d/%m"
+
+
+@pytest.mark.parametrize("fraction, lang, digits, expected", [
+    (0.143, "fr", 1, "14,3\xa0%"), (0.9, "en", 0, "90%"), (0.06, "fr", 0, "6\xa0%"), (0.12345, "en", 1, "12.3%"),
+])
+def test_percentages_follow_the_language(fraction: float, lang: str, digits: int, expected: str) -> None:
+    assert format_fraction_percent(fraction, lang, digits=digits) == expected

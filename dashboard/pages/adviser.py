@@ -18,7 +18,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dashboard import actions, context, queries
 from dashboard.auth import session_language
 from dashboard.figures import load_curve_figure, reason_text
-from dashboard.i18n import MESSAGES, format_day, format_money_eur, format_number, format_quantity, language_or_default, t
+from dashboard.i18n import MESSAGES, format_day, format_fraction_percent, format_money_eur, format_number, format_quantity, language_or_default, t
 from dashboard.scope import Role, Scope, ScopeDenied, building_allowed, current_scope, parse_id, resolve_dwelling
 
 dash.register_page(__name__, path="/adviser", title="coopwatt · conseiller", name="Conseiller / Adviser")
@@ -227,7 +227,7 @@ def _baseline_text(baseline: queries.BaselineRow | None, lang: str) -> str:
     return t("adviser.baseline_fit", lang, base=number(baseline.base_kwh_per_day, "kWh"),
              slope=number(baseline.heating_kwh_per_degree_day, "kWh"),
              balance=number(baseline.heating_balance_point_c, "°C"),
-             cv="—" if baseline.cv_rmse is None else format_number(baseline.cv_rmse * 100, lang, digits=0) + " %")
+             cv="—" if baseline.cv_rmse is None else format_fraction_percent(baseline.cv_rmse, lang))
 
 
 @callback(

@@ -19,7 +19,7 @@ from dashboard import actions, context, queries
 from dashboard.auth import session_language
 from dashboard.figures import anomaly_sentence, building_curve_figure
 from dashboard.household_analytics import SEVERITY_COLOURS
-from dashboard.i18n import format_day, format_number, format_quantity, t
+from dashboard.i18n import format_day, format_fraction_percent, format_number, format_quantity, t
 from dashboard.scope import Role, Scope, ScopeDenied, building_allowed, current_scope, parse_id
 
 dash.register_page(__name__, path="/manager", title="coopwatt · gestionnaire", name="Gestionnaire / Manager")
@@ -103,9 +103,9 @@ def _savings_text(row: queries.SavingsRow, lang: str) -> str:
     return t("manager.savings_row", lang, description=row.description, building=row.building_name,
              date=format_day(row.day, lang), kind=t(f"kind.{row.energy_kind}", lang),
              avoided=format_quantity(row.avoided_kwh, unit, lang, digits=0), days=row.reporting_days,
-             fraction=format_number(row.avoided_fraction * 100, lang, digits=1) + " %",
+             fraction=format_fraction_percent(row.avoided_fraction, lang, digits=1),
              band=format_quantity(row.band_kwh, unit, lang, digits=0),
-             confidence=format_number(row.confidence * 100, lang, digits=0) + " %")
+             confidence=format_fraction_percent(row.confidence, lang))
 
 
 def _alert_card(alert: queries.AlertRow, lang: str, tz: Any) -> html.Div:
