@@ -16,8 +16,6 @@ from coopwatt.simulator.faults import plan_faults
 from coopwatt.simulator.register import backfill_to_db, register_residences
 from coopwatt.simulator.residence import make_residences
 
-START = datetime(2025, 9, 1, tzinfo=UTC)
-
 
 def _env(url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COOPWATT_")}
@@ -72,12 +70,13 @@ def test_only_the_leader_runs_jobs_and_the_other_takes_over(migrated_db_url):
 def test_a_run_killed_half_way_is_recorded_failed_and_the_next_completes(settings):
     url = settings.database_url
     residences = make_residences(14, 5, per_residence=14)
-    end = START + timedelta(days=40)
-    faults = plan_faults(residences, START, end, 5)
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)  # `--once` judges up to now
+    start = end - timedelta(days=40)
+    faults = plan_faults(residences, start, end, 5)
     with psycopg.connect(url) as conn:
-        registered = register_residences(conn, residences, installed_at=START - timedelta(days=1))
+        registered = register_residences(conn, residences, installed_at=start - timedelta(days=1))
         conn.commit()
-        backfill_to_db(conn, residences, registered, START, end, seed=5, faults=faults, dwellings_per_chunk=14)
+        backfill_to_db(conn, residences, registered, start, end, seed=5, faults=faults, dwellings_per_chunk=14)
     # Small chunks so the run commits alerts as it goes; kill it once it has started.
     process = _spawn(url, "--once", COOPWATT_ANALYTICS_CHUNK_METERS="1", COOPWATT_ANALYTICS_LOOKBACK_DAYS="45",
                      COOPWATT_ANALYTICS_INDEX_LOOKBACK_DAYS="45")
