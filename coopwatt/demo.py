@@ -313,6 +313,19 @@ class RunningIngester:
     stop: Callable[[], None]
 
 
+def analyse(settings: Settings) -> None:
+    """Analytics stage: one anomaly run of `coopwatt analytics` over what is stored, and what it found."""
+    from analytics.job.run import run_anomalies
+
+    assert settings.database_url is not None
+    summary = run_anomalies(settings.database_url, settings)
+    found = ", ".join(f"{kind} {count}" for kind, count in sorted(summary.anomalies_by_kind.items())) or "aucune / none"
+    say(f"analyse : {summary.dwellings_processed} logements, anomalies : {found} ; "
+        f"{summary.alerts_opened} alerte(s) ouverte(s), {summary.failures} échec(s)",
+        f"analytics: {summary.dwellings_processed} dwellings, anomalies: {found}; "
+        f"{summary.alerts_opened} alert(s) opened, {summary.failures} failure(s)")
+
+
 def start_ingester(settings: Settings, stack: contextlib.ExitStack) -> RunningIngester:
     """Run the MQTT ingester in this process; it flushes and acknowledges what it holds when stopped."""
     from ingest.service import IngestService
@@ -483,6 +496,7 @@ def finish(settings: Settings, ingester: RunningIngester, live: LivePublisher, m
             "the ingester did not receive everything in time: the rest waits in its broker session")
     ingester.stop()
     derive_consumption(settings, reported)
+    analyse(settings)
     counts = report(settings, None, ingester.service, live.sent, mode)
     assert settings.database_url is not None
     with psycopg.connect(settings.database_url) as conn:
