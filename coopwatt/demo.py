@@ -507,6 +507,25 @@ def finish(settings: Settings, ingester: RunningIngester, live: LivePublisher, m
         say("aucune lettre morte : tout ce qui a été reçu est valide", "no dead letters: everything received was valid")
 
 
+def serve_dashboard(settings: Settings, stack: contextlib.ExitStack) -> None:
+    """Serve the dashboard in this process and print its address and one demo account per role."""
+    import psycopg
+
+    from coopwatt.users import ensure_demo_accounts
+    from dashboard.app import demo_settings
+    from dashboard.serve import start_in_thread
+
+    with psycopg.connect(settings.database_url) as conn:
+        accounts = ensure_demo_accounts(conn)
+        conn.commit()
+    port = settings.dashboard_port if _port_free(settings.dashboard_host, settings.dashboard_port) else 0
+    running = start_in_thread(demo_settings(settings), host=settings.dashboard_host, port=port)
+    stack.callback(running.stop)
+    say(f"tableau de bord : {running.url}", f"dashboard: {running.url}")
+    for username, password, role in accounts:
+        print(f"    {role:<10} {username:<14} {password}", flush=True)
+
+
 def main(settings: Settings, args: argparse.Namespace) -> int:
     """Run the demo until --duration-s or Ctrl-C, then stop everything cleanly."""
     settings = _demo_settings(settings)
@@ -524,6 +543,7 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
             hours = derive_consumption(settings, reported)
             say(f"consommation horaire dérivée des index : {hours:,} heures écrites ; agrégats à jour",
                 f"hourly consumption derived from indices: {hours:,} hours written; rollups refreshed")
+            serve_dashboard(settings, stack)
             ingester = start_ingester(settings, stack)
             live = LivePublisher(settings, plan, simulation)
             stack.callback(live.stop)

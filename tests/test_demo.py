@@ -96,6 +96,12 @@ def test_demo_on_the_machine_services(db_url: str, broker: Any, topic_prefix: st
     }
     result = run_demo(env, "--days", "3", "--dwellings", "6", "--duration-s", "20")
     assert "stockage" in result.stdout and "storage" in result.stdout, result.stdout
+    assert "dashboard: http://127.0.0.1:" in result.stdout, result.stdout
+    for role in ("household", "adviser", "manager", "admin"):  # one printed demo account per role
+        assert any(line.split()[:1] == [role] for line in result.stdout.splitlines()), result.stdout
+    with psycopg.connect(db_url) as conn:
+        roles = {r[0] for r in conn.execute("SELECT role FROM account")}
+    assert roles == {"household", "adviser", "manager", "admin"}
     assert not (tmp_path / "data" / "pgdata").exists(), "with a database URL set, no embedded PostgreSQL is started"
     check_database(db_url, days=3, dwellings=6)
 
