@@ -138,6 +138,18 @@ class DashboardServer:
         )
         self.log_path = log_path
 
+    def __enter__(self) -> DashboardServer:
+        """Wait until it answers; a server that never does is stopped, not left behind."""
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         """Wait until the health route answers (or fail with the server's log)."""
         deadline = time.monotonic() + timeout_s

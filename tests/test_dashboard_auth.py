@@ -29,13 +29,9 @@ def seeded(migrated_db_url: str) -> tuple[str, Seed]:
 @pytest.fixture
 def server(seeded: tuple[str, Seed], tmp_path: Path) -> Iterator[DashboardServer]:
     """gunicorn with two workers (so the rate limit must hold across processes) and a low failure limit."""
-    running = DashboardServer(seeded[0], tmp_path / "gunicorn.log", workers=2,
-                              dashboard_login_max_failures=str(MAX_FAILURES))
-    try:
-        running.wait_ready()
+    with DashboardServer(seeded[0], tmp_path / "gunicorn.log", workers=2,
+                         dashboard_login_max_failures=str(MAX_FAILURES)) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _post_login(session: requests.Session, base: str, username: str, password: str,

@@ -35,12 +35,8 @@ def seeded(migrated_db_url: str) -> tuple[str, Seed, date]:
 @pytest.fixture
 def server(seeded: tuple[str, Seed, date], tmp_path: Path) -> Iterator[DashboardServer]:
     """The dashboard served by gunicorn on the seeded database."""
-    running = DashboardServer(seeded[0], tmp_path / "gunicorn.log")
-    try:
-        running.wait_ready()
+    with DashboardServer(seeded[0], tmp_path / "gunicorn.log") as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

@@ -78,12 +78,8 @@ def seeded(migrated_db_url: str) -> tuple[str, Seed]:
 @pytest.fixture
 def server(seeded: tuple[str, Seed], tmp_path: Path) -> Iterator[DashboardServer]:
     """The dashboard under gunicorn (two workers) on the seeded database."""
-    running = DashboardServer(seeded[0], tmp_path / "gunicorn.log")
-    try:
-        running.wait_ready()
+    with DashboardServer(seeded[0], tmp_path / "gunicorn.log") as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_household_tampering_with_callbacks_gets_nothing_of_another_home(

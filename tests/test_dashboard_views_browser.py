@@ -28,12 +28,8 @@ def seeded(migrated_db_url: str) -> tuple[str, Seed, AnalyticsSeed]:
 @pytest.fixture
 def server(seeded: tuple[str, Seed, AnalyticsSeed], tmp_path: Path) -> Iterator[DashboardServer]:
     """The dashboard served by gunicorn on the seeded database."""
-    running = DashboardServer(seeded[0], tmp_path / "gunicorn.log")
-    try:
-        running.wait_ready()
+    with DashboardServer(seeded[0], tmp_path / "gunicorn.log") as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _log_in(page: object, base_url: str, username: str) -> None:
