@@ -93,6 +93,13 @@ class Settings(BaseModel):
     tariff_gas_eur_per_kwh: float = Field(0.1050, ge=0, description="gas price per kWh")
     tariff_water_eur_per_m3: float = Field(4.30, ge=0, description="water price per m³ (supply and sanitation)")
     tariff_heat_eur_per_kwh: float = Field(0.1100, ge=0, description="collective heat price per kWh")
+    # Peak/off-peak electricity (HP/HC), used to tell a household whether switching would pay.
+    tariff_electricity_peak_eur_per_kwh: float = Field(0.2146, ge=0, description="peak-hour (HP) price per kWh")
+    tariff_electricity_offpeak_eur_per_kwh: float = Field(0.1696, ge=0, description="off-peak (HC) price per kWh")
+    tariff_offpeak_extra_eur_per_year: float = Field(0.0, ge=0, description="HP/HC subscription minus base subscription, per year")
+    tariff_offpeak_hours: tuple[int, ...] = Field((22, 23, 0, 1, 2, 3, 4, 5), description="local hours billed off-peak, e.g. 22,23,0,1,2,3,4,5")
+    # Neighbourhood comparisons: a group of fewer homes is never published (k-anonymity).
+    comparison_min_group_size: int = Field(5, ge=3, le=1000, description="smallest group of similar homes ever published (k)")
 
     # Analytics job (analytics/job/): schedule, look-back windows, chunking and detector thresholds.
     analytics_interval_min: float = Field(15.0, gt=0, description="minutes between incremental anomaly runs")
@@ -103,6 +110,10 @@ class Settings(BaseModel):
     analytics_silent_period_multiple: float = Field(6.0, gt=1, description="silence longer than this many usual periods")
     analytics_spike_robust_z: float = Field(10.0, gt=0, description="spike threshold in robust standard deviations")
     analytics_spike_min_power_w: float = Field(9000.0, ge=0, description="a spike hour averages at least this power (beyond a home's subscription)")
+    analytics_nightly_hour: int = Field(3, ge=0, le=23, description="local hour of the nightly baselines, comparisons and rankings")
+    analytics_chunk_dwellings: int = Field(500, ge=1, description="dwellings loaded at once by the nightly run (bounds memory)")
+    analytics_comparison_months: int = Field(12, ge=1, le=36, description="complete calendar months compared each night")
+    alert_deliver_interval_s: float = Field(60.0, gt=0, le=3600, description="how often pending alert notifications are sent")
 
     # Alerts to building managers (analytics/notify/): e-mail, webhook and the MQTT alert topic.
     # No smtp_host = the e-mail channel is off: its outbox rows are closed with a clear error, never retried.
@@ -184,6 +195,13 @@ class Settings(BaseModel):
             raise ValueError("COOPWATT_SMTP_PASSWORD is set without COOPWATT_SMTP_USERNAME")
         return self
 
+    @field_validator("tariff_offpeak_hours")
+    @classmethod
+    def _check_offpeak_hours(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 0 <= hour <= 23 for hour in value) or len(set(value)) != len(value):
+            raise ValueError("expected distinct local hours from 0 to 23, comma-separated")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, value: str) -> str:
@@ -247,7 +265,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
 def _from_env(field: str, raw: str) -> Any:
     """Turn one environment string into the value pydantic expects (lists are comma-separated)."""
     annotation = Settings.model_fields[field].annotation
-    if annotation == tuple[str, ...]:
+    if annotation in (tuple[str, ...], tuple[int, ...]):
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if raw == "" and type(None) in getattr(annotation, "__args__", ()):
         return None

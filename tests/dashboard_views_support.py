@@ -110,7 +110,8 @@ def seed_analytics(url: str, seed: Seed, *, today: date) -> AnalyticsSeed:
         ):
             conn.execute(
                 "INSERT INTO high_consumer (dwelling_id, energy_kind, normalised_kwh_per_m2, group_median_kwh_per_m2,"
-                " ratio_to_group, rank, reasons) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                " ratio_to_group, rank, reasons, period_start, period_end)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, current_date - 365, current_date)",
                 (dwelling, kind, use, median, use / median, rank,
                  Jsonb([{"code": "base_load", "message_fr": reason, "message_en": "High base load"
                          if rank == 1 else "Year-on-year growth", "evidence": {}}])),
