@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Analytics job: scheduled anomaly runs (leader only), consumption derivation, retention.
     analytics = sub.add_parser("analytics", help="run the analytics schedule (or one run with --once)")
-    analytics.add_argument("--once", action="store_true", help="derive, detect anomalies once and exit")
+    analytics.add_argument("--once", action="store_true", help="derive, detect anomalies, run the nightly steps, send due alerts once and exit")
     analytics.set_defaults(handler=_lazy("analytics.job.cli"))
     return parser
 

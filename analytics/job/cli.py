@@ -6,6 +6,8 @@ import argparse
 import logging
 
 from analytics.job import run, scheduler
+from analytics.job.nightly import run_nightly
+from analytics.notify.outbox import deliver_pending
 from coopwatt.cli import require_database_url
 from coopwatt.settings import Settings
 
@@ -20,6 +22,14 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
         print(f"analytics run {summary.run_id}: {summary.status}; {summary.dwellings_processed} dwellings, "
               f"{summary.failures} failures; anomalies {dict(summary.anomalies_by_kind) or 'none'}; "
               f"alerts opened {summary.alerts_opened}, resolved {summary.alerts_resolved}")
-        return 0 if summary.status != "failed" else 1
+        nightly = run_nightly(url, settings)
+        print(f"analytics nightly run {nightly.run_id}: {nightly.status}; {nightly.dwellings_processed} dwellings, "
+              f"{nightly.failures} failures; baselines {nightly.baselines_qualified} fitted, "
+              f"{nightly.baselines_unqualified} without enough data; comparison groups {nightly.groups_published} "
+              f"published, {nightly.groups_withheld} withheld; {nightly.high_consumers} high consumers; "
+              f"{nightly.suggestions} suggestions; {nightly.savings} savings results")
+        delivered = deliver_pending(url, settings)
+        print(f"alert notifications: {delivered.sent} sent, {delivered.retrying} to retry, {delivered.gave_up} given up")
+        return 0 if "failed" not in (summary.status, nightly.status) else 1
     scheduler.run_forever(url, settings)
     return 0

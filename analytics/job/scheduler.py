@@ -43,6 +43,22 @@ def anomalies_job() -> None:
              summary.meters_processed, summary.failures, dict(summary.anomalies_by_kind))
 
 
+def nightly_job() -> None:
+    """Scheduled entry point: baselines, comparisons, rankings, suggestions and savings."""
+    from analytics.job.nightly import run_nightly
+
+    summary = run_nightly(str(_context["url"]), _context["settings"])  # type: ignore[arg-type]
+    log.info("analytics nightly run %d: %s, %d dwellings, %d failures, %s", summary.run_id, summary.status,
+             summary.dwellings_processed, summary.failures, summary.detail())
+
+
+def deliver_job() -> None:
+    """Scheduled entry point: send the alert notifications that are due (e-mail, webhook, MQTT)."""
+    from analytics.notify.outbox import deliver_pending
+
+    deliver_pending(str(_context["url"]), _context["settings"])  # type: ignore[arg-type]
+
+
 def maintenance_job() -> None:
     """Scheduled entry point: derive consumption, refresh rollups, delete expired raw readings."""
     run.run_maintenance(str(_context["url"]), _context["settings"])  # type: ignore[arg-type]
@@ -75,6 +91,12 @@ def build_scheduler(url: str, settings: Settings) -> BackgroundScheduler:
                       id="anomalies", replace_existing=True)
     scheduler.add_job("analytics.job.scheduler:maintenance_job", "cron", hour=2, minute=30,
                       id="maintenance", replace_existing=True)
+    # After maintenance has derived the day's consumption and refreshed the rollups.
+    scheduler.add_job("analytics.job.scheduler:nightly_job", "cron", hour=settings.analytics_nightly_hour, minute=0,
+                      id="nightly", replace_existing=True)
+    # Alerts are queued by the anomaly runs; a short interval keeps "sent once, promptly" without a broker of our own.
+    scheduler.add_job("analytics.job.scheduler:deliver_job", "interval", seconds=settings.alert_deliver_interval_s,
+                      id="deliver", replace_existing=True)
     return scheduler
 
 

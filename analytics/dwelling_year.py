@@ -1,0 +1,176 @@
+"""One dwelling's year, as the nightly run sees it: baselines, normalised use by month, base load, own suggestions.
+
+Contract
+--------
+``analyse_dwelling(inputs, settings)`` is pure. :class:`DwellingInputs` carries, for
+ONE dwelling:
+
+* ``daily``: per energy kind, kWh per local day (naive midnight index) over the
+  two years before ``today`` (NaN = day not fully measured);
+* ``temperature_c``: the residence's mean °C per local day over the same days;
+* ``normal_c``: a normal year of daily °C (index: day of year 1–365);
+* ``hourly``: recent hourly electricity (``energy_kwh``, tz-aware local index)
+  for the night base load and the off-peak check; may be None.
+
+It returns :class:`DwellingYear`: per kind a :class:`KindYear` (the current
+year's model or the reasons it could not be fitted, last year's model when one
+fits, normalised yearly kWh for both, and weather-normalised kWh for each
+complete month) plus the night base load and the suggestions that need no
+neighbours (off-peak tariff, year-on-year drift). Suggestions that compare with
+similar homes (base load, heating set-point) are made later, across dwellings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from analytics.anomalies import night_base_load_w
+from analytics.baseline import BaselineSettings, DailyBaselineModel, DailyModelParams, normalised_annual_kwh
+from analytics.errors import InsufficientDataError
+from analytics.sufficiency import Reason
+from analytics.suggestions import Suggestion, SuggestionThresholds, Tariffs, suggest_drift, suggest_offpeak_tariff
+
+# A month is compared only when nearly every day of it was measured (the rest is scaled up from the mean).
+MIN_MONTH_COVERAGE = 0.9
+
+
+@dataclass(frozen=True)
+class DwellingInputs:
+    """What the nightly run reads for one dwelling."""
+
+    dwelling_id: int
+    today: date  # first day NOT analysed (local)
+    daily: dict[str, pd.Series]
+    temperature_c: pd.Series
+    normal_c: pd.Series | None
+    hourly: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class KindYear:
+    """One energy kind of one dwelling: this year's baseline, last year's, normalised use."""
+
+    kind: str
+    period_start: date
+    period_end: date
+    params: DailyModelParams | None
+    reasons: tuple[Reason, ...]
+    normalised_kwh_per_year: float | None
+    previous_params: DailyModelParams | None = None
+    previous_normalised_kwh_per_year: float | None = None
+    monthly_normalised_kwh: dict[date, float] = field(default_factory=dict)  # month start → kWh
+
+    @property
+    def qualified(self) -> bool:
+        """A model was fitted for the current year."""
+        return self.params is not None
+
+    @property
+    def drift_fraction(self) -> float:
+        """Normalised use this year over last year, minus one (NaN without both)."""
+        if not self.normalised_kwh_per_year or not self.previous_normalised_kwh_per_year:
+            return float("nan")
+        return self.normalised_kwh_per_year / self.previous_normalised_kwh_per_year - 1.0
+
+
+@dataclass(frozen=True)
+class DwellingYear:
+    """The nightly result for one dwelling."""
+
+    dwelling_id: int
+    kinds: dict[str, KindYear]
+    base_load_w: float | None
+    suggestions: tuple[Suggestion, ...]
+
+
+def fit_window(daily: pd.Series, temperature_c: pd.Series, start: date, end: date,
+               settings: BaselineSettings) -> tuple[DailyModelParams | None, tuple[Reason, ...]]:
+    """Fit the daily model on local days [start, end); the reasons when the data do not qualify."""
+    days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D", inclusive="left")
+    frame = pd.DataFrame({"energy_kwh": daily.reindex(days), "temperature_c": temperature_c.reindex(days)})
+    try:
+        model = DailyBaselineModel(settings).fit(frame)
+    except InsufficientDataError as exc:
+        return None, tuple(exc.reasons)
+    return model.params, tuple(model.warnings)
+
+
+def normal_temperature_for(days: pd.DatetimeIndex, normal_c: pd.Series) -> np.ndarray:
+    """The normal year's °C for each of these days (29 February takes 28 February's)."""
+    day_of_year = np.minimum(days.day_of_year.to_numpy(), 365)
+    return normal_c.reindex(day_of_year).to_numpy(dtype=float)
+
+
+def monthly_normalised_kwh(daily: pd.Series, temperature_c: pd.Series, normal_c: pd.Series,
+                           params: DailyModelParams, months: list[date]) -> dict[date, float]:
+    """Each complete month's use as it would have been in normal weather (own model's weather share swapped)."""
+    model = DailyBaselineModel.from_params(params)
+    out = {}
+    for month in months:
+        start = pd.Timestamp(month)
+        days = pd.date_range(start, start + pd.offsets.MonthBegin(1), freq="D", inclusive="left")
+        energy = daily.reindex(days).to_numpy(dtype=float)
+        actual_c = temperature_c.reindex(days).to_numpy(dtype=float)
+        known = np.isfinite(energy) & np.isfinite(actual_c)
+        if known.sum() < MIN_MONTH_COVERAGE * len(days):
+            continue
+        at_actual = model.predict(pd.DataFrame({"temperature_c": actual_c}))["predicted_kwh"].to_numpy()
+        at_normal = model.predict(pd.DataFrame({"temperature_c": normal_temperature_for(days, normal_c)}))[
+            "predicted_kwh"].to_numpy()
+        normalised = energy + at_normal - at_actual
+        out[month] = float(np.mean(normalised[known]) * len(days))
+    return out
+
+
+def complete_months(today: date, count: int) -> list[date]:
+    """First days of the ``count`` complete local months before ``today``, oldest first."""
+    last = pd.Timestamp(today).to_period("M") - 1
+    return [(last - i).to_timestamp().date() for i in reversed(range(count))]
+
+
+def analyse_dwelling(
+    inputs: DwellingInputs, *, months: int = 12, tariffs: Tariffs = Tariffs(),
+    baseline: BaselineSettings = BaselineSettings(), thresholds: SuggestionThresholds = SuggestionThresholds(),
+    prices_eur_per_kwh: dict[str, float] | None = None,
+) -> DwellingYear:
+    """Baselines (this year and last), normalised use by month, base load and own suggestions for one dwelling."""
+    today = pd.Timestamp(inputs.today)
+    year_start = (today - pd.Timedelta(days=365)).date()
+    previous_start = (today - pd.Timedelta(days=730)).date()
+    month_list = complete_months(inputs.today, months)
+    prices = prices_eur_per_kwh or {}
+    kinds: dict[str, KindYear] = {}
+    suggestions: list[Suggestion] = []
+    for kind, daily in sorted(inputs.daily.items()):
+        params, reasons = fit_window(daily, inputs.temperature_c, year_start, inputs.today, baseline)
+        previous, _ = fit_window(daily, inputs.temperature_c, previous_start, year_start, baseline)
+        normal = inputs.normal_c
+        normalised = normalised_annual_kwh(params, normal) if params is not None and normal is not None else None
+        previous_normalised = (normalised_annual_kwh(previous, normal)
+                               if previous is not None and normal is not None else None)
+        monthly = (monthly_normalised_kwh(daily, inputs.temperature_c, normal, params, month_list)
+                   if params is not None and normal is not None else {})
+        kinds[kind] = KindYear(kind, year_start, inputs.today, params, reasons, normalised, previous,
+                               previous_normalised, monthly)
+        if params is not None and previous is not None and normal is not None and kind in prices:
+            drift = suggest_drift(inputs.dwelling_id, previous, params, normal, prices[kind], thresholds)
+            if drift is not None:
+                suggestions.append(_with_kind(drift, kind))
+    base_load_w = None
+    if inputs.hourly is not None and len(inputs.hourly):
+        nights = night_base_load_w(inputs.hourly)
+        if len(nights):
+            base_load_w = float(np.nanmedian(nights.to_numpy()))
+        offpeak = suggest_offpeak_tariff(inputs.dwelling_id, inputs.hourly, tariffs, thresholds)
+        if offpeak is not None:
+            suggestions.append(_with_kind(offpeak, "electricity"))
+    return DwellingYear(inputs.dwelling_id, kinds, base_load_w, tuple(suggestions))
+
+
+def _with_kind(suggestion: Suggestion, kind: str) -> Suggestion:
+    """The suggestion with its energy kind in the evidence (the household view names it)."""
+    return replace(suggestion, evidence={**suggestion.evidence, "energy_kind": kind})

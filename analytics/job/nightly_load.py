@@ -1,0 +1,197 @@
+"""Reads for the nightly run: the registry, daily use and temperatures from the rollups, recent hourly curves.
+
+Aggregation happens in SQL (sums per dwelling, kind and local day; mean temperature per
+residence and local day); what comes back is small enough for one chunk of dwellings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+ENERGY_KINDS = ("electricity", "gas", "heat")
+# A day counts only when every meter of the kind reported for most of it (23 hours on the spring DST day).
+MIN_HOURS_PER_DAY = 22
+
+
+@dataclass(frozen=True)
+class DwellingInfo:
+    """A dwelling, where it is and what it has: what the nightly steps need to know about it."""
+
+    dwelling_id: int
+    building_id: int
+    residence_id: int
+    district: str | None
+    floor_area_m2: float | None
+    heating_type: str | None
+    meters: dict[str, int]  # energy kind → number of installed meters
+
+
+def list_dwellings(conn: psycopg.Connection) -> list[DwellingInfo]:
+    """Every dwelling with at least one installed meter, ordered by id (chunks are slices of it)."""
+    rows = conn.execute(
+        """SELECT d.id, d.building_id, b.residence_id, r.district, d.floor_area_m2, d.heating_type,
+                  jsonb_object_agg(m.kind, m.n)
+             FROM dwelling d JOIN building b ON b.id = d.building_id JOIN residence r ON r.id = b.residence_id
+             JOIN (SELECT dwelling_id, kind, count(*) AS n FROM meter
+                    WHERE removed_at IS NULL AND dwelling_id IS NOT NULL GROUP BY 1, 2) m ON m.dwelling_id = d.id
+            GROUP BY d.id, b.residence_id, r.district ORDER BY d.id"""
+    ).fetchall()
+    return [DwellingInfo(r[0], r[1], r[2], r[3], None if r[4] is None else float(r[4]), r[5],
+                         {k: int(v) for k, v in r[6].items()}) for r in rows]
+
+
+def local_midnight(day: date, tz: str) -> datetime:
+    """The instant a local day starts."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(tz))
+
+
+def daily_use(conn: psycopg.Connection, dwellings: list[DwellingInfo], start: date, end: date,
+              tz: str, gas_kwh_per_m3: float) -> dict[tuple[int, str], pd.Series]:
+    """Per (dwelling, energy kind): kWh per local day over [start, end); NaN where a meter missed the day."""
+    rows = conn.execute(
+        """SELECT m.dwelling_id, m.kind, (cd.day AT TIME ZONE %(tz)s)::date,
+                  sum(CASE WHEN m.kind = 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
+                           ELSE cd.energy_kwh END),
+                  count(*) FILTER (WHERE cd.hours >= %(min_hours)s)
+             FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id
+            WHERE m.dwelling_id = ANY(%(ids)s) AND m.removed_at IS NULL AND m.kind = ANY(%(kinds)s)
+              AND cd.day >= %(start)s AND cd.day < %(end)s
+            GROUP BY 1, 2, 3""",
+        {"tz": tz, "coef": gas_kwh_per_m3, "ids": [d.dwelling_id for d in dwellings], "kinds": list(ENERGY_KINDS),
+         "start": local_midnight(start, tz), "end": local_midnight(end, tz), "min_hours": MIN_HOURS_PER_DAY},
+    ).fetchall()
+    if not rows:
+        return {}
+    frame = pd.DataFrame(rows, columns=["dwelling_id", "kind", "day", "kwh", "complete_meters"])
+    expected = {(d.dwelling_id, k): n for d in dwellings for k, n in d.meters.items()}
+    need = np.array([expected.get((i, k), 0) for i, k in zip(frame["dwelling_id"], frame["kind"])])
+    frame["kwh"] = frame["kwh"].astype(float).where(frame["complete_meters"].to_numpy() >= need)
+    days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D", inclusive="left")
+    out = {}
+    for (dwelling_id, kind), group in frame.groupby(["dwelling_id", "kind"], sort=False):
+        series = pd.Series(group["kwh"].to_numpy(), index=pd.DatetimeIndex(pd.to_datetime(group["day"])))
+        out[(int(dwelling_id), str(kind))] = series.reindex(days)
+    return out
+
+
+def daily_temperatures(conn: psycopg.Connection, residence_ids: list[int], start: date, end: date,
+                       tz: str) -> dict[int, pd.Series]:
+    """Per residence: mean outdoor °C per local day over [start, end) (days with fewer than 12 hours are NaN)."""
+    rows = conn.execute(
+        """SELECT residence_id, (time AT TIME ZONE %(tz)s)::date, avg(temperature_c),
+                  count(DISTINCT date_trunc('hour', time))
+             FROM outdoor_temperature
+            WHERE residence_id = ANY(%(ids)s) AND time >= %(start)s AND time < %(end)s
+            GROUP BY 1, 2""",
+        {"tz": tz, "ids": residence_ids, "start": local_midnight(start, tz), "end": local_midnight(end, tz)},
+    ).fetchall()
+    days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D", inclusive="left")
+    out = {rid: pd.Series(np.nan, index=days) for rid in residence_ids}
+    if rows:
+        frame = pd.DataFrame(rows, columns=["residence_id", "day", "mean_c", "hours"])
+        frame = frame[frame["hours"] >= 12]
+        for rid, group in frame.groupby("residence_id"):
+            series = pd.Series(group["mean_c"].astype(float).to_numpy(), index=pd.DatetimeIndex(pd.to_datetime(group["day"])))
+            out[int(rid)] = series.reindex(days)
+    return out
+
+
+def hourly_electricity(conn: psycopg.Connection, dwelling_ids: list[int], since: datetime,
+                       until: datetime, tz: str) -> dict[int, pd.DataFrame]:
+    """Per dwelling: hourly electricity ``energy_kwh`` (all its meters summed), local-time index."""
+    rows = conn.execute(
+        """SELECT m.dwelling_id, ch.hour, sum(ch.energy_kwh)
+             FROM consumption_hourly ch JOIN meter m ON m.id = ch.meter_id
+            WHERE m.dwelling_id = ANY(%s) AND m.kind = 'electricity' AND m.removed_at IS NULL
+              AND ch.hour >= %s AND ch.hour < %s
+            GROUP BY 1, 2 HAVING sum(ch.energy_kwh) IS NOT NULL""",
+        (dwelling_ids, since, until),
+    ).fetchall()
+    if not rows:
+        return {}
+    frame = pd.DataFrame(rows, columns=["dwelling_id", "hour", "energy_kwh"])
+    frame["hour"] = pd.to_datetime(frame["hour"], utc=True).dt.tz_convert(tz)
+    out = {}
+    for dwelling_id, group in frame.groupby("dwelling_id", sort=False):
+        hourly = group.drop(columns="dwelling_id").set_index("hour").sort_index().astype(float)
+        hourly.index.name = None
+        out[int(dwelling_id)] = hourly
+    return out
+
+
+def open_leaks(conn: psycopg.Connection) -> list[tuple[int, int, datetime, dict[str, object]]]:
+    """Open water-leak alerts: (dwelling, meter, start, evidence), for the leak-repair suggestion."""
+    return [tuple(row) for row in conn.execute(  # type: ignore[misc]
+        "SELECT dwelling_id, meter_id, started_at, evidence FROM alert"
+        " WHERE kind = 'water_leak' AND status = 'open' AND dwelling_id IS NOT NULL"
+    ).fetchall()]
+
+
+def published_members(conn: psycopg.Connection, kind: str, period: tuple[date, date]) -> dict[str, frozenset[int]]:
+    """Members of every group already published for this kind and period (its figures are frozen)."""
+    rows = conn.execute(
+        """SELECT g.group_key, array_agg(m.dwelling_id)
+             FROM comparison_group g JOIN comparison_member m USING (group_key, energy_kind, period_start, period_end)
+            WHERE g.published AND g.energy_kind = %s AND g.period_start = %s AND g.period_end = %s
+            GROUP BY g.group_key""",
+        (kind, period[0], period[1]),
+    ).fetchall()
+    return {key: frozenset(members) for key, members in rows}
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """A renovation or other change whose savings are measured."""
+
+    intervention_id: int
+    day: date
+    building_id: int | None
+    dwelling_id: int | None
+    residence_id: int
+
+
+def interventions(conn: psycopg.Connection) -> list[Intervention]:
+    """Every recorded intervention with the residence whose weather applies."""
+    rows = conn.execute(
+        """SELECT i.id, i.day, i.building_id, i.dwelling_id, b.residence_id
+             FROM intervention i LEFT JOIN dwelling d ON d.id = i.dwelling_id
+             JOIN building b ON b.id = coalesce(i.building_id, d.building_id) ORDER BY i.id"""
+    ).fetchall()
+    return [Intervention(*row) for row in rows]
+
+
+def intervention_daily_use(conn: psycopg.Connection, item: Intervention, start: date, end: date, tz: str,
+                           gas_kwh_per_m3: float) -> dict[str, pd.Series]:
+    """Per energy kind: the building's (all its meters, its dwellings' too) or the dwelling's kWh per local day."""
+    scope = ("m.dwelling_id = %(dwelling)s" if item.dwelling_id is not None else
+             "(m.building_id = %(building)s OR m.dwelling_id IN (SELECT id FROM dwelling WHERE building_id = %(building)s))")
+    rows = conn.execute(
+        f"""SELECT m.kind, (cd.day AT TIME ZONE %(tz)s)::date,
+                   sum(CASE WHEN m.kind = 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
+                            ELSE cd.energy_kwh END),
+                   count(*) FILTER (WHERE cd.hours >= %(min_hours)s), max(n.meters)
+              FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id
+              JOIN (SELECT kind, count(*) AS meters FROM meter m WHERE m.removed_at IS NULL AND {scope}
+                     GROUP BY kind) n ON n.kind = m.kind
+             WHERE m.removed_at IS NULL AND {scope} AND m.kind = ANY(%(kinds)s)
+               AND cd.day >= %(start)s AND cd.day < %(end)s
+             GROUP BY 1, 2""",  # noqa: S608 — scope is one of two constant fragments
+        {"tz": tz, "coef": gas_kwh_per_m3, "dwelling": item.dwelling_id, "building": item.building_id,
+         "kinds": list(ENERGY_KINDS), "start": local_midnight(start, tz), "end": local_midnight(end, tz),
+         "min_hours": MIN_HOURS_PER_DAY},
+    ).fetchall()
+    days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D", inclusive="left")
+    out: dict[str, pd.Series] = {}
+    if not rows:
+        return out
+    frame = pd.DataFrame(rows, columns=["kind", "day", "kwh", "complete", "meters"])
+    frame["kwh"] = frame["kwh"].astype(float).where(frame["complete"] >= frame["meters"])
+    for kind, group in frame.groupby("kind"):
+        out[str(kind)] = pd.Series(group["kwh"].to_numpy(), index=pd.DatetimeIndex(pd.to_datetime(group["day"]))).reindex(days)
+    return out
