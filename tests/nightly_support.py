@@ -33,6 +33,8 @@ class Home:
     cut_from: date | None = None  # from this day on, use falls by cut_fraction
     cut_fraction: float = 0.0
     first_day: date | None = None  # measured only from this day (a newcomer)
+    surge_from: date | None = None  # from this day on, use is multiplied by surge_factor (a fault)
+    surge_factor: float = 1.0
     residence: str = "R1"
 
 
@@ -52,6 +54,8 @@ def home_daily_kwh(home: Home, days: pd.DatetimeIndex, temps: np.ndarray, today:
         kwh = np.where(naive >= pd.Timestamp(today) - pd.Timedelta(days=365), kwh * (1 + home.growth_last_year), kwh)
     if home.cut_from is not None:
         kwh = np.where(naive >= pd.Timestamp(home.cut_from), kwh * (1 - home.cut_fraction), kwh)
+    if home.surge_from is not None:
+        kwh = np.where(naive >= pd.Timestamp(home.surge_from), kwh * home.surge_factor, kwh)
     if home.first_day is not None:
         kwh = np.where(naive >= pd.Timestamp(home.first_day), kwh, np.nan)
     return kwh

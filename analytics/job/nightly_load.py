@@ -53,26 +53,37 @@ def local_midnight(day: date, tz: str) -> datetime:
 
 def daily_use(conn: psycopg.Connection, dwellings: list[DwellingInfo], start: date, end: date,
               tz: str, gas_kwh_per_m3: float) -> dict[tuple[int, str], pd.Series]:
-    """Per (dwelling, energy kind): kWh per local day over [start, end); NaN where a meter missed the day."""
+    """Per (dwelling, energy kind): kWh per local day over [start, end); NaN where a meter missed the day.
+
+    The meters a day must have are those of the kind that reported at all in the window: one that never
+    reported (not connected yet) must not blank every day of the dwelling.
+    """
     rows = conn.execute(
-        """SELECT m.dwelling_id, m.kind, (cd.day AT TIME ZONE %(tz)s)::date,
-                  sum(CASE WHEN m.kind = 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
-                           ELSE cd.energy_kwh END),
-                  count(*) FILTER (WHERE cd.hours >= %(min_hours)s)
-             FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id
-            WHERE m.dwelling_id = ANY(%(ids)s) AND m.removed_at IS NULL AND m.kind = ANY(%(kinds)s)
-              AND cd.day >= %(start)s AND cd.day < %(end)s
-            GROUP BY 1, 2, 3""",
+        """WITH d AS (
+               SELECT m.dwelling_id, m.kind, cd.meter_id, cd.day, cd.hours,
+                      CASE WHEN m.kind = 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
+                           ELSE cd.energy_kwh END AS kwh
+                 FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id
+                WHERE m.dwelling_id = ANY(%(ids)s) AND m.removed_at IS NULL AND m.kind = ANY(%(kinds)s)
+                  AND cd.day >= %(start)s AND cd.day < %(end)s),
+           n AS (SELECT dwelling_id, kind, count(DISTINCT meter_id) AS meters FROM d GROUP BY 1, 2)
+           SELECT d.dwelling_id, d.kind, (d.day AT TIME ZONE %(tz)s)::date, sum(d.kwh),
+                  count(*) FILTER (WHERE d.hours >= %(min_hours)s AND d.kwh IS NOT NULL) >= n.meters
+             FROM d JOIN n USING (dwelling_id, kind)
+            GROUP BY 1, 2, 3, n.meters""",
         {"tz": tz, "coef": gas_kwh_per_m3, "ids": [d.dwelling_id for d in dwellings], "kinds": list(ENERGY_KINDS),
          "start": local_midnight(start, tz), "end": local_midnight(end, tz), "min_hours": MIN_HOURS_PER_DAY},
     ).fetchall()
+    return _series_by_key(rows, start, end)
+
+
+def _series_by_key(rows: list[tuple], start: date, end: date) -> dict[tuple[int, str], pd.Series]:
+    """(dwelling, kind, day, kWh, complete) rows → one daily series per (dwelling, kind), NaN where incomplete."""
+    days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D", inclusive="left")
     if not rows:
         return {}
-    frame = pd.DataFrame(rows, columns=["dwelling_id", "kind", "day", "kwh", "complete_meters"])
-    expected = {(d.dwelling_id, k): n for d in dwellings for k, n in d.meters.items()}
-    need = np.array([expected.get((i, k), 0) for i, k in zip(frame["dwelling_id"], frame["kind"])])
-    frame["kwh"] = frame["kwh"].astype(float).where(frame["complete_meters"].to_numpy() >= need)
-    days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D", inclusive="left")
+    frame = pd.DataFrame(rows, columns=["dwelling_id", "kind", "day", "kwh", "complete"])
+    frame["kwh"] = frame["kwh"].astype(float).where(frame["complete"].astype(bool))
     out = {}
     for (dwelling_id, kind), group in frame.groupby(["dwelling_id", "kind"], sort=False):
         series = pd.Series(group["kwh"].to_numpy(), index=pd.DatetimeIndex(pd.to_datetime(group["day"])))
@@ -172,26 +183,20 @@ def intervention_daily_use(conn: psycopg.Connection, item: Intervention, start: 
     scope = ("m.dwelling_id = %(dwelling)s" if item.dwelling_id is not None else
              "(m.building_id = %(building)s OR m.dwelling_id IN (SELECT id FROM dwelling WHERE building_id = %(building)s))")
     rows = conn.execute(
-        f"""SELECT m.kind, (cd.day AT TIME ZONE %(tz)s)::date,
-                   sum(CASE WHEN m.kind = 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
-                            ELSE cd.energy_kwh END),
-                   count(*) FILTER (WHERE cd.hours >= %(min_hours)s), max(n.meters)
-              FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id
-              JOIN (SELECT kind, count(*) AS meters FROM meter m WHERE m.removed_at IS NULL AND {scope}
-                     GROUP BY kind) n ON n.kind = m.kind
-             WHERE m.removed_at IS NULL AND {scope} AND m.kind = ANY(%(kinds)s)
-               AND cd.day >= %(start)s AND cd.day < %(end)s
-             GROUP BY 1, 2""",  # noqa: S608 — scope is one of two constant fragments
+        f"""WITH d AS (
+                SELECT m.kind, cd.meter_id, cd.day, cd.hours,
+                       CASE WHEN m.kind = 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
+                            ELSE cd.energy_kwh END AS kwh
+                  FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id
+                 WHERE m.removed_at IS NULL AND {scope} AND m.kind = ANY(%(kinds)s)
+                   AND cd.day >= %(start)s AND cd.day < %(end)s),
+            n AS (SELECT kind, count(DISTINCT meter_id) AS meters FROM d GROUP BY 1)
+            SELECT 0, d.kind, (d.day AT TIME ZONE %(tz)s)::date, sum(d.kwh),
+                   count(*) FILTER (WHERE d.hours >= %(min_hours)s AND d.kwh IS NOT NULL) >= n.meters
+              FROM d JOIN n USING (kind)
+             GROUP BY 2, 3, n.meters""",  # noqa: S608 — scope is one of two constant fragments
         {"tz": tz, "coef": gas_kwh_per_m3, "dwelling": item.dwelling_id, "building": item.building_id,
          "kinds": list(ENERGY_KINDS), "start": local_midnight(start, tz), "end": local_midnight(end, tz),
          "min_hours": MIN_HOURS_PER_DAY},
     ).fetchall()
-    days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D", inclusive="left")
-    out: dict[str, pd.Series] = {}
-    if not rows:
-        return out
-    frame = pd.DataFrame(rows, columns=["kind", "day", "kwh", "complete", "meters"])
-    frame["kwh"] = frame["kwh"].astype(float).where(frame["complete"] >= frame["meters"])
-    for kind, group in frame.groupby("kind"):
-        out[str(kind)] = pd.Series(group["kwh"].to_numpy(), index=pd.DatetimeIndex(pd.to_datetime(group["day"]))).reindex(days)
-    return out
+    return {kind: series for (_, kind), series in _series_by_key(rows, start, end).items()}
