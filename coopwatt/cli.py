@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(handler=_lazy("coopwatt.simulator.cli"))
 
     demo = sub.add_parser("demo", help="the whole pipeline on embedded defaults")
-    demo.add_argument("--days", type=int, default=90, help="days of history to backfill")
+    # A weather baseline needs a full year (CalTRACK); a little more gives every month a neighbour comparison.
+    demo.add_argument("--days", type=int, default=400, help="days of history to backfill (baselines need 365)")
     demo.add_argument("--dwellings", type=int, default=24)
     demo.add_argument("--duration-s", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
     demo.set_defaults(handler=_lazy("coopwatt.demo"))

@@ -313,17 +313,49 @@ class RunningIngester:
     stop: Callable[[], None]
 
 
-def analyse(settings: Settings) -> None:
-    """Analytics stage: one anomaly run of `coopwatt analytics` over what is stored, and what it found."""
+def analyse(settings: Settings, *, nightly: bool) -> None:
+    """Analytics stage: `coopwatt analytics` runs (the nightly steps, then anomalies) and what they found."""
+    from analytics.job.nightly import run_nightly
     from analytics.job.run import run_anomalies
 
     assert settings.database_url is not None
+    if nightly:
+        n = run_nightly(settings.database_url, settings)
+        say(f"analyse de nuit : {n.baselines_qualified} références météo ajustées, {n.baselines_unqualified} sans "
+            f"assez de données ; {n.groups_published} groupes de logements similaires publiés, {n.groups_withheld} "
+            f"retenus (moins de {settings.comparison_min_group_size}) ; {n.high_consumers} gros consommateur(s) ; "
+            f"{n.suggestions} piste(s) d'économie ; {n.savings} mesure(s) d'économies",
+            f"nightly analytics: {n.baselines_qualified} weather baselines fitted, {n.baselines_unqualified} without "
+            f"enough data; {n.groups_published} groups of similar homes published, {n.groups_withheld} withheld "
+            f"(fewer than {settings.comparison_min_group_size}); {n.high_consumers} high consumer(s); "
+            f"{n.suggestions} savings suggestion(s); {n.savings} savings result(s)")
+        for line_fr, line_en in _top_findings(settings.database_url):
+            say(line_fr, line_en)
     summary = run_anomalies(settings.database_url, settings)
     found = ", ".join(f"{kind} {count}" for kind, count in sorted(summary.anomalies_by_kind.items())) or "aucune / none"
     say(f"analyse : {summary.dwellings_processed} logements, anomalies : {found} ; "
         f"{summary.alerts_opened} alerte(s) ouverte(s), {summary.failures} échec(s)",
         f"analytics: {summary.dwellings_processed} dwellings, anomalies: {found}; "
         f"{summary.alerts_opened} alert(s) opened, {summary.failures} failure(s)")
+
+
+def _top_findings(url: str) -> list[tuple[str, str]]:
+    """The most valuable suggestion and the highest consumer, as one line each (French, English)."""
+    lines = []
+    with psycopg.connect(url) as conn:
+        best = conn.execute(
+            "SELECT d.code, s.kind, s.cost_eur_per_year FROM suggestion s JOIN dwelling d ON d.id = s.dwelling_id"
+            " ORDER BY s.cost_eur_per_year DESC LIMIT 1").fetchone()
+        top = conn.execute(
+            "SELECT d.code, h.energy_kind, h.ratio_to_group FROM high_consumer h JOIN dwelling d ON d.id = h.dwelling_id"
+            " WHERE h.rank = 1 ORDER BY h.period_end DESC, h.ratio_to_group DESC NULLS LAST LIMIT 1").fetchone()
+    if best is not None:
+        lines.append((f"  meilleure piste : logement {best[0]}, {best[1]}, {best[2]:.0f} € par an",
+                      f"  best suggestion: dwelling {best[0]}, {best[1]}, €{best[2]:.0f} a year"))
+    if top is not None and top[2] is not None:
+        lines.append((f"  plus gros consommateur : logement {top[0]} ({top[1]}), {top[2]:.1f}× les logements similaires",
+                      f"  highest consumer: dwelling {top[0]} ({top[1]}), {top[2]:.1f}× similar homes"))
+    return lines
 
 
 def start_ingester(settings: Settings, stack: contextlib.ExitStack) -> RunningIngester:
@@ -496,7 +528,7 @@ def finish(settings: Settings, ingester: RunningIngester, live: LivePublisher, m
             "the ingester did not receive everything in time: the rest waits in its broker session")
     ingester.stop()
     derive_consumption(settings, reported)
-    analyse(settings)
+    analyse(settings, nightly=False)
     counts = report(settings, None, ingester.service, live.sent, mode)
     assert settings.database_url is not None
     with psycopg.connect(settings.database_url) as conn:
@@ -543,6 +575,7 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
             hours = derive_consumption(settings, reported)
             say(f"consommation horaire dérivée des index : {hours:,} heures écrites ; agrégats à jour",
                 f"hourly consumption derived from indices: {hours:,} hours written; rollups refreshed")
+            analyse(settings, nightly=True)
             serve_dashboard(settings, stack)
             ingester = start_ingester(settings, stack)
             live = LivePublisher(settings, plan, simulation)
