@@ -144,14 +144,7 @@ class DailyBaselineModel:
         """Predicted daily kWh (and its base/heating/cooling parts) for each row's temperature."""
         params = self._require_params()
         require_columns(frame, ("temperature_c",), "daily")
-        temperature = frame["temperature_c"].to_numpy(dtype=float)
-        base = np.where(np.isfinite(temperature), params.intercept_kwh, np.nan)
-        heating = np.zeros_like(temperature)
-        cooling = np.zeros_like(temperature)
-        if params.heating_balance_c is not None:
-            heating = params.heating_kwh_per_degree_day * heating_degree_days(temperature, params.heating_balance_c)
-        if params.cooling_balance_c is not None:
-            cooling = params.cooling_kwh_per_degree_day * cooling_degree_days(temperature, params.cooling_balance_c)
+        base, heating, cooling = predict_parts_kwh(params, frame["temperature_c"].to_numpy(dtype=float))
         result = pd.DataFrame(
             {"predicted_kwh": base + heating + cooling, "base_kwh": base, "heating_kwh": heating, "cooling_kwh": cooling},
             index=frame.index.copy(),
@@ -166,6 +159,27 @@ class DailyBaselineModel:
         if self.params is None:
             raise NotFittedError("fit() the model (or use from_params) before predicting")
         return self.params
+
+
+def predict_parts_kwh(
+    params: DailyModelParams, temperature_c: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Base, heating and cooling kWh per day for these daily °C (arrays; NaN base where °C is unknown)."""
+    temperature = np.asarray(temperature_c, dtype=float)
+    base = np.where(np.isfinite(temperature), params.intercept_kwh, np.nan)
+    heating = np.zeros_like(temperature)
+    cooling = np.zeros_like(temperature)
+    if params.heating_balance_c is not None:
+        heating = params.heating_kwh_per_degree_day * heating_degree_days(temperature, params.heating_balance_c)
+    if params.cooling_balance_c is not None:
+        cooling = params.cooling_kwh_per_degree_day * cooling_degree_days(temperature, params.cooling_balance_c)
+    return base, heating, cooling
+
+
+def predict_daily_kwh(params: DailyModelParams, temperature_c: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Predicted kWh per day for these daily °C, without building frames (hot loops of the nightly run)."""
+    base, heating, cooling = predict_parts_kwh(params, temperature_c)
+    return base + heating + cooling
 
 
 def normalised_annual_kwh(params: DailyModelParams, normal_temperature_c: pd.Series) -> float:

@@ -29,7 +29,9 @@ import numpy as np
 import pandas as pd
 
 from analytics.anomalies import night_base_load_w
-from analytics.baseline import BaselineSettings, DailyBaselineModel, DailyModelParams, normalised_annual_kwh
+from analytics.baseline import (
+    BaselineSettings, DailyBaselineModel, DailyModelParams, normalised_annual_kwh, predict_daily_kwh,
+)
 from analytics.errors import InsufficientDataError
 from analytics.sufficiency import Reason
 from analytics.suggestions import Suggestion, SuggestionThresholds, Tariffs, suggest_drift, suggest_offpeak_tariff
@@ -102,27 +104,31 @@ def fit_window(daily: pd.Series, temperature_c: pd.Series, start: date, end: dat
 def normal_temperature_for(days: pd.DatetimeIndex, normal_c: pd.Series) -> np.ndarray:
     """The normal year's °C for each of these days (29 February takes 28 February's)."""
     day_of_year = np.minimum(days.day_of_year.to_numpy(), 365)
-    return normal_c.reindex(day_of_year).to_numpy(dtype=float)
+    # normal_c is indexed by day of year 1–365, in order.
+    return normal_c.to_numpy(dtype=float)[day_of_year - 1]
 
 
 def monthly_normalised_kwh(daily: pd.Series, temperature_c: pd.Series, normal_c: pd.Series,
                            params: DailyModelParams, months: list[date]) -> dict[date, float]:
     """Each complete month's use as it would have been in normal weather (own model's weather share swapped)."""
-    model = DailyBaselineModel.from_params(params)
+    if not months:
+        return {}
+    first = pd.Timestamp(months[0])
+    days = pd.date_range(first, pd.Timestamp(months[-1]) + pd.offsets.MonthBegin(1), freq="D", inclusive="left")
+    energy = daily.reindex(days).to_numpy(dtype=float)
+    actual_c = temperature_c.reindex(days).to_numpy(dtype=float)
+    normalised = (energy + predict_daily_kwh(params, normal_temperature_for(days, normal_c))
+                  - predict_daily_kwh(params, actual_c))
+    known = np.isfinite(normalised)
+    month_of_day = (days.year.to_numpy() - first.year) * 12 + days.month.to_numpy() - first.month
     out = {}
     for month in months:
-        start = pd.Timestamp(month)
-        days = pd.date_range(start, start + pd.offsets.MonthBegin(1), freq="D", inclusive="left")
-        energy = daily.reindex(days).to_numpy(dtype=float)
-        actual_c = temperature_c.reindex(days).to_numpy(dtype=float)
-        known = np.isfinite(energy) & np.isfinite(actual_c)
-        if known.sum() < MIN_MONTH_COVERAGE * len(days):
+        position = (month.year - first.year) * 12 + month.month - first.month
+        in_month = month_of_day == position
+        measured = known & in_month
+        if measured.sum() < MIN_MONTH_COVERAGE * in_month.sum():
             continue
-        at_actual = model.predict(pd.DataFrame({"temperature_c": actual_c}))["predicted_kwh"].to_numpy()
-        at_normal = model.predict(pd.DataFrame({"temperature_c": normal_temperature_for(days, normal_c)}))[
-            "predicted_kwh"].to_numpy()
-        normalised = energy + at_normal - at_actual
-        out[month] = float(np.mean(normalised[known]) * len(days))
+        out[month] = float(normalised[measured].mean() * in_month.sum())
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -58,13 +59,15 @@ class NightlySummary:
     savings: int = 0
     step_errors: dict[str, str] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
+    step_seconds: dict[str, float] = field(default_factory=dict)  # where a night's time goes, for sizing
 
     def detail(self) -> dict[str, object]:
         """The run-log detail."""
         return {"baselines_qualified": self.baselines_qualified, "baselines_unqualified": self.baselines_unqualified,
                 "groups_published": self.groups_published, "groups_withheld": self.groups_withheld,
                 "ranked": self.ranked, "high_consumers": self.high_consumers, "suggestions": self.suggestions,
-                "savings": self.savings, "step_errors": self.step_errors, "skipped": dict(self.skipped)}
+                "savings": self.savings, "step_errors": self.step_errors, "skipped": dict(self.skipped),
+                "step_seconds": {name: round(seconds, 2) for name, seconds in self.step_seconds.items()}}
 
 
 def tariffs_from(settings: Settings) -> Tariffs:
@@ -143,9 +146,11 @@ def run_nightly(url: str, settings: Settings, now: datetime | None = None) -> Ni
         normals = {rid: _normal_year(series) for rid, series in temperatures.items()}
         conn.commit()
         size = settings.analytics_chunk_dwellings
+        started = time.perf_counter()
         for offset in range(0, len(dwellings), size):
             chunk = dwellings[offset:offset + size]
             _analyse_chunk(conn, chunk, today, first_day, temperatures, normals, settings, summary, acc)
+        summary.step_seconds["dwellings"] = time.perf_counter() - started
         summary.dwellings_processed = len(acc.processed)
         frame = acc.frame()
         steps = (
@@ -155,6 +160,7 @@ def run_nightly(url: str, settings: Settings, now: datetime | None = None) -> Ni
             ("savings", lambda: _savings(conn, temperatures, today, settings, summary)),
         )
         for name, step in steps:
+            started = time.perf_counter()
             try:
                 step()
                 conn.commit()
@@ -162,6 +168,7 @@ def run_nightly(url: str, settings: Settings, now: datetime | None = None) -> Ni
                 conn.rollback()
                 log.exception("analytics nightly: step %s failed", name)
                 summary.step_errors[name] = f"{type(exc).__name__}: {exc}"
+            summary.step_seconds[name] = time.perf_counter() - started
         summary.status = "partial" if summary.failures or summary.step_errors else "ok"
         conn.execute(
             """UPDATE analytics_run SET finished_at = now(), status = %s, dwellings_processed = %s, failures = %s,

@@ -84,9 +84,10 @@ def _series_by_key(rows: list[tuple], start: date, end: date) -> dict[tuple[int,
         return {}
     frame = pd.DataFrame(rows, columns=["dwelling_id", "kind", "day", "kwh", "complete"])
     frame["kwh"] = frame["kwh"].astype(float).where(frame["complete"].astype(bool))
+    frame["day"] = pd.to_datetime(frame["day"])  # once for all: per group it dominated the read
     out = {}
     for (dwelling_id, kind), group in frame.groupby(["dwelling_id", "kind"], sort=False):
-        series = pd.Series(group["kwh"].to_numpy(), index=pd.DatetimeIndex(pd.to_datetime(group["day"])))
+        series = pd.Series(group["kwh"].to_numpy(), index=pd.DatetimeIndex(group["day"]))
         out[(int(dwelling_id), str(kind))] = series.reindex(days)
     return out
 
