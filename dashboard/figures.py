@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import plotly.graph_objects as go
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 
 from coopwatt.settings import Settings
 from dashboard.i18n import (
@@ -245,6 +245,52 @@ def anomaly_sentence(kind: str, meter_kind: str, started_local: datetime, lang: 
     return template.format(since=since, kind=t(f"kind.{meter_kind}", lang).lower())
 
 
+# A weekday names a moment of the past week only; anything older gets its date.
+_WEEKDAY_DAYS = 7
+# Building names often carry the word already ("Bâtiment A"); it is said once.
+_BUILDING_WORDS = ("bâtiment ", "batiment ", "bât. ", "bat. ", "building ")
+# A name this short is a code ("A", "B2"): "building A", not "A building".
+_BUILDING_CODE_LENGTH = 3
+
+
+def _since_text(started_local: datetime, lang: str, today: date | None) -> str:
+    locale = locale_of(lang)
+    if today is None or 0 <= (today - started_local.date()).days < _WEEKDAY_DAYS:
+        return format_datetime(started_local, "EEEE HH:mm", locale=locale)
+    return t("manager.since_date", lang, date=format_date(started_local.date(), "medium", locale=locale),
+             time=format_datetime(started_local, "HH:mm", locale=locale))
+
+
+def building_phrase(name: str, lang: str) -> str:
+    """A building named in a sentence: "bâtiment Les Lilas", "Les Lilas building", "building A"."""
+    bare = name.strip()
+    for word in _BUILDING_WORDS:
+        if bare.lower().startswith(word):
+            bare = bare[len(word):].strip()
+            break
+    key = "manager.building_coded" if len(bare) <= _BUILDING_CODE_LENGTH else "manager.building_named"
+    return t(key, lang, name=bare)
+
+
+def manager_alert_sentence(kind: str, meter_kind: str, started_local: datetime, lang: str, *,
+                           dwelling_code: str | None, building_name: str | None, today: date | None = None) -> str:
+    """An alert for a building manager, in the third person, naming the dwelling (or the building's own meter).
+
+    e.g. "Logement B-12 (bâtiment Les Lilas) : l'eau coule en continu depuis mardi 02:00". With
+    `today`, an alert that started a week or more before it gets its date instead of a weekday.
+    """
+    messages = _known_keys(lang)
+    template = messages.get(f"manager.anomaly.{kind}", messages["manager.anomaly.other"])
+    what = template.format(since=_since_text(started_local, lang, today),
+                           kind=t(f"kind.{meter_kind}", lang).lower())
+    building = building_phrase(building_name, lang) if building_name else "—"
+    if dwelling_code:
+        subject = t("manager.subject.dwelling", lang, code=dwelling_code, building=building)
+    else:
+        subject = t("manager.subject.building", lang, building=building)
+    return t("manager.alert_sentence", lang, subject=subject, what=what)
+
+
 def reason_text(reason: object, lang: str) -> str:
     """A stored reason (analytics Reason dict, or plain text) in the language."""
     if isinstance(reason, dict):
@@ -261,7 +307,9 @@ def load_curve_figure(points: Sequence[tuple[datetime, float]], unit: str, lang:
                       baseline_per_hour: float | None = None) -> go.Figure:
     """A dwelling's hourly load curve, with its baseline's base load as a dashed line when known."""
     figure = go.Figure(go.Scatter(
-        x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", line={"color": "#2a9d8f", "width": 1.5},
+        # A lone hour draws no line: it gets a marker so it is not an empty chart.
+        x=[p[0] for p in points], y=[p[1] for p in points], mode="lines" if len(points) > 1 else "markers",
+        line={"color": "#2a9d8f", "width": 1.5}, marker={"color": "#2a9d8f"},
         name=t("adviser.curve", lang), hovertemplate="%{x}<br><b>%{y:.2f} " + unit + "</b><extra></extra>",
     ))
     if baseline_per_hour is not None and points:

@@ -13,7 +13,6 @@ import dash_bootstrap_components as dbc
 import psycopg
 from dash import dcc, html
 
-from analytics.comparison import ComparisonSettings
 from coopwatt.settings import Settings
 from dashboard import queries
 from dashboard.figures import (
@@ -21,8 +20,6 @@ from dashboard.figures import (
 )
 from dashboard.i18n import MESSAGES, format_day, format_fraction_percent, format_money_eur, format_number, format_quantity, language_or_default, t
 
-# k of the comparison: below it a group's figures are never shown (the job withholds them too).
-MIN_GROUP_SIZE = ComparisonSettings().min_group_size
 # The "this period" window compared with the same days a year earlier.
 YEAR_ON_YEAR_DAYS = 30
 # Degree-days need most days of temperature to mean anything.
@@ -34,20 +31,24 @@ def cards(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, sett
     """The four cards' contents for one dwelling and energy kind."""
     today = datetime.now(settings.tz).date()
     return (
-        similar_homes(conn, dwelling_id, kind, lang),
+        similar_homes(conn, dwelling_id, kind, lang, min_group_size=settings.comparison_min_group_size),
         last_year(conn, dwelling_id, kind, lang, settings, today),
         anomalies(conn, dwelling_id, lang, settings),
         suggestions(conn, dwelling_id, lang),
     )
 
 
-def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str) -> Any:
-    """Use per m² beside similar homes, with a kind verdict; only a kind line when the group is not published."""
-    comparison = queries.latest_comparison(conn, dwelling_id, kind)
+def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, *, min_group_size: int) -> Any:
+    """Use per m² beside similar homes, with a kind verdict; only a kind line when the group is below k.
+
+    k (`min_group_size`, the comparison_min_group_size setting) is the analytics job's too: a
+    group it published when k was smaller is still hidden here once k has grown.
+    """
+    comparison = queries.latest_comparison(conn, dwelling_id, kind, min_group_size=min_group_size)
     if comparison is None:
         return html.P(t("similar.none", lang), className="text-body-secondary small mb-0", id="similar-none")
     if not comparison.published or comparison.average_kwh_per_m2 is None:
-        return html.P(t("similar.withheld", lang, k=MIN_GROUP_SIZE), className="text-body-secondary small mb-0",
+        return html.P(t("similar.withheld", lang, k=min_group_size), className="text-body-secondary small mb-0",
                       id="similar-withheld")
     verdict = comparison_verdict(comparison.own_kwh_per_m2, comparison.average_kwh_per_m2,
                                  comparison.efficient_kwh_per_m2)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from babel.dates import format_date, format_skeleton
@@ -35,7 +35,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "home.dwelling": "Logement {code} · {residence}",
         "home.dwelling_details": "{area} · chauffage : {heating}",
         "home.encourage": "Chaque kWh compris est un kWh qu'on peut économiser. Voici où vous en êtes.",
-        "home.staff": "Bonjour ! Ouvrez la vue conseiller ou gestionnaire ci-dessous.",
+        "home.staff": "Bonjour ! Voici les vues ouvertes à votre compte.",
         "home.no_access": "Ce logement n'est pas dans votre périmètre.",
         "consumption.title": "Ma consommation",
         "consumption.title_staff": "Consommation du logement",
@@ -136,11 +136,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "adviser.filter.building": "Bâtiment",
         "adviser.filter.heating": "Chauffage",
         "adviser.filter.kind": "Énergie",
-        "adviser.filter.period": "Calculé depuis",
+        "adviser.filter.period": "Période",
         "adviser.filter.all": "Tous",
-        "adviser.period.30": "30 derniers jours",
-        "adviser.period.90": "90 derniers jours",
-        "adviser.period.365": "Un an",
+        # A ranking period is local days [start, end): "12 mois jusqu'au 1 nov. 2026".
+        "adviser.period.months": "{duration} jusqu'au {end}",
+        "adviser.period.range": "du {start} au {end}",
+        "adviser.periods_none": "Pas encore de classement : le traitement de nuit le calculera.",
+        "adviser.curve_empty": "Pas de relevé horaire sur les 14 derniers jours.",
+        "adviser.suggestions_all": "Pistes d'économies (tout le logement)",
         "adviser.col.rank": "Rang",
         "adviser.col.dwelling": "Logement",
         "adviser.col.kind": "Énergie",
@@ -171,7 +174,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "manager.title": "Gestionnaire : mes bâtiments",
         "manager.alerts": "Alertes en cours",
         "manager.alerts_none": "Aucune alerte en cours. 👍",
-        "manager.alert_where": "{building} · {dwelling} · compteur {meter}",
+        "manager.alert_where": "Compteur {meter} · détectée le {date}",
         "manager.acknowledged": "Prise en compte le {date}",
         "manager.comment": "Commentaire",
         "manager.acknowledge": "Prendre en compte",
@@ -192,6 +195,25 @@ MESSAGES: dict[str, dict[str, str]] = {
         "manager.savings_row": "{description} ({building}, {date}) — {kind} : {avoided} évités sur {days} jours ({fraction}), ± {band}, confiance {confidence}.",
         "manager.no_buildings": "Aucun bâtiment n'est rattaché à votre compte.",
         "manager.curve_note": "Total sur {days} jours : {total}. Degrés-jours comptés depuis 18 °C.",
+        # A manager reads about other people's homes: third person, naming the dwelling and the building.
+        "manager.alert_sentence": "{subject}\u00a0: {what}",
+        "manager.subject.dwelling": "Logement {code} ({building})",
+        "manager.subject.building": "Compteur général ({building})",
+        "manager.building_named": "bâtiment {name}",
+        "manager.building_coded": "bâtiment {name}",
+        "manager.since_date": "le {date} à {time}",
+        "manager.anomaly.water_leak": "l'eau coule en continu depuis {since}",
+        "manager.anomaly.meter_silent": "le compteur ({kind}) ne transmet plus depuis {since}",
+        "manager.anomaly.above_baseline": "la consommation ({kind}) est plus élevée que d'habitude depuis {since}",
+        "manager.anomaly.base_load_rise": "la consommation de veille ({kind}) a augmenté depuis {since}",
+        "manager.anomaly.frozen_index": "l'index du compteur ({kind}) ne bouge plus depuis {since}",
+        "manager.anomaly.counter_reset": "le compteur ({kind}) a été remis à zéro {since} ; les données ont été corrigées",
+        "manager.anomaly.spike": "un pic inhabituel de consommation ({kind}) a eu lieu {since}",
+        "manager.anomaly.other": "quelque chose d'inhabituel sur le compteur ({kind}) depuis {since}",
+        "landing.adviser": "Vue conseiller",
+        "landing.adviser_about": "Les gros consommateurs de vos résidences, comparés aux logements similaires, et le suivi des foyers.",
+        "landing.manager": "Vue gestionnaire",
+        "landing.manager_about": "Les alertes de vos bâtiments, les compteurs silencieux, les courbes quotidiennes et les économies après travaux.",
     },
     "en": {
         "app.title": "coopwatt",
@@ -211,7 +233,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "home.dwelling": "Home {code} · {residence}",
         "home.dwelling_details": "{area} · heating: {heating}",
         "home.encourage": "Every kWh you understand is a kWh you can save. Here is where you stand.",
-        "home.staff": "Hello! Open the adviser or manager view below.",
+        "home.staff": "Hello! Here are the views open to your account.",
         "home.no_access": "This home is outside your scope.",
         "consumption.title": "My consumption",
         "consumption.title_staff": "This home's consumption",
@@ -312,11 +334,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "adviser.filter.building": "Building",
         "adviser.filter.heating": "Heating",
         "adviser.filter.kind": "Energy",
-        "adviser.filter.period": "Computed within",
+        "adviser.filter.period": "Period",
         "adviser.filter.all": "All",
-        "adviser.period.30": "Last 30 days",
-        "adviser.period.90": "Last 90 days",
-        "adviser.period.365": "One year",
+        "adviser.period.months": "{duration} to {end}",
+        "adviser.period.range": "{start} to {end}",
+        "adviser.periods_none": "No ranking yet: the nightly run will compute it.",
+        "adviser.curve_empty": "No hourly data over the last 14 days.",
+        "adviser.suggestions_all": "Ways to save (whole home)",
         "adviser.col.rank": "Rank",
         "adviser.col.dwelling": "Home",
         "adviser.col.kind": "Energy",
@@ -347,7 +371,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "manager.title": "Manager: my buildings",
         "manager.alerts": "Open alerts",
         "manager.alerts_none": "No open alert. 👍",
-        "manager.alert_where": "{building} · {dwelling} · meter {meter}",
+        "manager.alert_where": "Meter {meter} · detected on {date}",
         "manager.acknowledged": "Acknowledged on {date}",
         "manager.comment": "Comment",
         "manager.acknowledge": "Acknowledge",
@@ -368,6 +392,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         "manager.savings_row": "{description} ({building}, {date}) — {kind}: {avoided} avoided over {days} days ({fraction}), ± {band}, confidence {confidence}.",
         "manager.no_buildings": "No building is attached to your account.",
         "manager.curve_note": "Total over {days} days: {total}. Degree-days counted from 18 °C.",
+        "manager.alert_sentence": "{subject}: {what}",
+        "manager.subject.dwelling": "Dwelling {code} ({building})",
+        "manager.subject.building": "Building meter ({building})",
+        "manager.building_named": "{name} building",
+        "manager.building_coded": "building {name}",
+        "manager.since_date": "{date} at {time}",
+        "manager.anomaly.water_leak": "water has been running continuously since {since}",
+        "manager.anomaly.meter_silent": "the {kind} meter has not reported since {since}",
+        "manager.anomaly.above_baseline": "{kind} use has been higher than usual since {since}",
+        "manager.anomaly.base_load_rise": "{kind} standby use has risen since {since}",
+        "manager.anomaly.frozen_index": "the {kind} meter's index has not moved since {since}",
+        "manager.anomaly.counter_reset": "the {kind} meter was reset on {since}; the data were corrected",
+        "manager.anomaly.spike": "an unusual peak of {kind} use happened on {since}",
+        "manager.anomaly.other": "something unusual on the {kind} meter since {since}",
+        "landing.adviser": "Adviser view",
+        "landing.adviser_about": "High consumers in your residences, against similar homes, and household follow-up.",
+        "landing.manager": "Manager view",
+        "landing.manager_about": "Your buildings' alerts, silent meters, daily curves and savings after works.",
     },
 }
 
@@ -428,6 +470,22 @@ def format_period(start: date, granularity: str, lang: str) -> str:
     if granularity == "year":
         return format_skeleton("y", start, locale=locale)
     raise ValueError(f"unknown granularity {granularity!r}")
+
+
+# A period this close to a whole number of months (30.44 days each) is named in months.
+_DAYS_PER_MONTH = 365.25 / 12
+_MONTH_SLACK_DAYS = 3
+
+
+def format_ranking_period(start: date, end: date, lang: str) -> str:
+    """A period of local days [start, end) by its length and end ("12 mois jusqu'au 1 nov. 2026", "12 months to 1 Nov 2026")."""
+    days = (end - start).days
+    months = round(days / _DAYS_PER_MONTH)
+    if months >= 1 and abs(days - months * _DAYS_PER_MONTH) <= _MONTH_SLACK_DAYS:
+        duration = format_unit(months, "duration-month", length="long", locale=locale_of(lang))
+        return t("adviser.period.months", lang, duration=duration, end=format_day(end, lang))
+    # Odd lengths say both days; the last day shown is the last one inside the period.
+    return t("adviser.period.range", lang, start=format_day(start, lang), end=format_day(end - timedelta(days=1), lang))
 
 
 def format_fraction_percent(fraction: float, lang: str, *, digits: int = 0) -> str:

@@ -177,8 +177,8 @@ class Comparison:
     own_kwh_per_m2: float
 
 
-def latest_comparison(conn: psycopg.Connection, dwelling_id: int, kind: str) -> Comparison | None:
-    """The dwelling's most recent comparison (published or not) for a kind, or None."""
+def latest_comparison(conn: psycopg.Connection, dwelling_id: int, kind: str, *, min_group_size: int) -> Comparison | None:
+    """The dwelling's most recent comparison for a kind, or None; a group below k (`min_group_size`) is unpublished."""
     row = conn.execute(
         """
         SELECT g.group_key, g.energy_kind, g.period_start, g.period_end, g.description, g.member_count, g.published,
@@ -192,8 +192,9 @@ def latest_comparison(conn: psycopg.Connection, dwelling_id: int, kind: str) -> 
     ).fetchone()
     if row is None:
         return None
-    published = bool(row[6])
-    # Below k nothing of the group leaves the database, even if a column were filled by mistake.
+    published = bool(row[6]) and int(row[5]) >= min_group_size
+    # Below k nothing of the group leaves the database, even if a column were filled by mistake
+    # or the group was published under a smaller k.
     return Comparison(row[0], row[1], row[2], row[3], dict(row[4] or {}), int(row[5]), published, row[7],
                       row[8] if published else None, row[9] if published else None, float(row[10]))
 
@@ -361,9 +362,13 @@ class HighConsumerRow:
 def high_consumers(
     conn: psycopg.Connection, residence_ids: list[int], *, residence_id: int | None = None,
     building_id: int | None = None, heating_type: str | None = None, energy_kind: str | None = None,
-    computed_since: datetime | None = None, limit: int = 200,
+    period: tuple[date, date] | None = None, limit: int = 200,
 ) -> list[HighConsumerRow]:
-    """High consumers within these residences (the caller's scope), filtered, best rank first."""
+    """High consumers within these residences (the caller's scope), filtered, best rank first.
+
+    `period` (start, end) keeps one ranking period's rows; without it a dwelling ranked in
+    several periods appears once per period.
+    """
     rows = conn.execute(
         """
         SELECT h.dwelling_id, d.code, coalesce(b.name, b.code), r.name, d.heating_type, h.energy_kind, h.rank,
@@ -376,14 +381,29 @@ def high_consumers(
           AND (%(building)s::int IS NULL OR b.id = %(building)s)
           AND (%(heating)s::text IS NULL OR d.heating_type = %(heating)s)
           AND (%(kind)s::text IS NULL OR h.energy_kind = %(kind)s)
-          AND (%(since)s::timestamptz IS NULL OR h.computed_at >= %(since)s)
+          AND (%(period_end)s::date IS NULL OR (h.period_start = %(period_start)s AND h.period_end = %(period_end)s))
         ORDER BY h.rank, h.ratio_to_group DESC NULLS LAST
         LIMIT %(limit)s
         """,
         {"scope": residence_ids, "residence": residence_id, "building": building_id, "heating": heating_type,
-         "kind": energy_kind, "since": computed_since, "limit": limit},
+         "kind": energy_kind, "period_start": period[0] if period else None,
+         "period_end": period[1] if period else None, "limit": limit},
     ).fetchall()
     return [HighConsumerRow(*row[:10], list(row[10] or []), row[11]) for row in rows]  # type: ignore[arg-type]
+
+
+def ranking_periods(conn: psycopg.Connection, residence_ids: list[int]) -> list[tuple[date, date]]:
+    """The ranking periods (start, end) present for dwellings of these residences, latest first."""
+    rows = conn.execute(
+        """
+        SELECT DISTINCT h.period_start, h.period_end
+        FROM high_consumer h JOIN dwelling d ON d.id = h.dwelling_id JOIN building b ON b.id = d.building_id
+        WHERE b.residence_id = ANY(%s)
+        ORDER BY h.period_end DESC, h.period_start DESC
+        """,
+        (residence_ids,),
+    ).fetchall()
+    return [(row[0], row[1]) for row in rows]
 
 
 def residences_and_buildings(conn: psycopg.Connection, residence_ids: list[int]) -> list[tuple[int, str, int, str]]:

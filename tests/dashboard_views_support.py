@@ -17,8 +17,12 @@ class AnalyticsSeed:
 
     alice_leak_alert: int
     c_alerts: list[int] = field(default_factory=list)
+    building_alert: int = 0  # on building B's own heat meter, started ten days ago
     silent_meter_source: str = "src-c-water"
     intervention_id: int = 0
+    # Ranking periods, local days [start, end): claire's residence has "latest" and "previous";
+    # "other_scope" exists only for dwelling A, outside claire's residence.
+    periods: dict[str, tuple[date, date]] = field(default_factory=dict)
 
 
 def _last_tuesday_2am(today: date) -> datetime:
@@ -28,6 +32,9 @@ def _last_tuesday_2am(today: date) -> datetime:
 
 def seed_analytics(url: str, seed: Seed, *, today: date) -> AnalyticsSeed:
     """Comparison groups (alice published, bob below k), baselines, alerts, suggestions, rankings, savings.
+
+    Rankings cover two periods (the last twelve months and the twelve before) in both residences,
+    and a third period in dwelling A's residence only.
 
     Also hourly consumption of dwelling C (its drill-down curve), a silent water meter in
     building B, and outdoor temperatures of both residences over this year's and last year's
@@ -104,17 +111,25 @@ def seed_analytics(url: str, seed: Seed, *, today: date) -> AnalyticsSeed:
                          " VALUES (%s, %s, %s, %s)", (seed.dwelling_a, kind, kwh, eur))
         conn.execute("INSERT INTO suggestion (dwelling_id, kind, energy_kwh_per_year, cost_eur_per_year)"
                      " VALUES (%s, 'heating_setpoint', 900, 181)", (seed.dwelling_c,))
-        for dwelling, kind, use, median, rank, reason in (
-            (seed.dwelling_c, "electricity", 2894.3, 95.0, 1, "Consommation de veille élevée"),
-            (seed.dwelling_a, "electricity", 35.2, 30.0, 2, "Hausse d'une année sur l'autre"),
+        result.periods = {
+            "latest": (today - timedelta(days=365), today),
+            "previous": (today - timedelta(days=730), today - timedelta(days=365)),
+            "other_scope": (today - timedelta(days=395), today - timedelta(days=30)),
+        }
+        for dwelling, kind, use, median, rank, reason, period in (
+            (seed.dwelling_c, "electricity", 2894.3, 95.0, 1, "Consommation de veille élevée", "latest"),
+            (seed.dwelling_a, "electricity", 35.2, 30.0, 2, "Hausse d'une année sur l'autre", "latest"),
+            (seed.dwelling_c, "electricity", 1987.6, 90.0, 1, "Consommation de veille élevée", "previous"),
+            (seed.dwelling_a, "electricity", 33.3, 30.0, 2, "Hausse d'une année sur l'autre", "previous"),
+            (seed.dwelling_a, "electricity", 44.4, 30.0, 1, "Hausse d'une année sur l'autre", "other_scope"),
         ):
             conn.execute(
                 "INSERT INTO high_consumer (dwelling_id, energy_kind, normalised_kwh_per_m2, group_median_kwh_per_m2,"
                 " ratio_to_group, rank, reasons, period_start, period_end)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, current_date - 365, current_date)",
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (dwelling, kind, use, median, use / median, rank,
                  Jsonb([{"code": "base_load", "message_fr": reason, "message_en": "High base load"
-                         if rank == 1 else "Year-on-year growth", "evidence": {}}])),
+                         if rank == 1 else "Year-on-year growth", "evidence": {}}]), *result.periods[period]),
             )
         # Dwelling C's hourly curve over 14 days (a daily shape), and a water meter silent for three days.
         with conn.cursor().copy("COPY consumption_hourly (meter_id, hour, energy_kwh) FROM STDIN") as copy:
@@ -125,8 +140,23 @@ def seed_analytics(url: str, seed: Seed, *, today: date) -> AnalyticsSeed:
         water = conn.execute("INSERT INTO meter (dwelling_id, kind, mode, source) VALUES (%s, 'water', 'index',"
                              " 'src-c-water') RETURNING id", (seed.dwelling_c,)).fetchone()
         assert water is not None
-        conn.execute("INSERT INTO consumption_hourly (meter_id, hour, volume_m3) VALUES (%s, %s, 0.01)",
-                     (water[0], now - timedelta(days=3)))
+        # Its last week of water (a little by day, nothing at night) ends three days ago.
+        with conn.cursor().copy("COPY consumption_hourly (meter_id, hour, volume_m3) FROM STDIN") as copy:
+            last = (now - timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+            for h in range(7 * 24):
+                hour = last - timedelta(hours=h)
+                copy.write_row((water[0], hour, 0.02 if 7 <= hour.hour <= 22 else 0.0))
+        # Building B's own heat meter (no dwelling), its index frozen for ten days.
+        heat = conn.execute("INSERT INTO meter (building_id, kind, mode, source) VALUES (%s, 'heat', 'index',"
+                            " 'src-b-heat') RETURNING id", (seed.other_building_id,)).fetchone()
+        assert heat is not None
+        building_alert = conn.execute(
+            "INSERT INTO alert (kind, severity, meter_id, building_id, started_at, detected_at)"
+            " VALUES ('frozen_index', 'warning', %s, %s, %s, %s) RETURNING id",
+            (heat[0], seed.other_building_id, now - timedelta(days=10), now - timedelta(days=9)),
+        ).fetchone()
+        assert building_alert is not None
+        result.building_alert = int(building_alert[0])
         intervention = conn.execute(
             "INSERT INTO intervention (building_id, day, description) VALUES (%s, %s, 'Isolation des combles')"
             " RETURNING id", (seed.other_building_id, today - timedelta(days=200)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import requests
 
-from dashboard.i18n import format_money_eur, format_quantity
+from dashboard.i18n import format_day, format_money_eur, format_quantity, format_ranking_period
 from tests.dashboard_support import PARIS, DashboardServer, Seed, login, seed_cooperative
 from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
 
@@ -114,9 +114,14 @@ def test_household_below_k_sees_no_group_figure_and_cannot_ask_for_another_home(
             assert secret not in text, (tampered, secret)
 
 
+def period_value(period: tuple[date, date]) -> str:
+    """A ranking period as the period filter offers it."""
+    return f"{period[0].isoformat()}/{period[1].isoformat()}"
+
+
 def ranking(session: requests.Session, base_url: str, residence: object = ALL, building: object = ALL,
-            heating: object = ALL, kind: object = ALL, period: object = ALL) -> Answer:
-    """The adviser ranking callback with the given filter values."""
+            heating: object = ALL, kind: object = ALL, period: object = None) -> Answer:
+    """The adviser ranking callback with the given filter values (no period: the server's default, the latest)."""
     output = _callback_output(session, base_url, "adviser-ranking")
     values = {"adviser-residence": residence, "adviser-building": building, "adviser-heating": heating,
               "adviser-kind": kind, "adviser-period": period}
@@ -128,18 +133,18 @@ def ranking(session: requests.Session, base_url: str, residence: object = ALL, b
 def test_adviser_ranking_stays_in_scope_whatever_the_filters(
     server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
 ) -> None:
-    url, seed, _ = seeded
+    url, seed, analytics = seeded
     claire = login(server.url, "claire")  # adviser of the other residence (dwelling C only)
     text = ranking(claire, server.url).text
     assert f"/adviser?dwelling={seed.dwelling_c}" in text and "B-01" in text
     assert "A-12" not in text and f"dwelling={seed.dwelling_a}" not in text
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT normalised_kwh_per_m2 FROM high_consumer WHERE dwelling_id = %s",
-                           (seed.dwelling_c,)).fetchone()
-    assert row is not None and "2\u202f894,3" in text
+        row = conn.execute("SELECT normalised_kwh_per_m2 FROM high_consumer WHERE dwelling_id = %s"
+                           " AND period_end = %s", (seed.dwelling_c, analytics.periods["latest"][1])).fetchone()
+    assert row == (2894.3,) and "2\u202f894,3" in text
     # Filters inside the scope narrow; a heating type nobody has empties.
     assert "B-01" in ranking(claire, server.url, residence=str(seed.other_residence_id), kind="electricity",
-                             period="30").text
+                             period=period_value(analytics.periods["latest"])).text
     assert "ranking-empty" in ranking(claire, server.url, heating="gas").text
     # A residence or building outside the scope, or junk, gets a refusal and nothing of dwelling A.
     for filters in ({"residence": str(seed.residence_id)}, {"building": str(seed.building_id)},
@@ -150,6 +155,66 @@ def test_adviser_ranking_stays_in_scope_whatever_the_filters(
         assert "A-12" not in text and "35,2" not in text, filters
     # A household has no ranking at all.
     assert "ranking-denied" in ranking(login(server.url, "alice"), server.url).text
+
+
+def test_adviser_ranking_shows_one_period_at_a_time_and_only_periods_it_offers(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+) -> None:
+    _, seed, analytics = seeded
+    latest, previous, other = (analytics.periods[name] for name in ("latest", "previous", "other_scope"))
+    claire = login(server.url, "claire")
+    # The page offers the periods of claire's residence, latest first, named in words; the latest is chosen.
+    layout = json.loads(page(claire, server.url, "/adviser"))
+    dropdown = _component(layout, "adviser-period")
+    assert [option["value"] for option in dropdown["options"]] == [period_value(latest), period_value(previous)]
+    assert dropdown["options"][0]["label"] == format_ranking_period(*latest, "fr")
+    assert dropdown["options"][0]["label"].startswith("12\xa0mois jusqu'au ")  # Babel keeps 12 and mois together
+    assert dropdown["value"] == period_value(latest)
+    # Each period shows its own rows only.
+    default, chosen_latest = ranking(claire, server.url).text, ranking(claire, server.url, period=period_value(latest)).text
+    for text in (default, chosen_latest):
+        assert "2\u202f894,3" in text and "1\u202f987,6" not in text and text.count("ranking-row") == 1
+    text = ranking(claire, server.url, period=period_value(previous)).text
+    assert "1\u202f987,6" in text and "2\u202f894,3" not in text and text.count("ranking-row") == 1
+    # A period value that is not one offered to claire is refused, even a real period of another residence.
+    near_latest = (latest[0], date.fromordinal(latest[1].toordinal() + 1))
+    for tampered in (period_value(other), period_value(near_latest), "2025-13-01/2026-11-01", "all", "365",
+                     f"{period_value(latest)}' OR 1=1", [period_value(latest)], {"start": str(latest[0])}, 7):
+        text = ranking(claire, server.url, period=tampered).text
+        assert "ranking-denied" in text, tampered
+        assert "ranking-row" not in text and "44,4" not in text and "A-12" not in text, tampered
+    # The admin sees every residence's periods; in English too.
+    root = login(server.url, "root")
+    offered = _component(json.loads(page(root, server.url, "/adviser")), "adviser-period")["options"]
+    assert [option["value"] for option in offered] == [period_value(p) for p in (latest, other, previous)]
+    assert "44,4" in ranking(root, server.url, period=period_value(other)).text
+    root.get(server.url + "/lang/en", timeout=10)
+    offered = _component(json.loads(page(root, server.url, "/adviser")), "adviser-period")["options"]
+    assert offered[0]["label"] == format_ranking_period(*latest, "en") and offered[0]["label"].startswith("12 months to ")
+
+
+def _component(tree: object, component_id: str) -> dict[str, Any]:
+    """The props of the component with this id in a rendered layout (which must have it)."""
+    found = _find_component(tree, component_id)
+    assert found is not None, component_id
+    return found
+
+
+def _find_component(tree: object, component_id: str) -> dict[str, Any] | None:
+    if isinstance(tree, dict):
+        props = tree.get("props")
+        if isinstance(props, dict) and props.get("id") == component_id:
+            return props
+        for value in tree.values():
+            found = _find_component(value, component_id) if isinstance(value, (dict, list)) else None
+            if found is not None:
+                return found
+    elif isinstance(tree, list):
+        for value in tree:
+            found = _find_component(value, component_id)
+            if found is not None:
+                return found
+    return None
 
 
 def follow_up(session: requests.Session, base_url: str, dwelling: object) -> Answer:
@@ -249,6 +314,16 @@ def test_manager_page_lists_own_alerts_most_severe_first_silent_meters_and_savin
     shown = [int(part.split('"')[0]) for part in text.split('"data-alert": "')[1:]]
     assert shown == expected
     assert analytics.alice_leak_alert not in shown and "src-a-water" not in text
+    # Third-person sentences naming the dwelling and the building, or the building's own meter; an
+    # alert older than a week has its date, not a weekday. Never the household's "your"/"votre".
+    assert "Logement B-01 (bâtiment B)\xa0: la consommation de veille (électricité) a augmenté depuis " in text
+    assert "Logement B-01 (bâtiment B)\xa0: la consommation (électricité) est plus élevée que d'habitude" in text
+    with psycopg.connect(url) as conn:
+        started = conn.execute("SELECT started_at FROM alert WHERE id = %s", (analytics.building_alert,)).fetchone()
+    assert started is not None
+    assert ("Compteur général (bâtiment B)\xa0: l'index du compteur (chauffage collectif) ne bouge plus depuis le "
+            + format_day(started[0].astimezone(PARIS).date(), "fr") + " à ") in text
+    assert "Votre" not in text and "Vérifiez" not in text
     assert "src-c-water" in text  # silent for three days
     assert "Isolation des combles" in text and format_quantity(12345.6, "kWh", "fr", digits=0) in text
     # Other roles get no manager page; a manager gets no adviser ranking page.
@@ -257,8 +332,54 @@ def test_manager_page_lists_own_alerts_most_severe_first_silent_meters_and_savin
     # An adviser's drill-down outside the scope is refused in the page itself.
     claire = login(server.url, "claire")
     assert "drilldown-denied" in page(claire, server.url, "/adviser", f"?dwelling={seed.dwelling_a}")
-    drill = page(claire, server.url, "/adviser", f"?dwelling={seed.dwelling_c}")
-    assert "drilldown-curve" in drill and "Baisser le chauffage" in drill
+    drill = json.loads(page(claire, server.url, "/adviser", f"?dwelling={seed.dwelling_c}"))
+    assert "Baisser le chauffage" in json.dumps(drill, ensure_ascii=False)
+    # Every kind the dwelling has gets its tab: its curve and its baseline.
+    tabs = _component(drill, "drilldown-kinds")
+    assert [tab["props"]["tab_id"] for tab in tabs["children"]] == ["electricity", "water"]
+    assert [tab["props"]["label"] for tab in tabs["children"]] == ["Électricité", "Eau"]
+    electricity = _component(drill, "drilldown-curve-electricity")["figure"]["data"]
+    water = _component(drill, "drilldown-curve-water")["figure"]["data"]
+    assert electricity[0]["y"] and set(electricity[0]["y"]) == {18.0, 28.0}
+    assert electricity[1]["y"] == [20.0, 20.0]  # the baseline's 480 kWh a day as a base load per hour
+    assert len(water[0]["y"]) == 7 * 24 and set(water[0]["y"]) == {0.0, 0.02}
+    assert len(water) == 1  # no baseline for water: no base-load line
+    assert _component(drill, "drilldown-baseline-water")["children"] == "Pas encore de modèle de référence."
+    assert "480" in _component(drill, "drilldown-baseline-electricity")["children"]
+
+
+def test_staff_landing_links_only_the_views_of_the_role(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+) -> None:
+    claire, marc, root = (login(server.url, name) for name in ("claire", "marc", "root"))
+    adviser = page(claire, server.url, "/")
+    assert "landing-adviser" in adviser and '"href": "/adviser"' in adviser
+    assert "landing-manager" not in adviser and "/manager" not in adviser and "Vue gestionnaire" not in adviser
+    manager = page(marc, server.url, "/")
+    assert "landing-manager" in manager and '"href": "/manager"' in manager
+    assert "landing-adviser" not in manager and "/adviser" not in manager
+    admin = page(root, server.url, "/")
+    assert '"href": "/adviser"' in admin and '"href": "/manager"' in admin
+    # A household goes straight to its own home; no landing.
+    household = page(login(server.url, "alice"), server.url, "/")
+    assert "staff-landing" not in household and "household-dwelling" in household
+    # The pages check the role themselves: an adviser typing the manager address gets a refusal.
+    refused = page(claire, server.url, "/manager")
+    assert "manager-denied" in refused and "alert-card" not in refused and "B-01" not in refused
+    # The admin's manager view covers every building.
+    everything = page(root, server.url, "/manager")
+    assert "Logement A-12 (bâtiment A)\xa0: l'eau coule en continu depuis " in everything
+    assert "Logement B-01 (bâtiment B)" in everything
+
+
+def test_comparison_k_comes_from_the_settings(seeded: tuple[str, Seed, AnalyticsSeed], tmp_path: Path) -> None:
+    url, _, _ = seeded
+    # Alice's group has 6 homes and was published by the job; with k = 7 the dashboard hides it.
+    with DashboardServer(url, tmp_path / "gunicorn-k7.log", comparison_min_group_size="7") as strict:
+        text = household_cards(login(strict.url, "alice"), strict.url, None).text
+    assert "similar-withheld" in text and "dès que 7 logements similaires" in text
+    for figure in ("similar-graph", "similar-verdict", "40,5", "25,2", "34,8"):
+        assert figure not in text, figure
 
 
 def test_manager_curve_refuses_another_building(server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed]) -> None:

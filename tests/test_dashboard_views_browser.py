@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dashboard.i18n import format_number
+from dashboard.i18n import format_number, format_ranking_period
 from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed, seed_cooperative
 from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
 from tests.test_dashboard_browser import browser_page  # noqa: F401 - the shared Chromium fixture
@@ -76,29 +76,65 @@ def test_adviser_ranks_drills_down_and_marks_a_follow_up(
     server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
     artifacts_dir: Path,
 ) -> None:
-    url, seed, _ = seeded
+    url, seed, analytics = seeded
     page = browser_page
     _log_in(page, server.url, "claire")
-    page.goto(server.url + "/adviser")  # type: ignore[attr-defined]
+    # The landing offers the adviser view only.
+    assert page.query_selector("#landing-manager") is None  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-staff-landing-adviser-fr.png"), full_page=True)  # type: ignore[attr-defined]
+    page.click("#landing-adviser")  # type: ignore[attr-defined]
     page.wait_for_selector("#ranking-table")  # type: ignore[attr-defined]
-    with psycopg.connect(url) as conn:
-        expected = conn.execute(
-            "SELECT h.normalised_kwh_per_m2 FROM high_consumer h JOIN dwelling d ON d.id = h.dwelling_id"
-            " JOIN building b ON b.id = d.building_id WHERE b.residence_id = %s ORDER BY h.rank",
-            (seed.other_residence_id,)).fetchall()
+
+    def ranked(period: tuple[object, object]) -> list[str]:
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(
+                "SELECT h.normalised_kwh_per_m2 FROM high_consumer h JOIN dwelling d ON d.id = h.dwelling_id"
+                " JOIN building b ON b.id = d.building_id WHERE b.residence_id = %s AND h.period_start = %s"
+                " AND h.period_end = %s ORDER BY h.rank", (seed.other_residence_id, *period)).fetchall()
+        return [format_number(row[0], "fr", digits=1) for row in rows]
+
+    # The latest period is the default.
     shown = page.eval_on_selector_all(".ranking-use", "cells => cells.map(c => c.innerText)")  # type: ignore[attr-defined]
-    assert shown == [format_number(row[0], "fr", digits=1) for row in expected]
+    assert shown == ranked(analytics.periods["latest"]) and shown
     assert "A-12" not in page.inner_text("#ranking-table")  # type: ignore[attr-defined]
+    assert format_ranking_period(*analytics.periods["latest"], "fr") in page.inner_text("#adviser-period")  # type: ignore[attr-defined]
     page.wait_for_timeout(500)  # type: ignore[attr-defined]
     page.screenshot(path=str(artifacts_dir / "dashboard-adviser-ranking-fr.png"), full_page=True)  # type: ignore[attr-defined]
+    # Choosing the twelve months before shows that period's ranking.
+    previous = format_ranking_period(*analytics.periods["previous"], "fr")
+    page.click("#adviser-period")  # type: ignore[attr-defined]
+    page.get_by_role("option", name=previous).click()  # type: ignore[attr-defined]
+    expected_previous = ranked(analytics.periods["previous"])
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "expected => [...document.querySelectorAll('.ranking-use')].map(c => c.innerText).join('|') === expected",
+        arg="|".join(expected_previous))
+    page.wait_for_timeout(300)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-adviser-ranking-previous-fr.png"), full_page=True)  # type: ignore[attr-defined]
 
     page.click("#ranking-table a:has-text('B-01')")  # type: ignore[attr-defined]
-    page.wait_for_selector("#drilldown-curve .js-plotly-plot")  # type: ignore[attr-defined]
-    points = page.evaluate("() => document.querySelector('#drilldown-curve .js-plotly-plot').data[0].y.length")  # type: ignore[attr-defined]
+    page.wait_for_selector("#drilldown-curve-electricity .js-plotly-plot")  # type: ignore[attr-defined]
+    points = page.evaluate("() => document.querySelector('#drilldown-curve-electricity .js-plotly-plot').data[0].y.length")  # type: ignore[attr-defined]
     with psycopg.connect(url) as conn:
         hours = conn.execute("SELECT count(*) FROM consumption_hourly WHERE meter_id = %s AND hour >= now() - interval"
                              " '14 days'", (seed.meters["c-elec"],)).fetchone()
     assert hours is not None and points == hours[0] > 0
+    # Each energy kind of the dwelling has its tab: water's curve is there too.
+    page.click("#drilldown-kinds >> text=Eau")  # type: ignore[attr-defined]
+    page.wait_for_selector("#drilldown-curve-water .js-plotly-plot", state="visible")  # type: ignore[attr-defined]
+    water = page.evaluate("() => document.querySelector('#drilldown-curve-water .js-plotly-plot').data[0].y")  # type: ignore[attr-defined]
+    with psycopg.connect(url) as conn:
+        stored = conn.execute("SELECT count(*) FROM consumption_hourly ch JOIN meter m ON m.id = ch.meter_id"
+                              " WHERE m.source = 'src-c-water' AND ch.hour >= now() - interval '14 days'").fetchone()
+    assert stored is not None and len(water) == stored[0] > 0
+    assert page.is_visible("#drilldown-baseline-water")  # type: ignore[attr-defined]
+    assert not page.is_visible("#drilldown-curve-electricity")  # type: ignore[attr-defined]
+    page.wait_for_timeout(500)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-adviser-drilldown-water-fr.png"), full_page=True)  # type: ignore[attr-defined]
+    page.set_viewport_size({"width": 390, "height": 844})  # type: ignore[attr-defined]
+    page.wait_for_timeout(800)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-adviser-drilldown-phone-fr.png"), full_page=True)  # type: ignore[attr-defined]
+    page.set_viewport_size({"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page.click("#drilldown-kinds >> text=Électricité")  # type: ignore[attr-defined]
     page.select_option("#adviser-follow-status", "contacted")  # type: ignore[attr-defined]
     page.fill("#adviser-follow-note", "Visite prévue jeudi")  # type: ignore[attr-defined]
     page.click("#adviser-follow-save")  # type: ignore[attr-defined]
@@ -122,12 +158,19 @@ def test_manager_sees_alerts_and_curves_and_acknowledges_an_alert(
     url, seed, analytics = seeded
     page = browser_page
     _log_in(page, server.url, "marc")
-    page.goto(server.url + "/manager")  # type: ignore[attr-defined]
+    assert page.query_selector("#landing-adviser") is None  # type: ignore[attr-defined]
+    page.set_viewport_size({"width": 390, "height": 844})  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-staff-landing-manager-phone-fr.png"), full_page=True)  # type: ignore[attr-defined]
+    page.set_viewport_size({"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page.click("#landing-manager")  # type: ignore[attr-defined]
     page.wait_for_selector("#manager-alerts")  # type: ignore[attr-defined]
     page.wait_for_selector("#manager-curve .js-plotly-plot")  # type: ignore[attr-defined]
     page.wait_for_function("() => document.querySelector('#manager-curve .js-plotly-plot').data.length == 2")  # type: ignore[attr-defined]
     shown = page.eval_on_selector_all(".alert-card", "cards => cards.map(c => Number(c.dataset.alert))")  # type: ignore[attr-defined]
-    assert sorted(shown) == sorted(analytics.c_alerts)
+    assert sorted(shown) == sorted([*analytics.c_alerts, analytics.building_alert])
+    sentences = page.eval_on_selector_all(".alert-sentence", "spans => spans.map(s => s.innerText)")  # type: ignore[attr-defined]
+    assert "Logement B-01 (bâtiment B)\xa0: la consommation de veille (électricité) a augmenté depuis " in sentences[0]
+    assert any(s.startswith("Compteur général (bâtiment B)\xa0: l'index du compteur") for s in sentences)
     bars = page.evaluate("() => document.querySelector('#manager-curve .js-plotly-plot').data[0].y")  # type: ignore[attr-defined]
     with psycopg.connect(url) as conn:
         days = conn.execute("SELECT count(*) FROM consumption_daily WHERE meter_id = %s AND day >= now() - interval"
@@ -152,6 +195,9 @@ def test_manager_sees_alerts_and_curves_and_acknowledges_an_alert(
     page.set_viewport_size({"width": 1280, "height": 900})  # type: ignore[attr-defined]
     page.click("#lang-en")  # type: ignore[attr-defined]
     page.wait_for_selector("text=Open alerts")  # type: ignore[attr-defined]
+    sentences = page.eval_on_selector_all(".alert-sentence", "spans => spans.map(s => s.innerText)")  # type: ignore[attr-defined]
+    assert sentences[0].startswith("Dwelling B-01 (building B): electricity standby use has risen since ")
+    assert any(s.startswith("Building meter (building B): the collective heating meter's index") for s in sentences)
     page.wait_for_selector("#manager-curve .js-plotly-plot")  # type: ignore[attr-defined]
     page.wait_for_timeout(800)  # type: ignore[attr-defined]
     page.screenshot(path=str(artifacts_dir / "dashboard-manager-en.png"), full_page=True)  # type: ignore[attr-defined]

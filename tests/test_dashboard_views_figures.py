@@ -11,14 +11,16 @@ from dashboard.figures import (
     VERDICTS,
     anomaly_sentence,
     building_curve_figure,
+    building_phrase,
     comparison_figure,
     comparison_verdict,
     load_curve_figure,
+    manager_alert_sentence,
     reason_text,
     similar_homes_explained,
     year_on_year,
 )
-from dashboard.i18n import MESSAGES, format_fraction_percent, t
+from dashboard.i18n import MESSAGES, format_fraction_percent, format_ranking_period, t
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -106,6 +108,8 @@ def test_load_curve_has_the_hours_and_a_base_load_line() -> None:
     assert list(figure.data[0].y) == [float(h) for h in range(24)]
     assert list(figure.data[1].y) == [0.5, 0.5]
     assert len(load_curve_figure(points, "kWh", "fr").data) == 1
+    assert load_curve_figure(points, "kWh", "fr").data[0].mode == "lines"
+    assert load_curve_figure(points[:1], "m³", "fr").data[0].mode == "markers"  # one hour still shows
 
 
 def test_building_curve_puts_degree_days_on_a_second_axis() -> None:
@@ -130,3 +134,67 @@ def test_curves_use_numeric_dates_in_both_languages() -> None:
 ])
 def test_percentages_follow_the_language(fraction: float, lang: str, digits: int, expected: str) -> None:
     assert format_fraction_percent(fraction, lang, digits=digits) == expected
+
+
+ALERT_KINDS = ("above_baseline", "base_load_rise", "water_leak", "meter_silent", "frozen_index", "counter_reset", "spike")
+
+
+def test_manager_alerts_name_the_dwelling_and_the_building_in_the_third_person() -> None:
+    # French puts a no-break space before the colon: it never starts a line on a phone.
+    tuesday = datetime(2026, 11, 24, 2, 0, tzinfo=PARIS)
+    assert manager_alert_sentence("water_leak", "water", tuesday, "fr", dwelling_code="B-12",
+                                  building_name="Les Lilas") == (
+        "Logement B-12 (bâtiment Les Lilas)\xa0: l'eau coule en continu depuis mardi 02:00")
+    assert manager_alert_sentence("water_leak", "water", tuesday, "en", dwelling_code="B-12",
+                                  building_name="Les Lilas") == (
+        "Dwelling B-12 (Les Lilas building): water has been running continuously since Tuesday 02:00")
+    # A building's own meter is named as such.
+    assert manager_alert_sentence("meter_silent", "heat", tuesday, "fr", dwelling_code=None,
+                                  building_name="Les Lilas") == (
+        "Compteur général (bâtiment Les Lilas)\xa0: le compteur (chauffage collectif) ne transmet plus depuis mardi 02:00")
+    assert manager_alert_sentence("meter_silent", "heat", tuesday, "en", dwelling_code=None,
+                                  building_name="Les Lilas") == (
+        "Building meter (Les Lilas building): the collective heating meter has not reported since Tuesday 02:00")
+
+
+def test_manager_alert_older_than_a_week_gets_its_date() -> None:
+    tuesday = datetime(2026, 11, 24, 2, 0, tzinfo=PARIS)
+    recent = manager_alert_sentence("spike", "electricity", tuesday, "fr", dwelling_code="B-01", building_name="B",
+                                    today=date(2026, 11, 30))
+    assert recent.endswith("a eu lieu mardi 02:00")
+    # On the next Tuesday "mardi" would read as today: the date is said instead.
+    old = manager_alert_sentence("water_leak", "water", tuesday, "fr", dwelling_code="B-01", building_name="B",
+                                 today=date(2026, 12, 1))
+    assert old == "Logement B-01 (bâtiment B)\xa0: l'eau coule en continu depuis le 24 nov. 2026 à 02:00"
+    assert manager_alert_sentence("water_leak", "water", tuesday, "en", dwelling_code="B-01", building_name="B",
+                                  today=date(2026, 12, 1)).endswith("since 24 Nov 2026 at 02:00")
+
+
+@pytest.mark.parametrize("name, lang, expected", [
+    ("Les Lilas", "fr", "bâtiment Les Lilas"), ("Les Lilas", "en", "Les Lilas building"),
+    ("Bâtiment A", "fr", "bâtiment A"), ("Bâtiment A", "en", "building A"), ("B", "en", "building B"),
+    ("Building Oakwood", "en", "Oakwood building"),
+])
+def test_a_building_is_named_once(name: str, lang: str, expected: str) -> None:
+    assert building_phrase(name, lang) == expected
+
+
+def test_every_alert_kind_has_manager_words_in_both_languages_without_the_second_person() -> None:
+    tuesday = datetime(2026, 11, 24, 2, 0, tzinfo=PARIS)
+    for kind in (*ALERT_KINDS, "some_new_kind"):
+        for lang, second_person in (("fr", ("votre", "vous", "vérifiez")), ("en", ("your", "you", "check"))):
+            assert kind == "some_new_kind" or f"manager.anomaly.{kind}" in MESSAGES[lang]
+            text = manager_alert_sentence(kind, "gas", tuesday, lang, dwelling_code="A-1", building_name="Les Lilas")
+            words = text.lower().replace(":", " ").replace("(", " ").replace(")", " ").split()
+            assert not [w for w in second_person if w in words], (kind, lang, text)
+            assert "A-1" in text and "Lilas" in text and ("mardi" in text or "Tuesday" in text), (kind, lang, text)
+
+
+@pytest.mark.parametrize("start, end, lang, expected", [
+    (date(2025, 11, 1), date(2026, 11, 1), "fr", "12\xa0mois jusqu'au 1 nov. 2026"),
+    (date(2025, 11, 1), date(2026, 11, 1), "en", "12 months to 1 Nov 2026"),
+    (date(2024, 11, 1), date(2025, 11, 1), "en", "12 months to 1 Nov 2025"),
+    (date(2025, 11, 1), date(2025, 11, 15), "fr", "du 1 nov. 2025 au 14 nov. 2025"),
+])
+def test_ranking_periods_are_named_by_length_and_end(start: date, end: date, lang: str, expected: str) -> None:
+    assert format_ranking_period(start, end, lang) == expected

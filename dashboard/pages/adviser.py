@@ -6,7 +6,7 @@ checked against the adviser's residences on the server before any query runs.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import dash
@@ -18,7 +18,10 @@ from dash import Input, Output, State, callback, dcc, html
 from dashboard import actions, context, queries
 from dashboard.auth import session_language
 from dashboard.figures import load_curve_figure, reason_text
-from dashboard.i18n import MESSAGES, format_day, format_fraction_percent, format_money_eur, format_number, format_quantity, language_or_default, t
+from dashboard.i18n import (
+    MESSAGES, format_day, format_fraction_percent, format_money_eur, format_number, format_quantity,
+    format_ranking_period, language_or_default, t,
+)
 from dashboard.scope import Role, Scope, ScopeDenied, building_allowed, current_scope, parse_id, resolve_dwelling
 
 dash.register_page(__name__, path="/adviser", title="coopwatt · conseiller", name="Conseiller / Adviser")
@@ -35,8 +38,9 @@ FOLLOW_NOTE = "adviser-follow-note"
 FOLLOW_SAVE = "adviser-follow-save"
 FOLLOW_RESULT = "adviser-follow-result"
 
+DRILL_KINDS = "drilldown-kinds"
+
 HEATING_TYPES = ("electric", "gas", "collective", "heat_pump", "district", "other")
-PERIODS_DAYS = ("30", "90", "365")
 CURVE_DAYS = 14
 ALL = "all"
 
@@ -58,6 +62,25 @@ def _dropdown(component_id: str, label: str, options: list[dict[str, Any]], lang
     ], xs=12, sm=6, lg=True, className="mb-2")
 
 
+def period_value(period: tuple[date, date]) -> str:
+    """A ranking period as the filter's value: "2025-11-01/2026-11-01" (local days [start, end))."""
+    return f"{period[0].isoformat()}/{period[1].isoformat()}"
+
+
+def parse_period(value: object) -> tuple[date, date]:
+    """A ranking period from the browser's filter value; anything malformed is refused.
+
+    Well-formed is not enough: the caller also checks it is one of the periods it offers.
+    """
+    if not isinstance(value, str) or len(value) != 21 or value[10] != "/":
+        raise ScopeDenied("not a period")
+    try:
+        start, end = date.fromisoformat(value[:10]), date.fromisoformat(value[11:])
+    except ValueError as error:
+        raise ScopeDenied("not a period") from error
+    return start, end
+
+
 def layout(dwelling: str | None = None, **_query: Any) -> Any:
     """Filters and ranking of the adviser's residences, and the drill-down of a requested dwelling."""
     lang = session_language()
@@ -67,6 +90,7 @@ def layout(dwelling: str | None = None, **_query: Any) -> Any:
         if not residences:
             return dbc.Alert(t("home.no_access", lang), color="warning", id="adviser-denied")
         places = queries.residences_and_buildings(conn, residences)
+        periods = queries.ranking_periods(conn, residences)
         drill = _drilldown(conn, scope, dwelling, lang) if dwelling else html.P(
             t("adviser.pick", lang), className="text-body-secondary mb-0")
     residence_options = sorted({(r_id, r_name) for r_id, r_name, _, _ in places}, key=lambda r: r[1])
@@ -82,8 +106,15 @@ def layout(dwelling: str | None = None, **_query: Any) -> Any:
                       [{"label": t(f"heating.{h}", lang), "value": h} for h in HEATING_TYPES], lang),
             _dropdown(KIND_FILTER, t("adviser.filter.kind", lang),
                       [{"label": t(f"kind.{k}", lang), "value": k} for k in queries.KINDS], lang),
-            _dropdown(PERIOD_FILTER, t("adviser.filter.period", lang),
-                      [{"label": t(f"adviser.period.{d}", lang), "value": d} for d in PERIODS_DAYS], lang),
+            # One period at a time (latest first, the default): a dwelling is ranked once per period.
+            dbc.Col([
+                dbc.Label(t("adviser.filter.period", lang), html_for=PERIOD_FILTER,
+                          className="small text-body-secondary mb-0"),
+                dcc.Dropdown(id=PERIOD_FILTER, clearable=False, searchable=False,
+                             options=[{"label": format_ranking_period(*p, lang), "value": period_value(p)}
+                                      for p in periods],
+                             value=period_value(periods[0]) if periods else None),
+            ], xs=12, sm=6, lg=4, className="mb-2"),  # wide enough for "12 mois jusqu'au 28 nov. 2026"
         ], className="g-2 mb-2"),
         dbc.Card(dbc.CardBody(dcc.Loading(html.Div(id=RANKING))), className="mb-3 shadow-sm"),
         dbc.Card(dbc.CardBody(drill), className="mb-3 shadow-sm", id="adviser-drilldown"),
@@ -116,13 +147,18 @@ def update_ranking(residence: object, building: object, heating: object, kind: o
                 raise ScopeDenied("unknown heating type")
             if kind != ALL and kind not in queries.KINDS:
                 raise ScopeDenied("unknown energy kind")
-            if period != ALL and period not in PERIODS_DAYS:
-                raise ScopeDenied("unknown period")
-            since = None if period == ALL else datetime.now(ctx.settings.tz) - timedelta(days=int(str(period)))
+            offered = queries.ranking_periods(conn, allowed)
+            if not offered:
+                return html.P(t("adviser.periods_none", lang), className="text-body-secondary mb-0",
+                              id="ranking-empty")
+            # The period is checked against those offered in this scope, recomputed here: never taken on trust.
+            chosen = offered[0] if period is None else parse_period(period)
+            if chosen not in offered:
+                raise ScopeDenied("period not offered")
             rows = queries.high_consumers(
                 conn, allowed, residence_id=residence_id, building_id=building_id,
                 heating_type=None if heating == ALL else str(heating), energy_kind=None if kind == ALL else str(kind),
-                computed_since=since,
+                period=chosen,
             )
     except ScopeDenied:
         flask.current_app.logger.warning("scope denied in update_ranking")
@@ -166,12 +202,9 @@ def _drilldown(conn: psycopg.Connection, scope: Scope, requested: object, lang: 
     if info is None:
         return dbc.Alert(t("home.no_access", lang), color="warning", id="drilldown-denied", className="mb-0")
     settings = context.current().settings
-    kind = info.kinds[0] if info.kinds else "electricity"
+    kinds = list(info.kinds) or ["electricity"]
     since = datetime.now(settings.tz) - timedelta(days=CURVE_DAYS)
-    points = queries.hourly_curve(conn, dwelling_id, kind, since)
-    baseline = queries.baselines(conn, dwelling_id).get(kind)
-    base_per_hour = baseline.base_kwh_per_day / 24 if baseline and baseline.base_kwh_per_day is not None else None
-    unit = queries.UNIT_OF_KIND[kind]
+    fitted = queries.baselines(conn, dwelling_id)
     follow = queries.latest_follow_up(conn, dwelling_id)
     suggestion_items = [
         html.Li(f"{t('suggestion.' + s.kind, lang) if 'suggestion.' + s.kind in _keys(lang) else s.kind} — "
@@ -179,19 +212,22 @@ def _drilldown(conn: psycopg.Connection, scope: Scope, requested: object, lang: 
         for s in queries.suggestions(conn, dwelling_id)
     ]
     area = format_quantity(info.floor_area_m2, "m²", lang, digits=0)
+    tabs = dbc.Tabs([
+        dbc.Tab(_kind_panel(queries.hourly_curve(conn, dwelling_id, kind, since), fitted.get(kind), kind, lang),
+                label=t(f"kind.{kind}", lang), tab_id=kind, id=f"drilldown-tab-{kind}",
+                label_class_name="text-success", active_label_class_name="fw-semibold text-body")
+        for kind in kinds
+    ], active_tab=kinds[0], id=DRILL_KINDS, className="mt-2")
     return html.Div([
         dcc.Store(id=DRILL_STORE, data=dwelling_id),  # a request only: the save callback checks it again
         html.H2(t("adviser.drilldown", lang, code=info.code, building=info.building_name, residence=info.residence_name),
                 className="h5"),
         html.P([t("home.dwelling_details", lang, area=area, heating=t(f"heating.{info.heating_type}", lang)), " · ",
                 html.A(t("consumption.title_staff", lang), href=f"/?dwelling={dwelling_id}")],
-               className="small text-body-secondary"),
-        html.H3(t("adviser.curve_title", lang) + f" — {t('kind.' + kind, lang)}", className="h6"),
-        dcc.Graph(figure=load_curve_figure(points, unit, lang, base_per_hour), id="drilldown-curve",
-                  config={"displayModeBar": False, "responsive": True}, style={"height": "280px"}),
-        html.H3(t("adviser.baseline", lang), className="h6 mt-2"),
-        html.P(_baseline_text(baseline, lang), className="small", id="drilldown-baseline"),
-        html.H3(t("soon.title.suggestions", lang), className="h6"),
+               className="small text-body-secondary mb-0"),
+        tabs,
+        # Suggestions are stored per dwelling, not per energy kind: one list under the tabs.
+        html.H3(t("adviser.suggestions_all", lang), className="h6 mt-3"),
         html.Ul(suggestion_items, className="small", id="drilldown-suggestions") if suggestion_items
         else html.P(t("suggestions.none", lang), className="small text-body-secondary"),
         html.H3(t("adviser.follow_up", lang), className="h6"),
@@ -210,11 +246,31 @@ def _drilldown(conn: psycopg.Connection, scope: Scope, requested: object, lang: 
     ])
 
 
+def _kind_panel(points: list[tuple[datetime, float]], baseline: queries.BaselineRow | None, kind: str,
+                lang: str) -> html.Div:
+    """One energy kind of the drill-down: its hourly load curve against the base load, and its baseline."""
+    unit = queries.UNIT_OF_KIND[kind]
+    base_per_hour = baseline.base_kwh_per_day / 24 if baseline and baseline.base_kwh_per_day is not None else None
+    curve: Any = (
+        dcc.Graph(figure=load_curve_figure(points, unit, lang, base_per_hour), id=f"drilldown-curve-{kind}",
+                  className="drilldown-curve", config={"displayModeBar": False, "responsive": True},
+                  style={"height": "280px"})
+        if points else html.P(t("adviser.curve_empty", lang), className="small text-body-secondary",
+                              id=f"drilldown-curve-{kind}")
+    )
+    return html.Div([
+        html.H3(t("adviser.curve_title", lang), className="h6 mt-3"),
+        curve,
+        html.H3(t("adviser.baseline", lang), className="h6 mt-2"),
+        html.P(_baseline_text(baseline, unit, lang), className="small mb-0", id=f"drilldown-baseline-{kind}"),
+    ])
+
+
 def _keys(lang: str) -> dict[str, str]:
     return MESSAGES[language_or_default(lang)]
 
 
-def _baseline_text(baseline: queries.BaselineRow | None, lang: str) -> str:
+def _baseline_text(baseline: queries.BaselineRow | None, unit: str, lang: str) -> str:
     if baseline is None:
         return t("adviser.baseline_none", lang)
     if not baseline.qualified:
@@ -224,8 +280,9 @@ def _baseline_text(baseline: queries.BaselineRow | None, lang: str) -> str:
     def number(value: float | None, unit: str) -> str:
         return "—" if value is None else format_quantity(value, unit, lang, digits=2)
 
-    return t("adviser.baseline_fit", lang, base=number(baseline.base_kwh_per_day, "kWh"),
-             slope=number(baseline.heating_kwh_per_degree_day, "kWh"),
+    # The baseline's columns say kWh; for water the model is fitted on m³.
+    return t("adviser.baseline_fit", lang, base=number(baseline.base_kwh_per_day, unit),
+             slope=number(baseline.heating_kwh_per_degree_day, unit),
              balance=number(baseline.heating_balance_point_c, "°C"),
              cv="—" if baseline.cv_rmse is None else format_fraction_percent(baseline.cv_rmse, lang))
 

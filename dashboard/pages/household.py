@@ -66,12 +66,24 @@ def _analytics_card(slot_id: str, title_key: str, lang: str) -> dbc.Col:
     )
 
 
-def _staff_landing(lang: str) -> html.Div:
+# The staff views each role may open; the pages check the role again on the server.
+STAFF_VIEWS: dict[Role, tuple[str, ...]] = {
+    Role.ADVISER: ("adviser",),
+    Role.MANAGER: ("manager",),
+    Role.ADMIN: ("adviser", "manager"),
+}
+
+
+def staff_landing(role: Role, lang: str) -> html.Div:
+    """Links to the views this role may open, and to no other."""
     links = [
-        dbc.ListGroupItem(page["name"], href=page["relative_path"])
-        for page in dash.page_registry.values() if page["path"] != "/"
+        dbc.ListGroupItem([
+            html.Div(t(f"landing.{view}", lang), className="fw-semibold text-success"),
+            html.Div(t(f"landing.{view}_about", lang), className="small text-body-secondary"),
+        ], href=f"/{view}", id=f"landing-{view}", action=True, className="py-3")
+        for view in STAFF_VIEWS.get(role, ())
     ]
-    return html.Div([dbc.Alert(t("home.staff", lang), color="success"), dbc.ListGroup(links)])
+    return html.Div([dbc.Alert(t("home.staff", lang), color="success"), dbc.ListGroup(links, id="staff-landing")])
 
 
 def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
@@ -86,7 +98,7 @@ def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
             erasure_at = queries.open_erasure_request(conn, scope.account_id)
     except ScopeDenied:
         if scope.role is not Role.HOUSEHOLD and dwelling is None:
-            return _staff_landing(lang)
+            return staff_landing(scope.role, lang)
         return dbc.Alert(t("home.no_access", lang), color="warning", id="household-denied")
     if info is None:
         return dbc.Alert(t("home.no_access", lang), color="warning", id="household-denied")

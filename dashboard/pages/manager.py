@@ -7,17 +7,18 @@ callbacks check each against the manager's buildings on the server.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
 import flask
+import psycopg
 from dash import MATCH, Input, Output, State, callback, ctx, dcc, html
 
 from dashboard import actions, context, queries
 from dashboard.auth import session_language
-from dashboard.figures import anomaly_sentence, building_curve_figure
+from dashboard.figures import building_curve_figure, manager_alert_sentence
 from dashboard.household_analytics import SEVERITY_COLOURS
 from dashboard.i18n import format_day, format_fraction_percent, format_number, format_quantity, t
 from dashboard.scope import Role, Scope, ScopeDenied, building_allowed, current_scope, parse_id
@@ -40,9 +41,13 @@ CURVE_DAYS = 90
 DEGREE_DAY_BASE_C = 18.0
 
 
-def manager_buildings(scope: Scope) -> list[int]:
-    """The buildings a manager looks after (admins use the adviser view or drill-downs)."""
-    return sorted(scope.building_ids) if scope.role is Role.MANAGER else []
+def manager_buildings(conn: psycopg.Connection, scope: Scope) -> list[int]:
+    """The buildings a manager looks after; an admin sees every building; nobody else any."""
+    if scope.role is Role.MANAGER:
+        return sorted(scope.building_ids)
+    if scope.role is Role.ADMIN:
+        return [row[0] for row in conn.execute("SELECT id FROM building ORDER BY id").fetchall()]
+    return []
 
 
 def layout(**_query: Any) -> Any:
@@ -50,10 +55,11 @@ def layout(**_query: Any) -> Any:
     lang = session_language()
     scope = current_scope()
     settings = context.current().settings
-    buildings = manager_buildings(scope)
-    if not buildings:
-        return dbc.Alert(t("manager.no_buildings", lang), color="warning", id="manager-denied")
+    today = datetime.now(settings.tz).date()
     with context.current().connection() as conn:
+        buildings = manager_buildings(conn, scope)
+        if not buildings:
+            return dbc.Alert(t("manager.no_buildings", lang), color="warning", id="manager-denied")
         named = queries.buildings_named(conn, buildings)
         alerts = queries.open_alerts_of_buildings(conn, buildings)
         silent = queries.silent_meters(conn, buildings, datetime.now(settings.tz) - SILENT_AFTER)
@@ -63,7 +69,7 @@ def layout(**_query: Any) -> Any:
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody([
                 html.H2(t("manager.alerts", lang), className="h5 card-title"),
-                html.Div([_alert_card(alert, lang, settings.tz) for alert in alerts], id="manager-alerts")
+                html.Div([_alert_card(alert, lang, settings.tz, today) for alert in alerts], id="manager-alerts")
                 if alerts else html.P(t("manager.alerts_none", lang), className="text-success mb-0",
                                       id="manager-alerts-none"),
             ]), className="h-100 shadow-sm"), xs=12, lg=7, className="mb-3"),
@@ -108,17 +114,19 @@ def _savings_text(row: queries.SavingsRow, lang: str) -> str:
              confidence=format_fraction_percent(row.confidence, lang))
 
 
-def _alert_card(alert: queries.AlertRow, lang: str, tz: Any) -> html.Div:
+def _alert_card(alert: queries.AlertRow, lang: str, tz: Any, today: date) -> html.Div:
     acknowledged = (t("manager.acknowledged", lang, date=format_day(alert.acknowledged_at.astimezone(tz).date(), lang))
                     if alert.acknowledged_at else "")
     return html.Div(dbc.Card(dbc.CardBody([
         html.Div([
             dbc.Badge(t(f"severity.{alert.severity}", lang), color=SEVERITY_COLOURS.get(alert.severity, "secondary"),
                       className="me-2"),
-            html.Span(anomaly_sentence(alert.kind, alert.meter_kind, alert.started_at.astimezone(tz), lang)),
+            html.Span(manager_alert_sentence(alert.kind, alert.meter_kind, alert.started_at.astimezone(tz), lang,
+                                             dwelling_code=alert.dwelling_code, building_name=alert.building_name,
+                                             today=today), className="alert-sentence"),
         ]),
-        html.Div(t("manager.alert_where", lang, building=alert.building_name or "—",
-                   dwelling=alert.dwelling_code or "—", meter=alert.meter_source),
+        html.Div(t("manager.alert_where", lang, meter=alert.meter_source,
+                   date=format_day(alert.detected_at.astimezone(tz).date(), lang)),
                  className="small text-body-secondary mb-2"),
         dbc.Row([
             dbc.Col(dbc.Input(id={"type": COMMENT, "alert": alert.id}, placeholder=t("manager.comment", lang),
@@ -180,7 +188,7 @@ def update_curve(building: object, kind: object) -> tuple[Any, str]:
         if building_id is None or kind not in queries.KINDS:
             raise ScopeDenied("bad request")
         with context.current().connection() as conn:
-            if scope.role is not Role.MANAGER or not building_allowed(conn, scope, building_id):
+            if scope.role not in (Role.MANAGER, Role.ADMIN) or not building_allowed(conn, scope, building_id):
                 raise ScopeDenied("building outside the scope")
             days = queries.building_daily(
                 conn, building_id, str(kind), datetime.now(settings.tz).date() - timedelta(days=CURVE_DAYS),
