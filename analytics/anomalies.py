@@ -27,6 +27,7 @@ Evidence values are plain numbers whose names carry their unit.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from enum import StrEnum
 from statistics import median
@@ -85,7 +86,7 @@ class AnomalyThresholds:
     night_start_hour: int = 1
     night_end_hour: int = 5  # exclusive
     base_load_reference_nights: int = 28
-    base_load_min_rise_ratio: float = 1.5
+    base_load_min_rise_ratio: float = 1.3
     base_load_min_rise_w: float = 50.0
     base_load_min_nights: int = 3
     base_load_critical_rise_w: float = 500.0
@@ -108,6 +109,9 @@ class AnomalyThresholds:
     spike_robust_z: float = 10.0
     spike_min_ratio: float = 4.0
     spike_min_scale_kwh: float = 0.005  # floor for the robust scale: flat series would flag everything
+    # ... and as a ratio to the intervals around it (two each side): a glitch stands alone, while a shifted
+    # routine (a weekend's late showers, a cold morning's heating) is high for hours on end.
+    spike_min_neighbour_ratio: float = 2.0
 
 
 def _runs(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
@@ -252,11 +256,55 @@ def _base_load_episode(
     )]
 
 
+def interval_volumes(readings: pd.DataFrame) -> pd.DataFrame:
+    """Volume per reporting period from index readings, indexed by the period's start (``volume_m3``).
+
+    A period longer than the usual spacing (a silence) or with a falling index (a reset) is unknown (NaN).
+    """
+    require_columns(readings, ("index_value",), "index readings")
+    index = require_datetime_index(readings, "index readings")
+    values = readings["index_value"].to_numpy(dtype=float)
+    if len(values) < 2:
+        return pd.DataFrame({"volume_m3": np.zeros(0)}, index=index[:0])
+    spacing = np.diff(index.asi8)
+    usual = np.median(spacing)
+    volume = np.diff(values)
+    volume[(volume < 0) | (spacing > 1.5 * usual)] = np.nan
+    return pd.DataFrame({"volume_m3": volume}, index=index[:-1])
+
+
+def _leak_onset(periods: pd.DataFrame, hour_start: pd.Timestamp, run_end: pd.Timestamp,
+                zero_flow_m3: float) -> pd.Timestamp:
+    """Where the leak in an hourly run began, to one reporting period (the run's first hour without the periods).
+
+    Hourly sums locate a run to the hour, and its first hours are often the household's own use just before the
+    leak began; per-period volumes have more dry periods, so the last one before the leak comes closer to it.
+    """
+    times = periods.index
+    if len(times) == 0 or times[0] >= hour_start:
+        return hour_start  # the periods do not reach back to the dry hour before the run
+    inside = (times >= hour_start - pd.Timedelta(hours=1)) & (times < run_end)
+    volume = periods["volume_m3"].to_numpy(dtype=float)[inside]
+    starts = times[inside]
+    with np.errstate(invalid="ignore"):
+        flowing = volume > zero_flow_m3  # NaN (unknown) breaks a stretch like a dry period
+    stretches = _runs(flowing)
+    if not stretches:
+        return hour_start
+    # The leak is the longest stretch; the household's own use before it starts or after it stops is short.
+    first, _ = max(stretches, key=lambda run: run[1] - run[0])
+    return max(hour_start, starts[first])
+
+
 def detect_water_leak(
     hourly: pd.DataFrame, meter_id: int, dwelling_id: int | None,
-    thresholds: AnomalyThresholds = AnomalyThresholds(),
+    thresholds: AnomalyThresholds = AnomalyThresholds(), periods: pd.DataFrame | None = None,
 ) -> list[Anomaly]:
-    """Continuous water flow: no zero-flow hour for at least ``leak_min_hours`` hours."""
+    """Continuous water flow: no zero-flow hour for at least ``leak_min_hours`` hours.
+
+    ``periods`` (optional, from :func:`interval_volumes`): volume per reporting period, used to date the
+    start of the flow to one period when it covers the hour before the run.
+    """
     grid, volume, step = _regular(hourly, "volume_m3", "hourly volume")
     with np.errstate(invalid="ignore"):
         flowing = volume > thresholds.leak_zero_flow_m3  # NaN (missing) breaks a run: no claim without data
@@ -269,9 +317,12 @@ def detect_water_leak(
         run = volume[first:last + 1]
         floor_l_per_h = float(run.min() * 1000.0 / step_h)
         severity = Severity.CRITICAL if floor_l_per_h >= thresholds.leak_critical_l_per_h else Severity.WARNING
+        start = grid[first]
+        if periods is not None:
+            start = _leak_onset(periods, start, grid[last] + step, thresholds.leak_zero_flow_m3)
         found.append(Anomaly(
             AnomalyKind.WATER_LEAK, severity, meter_id, dwelling_id,
-            start=grid[first], end=grid[last] + step, ongoing=last == len(volume) - 1,
+            start=start, end=grid[last] + step, ongoing=last == len(volume) - 1,
             evidence={
                 "hours": float(hours),
                 "volume_m3": float(run.sum()),
@@ -390,10 +441,17 @@ def detect_spikes(
     deviation = pd.Series(np.abs(values - level))
     spread = deviation.rolling(window_days * per_day, center=True, min_periods=per_day).median().to_numpy() * 1.4826
     scale = np.maximum(np.nan_to_num(spread, nan=0.0), thresholds.spike_min_scale_kwh)
-    with np.errstate(invalid="ignore"):
+    # The two intervals each side (the interval itself left out), NaN beyond the ends.
+    padded = np.concatenate((np.full(2, np.nan), values, np.full(2, np.nan)))
+    n = len(values)
+    neighbours = np.column_stack([padded[k:k + n] for k in (0, 1, 3, 4)])
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all four neighbours missing (a gap)
+        nearby = np.nan_to_num(np.nanmax(neighbours, axis=1), nan=0.0)
         flagged = (
             (values > level + thresholds.spike_robust_z * scale)
             & (values > thresholds.spike_min_ratio * np.maximum(level, thresholds.spike_min_scale_kwh))
+            & (values > thresholds.spike_min_neighbour_ratio * np.maximum(nearby, thresholds.spike_min_scale_kwh))
         )
     found = []
     for first, last in _runs(flagged):

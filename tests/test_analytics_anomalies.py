@@ -16,6 +16,7 @@ from analytics.anomalies import (
     detect_meter_silent,
     detect_spikes,
     detect_water_leak,
+    interval_volumes,
     night_base_load_w,
 )
 from analytics.baseline import DailyBaselineModel
@@ -113,6 +114,37 @@ def test_water_leak_fires_on_continuous_flow() -> None:
     assert abs(anomaly.start - leak_start) <= pd.Timedelta(hours=1)
     assert anomaly.ongoing
     assert anomaly.evidence["min_flow_l_per_h"] == pytest.approx(3.0, rel=0.01)
+
+
+def test_water_leak_start_is_dated_to_one_reporting_period() -> None:
+    """The household's own use just before a leak joins the hourly run; per-period volumes date the leak itself."""
+    periods = pd.date_range("2025-03-10", periods=5 * 48, freq="30min", tz=TZ)
+    litres = np.zeros(len(periods))
+    # Household draws in every hour from 11:00 until the leak (no dry hour), with dry half-hours between.
+    for text, amount in [("11:00", 12), ("12:30", 8), ("13:00", 20), ("13:30", 6)]:
+        litres[periods.get_loc(_ts(f"2025-03-12 {text}"))] = amount
+    leak_start = _ts("2025-03-12 14:30")
+    litres[periods >= leak_start] += 4.0  # 8 L/h
+    per_period = pd.DataFrame({"volume_m3": litres / 1000.0}, index=periods)
+    hourly = per_period.resample("h").sum()
+    readings = synthetic.index_readings(per_period, "volume_m3", start_index=512.0)
+
+    hourly_only = detect_water_leak(hourly, METER, DWELLING)
+    assert len(hourly_only) == 1 and hourly_only[0].start == _ts("2025-03-12 11:00")  # the household's use
+
+    found = detect_water_leak(hourly, METER, DWELLING, periods=interval_volumes(readings))
+    assert len(found) == 1
+    assert found[0].start == leak_start
+    assert found[0].end == hourly_only[0].end and found[0].evidence == hourly_only[0].evidence
+
+
+def test_interval_volumes_leave_silences_and_resets_unknown() -> None:
+    times = pd.DatetimeIndex([_ts("2025-03-10 00:00") + pd.Timedelta(minutes=30 * k) for k in (0, 1, 2, 6, 7, 8)])
+    readings = pd.DataFrame({"index_value": [10.0, 10.002, 10.002, 10.010, 0.001, 0.004]}, index=times)
+    volumes = interval_volumes(readings)
+    assert list(volumes.index) == list(times[:-1])
+    expected = [0.002, 0.0, np.nan, np.nan, 0.003]
+    np.testing.assert_allclose(volumes["volume_m3"].to_numpy(), expected, atol=1e-9)
 
 
 def test_water_flow_shorter_than_a_day_is_not_a_leak() -> None:

@@ -21,13 +21,17 @@ class MeterInfo:
     building_id: int | None
     reporting_period_s: int | None
     heating_type: str | None
+    dwellings_served: int = 1  # a building meter (heat plant, common parts) serves its building's dwellings
 
 
 def list_meters(conn: psycopg.Connection) -> list[MeterInfo]:
     """All installed meters, ordered by id (chunks are slices of this list)."""
     rows = conn.execute(
         """SELECT m.id, m.kind, m.dwelling_id, COALESCE(m.building_id, d.building_id), m.reporting_period_s,
-                  d.heating_type
+                  d.heating_type,
+                  CASE WHEN m.dwelling_id IS NULL
+                       THEN GREATEST((SELECT count(*) FROM dwelling b WHERE b.building_id = m.building_id), 1)
+                       ELSE 1 END
              FROM meter m LEFT JOIN dwelling d ON d.id = m.dwelling_id
             WHERE m.removed_at IS NULL ORDER BY m.id"""
     ).fetchall()

@@ -15,7 +15,7 @@ import psycopg
 
 from analytics.anomalies import (
     Anomaly, AnomalyThresholds, detect_base_load_rise, detect_counter_reset, detect_frozen_index,
-    detect_meter_silent, detect_spikes, detect_water_leak,
+    detect_meter_silent, detect_spikes, detect_water_leak, interval_volumes,
 )
 from analytics.job import load
 from analytics.job.alerts import reconcile_meter
@@ -25,6 +25,7 @@ from coopwatt.settings import Settings
 log = logging.getLogger(__name__)
 
 ELECTRIC_HEATING = frozenset({"electric", "heat_pump"})
+STILL_WHEN_UNUSED = frozenset({"water", "gas"})
 
 
 @dataclass
@@ -84,14 +85,19 @@ def detect_meter(
         found += detect_meter_silent(times, now, m, d, thresholds, usual_period=usual)
         checked.add("meter_silent")
     if index is not None and len(index) >= 2:
-        found += detect_frozen_index(index, m, d, thresholds)
         found += detect_counter_reset(index, m, d, thresholds)
-        checked |= {"frozen_index", "counter_reset"}
+        checked.add("counter_reset")
+        # A still water or gas index is a day without use (a weekend away, a vacant flat), not a stuck meter:
+        # only counters that always move (base load, a heating loop) can be told frozen from the index alone.
+        if meter.kind not in STILL_WHEN_UNUSED:
+            found += detect_frozen_index(index, m, d, thresholds)
+            checked.add("frozen_index")
     if hourly is not None and len(hourly) >= 3:
         if meter.kind == "water":
             volume = hourly[["volume_m3"]].dropna()
             if len(volume):
-                found += detect_water_leak(volume, m, d, thresholds)
+                periods = interval_volumes(index) if index is not None and len(index) >= 2 else None
+                found += detect_water_leak(volume, m, d, thresholds, periods=periods)
                 checked.add("water_leak")
         else:
             energy = hourly[["energy_kwh"]].dropna()
@@ -99,9 +105,11 @@ def detect_meter(
             energy = energy.dropna()
             if len(energy) >= 3:
                 # Hourly sums blur a half-hour glitch into ordinary cooking peaks by ratio alone; a glitch
-                # is also beyond what a home can draw, so keep only spikes above that power.
+                # is also beyond what a home can draw, so keep only spikes above that power (per home served:
+                # a building's heat meter draws for all of its dwellings).
+                min_kwh = spike_min_power_w * max(meter.dwellings_served, 1) / 1000.0
                 found += [a for a in detect_spikes(energy, m, d, thresholds)
-                          if a.evidence.get("peak_kwh", 0.0) * 1000.0 >= spike_min_power_w]
+                          if a.evidence.get("peak_kwh", 0.0) >= min_kwh]
                 checked.add("spike")
                 # Without the baseline's weather share, an electrically heated home's night load rises every
                 # autumn: judging it would flag the heating season, so those homes wait for the weather model.
