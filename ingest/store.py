@@ -42,20 +42,24 @@ def store_readings(conn: psycopg.Connection, rows: Iterable[ReadingRow]) -> int:
             copy.set_types(["int4", "int2", "timestamptz", "float8"])
             for row in rows:
                 copy.write_row(row)
-        # Redelivered or re-imported readings hit the key and are skipped: writes are idempotent.
+        # Redelivered or re-imported readings hit the key and are skipped: writes are idempotent. Only the rows
+        # actually inserted mark their meter for derivation (a redelivered batch changes no consumption), in the
+        # same statement: one round trip.
         cur.execute(
-            "INSERT INTO reading (meter_id, quantity_id, time, value)"
-            " SELECT meter_id, quantity_id, time, value FROM reading_stage"
-            " ON CONFLICT (meter_id, quantity_id, time) DO NOTHING"
-        )
-        inserted = cur.rowcount
-        cur.execute(
-            "INSERT INTO consumption_pending (meter_id, from_time)"
-            " SELECT meter_id, min(time) FROM reading_stage WHERE quantity_id = ANY(%s) GROUP BY meter_id"
-            " ON CONFLICT (meter_id) DO UPDATE"
-            " SET from_time = least(consumption_pending.from_time, excluded.from_time)",
+            "WITH new AS ("
+            "  INSERT INTO reading (meter_id, quantity_id, time, value)"
+            "  SELECT meter_id, quantity_id, time, value FROM reading_stage"
+            "  ON CONFLICT (meter_id, quantity_id, time) DO NOTHING"
+            "  RETURNING meter_id, quantity_id, time),"
+            " pending AS ("
+            "  INSERT INTO consumption_pending (meter_id, from_time)"
+            "  SELECT meter_id, min(time) FROM new WHERE quantity_id = ANY(%s) GROUP BY meter_id"
+            "  ON CONFLICT (meter_id) DO UPDATE"
+            "  SET from_time = least(consumption_pending.from_time, excluded.from_time))"
+            " SELECT count(*) FROM new",
             (list(_CONSUMPTION_QUANTITIES),),
         )
+        inserted = cur.fetchone()[0]
     return inserted
 
 

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from coopwatt.quantities import Quantity
+from ingest.derive import derive_pending
 from ingest.store import store_dead_letters, store_readings
 
 
@@ -31,6 +32,20 @@ def test_store_twice_stores_once_and_marks_pending(migrated_db_url: str) -> None
         assert conn.execute("SELECT count(*) FROM reading").fetchone()[0] == 51
         pending = conn.execute("SELECT meter_id, from_time FROM consumption_pending").fetchall()
     assert pending == [(meter, t0 - timedelta(hours=1))]
+
+
+def test_restoring_a_stored_batch_marks_nothing_to_derive(migrated_db_url: str, settings) -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    with psycopg.connect(migrated_db_url) as conn:
+        meter = _meter(conn)
+        rows = [(meter, int(Quantity.ENERGY_INDEX_KWH), t0 + timedelta(minutes=30 * i), 100.0 + i) for i in range(10)]
+        assert store_readings(conn, rows) == 10
+        conn.commit()
+        derive_pending(conn, settings)
+        assert conn.execute("SELECT count(*) FROM consumption_pending").fetchone()[0] == 0
+        assert store_readings(conn, rows) == 0  # redelivered: nothing new, so no consumption to derive again
+        conn.commit()
+        assert conn.execute("SELECT count(*) FROM consumption_pending").fetchone()[0] == 0
 
 
 def test_power_readings_do_not_mark_consumption(migrated_db_url: str) -> None:
