@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
 from analytics.job.nightly import run_nightly
+from analytics.job.run import run_anomalies
 from coopwatt.settings import Settings, load_settings
 from tests.nightly_support import Home, write_coop
 
@@ -181,3 +183,20 @@ def test_savings_after_a_ten_percent_cut_come_out_at_ten_percent(nightly_setting
     assert abs(avoided_fraction - 0.10) <= band_kwh / baseline_kwh
     assert 0.07 < avoided_fraction < 0.13
     assert summary.savings == 1 and summary.skipped["savings_in_future"] == 1
+
+
+def test_the_anomaly_run_flags_days_far_above_the_stored_baseline(nightly_settings):
+    homes = [Home(f"D{i}") for i in range(3)] + [Home("HOT", surge_from=date(2026, 10, 27), surge_factor=2.5)]
+    coop = write_coop(nightly_settings, homes, TODAY)
+    with psycopg.connect(nightly_settings.database_url) as conn:
+        conn.execute("INSERT INTO meter (dwelling_id, kind, mode, source) VALUES (%s, 'electricity', 'index', 'sub')",
+                     (coop.dwelling_ids["HOT"],))  # a second meter: the dwelling's first one carries the alert
+    run_nightly(nightly_settings.database_url, nightly_settings, now=NOW)
+    summary = run_anomalies(nightly_settings.database_url, nightly_settings, now=NOW)
+    assert summary.failures == 0
+    alerts = _rows(nightly_settings, "SELECT meter_id, started_at, status, evidence FROM alert"
+                   " WHERE kind = 'above_baseline'")
+    assert [(meter, status) for meter, _, status, _ in alerts] == [(coop.meter_ids["HOT"], "open")]
+    meter, started_at, _, evidence = alerts[0]
+    assert started_at.astimezone(ZoneInfo("Europe/Paris")).date() == date(2026, 10, 27)
+    assert evidence["ratio"] > 2.0

@@ -14,10 +14,11 @@ import pandas as pd
 import psycopg
 
 from analytics.anomalies import (
-    Anomaly, AnomalyThresholds, detect_base_load_rise, detect_counter_reset, detect_frozen_index,
-    detect_meter_silent, detect_spikes, detect_water_leak, interval_volumes,
+    Anomaly, AnomalyThresholds, detect_above_baseline, detect_base_load_rise, detect_counter_reset,
+    detect_frozen_index, detect_meter_silent, detect_spikes, detect_water_leak, interval_volumes,
 )
-from analytics.job import load
+from analytics.job import load, nightly_load
+from analytics.job.above_baseline import BaselineCheck, baseline_checks, primary_meters
 from analytics.job.alerts import reconcile_meter
 from coopwatt.db import connect
 from coopwatt.settings import Settings
@@ -74,12 +75,15 @@ def thresholds_from(settings: Settings) -> AnomalyThresholds:
 def detect_meter(
     meter: load.MeterInfo, hourly: pd.DataFrame | None, index: pd.DataFrame | None,
     times: pd.DatetimeIndex | None, now: pd.Timestamp, thresholds: AnomalyThresholds,
-    spike_min_power_w: float = 0.0,
+    spike_min_power_w: float = 0.0, baseline: BaselineCheck | None = None,
 ) -> tuple[list[Anomaly], set[str]]:
     """Run every detector that fits the meter's kind and data; returns anomalies and the kinds checked."""
     found: list[Anomaly] = []
     checked: set[str] = set()
     m, d = meter.meter_id, meter.dwelling_id
+    if baseline is not None and baseline.daily["energy_kwh"].notna().any():
+        found += detect_above_baseline(baseline.daily, baseline.rmse_kwh, m, d, thresholds)
+        checked.add("above_baseline")
     if times is not None and len(times):
         usual = pd.Timedelta(seconds=meter.reporting_period_s) if meter.reporting_period_s else None
         found += detect_meter_silent(times, now, m, d, thresholds, usual_period=usual)
@@ -131,6 +135,9 @@ def run_anomalies(url: str, settings: Settings, now: datetime | None = None) -> 
     dwellings: set[int] = set()
     with connect(url) as conn:
         meters = load.list_meters(conn)
+        # Above-baseline needs each dwelling's stored baseline (from the nightly run) and its residence's weather.
+        registry = {d.dwelling_id: d for d in nightly_load.list_dwellings(conn)}
+        primary = primary_meters(conn)
         conn.commit()
         size = settings.analytics_chunk_meters
         for offset in range(0, len(meters), size):
@@ -141,6 +148,8 @@ def run_anomalies(url: str, settings: Settings, now: datetime | None = None) -> 
             hourly = load.hourly_frames(conn, ids, since_hourly, settings.timezone)
             index = load.index_frames(conn, ids, since_index, settings.timezone)
             times = load.reading_times(conn, ids, since_index, settings.timezone)
+            checks = baseline_checks(conn, chunk, registry, primary, now_ts.date(), settings.timezone,
+                                     settings.gas_kwh_per_m3)
             conn.commit()
             for meter in chunk:
                 try:
@@ -148,6 +157,7 @@ def run_anomalies(url: str, settings: Settings, now: datetime | None = None) -> 
                         found, checked = detect_meter(
                             meter, hourly.get(meter.meter_id), index.get(meter.meter_id),
                             times.get(meter.meter_id), now_ts, thresholds, settings.analytics_spike_min_power_w,
+                            checks.get(meter.meter_id),
                         )
                         changes = reconcile_meter(
                             conn, meter.meter_id, meter.building_id, found, settings, checked,
@@ -169,7 +179,7 @@ def run_anomalies(url: str, settings: Settings, now: datetime | None = None) -> 
                 summary.anomalies_by_kind.update(a.kind.value for a in found)
                 summary.alerts_opened += changes.opened
                 summary.alerts_resolved += changes.resolved
-            del hourly, index, times  # keep memory bounded to one chunk
+            del hourly, index, times, checks  # keep memory bounded to one chunk
         summary.dwellings_processed = len(dwellings)
         summary.status = "partial" if summary.failures else "ok"
         conn.execute(
