@@ -67,35 +67,30 @@ def group_description(key: str) -> dict[str, object]:
 def write_comparison(conn: psycopg.Connection, kind: str, period: tuple[date, date], result: ComparisonResult,
                      frozen: set[str]) -> tuple[int, int]:
     """Store one period's groups and members, leaving groups already published for it untouched; (published, withheld)."""
-    published = withheld = 0
-    members = result.dwellings.set_index("dwelling_id")
-    for key, group in result.groups.items():
-        if key in frozen:
-            continue  # published figures never change: a later sum over other homes could be subtracted
-        conn.execute("DELETE FROM comparison_group WHERE group_key = %s AND energy_kind = %s"
-                     " AND period_start = %s AND period_end = %s", (key, kind, *period))
-        conn.execute(
-            """INSERT INTO comparison_group (group_key, energy_kind, period_start, period_end, description,
-                                             member_count, published, withheld_reason, average_kwh, average_kwh_per_m2,
-                                             efficient_kwh, efficient_kwh_per_m2, efficient_home_count)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            (key, kind, *period, Jsonb(group_description(key)), group.member_count, group.published,
-             group.withheld_reason, group.average_kwh, group.average_kwh_per_m2, group.efficient_kwh,
-             group.efficient_kwh_per_m2, group.efficient_home_count),
-        )
-        rows = members.loc[sorted(group.members)]
-        with conn.cursor().copy(
-            "COPY comparison_member (group_key, energy_kind, period_start, period_end, dwelling_id, energy_kwh,"
-            " energy_kwh_per_m2, percentile) FROM STDIN"
-        ) as copy:
-            for dwelling_id, row in rows.iterrows():
-                copy.write_row((key, kind, *period, int(dwelling_id), float(row["normalised_energy_kwh"]),
-                                float(row["normalised_energy_kwh_per_m2"]), _number(row["percentile_per_m2"])))
-        if group.published:
-            published += 1
-        else:
-            withheld += 1
-    return published, withheld
+    groups = [g for key, g in result.groups.items() if key not in frozen]
+    # Published figures never change: a later sum over other homes could be subtracted from them.
+    conn.execute("DELETE FROM comparison_group WHERE energy_kind = %s AND period_start = %s AND period_end = %s"
+                 " AND group_key = ANY(%s)", (kind, *period, [g.key for g in groups]))
+    with conn.cursor().copy(
+        "COPY comparison_group (group_key, energy_kind, period_start, period_end, description, member_count,"
+        " published, withheld_reason, average_kwh, average_kwh_per_m2, efficient_kwh, efficient_kwh_per_m2,"
+        " efficient_home_count) FROM STDIN"
+    ) as copy:
+        for g in groups:
+            copy.write_row((g.key, kind, *period, Jsonb(group_description(g.key)), g.member_count, g.published,
+                            g.withheld_reason, g.average_kwh, g.average_kwh_per_m2, g.efficient_kwh,
+                            g.efficient_kwh_per_m2, g.efficient_home_count))
+    members = result.dwellings
+    members = members[members["group_key"].isin({g.key for g in groups})]
+    with conn.cursor().copy(
+        "COPY comparison_member (group_key, energy_kind, period_start, period_end, dwelling_id, energy_kwh,"
+        " energy_kwh_per_m2, percentile) FROM STDIN"
+    ) as copy:
+        for row in members.itertuples(index=False):
+            copy.write_row((row.group_key, kind, *period, int(row.dwelling_id), float(row.normalised_energy_kwh),
+                            float(row.normalised_energy_kwh_per_m2), _number(row.percentile_per_m2)))
+    published = sum(g.published for g in groups)
+    return published, len(groups) - published
 
 
 def write_rankings(conn: psycopg.Connection, kind: str, period: tuple[date, date], ranking: pd.DataFrame) -> int:
