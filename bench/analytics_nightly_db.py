@@ -13,6 +13,7 @@ dwelling for its days and hours, as a straightforward job would do) on a sample 
 against the chunked read on the same sample; the ratio is printed.
 
 Targets (issue 3): 10,000 dwellings ≤ 10 minutes and ≤ 2 GiB on this 2-core machine.
+With --anomalies, one anomaly run over every meter is timed too (it runs every 15 minutes).
 
 Run:  uv run python bench/analytics_nightly_db.py --dwellings 10000
 """
@@ -51,6 +52,17 @@ def _nightly_child(url: str, now: datetime, chunk: int, out: multiprocessing.Que
     summary = run_nightly(url, settings, now=now)
     out.put({"seconds": time.perf_counter() - started, "status": summary.status,
              "dwellings": summary.dwellings_processed, "failures": summary.failures, **summary.detail()})
+
+
+def _anomaly_child(url: str, now: datetime, out: multiprocessing.Queue) -> None:
+    """One incremental anomaly run over every meter, after the nightly run stored the baselines."""
+    from analytics.job.run import run_anomalies
+
+    settings = load_settings({}, database_url=url)
+    started = time.perf_counter()
+    summary = run_anomalies(url, settings, now=now)
+    out.put({"seconds": time.perf_counter() - started, "meters": summary.meters_processed,
+             "failures": summary.failures, "anomalies": dict(summary.anomalies_by_kind)})
 
 
 def _sample_child(url: str, now: datetime, sample: int, out: multiprocessing.Queue) -> None:
@@ -98,7 +110,7 @@ def clear_results(url: str) -> None:
         conn.execute("TRUNCATE " + ", ".join(RESULT_TABLES) + " CASCADE")
 
 
-def run(dwellings: int, chunk: int, sample: int) -> None:
+def run(dwellings: int, chunk: int, sample: int, anomalies: bool) -> None:
     """Seed (or reuse), run the nightly job, print the figures."""
     info = ensure_seeded(ADMIN_URL, dwellings)
     now = info.end + timedelta(hours=3)  # the night after the seeded year
@@ -123,6 +135,14 @@ def run(dwellings: int, chunk: int, sample: int) -> None:
           + f"; peak RSS vs 2 GiB: {rss / TARGET_BYTES:.3f}")
     print(f"per-dwelling step on {timing['sample']} dwellings: chunked {timing['chunked']:.1f} s, one by one "
           f"{timing['one_by_one']:.1f} s → chunked reads {ratio:.1f}× faster")
+    if anomalies:
+        with psycopg.connect(info.url) as conn:
+            conn.execute("TRUNCATE alert CASCADE")  # every run starts from no open alert
+        found, _ = _in_child(_anomaly_child, info.url, now)
+        print(f"anomaly run (every {load_settings({}).analytics_interval_min:g} min in production): "
+              f"{found['seconds']:.1f} s for {found['meters']} meters, failures {found['failures']}, "
+              f"found {found['anomalies']}; vs its interval: "
+              f"{found['seconds'] / (load_settings({}).analytics_interval_min * 60):.3f}")
 
 
 def main() -> None:
@@ -131,8 +151,9 @@ def main() -> None:
     parser.add_argument("--dwellings", type=int, default=10_000)
     parser.add_argument("--chunk", type=int, default=500, help="COOPWATT_ANALYTICS_CHUNK_DWELLINGS")
     parser.add_argument("--sample", type=int, default=200, help="dwellings for the one-by-one baseline")
+    parser.add_argument("--anomalies", action="store_true", help="also time one anomaly run over every meter")
     args = parser.parse_args()
-    run(args.dwellings, args.chunk, args.sample)
+    run(args.dwellings, args.chunk, args.sample, args.anomalies)
 
 
 if __name__ == "__main__":
