@@ -72,10 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="subscribe to MQTT and store readings")
     ingest.set_defaults(handler=_lazy("ingest.service"))
 
-    imp = sub.add_parser("import", help="import an Enedis load-curve CSV or a plain CSV")
+    imp = sub.add_parser("import", help="import an Enedis load-curve CSV, a plain CSV or outdoor temperatures")
     imp.add_argument("path", help="CSV file")
-    imp.add_argument("--format", choices=["auto", "enedis", "plain"], default="auto")
+    imp.add_argument("--format", choices=["auto", "enedis", "plain", "temperature"], default="auto",
+                     help="temperature: columns residence,time,temperature[,unit] (°C unless unit says K or °F)")
     imp.add_argument("--meter", help="meter source id the Enedis file belongs to")
+    imp.add_argument("--residence", help="residence code of a temperature file without a residence column")
     imp.set_defaults(handler=_lazy("ingest.importer"))
 
     sim = sub.add_parser("simulate", help="publish a simulated residence over MQTT")

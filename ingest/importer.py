@@ -1,6 +1,6 @@
-"""``coopwatt import PATH``: load an Enedis load-curve CSV or a plain CSV into ``reading``.
+"""``coopwatt import PATH``: load an Enedis load-curve CSV or a plain CSV into ``reading``, or outdoor temperatures.
 
-Thin I/O around the pure parsers (``ingest.enedis``, ``ingest.plain_csv``):
+Thin I/O around the pure parsers (``ingest.enedis``, ``ingest.plain_csv``, ``ingest.temperature_csv``):
 read the file, find the meters, write with ``ingest.store`` (COPY, idempotent:
 importing twice stores nothing new), record every bad row in ``dead_letter``
 (source ``import``, topic = file name, payload = the raw line, reason with the
@@ -27,6 +27,7 @@ from ingest.enedis import looks_like_enedis, parse_enedis
 from ingest.plain_csv import BadRow, MeterRef, looks_like_plain, parse_plain
 from ingest.reading import PayloadError
 from ingest.store import ReadingRow, store_dead_letters, store_readings
+from ingest.temperature_csv import looks_like_temperature, parse_temperatures
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class ImportFailed(Exception):
 
 @dataclass
 class ImportSummary:
-    """What one import did (rows_read = stored + already_present + rejected + empty + duplicates)."""
+    """What one import did (rows_read = stored + updated + already_present + rejected + empty + duplicates)."""
 
     path: str
     format: str
@@ -50,6 +51,7 @@ class ImportSummary:
     rejected: int = 0
     empty: int = 0
     duplicates: int = 0
+    updated: int = 0  # temperatures corrected by a later file
     skipped_sections: list[str] = field(default_factory=list)
     bad: list[BadRow] = field(default_factory=list)
 
@@ -62,6 +64,8 @@ class ImportSummary:
             f"  déjà présentes / already present:       {self.already_present}",
             f"  rejetées / rejected:                    {self.rejected}",
         ]
+        if self.updated:
+            out.append(f"  corrigées / corrected:                  {self.updated}")
         if self.empty:
             out.append(f"  sans valeur / without a value:          {self.empty}")
         if self.duplicates:
@@ -81,14 +85,17 @@ def read_lines(path: Path) -> list[str]:
 
 
 def detect_format(lines: list[str]) -> str:
-    """'enedis' or 'plain' from the first lines; ImportFailed if neither."""
+    """'enedis', 'plain' or 'temperature' from the first lines; ImportFailed if none."""
     head = lines[:20]
     if looks_like_enedis(head):
         return "enedis"
     if head and looks_like_plain(head[0]):
         return "plain"
+    if head and looks_like_temperature(head[0]):
+        return "temperature"
     raise ImportFailed("format non reconnu / unrecognised format: expected an Enedis load curve"
-                       " (Horodate;Valeur) or a plain CSV with columns meter,time,value,unit")
+                       " (Horodate;Valeur), a plain CSV with columns meter,time,value,unit, or outdoor"
+                       " temperatures with columns residence,time,temperature")
 
 
 def _chunks(rows: list[ReadingRow], size: int) -> Iterator[list[ReadingRow]]:
@@ -159,8 +166,39 @@ def _import_plain(conn: psycopg.Connection, path: Path, lines: list[str], settin
     )
 
 
+def _import_temperature(conn: psycopg.Connection, path: Path, lines: list[str], settings: Settings,
+                        residence: str | None) -> ImportSummary:
+    residences = dict(conn.execute("SELECT code, id FROM residence").fetchall())
+    try:
+        parsed = parse_temperatures(lines, residences, settings.tz, residence)
+    except PayloadError as exc:
+        raise ImportFailed(str(exc)) from exc
+    # A corrected weather file replaces what an earlier import stored: the later file is the better one.
+    rows = [(rid, when, celsius) for _, rid, when, celsius in parsed.rows]
+    inserted = updated = 0
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO outdoor_temperature (residence_id, time, temperature_c) VALUES (%s, %s, %s)"
+            " ON CONFLICT (residence_id, time) DO UPDATE SET temperature_c = excluded.temperature_c"
+            " WHERE outdoor_temperature.temperature_c IS DISTINCT FROM excluded.temperature_c"
+            " RETURNING (xmax = 0)",  # true for a new row, false for a corrected one; nothing when unchanged
+            rows, returning=True,
+        )
+        while True:
+            for (is_new,) in cur.fetchall():
+                inserted += bool(is_new)
+                updated += not is_new
+            if not cur.nextset():
+                break
+    _dead_letters(conn, path, parsed.bad)
+    return ImportSummary(path=str(path), format="temperature", rows_read=len(rows) + len(parsed.bad),
+                         stored=inserted, already_present=len(rows) - inserted - updated, rejected=len(parsed.bad),
+                         updated=updated, bad=parsed.bad)
+
+
 def import_file(conn: psycopg.Connection, path: Path, settings: Settings, *, fmt: str = "auto",
-                meter_source: str | None = None, progress: bool = True) -> ImportSummary:
+                meter_source: str | None = None, progress: bool = True,
+                residence: str | None = None) -> ImportSummary:
     """Import one CSV file in one transaction (committed here); ImportFailed if the file cannot be used at all."""
     lines = read_lines(path)
     chosen = detect_format(lines) if fmt == "auto" else fmt
@@ -169,6 +207,8 @@ def import_file(conn: psycopg.Connection, path: Path, settings: Settings, *, fmt
             summary = _import_enedis(conn, path, lines, settings, meter_source, progress)
         elif chosen == "plain":
             summary = _import_plain(conn, path, lines, settings, progress)
+        elif chosen == "temperature":
+            summary = _import_temperature(conn, path, lines, settings, residence)
         else:
             raise ValueError(f"unknown format {chosen!r}")
     except BaseException:
@@ -191,7 +231,7 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
     with psycopg.connect(require_database_url(settings), application_name="coopwatt-import") as conn:
         try:
             summary = import_file(conn, path, settings, fmt=args.format, meter_source=args.meter,
-                                  progress=sys.stderr.isatty())
+                                  progress=sys.stderr.isatty(), residence=getattr(args, "residence", None))
         except ImportFailed as exc:
             print(f"coopwatt import: {exc}", file=sys.stderr)
             return 2
