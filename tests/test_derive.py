@@ -126,8 +126,14 @@ def test_running_twice_changes_nothing(migrated_db_url: str) -> None:
         once = _hourly(conn, meter)
         conn.commit()
         assert derive_pending(conn, settings).meters == 0  # nothing pending any more
-        # Re-importing the same readings marks the meter pending again; deriving again gives the same table.
+        # Re-importing the same readings stores nothing, so nothing is pending and the table stays as it was.
         assert store_readings(conn, rows) == 0
+        conn.commit()
+        assert conn.execute("SELECT count(*) FROM consumption_pending").fetchone()[0] == 0
+        assert derive_pending(conn, settings).meters == 0
+        assert _hourly(conn, meter) == once
+        # A derivation forced from the start (as after a late reading) gives the same table again.
+        conn.execute("INSERT INTO consumption_pending (meter_id, from_time) VALUES (%s, %s)", (meter, rows[0][2]))
         conn.commit()
         assert derive_pending(conn, settings).meters == 1
         assert _hourly(conn, meter) == once
