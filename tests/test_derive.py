@@ -130,8 +130,10 @@ def test_running_twice_changes_nothing(migrated_db_url: str) -> None:
         assert store_readings(conn, rows) == 0
         conn.commit()
         assert conn.execute("SELECT count(*) FROM consumption_pending").fetchone()[0] == 0
+        conn.commit()
         assert derive_pending(conn, settings).meters == 0
         assert _hourly(conn, meter) == once
+        conn.commit()
         # A derivation forced from the start (as after a late reading) gives the same table again.
         conn.execute("INSERT INTO consumption_pending (meter_id, from_time) VALUES (%s, %s)", (meter, rows[0][2]))
         conn.commit()
