@@ -1,12 +1,17 @@
-"""Figures and figure summaries built by pure functions: data in, Plotly figure or text out."""
+"""Figures and figure summaries built by pure functions: data in, Plotly figure or text out.
+
+Figures are plain Plotly dicts (``{"data": [...], "layout": {...}}``), which ``dcc.Graph``
+takes as they are: building a ``go.Figure`` validates every property and cost about 8 ms per
+figure, most of a callback's time under load. Tests load them into ``go.Figure`` to check them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-import plotly.graph_objects as go
 from babel.dates import format_date, format_datetime
 
 from coopwatt.settings import Settings
@@ -14,6 +19,8 @@ from dashboard.i18n import (
     MESSAGES, format_money_eur, format_period, format_quantity, language_or_default, locale_of, t,
 )
 from dashboard.queries import UNIT_OF_KIND, PeriodUse
+
+Figure = dict[str, Any]  # a Plotly figure as JSON-ready data
 
 # One calm colour per kind; the same in both languages and on every page.
 KIND_COLOURS = {"electricity": "#2a9d8f", "gas": "#e9a03b", "water": "#3a86c8", "heat": "#c8553d"}
@@ -112,7 +119,7 @@ def consumption_summary(
 def consumption_figure(
     periods: Sequence[PeriodUse], *, kind: str, granularity: str, measure: str, lang: str, tariffs: Tariffs,
     today: date | None = None,
-) -> go.Figure:
+) -> Figure:
     """Bars of consumption per period, labelled in the language, with the value on hover.
 
     A period still in progress on `today` is drawn lighter, so a short bar does not read as a drop.
@@ -125,26 +132,25 @@ def consumption_figure(
     labels = [format_period(period.start, granularity, lang) for period in periods]
     texts = [format_value(value, kind, measure, lang) for value in values]
     unit = "€" if measure == "cost" else UNIT_OF_KIND[kind]
-    figure = go.Figure(
-        go.Bar(
-            x=labels, y=values, customdata=texts, name=t(f"kind.{kind}", lang),
-            marker_color=KIND_COLOURS[kind], marker_opacity=opacity,
-            hovertemplate="%{x}<br><b>%{customdata}</b><extra></extra>",
-        )
-    )
-    figure.update_layout(
-        margin={"l": 48, "r": 8, "t": 8, "b": 40},
-        height=320,
-        bargap=0.25,
-        plot_bgcolor="white",
-        paper_bgcolor="white",
-        separators=",\u202f" if lang == "fr" else ".,",
-        yaxis={"title": {"text": unit}, "gridcolor": "#e9ecef", "rangemode": "tozero"},
-        xaxis={"type": "category", "tickangle": 0 if len(labels) <= 12 else -45, "automargin": True},
-        showlegend=False,
-        dragmode=False,
-    )
-    return figure
+    return {
+        "data": [{
+            "type": "bar", "x": labels, "y": values, "customdata": texts, "name": t(f"kind.{kind}", lang),
+            "marker": {"color": KIND_COLOURS[kind], "opacity": opacity},
+            "hovertemplate": "%{x}<br><b>%{customdata}</b><extra></extra>",
+        }],
+        "layout": {
+            "margin": {"l": 48, "r": 8, "t": 8, "b": 40},
+            "height": 320,
+            "bargap": 0.25,
+            "plot_bgcolor": "white",
+            "paper_bgcolor": "white",
+            "separators": ",\u202f" if lang == "fr" else ".,",
+            "yaxis": {"title": {"text": unit}, "gridcolor": "#e9ecef", "rangemode": "tozero"},
+            "xaxis": {"type": "category", "tickangle": 0 if len(labels) <= 12 else -45, "automargin": True},
+            "showlegend": False,
+            "dragmode": False,
+        },
+    }
 
 
 # --- Analytics figures: comparison with similar homes, last year, anomalies, curves. ---
@@ -186,7 +192,7 @@ def _known_keys(lang: str) -> dict[str, str]:
 
 
 def comparison_figure(own_kwh_per_m2: float, average_kwh_per_m2: float, efficient_kwh_per_m2: float | None,
-                      lang: str) -> go.Figure:
+                      lang: str) -> Figure:
     """Three horizontal bars in kWh/m²: this home, the similar homes' average, the efficient ones (lowest 20 %)."""
     labels = [t("similar.you", lang), t("similar.average", lang)]
     values = [own_kwh_per_m2, average_kwh_per_m2]
@@ -196,17 +202,19 @@ def comparison_figure(own_kwh_per_m2: float, average_kwh_per_m2: float, efficien
         values.append(efficient_kwh_per_m2)
         colours.append("#8ac926")
     texts = [format_quantity(v, "kWh/m²", lang, digits=1) for v in values]
-    figure = go.Figure(go.Bar(
-        y=labels, x=values, orientation="h", marker_color=colours, text=texts, textposition="auto",
-        hovertemplate="%{y}<br><b>%{text}</b><extra></extra>",
-    ))
-    figure.update_layout(
-        height=180, margin={"l": 8, "r": 8, "t": 8, "b": 24}, plot_bgcolor="white", paper_bgcolor="white",
-        separators=",\u202f" if lang == "fr" else ".,", showlegend=False, dragmode=False,
-        xaxis={"gridcolor": "#e9ecef", "rangemode": "tozero", "title": {"text": "kWh/m²"}},
-        yaxis={"autorange": "reversed", "automargin": True},
-    )
-    return figure
+    return {
+        "data": [{
+            "type": "bar", "y": labels, "x": values, "orientation": "h", "marker": {"color": colours}, "text": texts,
+            "textposition": "auto", "hovertemplate": "%{y}<br><b>%{text}</b><extra></extra>",
+        }],
+        "layout": {
+            "height": 180, "margin": {"l": 8, "r": 8, "t": 8, "b": 24}, "plot_bgcolor": "white",
+            "paper_bgcolor": "white", "separators": ",\u202f" if lang == "fr" else ".,", "showlegend": False,
+            "dragmode": False,
+            "xaxis": {"gridcolor": "#e9ecef", "rangemode": "tozero", "title": {"text": "kWh/m²"}},
+            "yaxis": {"autorange": "reversed", "automargin": True},
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -304,49 +312,45 @@ DATE_TICKS = "%d/%m"
 
 
 def load_curve_figure(points: Sequence[tuple[datetime, float]], unit: str, lang: str,
-                      baseline_per_hour: float | None = None) -> go.Figure:
+                      baseline_per_hour: float | None = None) -> Figure:
     """A dwelling's hourly load curve, with its baseline's base load as a dashed line when known."""
-    figure = go.Figure(go.Scatter(
+    traces: list[dict[str, Any]] = [{
         # A lone hour draws no line: it gets a marker so it is not an empty chart.
-        x=[p[0] for p in points], y=[p[1] for p in points], mode="lines" if len(points) > 1 else "markers",
-        line={"color": "#2a9d8f", "width": 1.5}, marker={"color": "#2a9d8f"},
-        name=t("adviser.curve", lang), hovertemplate="%{x}<br><b>%{y:.2f} " + unit + "</b><extra></extra>",
-    ))
+        "type": "scatter", "x": [p[0] for p in points], "y": [p[1] for p in points],
+        "mode": "lines" if len(points) > 1 else "markers",
+        "line": {"color": "#2a9d8f", "width": 1.5}, "marker": {"color": "#2a9d8f"},
+        "name": t("adviser.curve", lang), "hovertemplate": "%{x}<br><b>%{y:.2f} " + unit + "</b><extra></extra>",
+    }]
     if baseline_per_hour is not None and points:
-        figure.add_trace(go.Scatter(
-            x=[points[0][0], points[-1][0]], y=[baseline_per_hour, baseline_per_hour], mode="lines",
-            line={"color": "#6c757d", "dash": "dash"}, name=t("adviser.base_load", lang),
-        ))
-    figure.update_layout(
-        height=280, margin={"l": 48, "r": 8, "t": 8, "b": 32}, plot_bgcolor="white", paper_bgcolor="white",
-        separators=",\u202f" if lang == "fr" else ".,", dragmode=False,
-        legend={"orientation": "h", "y": -0.2}, yaxis={"title": {"text": unit + "/h"}, "gridcolor": "#e9ecef",
-                                                      "rangemode": "tozero"},
-        xaxis={"tickformat": DATE_TICKS + " %Hh", "hoverformat": "%d/%m %H:%M"},
-    )
-    return figure
+        traces.append({
+            "type": "scatter", "x": [points[0][0], points[-1][0]], "y": [baseline_per_hour, baseline_per_hour],
+            "mode": "lines", "line": {"color": "#6c757d", "dash": "dash"}, "name": t("adviser.base_load", lang),
+        })
+    return {"data": traces, "layout": {
+        "height": 280, "margin": {"l": 48, "r": 8, "t": 8, "b": 32}, "plot_bgcolor": "white", "paper_bgcolor": "white",
+        "separators": ",\u202f" if lang == "fr" else ".,", "dragmode": False,
+        "legend": {"orientation": "h", "y": -0.2},
+        "yaxis": {"title": {"text": unit + "/h"}, "gridcolor": "#e9ecef", "rangemode": "tozero"},
+        "xaxis": {"tickformat": DATE_TICKS + " %Hh", "hoverformat": "%d/%m %H:%M"},
+    }}
 
 
-def building_curve_figure(days: Sequence[tuple[date, float, float | None]], unit: str, lang: str) -> go.Figure:
+def building_curve_figure(days: Sequence[tuple[date, float, float | None]], unit: str, lang: str) -> Figure:
     """A building's daily use (bars) against heating degree-days (line, right axis)."""
-    figure = go.Figure()
-    figure.add_trace(go.Bar(
-        x=[d[0] for d in days], y=[d[1] for d in days], name=t("manager.daily_use", lang), marker_color="#2a9d8f",
-        hovertemplate="%{x}<br><b>%{y:.1f} " + unit + "</b><extra></extra>",
-    ))
-    figure.add_trace(go.Scatter(
-        x=[d[0] for d in days], y=[d[2] for d in days], name=t("manager.degree_days", lang), yaxis="y2",
-        mode="lines", line={"color": "#c8553d", "width": 2}, connectgaps=False,
-        hovertemplate="%{x}<br><b>%{y:.1f} DJU</b><extra></extra>" if lang == "fr" else
-        "%{x}<br><b>%{y:.1f} HDD</b><extra></extra>",
-    ))
-    figure.update_layout(
-        height=320, margin={"l": 48, "r": 48, "t": 8, "b": 32}, plot_bgcolor="white", paper_bgcolor="white",
-        separators=",\u202f" if lang == "fr" else ".,", dragmode=False, bargap=0.15,
-        legend={"orientation": "h", "y": -0.15},
-        yaxis={"title": {"text": unit}, "gridcolor": "#e9ecef", "rangemode": "tozero"},
-        yaxis2={"title": {"text": t("manager.degree_days_unit", lang)}, "overlaying": "y", "side": "right",
-                "rangemode": "tozero", "showgrid": False, "tickformat": ",.0f"},
-        xaxis={"tickformat": DATE_TICKS, "hoverformat": "%d/%m/%Y"},
-    )
-    return figure
+    return {"data": [
+        {"type": "bar", "x": [d[0] for d in days], "y": [d[1] for d in days], "name": t("manager.daily_use", lang),
+         "marker": {"color": "#2a9d8f"}, "hovertemplate": "%{x}<br><b>%{y:.1f} " + unit + "</b><extra></extra>"},
+        {"type": "scatter", "x": [d[0] for d in days], "y": [d[2] for d in days],
+         "name": t("manager.degree_days", lang), "yaxis": "y2", "mode": "lines",
+         "line": {"color": "#c8553d", "width": 2}, "connectgaps": False,
+         "hovertemplate": "%{x}<br><b>%{y:.1f} DJU</b><extra></extra>" if lang == "fr" else
+         "%{x}<br><b>%{y:.1f} HDD</b><extra></extra>"},
+    ], "layout": {
+        "height": 320, "margin": {"l": 48, "r": 48, "t": 8, "b": 32}, "plot_bgcolor": "white", "paper_bgcolor": "white",
+        "separators": ",\u202f" if lang == "fr" else ".,", "dragmode": False, "bargap": 0.15,
+        "legend": {"orientation": "h", "y": -0.15},
+        "yaxis": {"title": {"text": unit}, "gridcolor": "#e9ecef", "rangemode": "tozero"},
+        "yaxis2": {"title": {"text": t("manager.degree_days_unit", lang)}, "overlaying": "y", "side": "right",
+                   "rangemode": "tozero", "showgrid": False, "tickformat": ",.0f"},
+        "xaxis": {"tickformat": DATE_TICKS, "hoverformat": "%d/%m/%Y"},
+    }}

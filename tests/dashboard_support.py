@@ -119,6 +119,11 @@ def free_port() -> int:
 class DashboardServer:
     """gunicorn serving dashboard.app:server on a free port, in a subprocess of its own."""
 
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the server's log, to explain a failure."""
+        self._log.flush()
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
     def __init__(self, database_url: str, log_path: Path, *, workers: int = 2, **settings: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -23,6 +23,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 GRAPH_Y = "() => document.querySelector('#household-consumption-graph .js-plotly-plot').data[0].y"
 GRAPH_X = "() => document.querySelector('#household-consumption-graph .js-plotly-plot').data[0].x"
+# Plotly redraws after Dash has placed the new figure: the total can be new while the bars are not yet.
+BARS_ARE = """([want]) => {
+  const plot = document.querySelector('#household-consumption-graph .js-plotly-plot');
+  if (!plot || !plot.data || !plot.data.length) return false;
+  const y = plot.data[0].y;
+  return y.length === want.length && y.every((v, i) => Math.abs(v - want[i]) <= 1e-6 * Math.max(1, Math.abs(want[i])));
+}"""
+
+
+def _wait_for_bars(page: object, expected: list[float]) -> None:
+    """Until the drawn bars are these values (the assertions after read them again)."""
+    page.wait_for_function(BARS_ARE, arg=[expected])  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -93,7 +105,12 @@ def test_household_sees_own_consumption_switches_language_and_downloads(
     page.fill("#username", "alice")  # type: ignore[attr-defined]
     page.fill("#password", PASSWORD)  # type: ignore[attr-defined]
     page.click("#login-submit")  # type: ignore[attr-defined]
-    page.wait_for_selector("#consumption-total")  # type: ignore[attr-defined]
+    try:
+        page.wait_for_selector("#consumption-total")  # type: ignore[attr-defined]
+    except Exception as exc:  # a rare stall seen under load: keep what explains it
+        page.screenshot(path=str(artifacts_dir / "failure-household-after-login.png"), full_page=True)  # type: ignore[attr-defined]
+        raise AssertionError(f"household page did not render at {page.url}:\n"  # type: ignore[attr-defined]
+                             f"{page.inner_text('body')[:500]}\n--- server log ---\n{server.log_tail()}") from exc
     assert "Ma consommation" in page.inner_text("body")  # type: ignore[attr-defined]
     assert "A-12" in page.inner_text("body")  # type: ignore[attr-defined]
 
@@ -101,6 +118,7 @@ def test_household_sees_own_consumption_switches_language_and_downloads(
     expected = _monthly_kwh(url, seed.meters["a-elec"], today)
     total = sum(expected)
     _wait_for_total(page, format_quantity(total, "kWh", "fr", digits=1 if total < 1000 else 0))
+    _wait_for_bars(page, expected)
     shown = page.evaluate(GRAPH_Y)  # type: ignore[attr-defined]
     assert shown == pytest.approx(expected)
     assert len(page.evaluate(GRAPH_X)) == len(expected)  # type: ignore[attr-defined]
@@ -110,6 +128,7 @@ def test_household_sees_own_consumption_switches_language_and_downloads(
     # The same in euros, at the configured tariff (default settings).
     page.click("label:has-text('€')")  # type: ignore[attr-defined]
     _wait_for_total(page, format_money_eur(total * 0.2016, "fr"))
+    _wait_for_bars(page, [v * 0.2016 for v in expected])
     assert page.evaluate(GRAPH_Y) == pytest.approx([v * 0.2016 for v in expected])  # type: ignore[attr-defined]
 
     # Water, in m³.
@@ -117,6 +136,7 @@ def test_household_sees_own_consumption_switches_language_and_downloads(
     page.click("label:has-text('Eau')")  # type: ignore[attr-defined]
     water = _monthly_kwh(url, seed.meters["a-water"], today, column="volume_m3")
     _wait_for_total(page, format_quantity(sum(water), "m³", "fr", digits=1 if sum(water) < 1000 else 0))
+    _wait_for_bars(page, water)
     assert page.evaluate(GRAPH_Y) == pytest.approx(water)  # type: ignore[attr-defined]
 
     # Phone-sized screen.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import plotly.graph_objects as go
 import pytest
 
 from dashboard.figures import (
@@ -25,6 +26,11 @@ PERIODS = [
 ]
 
 
+def as_figure(data: dict) -> go.Figure:
+    """A builder's plain figure loaded as Plotly would: fails on any invalid property."""
+    return go.Figure(data)
+
+
 def test_values_are_the_amounts_or_their_cost() -> None:
     assert values_shown(PERIODS, "electricity", "amount", TARIFFS) == [310.0, 1250.5, 99.25]
     assert values_shown(PERIODS, "electricity", "cost", TARIFFS) == pytest.approx([77.5, 312.625, 24.8125])
@@ -38,8 +44,8 @@ def test_values_are_the_amounts_or_their_cost() -> None:
     ("en", ["Jan 2026", "Feb 2026", "Mar 2026"]),
 ])
 def test_month_figure_has_one_bar_per_period_labelled_in_the_language(lang: str, labels: list[str]) -> None:
-    figure = consumption_figure(PERIODS, kind="electricity", granularity="month", measure="amount", lang=lang,
-                                tariffs=TARIFFS)
+    figure = as_figure(consumption_figure(PERIODS, kind="electricity", granularity="month", measure="amount", lang=lang,
+                                tariffs=TARIFFS))
     bar = figure.data[0]
     assert list(bar.x) == labels
     assert list(bar.y) == [310.0, 1250.5, 99.25]
@@ -50,11 +56,13 @@ def test_month_figure_has_one_bar_per_period_labelled_in_the_language(lang: str,
 
 
 def test_cost_figure_is_in_euros_and_water_in_cubic_metres() -> None:
-    cost = consumption_figure(PERIODS, kind="gas", granularity="month", measure="cost", lang="fr", tariffs=TARIFFS)
+    cost = as_figure(consumption_figure(PERIODS, kind="gas", granularity="month", measure="cost", lang="fr",
+                                        tariffs=TARIFFS))
     assert list(cost.data[0].y) == pytest.approx([31.0, 125.05, 9.925])
     assert cost.layout.yaxis.title.text == "€"
     assert cost.data[0].customdata[0] == format_money_eur(31.0, "fr")
-    water = consumption_figure(PERIODS, kind="water", granularity="month", measure="amount", lang="en", tariffs=TARIFFS)
+    water = as_figure(consumption_figure(PERIODS, kind="water", granularity="month", measure="amount", lang="en",
+                                         tariffs=TARIFFS))
     assert water.layout.yaxis.title.text == "m³"
 
 
@@ -81,12 +89,12 @@ def test_a_period_in_progress_is_named_and_drawn_lighter() -> None:
     summary = consumption_summary(PERIODS, kind="electricity", granularity="month", measure="amount", lang="fr",
                                   tariffs=TARIFFS, today=today)
     assert summary is not None and summary.latest_label == "mars 2026, en cours"
-    figure = consumption_figure(PERIODS, kind="electricity", granularity="month", measure="amount", lang="en",
-                                tariffs=TARIFFS, today=today)
+    figure = as_figure(consumption_figure(PERIODS, kind="electricity", granularity="month", measure="amount", lang="en",
+                                tariffs=TARIFFS, today=today))
     opacity = list(figure.data[0].marker.opacity)
     assert opacity[:2] == [1.0, 1.0] and opacity[2] < 1.0
-    later = consumption_figure(PERIODS, kind="electricity", granularity="month", measure="amount", lang="en",
-                               tariffs=TARIFFS, today=date(2026, 4, 1))
+    later = as_figure(consumption_figure(PERIODS, kind="electricity", granularity="month", measure="amount", lang="en",
+                               tariffs=TARIFFS, today=date(2026, 4, 1)))
     assert list(later.data[0].marker.opacity) == [1.0, 1.0, 1.0]
     assert period_in_progress(date(2026, 3, 2), "week", date(2026, 3, 8))
     assert not period_in_progress(date(2026, 3, 2), "week", date(2026, 3, 9))

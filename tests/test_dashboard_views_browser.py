@@ -40,6 +40,13 @@ def _log_in(page: object, base_url: str, username: str) -> None:
     page.wait_for_selector("#navbar")  # type: ignore[attr-defined]
 
 
+def _wait_for_plot(page: object, graph: str) -> None:
+    """Plotly draws after Dash has put the figure in place: wait until the plot holds its data."""
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "sel => { const p = document.querySelector(sel + ' .js-plotly-plot'); return !!(p && p.data && p.data.length); }",
+        arg=graph)
+
+
 def test_household_analytics_cards_in_the_browser(
     server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
     artifacts_dir: Path,
@@ -51,6 +58,7 @@ def test_household_analytics_cards_in_the_browser(
     body = page.inner_text("body")  # type: ignore[attr-defined]
     assert "L'eau coule en continu depuis mardi 02:00" in body
     assert "Pas encore disponible" not in body
+    _wait_for_plot(page, "#similar-graph")
     bars = page.evaluate("() => document.querySelector('#similar-graph .js-plotly-plot').data[0].x")  # type: ignore[attr-defined]
     with psycopg.connect(seeded[0]) as conn:
         row = conn.execute("SELECT m.energy_kwh_per_m2, g.average_kwh_per_m2, g.efficient_kwh_per_m2"
@@ -112,7 +120,7 @@ def test_adviser_ranks_drills_down_and_marks_a_follow_up(
     page.screenshot(path=str(artifacts_dir / "dashboard-adviser-ranking-previous-fr.png"), full_page=True)  # type: ignore[attr-defined]
 
     page.click("#ranking-table a:has-text('B-01')")  # type: ignore[attr-defined]
-    page.wait_for_selector("#drilldown-curve-electricity .js-plotly-plot")  # type: ignore[attr-defined]
+    _wait_for_plot(page, "#drilldown-curve-electricity")
     points = page.evaluate("() => document.querySelector('#drilldown-curve-electricity .js-plotly-plot').data[0].y.length")  # type: ignore[attr-defined]
     with psycopg.connect(url) as conn:
         hours = conn.execute("SELECT count(*) FROM consumption_hourly WHERE meter_id = %s AND hour >= now() - interval"
@@ -121,6 +129,7 @@ def test_adviser_ranks_drills_down_and_marks_a_follow_up(
     # Each energy kind of the dwelling has its tab: water's curve is there too.
     page.click("#drilldown-kinds >> text=Eau")  # type: ignore[attr-defined]
     page.wait_for_selector("#drilldown-curve-water .js-plotly-plot", state="visible")  # type: ignore[attr-defined]
+    _wait_for_plot(page, "#drilldown-curve-water")
     water = page.evaluate("() => document.querySelector('#drilldown-curve-water .js-plotly-plot').data[0].y")  # type: ignore[attr-defined]
     with psycopg.connect(url) as conn:
         stored = conn.execute("SELECT count(*) FROM consumption_hourly ch JOIN meter m ON m.id = ch.meter_id"

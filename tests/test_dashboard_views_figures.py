@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+import plotly.graph_objects as go
 import pytest
 
 from dashboard.figures import (
@@ -23,6 +24,11 @@ from dashboard.figures import (
 from dashboard.i18n import MESSAGES, format_fraction_percent, format_ranking_period, t
 
 PARIS = ZoneInfo("Europe/Paris")
+
+
+def as_figure(data: dict) -> go.Figure:
+    """A builder's plain figure loaded as Plotly would: fails on any invalid property."""
+    return go.Figure(data)
 
 
 @pytest.mark.parametrize("own, expected", [
@@ -46,12 +52,12 @@ def test_without_efficient_level_the_verdict_uses_the_average_only() -> None:
 
 
 def test_comparison_figure_shows_the_three_levels_per_m2() -> None:
-    figure = comparison_figure(34.84, 40.5, 25.25, "fr")
+    figure = as_figure(comparison_figure(34.84, 40.5, 25.25, "fr"))
     bar = figure.data[0]
     assert list(bar.x) == [34.84, 40.5, 25.25]
     assert list(bar.y) == [t("similar.you", "fr"), t("similar.average", "fr"), t("similar.efficient", "fr")]
     assert bar.text[0] == "34,8 kWh/m²"
-    assert len(comparison_figure(34.84, 40.5, None, "en").data[0].x) == 2
+    assert len(as_figure(comparison_figure(34.84, 40.5, None, "en")).data[0].x) == 2
 
 
 @pytest.mark.parametrize("key, lang, expected", [
@@ -104,29 +110,30 @@ def test_reasons_are_shown_in_the_language() -> None:
 
 def test_load_curve_has_the_hours_and_a_base_load_line() -> None:
     points = [(datetime(2026, 11, 1, h, tzinfo=PARIS), float(h)) for h in range(24)]
-    figure = load_curve_figure(points, "kWh", "fr", baseline_per_hour=0.5)
+    figure = as_figure(load_curve_figure(points, "kWh", "fr", baseline_per_hour=0.5))
     assert list(figure.data[0].y) == [float(h) for h in range(24)]
     assert list(figure.data[1].y) == [0.5, 0.5]
-    assert len(load_curve_figure(points, "kWh", "fr").data) == 1
-    assert load_curve_figure(points, "kWh", "fr").data[0].mode == "lines"
-    assert load_curve_figure(points[:1], "m³", "fr").data[0].mode == "markers"  # one hour still shows
+    assert len(as_figure(load_curve_figure(points, "kWh", "fr")).data) == 1
+    assert as_figure(load_curve_figure(points, "kWh", "fr")).data[0].mode == "lines"
+    assert as_figure(load_curve_figure(points[:1], "m³", "fr")).data[0].mode == "markers"  # one hour still shows
 
 
 def test_building_curve_puts_degree_days_on_a_second_axis() -> None:
     days = [(date(2026, 11, 1), 120.0, 8.5), (date(2026, 11, 2), 140.0, None)]
-    figure = building_curve_figure(days, "kWh", "en")
+    figure = as_figure(building_curve_figure(days, "kWh", "en"))
     assert list(figure.data[0].y) == [120.0, 140.0]
     assert list(figure.data[1].y) == [8.5, None]
     assert figure.data[1].yaxis == "y2"
     assert figure.layout.yaxis2.title.text == "HDD"
-    assert building_curve_figure(days, "kWh", "fr").layout.yaxis2.title.text == "DJU"
+    assert as_figure(building_curve_figure(days, "kWh", "fr")).layout.yaxis2.title.text == "DJU"
 
 
 def test_curves_use_numeric_dates_in_both_languages() -> None:
     # Plotly would spell month names in English on a French page.
     points = [(datetime(2026, 11, 1, h, tzinfo=PARIS), 1.0) for h in range(3)]
-    assert load_curve_figure(points, "kWh", "fr").layout.xaxis.tickformat.startswith("%d/%m")
-    assert building_curve_figure([(date(2026, 11, 1), 1.0, None)], "kWh", "fr").layout.xaxis.tickformat == "%d/%m"
+    assert as_figure(load_curve_figure(points, "kWh", "fr")).layout.xaxis.tickformat.startswith("%d/%m")
+    one_day = as_figure(building_curve_figure([(date(2026, 11, 1), 1.0, None)], "kWh", "fr"))
+    assert one_day.layout.xaxis.tickformat == "%d/%m"
 
 
 @pytest.mark.parametrize("fraction, lang, digits, expected", [

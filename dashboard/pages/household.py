@@ -13,7 +13,6 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 import flask
-import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import actions, context, household_analytics, queries
@@ -175,11 +174,10 @@ def _data_card(lang: str, own_data: bool, dwelling_id: int, erasure_at: datetime
     ]), className="mb-3 shadow-sm")
 
 
-def _empty_figure() -> go.Figure:
-    figure = go.Figure()
-    figure.update_layout(height=320, xaxis={"visible": False}, yaxis={"visible": False},
-                         plot_bgcolor="white", paper_bgcolor="white", margin={"l": 8, "r": 8, "t": 8, "b": 8})
-    return figure
+def _empty_figure() -> dict[str, Any]:
+    return {"data": [], "layout": {"height": 320, "xaxis": {"visible": False}, "yaxis": {"visible": False},
+                                   "plot_bgcolor": "white", "paper_bgcolor": "white",
+                                   "margin": {"l": 8, "r": 8, "t": 8, "b": 8}}}
 
 
 def _stat(label: str, value: str, stat_id: str) -> dbc.Col:
