@@ -68,18 +68,20 @@ def looks_like_plain(header: str) -> bool:
 def parse_time(text: str, tz: ZoneInfo) -> datetime:
     """An ISO 8601 time; without an offset it is local time in ``tz`` (PayloadError if ambiguous or skipped)."""
     text = text.strip()
+    if not text:
+        raise PayloadError("time is empty")
+    # Strictly ISO 8601: a lenient parser reads a French 05/01/2026 as 1 May and imports it without a word.
     try:
-        stamp = pd.Timestamp(text)
-    except (ValueError, TypeError) as exc:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
         raise PayloadError(f"time {text!r} is not ISO 8601 (e.g. 2026-01-05T10:00:00+01:00)") from exc
-    if stamp is pd.NaT:
-        raise PayloadError(f"time {text!r} is empty")
-    if stamp.tzinfo is None:
-        try:
-            stamp = stamp.tz_localize(tz, ambiguous="raise", nonexistent="raise")
-        except (ValueError, TypeError) as exc:  # pytz-style AmbiguousTimeError/NonExistentTimeError are ValueErrors
-            raise PayloadError(f"local time {text!r} is ambiguous or does not exist in {tz.key} (DST change);"
-                               " give a UTC offset") from exc
+    if parsed.tzinfo is not None:
+        return parsed
+    try:
+        stamp = pd.Timestamp(parsed).tz_localize(tz, ambiguous="raise", nonexistent="raise")
+    except (ValueError, TypeError) as exc:  # pytz-style AmbiguousTimeError/NonExistentTimeError are ValueErrors
+        raise PayloadError(f"local time {text!r} is ambiguous or does not exist in {tz.key} (DST change);"
+                           " give a UTC offset") from exc
     return stamp.to_pydatetime()
 
 

@@ -44,6 +44,10 @@ def test_local_times_without_offset() -> None:
         parse_time("2026-03-29 02:30", PARIS)  # never happens
     with pytest.raises(PayloadError, match="ISO 8601"):
         parse_time("yesterday", PARIS)
+    with pytest.raises(PayloadError, match="ISO 8601"):
+        parse_time("05/01/2026 10:00", PARIS)  # a lenient parser would store 1 May
+    assert parse_time("2026-01-05T10:00:00Z", PARIS) == datetime(2026, 1, 5, 10, tzinfo=UTC)
+    assert parse_time("2026-01-05T10:00:00+01:00", PARIS) == datetime(2026, 1, 5, 9, tzinfo=UTC)
 
 
 def test_without_quantity_the_unit_and_mode_decide() -> None:
