@@ -75,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import an Enedis load-curve CSV, a plain CSV or outdoor temperatures")
     imp.add_argument("path", help="CSV file")
     imp.add_argument("--format", choices=["auto", "enedis", "plain", "temperature"], default="auto",
-                     help="temperature: columns residence,time,temperature[,unit] (°C unless unit says K or °F)")
+                     help="auto (default) recognises the file by its header: enedis (Horodate;Valeur), plain"
+                          " (meter,time,value,unit), temperature (residence,time,temperature[,unit]: °C unless"
+                          " unit says K or °F; a file corrected later updates the stored values)")
     imp.add_argument("--meter", help="meter source id the Enedis file belongs to")
     imp.add_argument("--residence", help="residence code of a temperature file without a residence column")
     imp.set_defaults(handler=_lazy("ingest.importer"))

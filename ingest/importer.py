@@ -26,7 +26,7 @@ from coopwatt.settings import Settings
 from ingest.enedis import looks_like_enedis, parse_enedis
 from ingest.plain_csv import BadRow, MeterRef, looks_like_plain, parse_plain
 from ingest.reading import PayloadError
-from ingest.store import ReadingRow, store_dead_letters, store_readings
+from ingest.store import ReadingRow, TemperatureRow, store_dead_letters, store_readings
 from ingest.temperature_csv import looks_like_temperature, parse_temperatures
 
 log = logging.getLogger(__name__)
@@ -166,17 +166,11 @@ def _import_plain(conn: psycopg.Connection, path: Path, lines: list[str], settin
     )
 
 
-def _import_temperature(conn: psycopg.Connection, path: Path, lines: list[str], settings: Settings,
-                        residence: str | None) -> ImportSummary:
-    residences = dict(conn.execute("SELECT code, id FROM residence").fetchall())
-    try:
-        parsed = parse_temperatures(lines, residences, settings.tz, residence)
-    except PayloadError as exc:
-        raise ImportFailed(str(exc)) from exc
-    # A corrected weather file replaces what an earlier import stored: the later file is the better one.
-    rows = [(rid, when, celsius) for _, rid, when, celsius in parsed.rows]
+def _upsert_temperatures(conn: psycopg.Connection, rows: list[TemperatureRow]) -> tuple[int, int]:
+    """Store one chunk of temperatures; return (new, corrected). Does not commit."""
     inserted = updated = 0
     with conn.cursor() as cur:
+        # A corrected weather file replaces what an earlier import stored: the later file is the better one.
         cur.executemany(
             "INSERT INTO outdoor_temperature (residence_id, time, temperature_c) VALUES (%s, %s, %s)"
             " ON CONFLICT (residence_id, time) DO UPDATE SET temperature_c = excluded.temperature_c"
@@ -190,10 +184,30 @@ def _import_temperature(conn: psycopg.Connection, path: Path, lines: list[str], 
                 updated += not is_new
             if not cur.nextset():
                 break
+    return inserted, updated
+
+
+def _import_temperature(conn: psycopg.Connection, path: Path, lines: list[str], settings: Settings,
+                        residence: str | None, progress: bool) -> ImportSummary:
+    residences = dict(conn.execute("SELECT code, id FROM residence").fetchall())
+    try:
+        parsed = parse_temperatures(lines, residences, settings.tz, residence)
+    except PayloadError as exc:
+        raise ImportFailed(str(exc)) from exc
+    rows: list[TemperatureRow] = [(rid, when, celsius) for _, rid, when, celsius in parsed.rows]
+    inserted = updated = 0
+    with tqdm(total=len(rows), unit="row", desc=path.name, disable=not progress, file=sys.stderr) as bar:
+        for start in range(0, len(rows), CHUNK_ROWS):
+            chunk = rows[start:start + CHUNK_ROWS]
+            new, corrected = _upsert_temperatures(conn, chunk)
+            inserted += new
+            updated += corrected
+            bar.update(len(chunk))
     _dead_letters(conn, path, parsed.bad)
-    return ImportSummary(path=str(path), format="temperature", rows_read=len(rows) + len(parsed.bad),
+    return ImportSummary(path=str(path), format="temperature",
+                         rows_read=len(rows) + len(parsed.bad) + parsed.duplicates,
                          stored=inserted, already_present=len(rows) - inserted - updated, rejected=len(parsed.bad),
-                         updated=updated, bad=parsed.bad)
+                         duplicates=parsed.duplicates, updated=updated, bad=parsed.bad)
 
 
 def import_file(conn: psycopg.Connection, path: Path, settings: Settings, *, fmt: str = "auto",
@@ -208,7 +222,7 @@ def import_file(conn: psycopg.Connection, path: Path, settings: Settings, *, fmt
         elif chosen == "plain":
             summary = _import_plain(conn, path, lines, settings, progress)
         elif chosen == "temperature":
-            summary = _import_temperature(conn, path, lines, settings, residence)
+            summary = _import_temperature(conn, path, lines, settings, residence, progress)
         else:
             raise ValueError(f"unknown format {chosen!r}")
     except BaseException:

@@ -8,7 +8,10 @@ Pure: text in, rows and bad rows out; which residences exist is passed in.
   local time that a DST change makes ambiguous or skips is a bad row);
 * ``temperature`` uses ``.`` or ``,`` as decimal mark; ``unit`` is °C by default, or any
   temperature unit ``ingest.units`` knows (K, °F: converted with their offset);
-* a temperature outside −50…+60 °C is a bad row (a sensor fault, not weather).
+* a temperature outside −50…+60 °C is a bad row (a sensor fault, not weather);
+* a residence and instant already given on an earlier line is counted as a repeat when the
+  value is the same, and is a bad row naming that line when it differs (which one is right
+  cannot be told from the file).
 
 The separator is sniffed among ``,`` ``;`` and tab from the header line.
 """
@@ -29,14 +32,16 @@ from ingest.reading import PayloadError
 from ingest.units import to_canonical
 
 PLAUSIBLE_C = (-50.0, 60.0)
+SAME_VALUE_C = 0.005  # two lines agree when they round to the same hundredth of a degree
 
 
 @dataclass
 class TemperatureFile:
-    """What a temperature CSV holds: (line, residence id, time, °C) rows and bad rows."""
+    """What a temperature CSV holds: (line, residence id, time, °C) rows, bad rows and repeated lines."""
 
     rows: list[tuple[int, int, datetime, float]] = field(default_factory=list)
     bad: list[BadRow] = field(default_factory=list)
+    duplicates: int = 0  # lines repeating an earlier line's residence, instant and value
 
 
 def _columns(header: str) -> tuple[str, list[str]]:
@@ -64,10 +69,16 @@ def parse_temperatures(lines: Iterable[str], residences: Mapping[str, int], tz: 
     if missing:
         raise PayloadError(f"header lacks column(s) {', '.join(missing)} (expected residence,time,temperature[,unit])")
     if "residence" not in columns and residence is None:
-        raise PayloadError("no residence column: name the place with --residence CODE")
+        raise PayloadError("pas de colonne residence, indiquez --residence CODE / no residence column:"
+                           " name the place with --residence CODE")
+    if "residence" in columns and residence is not None:
+        # Refused rather than ignored: which of the two was meant cannot be guessed.
+        raise PayloadError("le fichier a une colonne residence, --residence est de trop / the file has a residence"
+                           " column: --residence is only for files without one")
     if residence is not None and residence not in residences:
-        raise PayloadError(f"unknown residence {residence!r}")
+        raise PayloadError(f"résidence inconnue / unknown residence {residence!r}")
     where = {name: columns.index(name) for name in ("residence", "time", "temperature", "unit") if name in columns}
+    seen: dict[tuple[int, datetime], tuple[int, float]] = {}  # aware datetimes compare by instant
     for line_no, raw in iterator:
         if not raw.strip():
             continue
@@ -81,6 +92,14 @@ def parse_temperatures(lines: Iterable[str], residences: Mapping[str, int], tz: 
                 raise PayloadError(f"unknown residence {code!r}")
             when = parse_time(cells[where["time"]], tz)
             celsius = _celsius(cells[where["temperature"]], cells[where["unit"]] if "unit" in where else "")
+            earlier = seen.get((residence_id, when))
+            if earlier is not None:
+                if abs(earlier[1] - celsius) < SAME_VALUE_C:
+                    result.duplicates += 1
+                    continue
+                raise PayloadError(f"same residence and time as line {earlier[0]} but {celsius:g} °C"
+                                   f" instead of {earlier[1]:g} °C")
+            seen[(residence_id, when)] = (line_no, celsius)
             result.rows.append((line_no, residence_id, when, celsius))
         except PayloadError as exc:
             result.bad.append(BadRow(line_no, raw, str(exc)))
