@@ -200,17 +200,23 @@ def night_base_load_w(intervals: pd.DataFrame, thresholds: AnomalyThresholds = A
 
 def detect_base_load_rise(
     intervals: pd.DataFrame, meter_id: int, dwelling_id: int | None,
-    thresholds: AnomalyThresholds = AnomalyThresholds(),
+    thresholds: AnomalyThresholds = AnomalyThresholds(), periods: pd.DataFrame | None = None,
 ) -> list[Anomaly]:
     """Night-time base load (always-on use) rising well above its usual level for several nights.
 
     Pass at least ``base_load_reference_nights`` + a week of history: the first seven nights only build the
-    reference. An episode is located to the night it first shows (its start is that night's
-    ``night_start_hour``), since daytime use hides when an always-on load was switched on.
+    reference. An episode is found by the nights it shows in, then dated back from its first night to the end
+    of the last interval whose power was below the reference plus half the rise (:func:`_rise_onset`): an
+    always-on load raises every interval after it began, so it cannot have been on during that low interval.
+    ``periods`` (optional, from :func:`interval_energy`): energy per reporting period, judged as given (no
+    weather share taken off), used to date the start to one period when they reach back to the last low one;
+    otherwise the start is dated to the interval of ``intervals``.
     """
     base = night_base_load_w(intervals, thresholds)
     values = base.to_numpy()
     nights = base.index
+    power = _power_w(intervals)
+    period_power = _power_w(periods) if periods is not None else None
     found: list[Anomaly] = []
     reference_pool: list[float] = []
     run_start: int | None = None
@@ -229,17 +235,20 @@ def detect_base_load_rise(
                 run_start, run_reference = i, reference  # type: ignore[assignment]
             continue
         if run_start is not None:
-            found += _base_load_episode(nights, values, run_start, i - 1, run_reference, False, meter_id, dwelling_id, thresholds)
+            found += _base_load_episode(nights, values, run_start, i - 1, run_reference, False, meter_id, dwelling_id,
+                                        thresholds, power, period_power)
             run_start = None
         reference_pool.append(float(value))
     if run_start is not None:
-        found += _base_load_episode(nights, values, run_start, len(values) - 1, run_reference, True, meter_id, dwelling_id, thresholds)
+        found += _base_load_episode(nights, values, run_start, len(values) - 1, run_reference, True, meter_id,
+                                    dwelling_id, thresholds, power, period_power)
     return found
 
 
 def _base_load_episode(
     nights: pd.DatetimeIndex, values: NDArray[np.float64], first: int, last: int, reference_w: float,
     ongoing: bool, meter_id: int, dwelling_id: int | None, t: AnomalyThresholds,
+    power: pd.Series, period_power: pd.Series | None,
 ) -> list[Anomaly]:
     count = last - first + 1
     if count < t.base_load_min_nights:
@@ -247,7 +256,18 @@ def _base_load_episode(
     level = float(np.median(values[first:last + 1]))
     rise = level - reference_w
     severity = Severity.CRITICAL if rise >= t.base_load_critical_rise_w else Severity.WARNING
-    start = nights[first] + pd.Timedelta(hours=t.night_start_hour)
+    first_night = nights[first] + pd.Timedelta(hours=t.night_start_hour)
+    low_w = reference_w + rise / 2.0
+    start = _rise_onset(power, first_night, low_w)
+    if start is None:
+        start = first_night  # no low interval in the data given (never seen: the reference nights are low)
+    elif period_power is not None:
+        # The last low period lies inside the last low interval or after it: never look further back than that
+        # interval, whatever gaps the periods have.
+        interval_start = start - _step(power.index, pd.Timedelta(hours=1))
+        by_period = _rise_onset(period_power[period_power.index >= interval_start], first_night, low_w)
+        if by_period is not None:
+            start = by_period
     end = nights[last] + pd.Timedelta(hours=t.night_end_hour)
     return [Anomaly(
         AnomalyKind.BASE_LOAD_RISE, severity, meter_id, dwelling_id, start, end, ongoing,
@@ -256,21 +276,70 @@ def _base_load_episode(
     )]
 
 
+def _power_w(frame: pd.DataFrame) -> pd.Series:
+    """Mean power (W) of each interval of an interval frame, or of each period of :func:`interval_energy`.
+
+    The baseline's weather share is taken off when given, as for the night base load. An interval lasts until
+    the next one starts, or the typical step across a gap and at the end; NaN stays NaN (unknown).
+    """
+    require_columns(frame, ("energy_kwh",), "interval")
+    index = require_datetime_index(frame, "interval")
+    energy = frame["energy_kwh"].to_numpy(dtype=float)
+    if "weather_kwh" in frame.columns:
+        energy = energy - np.nan_to_num(frame["weather_kwh"].to_numpy(dtype=float))
+    step_h = _step(index, pd.Timedelta(hours=1)) / pd.Timedelta(hours=1)
+    hours = np.diff(index.to_numpy()) / np.timedelta64(1, "h")
+    hours = np.append(np.where(hours <= 1.5 * step_h, hours, step_h), step_h)[:len(index)]
+    return pd.Series(energy * 1000.0 / hours, index=index)
+
+
+def _rise_onset(power: pd.Series, before: pd.Timestamp, low_w: float) -> pd.Timestamp | None:
+    """End of the last interval starting before ``before`` whose power was below ``low_w`` (None: none in the data).
+
+    An always-on load of +R W raises every interval after it began by R, so with ``low_w`` = reference + R/2 it
+    cannot have been on during a low interval: the end of the last one is the earliest start the data allow.
+    Unknown (NaN) intervals prove nothing and are passed over.
+    """
+    times = power.index
+    with np.errstate(invalid="ignore"):
+        low = np.flatnonzero((times < before) & (power.to_numpy() < low_w))
+    if len(low) == 0:
+        return None
+    last = int(low[-1])
+    step = _step(times, pd.Timedelta(hours=1))
+    if last + 1 < len(times) and times[last + 1] - times[last] <= 1.5 * step:
+        return times[last + 1]
+    return times[last] + step
+
+
+def _interval_amounts(readings: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Counter increase per reporting period, indexed by the period's start; silences and resets unknown (NaN)."""
+    require_columns(readings, ("index_value",), "index readings")
+    index = require_datetime_index(readings, "index readings")
+    values = readings["index_value"].to_numpy(dtype=float)
+    if len(values) < 2:
+        return pd.DataFrame({column: np.zeros(0)}, index=index[:0])
+    spacing = np.diff(index.asi8)
+    usual = np.median(spacing)
+    amount = np.diff(values)
+    amount[(amount < 0) | (spacing > 1.5 * usual)] = np.nan
+    return pd.DataFrame({column: amount}, index=index[:-1])
+
+
 def interval_volumes(readings: pd.DataFrame) -> pd.DataFrame:
     """Volume per reporting period from index readings, indexed by the period's start (``volume_m3``).
 
     A period longer than the usual spacing (a silence) or with a falling index (a reset) is unknown (NaN).
     """
-    require_columns(readings, ("index_value",), "index readings")
-    index = require_datetime_index(readings, "index readings")
-    values = readings["index_value"].to_numpy(dtype=float)
-    if len(values) < 2:
-        return pd.DataFrame({"volume_m3": np.zeros(0)}, index=index[:0])
-    spacing = np.diff(index.asi8)
-    usual = np.median(spacing)
-    volume = np.diff(values)
-    volume[(volume < 0) | (spacing > 1.5 * usual)] = np.nan
-    return pd.DataFrame({"volume_m3": volume}, index=index[:-1])
+    return _interval_amounts(readings, "volume_m3")
+
+
+def interval_energy(readings: pd.DataFrame) -> pd.DataFrame:
+    """Energy per reporting period from index readings (kWh), indexed by the period's start (``energy_kwh``).
+
+    A period longer than the usual spacing (a silence) or with a falling index (a reset) is unknown (NaN).
+    """
+    return _interval_amounts(readings, "energy_kwh")
 
 
 def _leak_onset(periods: pd.DataFrame, hour_start: pd.Timestamp, run_end: pd.Timestamp,

@@ -16,6 +16,7 @@ from analytics.anomalies import (
     detect_meter_silent,
     detect_spikes,
     detect_water_leak,
+    interval_energy,
     interval_volumes,
     night_base_load_w,
 )
@@ -83,6 +84,51 @@ def test_base_load_rise_fires_from_the_first_night() -> None:
     assert abs(anomaly.start - fault_start) <= pd.Timedelta(minutes=30)
     assert anomaly.ongoing
     assert anomaly.evidence["rise_w"] == pytest.approx(300, rel=0.1)
+
+
+def _household_with_a_rise(rise_start: pd.Timestamp) -> pd.DataFrame:
+    """30-minute energy: 100 W base, household use by day, +300 W from ``rise_start``; that day's use dips at 14:00."""
+    periods = pd.date_range("2025-04-01", "2025-05-24", freq="30min", inclusive="left", tz=TZ)
+    hour = periods.hour.to_numpy() + periods.minute.to_numpy() / 60.0
+    use_w = np.select([(hour >= 7) & (hour < 8.5), (hour >= 18) & (hour < 21), (hour >= 8.5) & (hour < 23)],
+                      [500.0, 600.0, 200.0], 0.0)
+    # That afternoon: lunch until 13:30, then little (a phone charging), and nothing but the base load at 14:00.
+    for text, watts in [("13:00", 250.0), ("13:30", 20.0), ("14:00", 0.0)]:
+        use_w[periods.get_loc(pd.Timestamp(f"{rise_start.date()} {text}", tz=TZ))] = watts
+    power_w = 100.0 + use_w + np.where(periods >= rise_start, 300.0, 0.0)
+    return pd.DataFrame({"energy_kwh": power_w * 0.5 / 1000.0}, index=periods)
+
+
+def test_base_load_rise_is_dated_back_to_the_last_low_period() -> None:
+    """Daytime use hides an always-on load from the nights; the last period below base + half the rise bounds it."""
+    rise_start = _ts("2025-05-14 14:30")  # a Wednesday
+    per_period = _household_with_a_rise(rise_start)
+    hourly = per_period.resample("h").sum()
+    readings = synthetic.index_readings(per_period)
+
+    found = detect_base_load_rise(hourly, METER, DWELLING, periods=interval_energy(readings))
+    assert len(found) == 1
+    assert found[0].start == rise_start
+    assert found[0].evidence["rise_w"] == pytest.approx(300.0) and found[0].evidence["reference_w"] == pytest.approx(100.0)
+
+    # Hourly energy alone: the hour 13:00-14:00 (235 W) is the last below 250 W, so the rise is dated to its end.
+    hourly_only = detect_base_load_rise(hourly, METER, DWELLING)
+    assert len(hourly_only) == 1
+    assert hourly_only[0].start == _ts("2025-05-14 14:00")
+    assert rise_start - pd.Timedelta(hours=1) <= hourly_only[0].start <= rise_start
+    assert hourly_only[0].end == found[0].end and hourly_only[0].evidence == found[0].evidence
+
+    # Periods that do not reach back to the last low one leave the hourly dating.
+    recent = interval_energy(readings[readings.index >= _ts("2025-05-14 15:00")])
+    assert detect_base_load_rise(hourly, METER, DWELLING, periods=recent)[0].start == hourly_only[0].start
+
+
+def test_interval_energy_matches_the_counter() -> None:
+    per_period = _household_with_a_rise(_ts("2025-05-14 14:30"))
+    readings = synthetic.index_readings(per_period)
+    energy = interval_energy(readings)
+    assert list(energy.columns) == ["energy_kwh"]
+    np.testing.assert_allclose(energy["energy_kwh"].to_numpy(), per_period["energy_kwh"].to_numpy()[1:], atol=1e-9)
 
 
 def test_base_load_takes_off_the_weather_share() -> None:

@@ -49,17 +49,22 @@ def hourly_frames(conn: psycopg.Connection, meter_ids: list[int], since: datetim
     return _split(rows, ["energy_kwh", "volume_m3"], tz)
 
 
-def index_frames(conn: psycopg.Connection, meter_ids: list[int], since: datetime, tz: str) -> dict[int, pd.DataFrame]:
+def index_frames(conn: psycopg.Connection, meter_ids: list[int], since: datetime, tz: str,
+                 until: datetime | None = None) -> dict[int, pd.DataFrame]:
     """Per meter: its main counter (total energy, or volume for gas/water) as ``index_value`` by reading time.
 
     Only one register per meter: peak/off-peak registers advance in turn, and mixing them reads as resets.
+    Readings from ``since`` up to ``until`` (exclusive; None: up to now).
     """
+    # The upper bound only when asked: a plain "time >= since" keeps the chunk look-up the benchmarks measured.
+    upper = "" if until is None else "AND r.time < %(until)s"
     rows = conn.execute(
-        """SELECT r.meter_id, extract(epoch FROM r.time)::float8, r.value FROM reading r JOIN meter m ON m.id = r.meter_id
-            WHERE r.meter_id = ANY(%s) AND r.time >= %s
-              AND r.quantity_id = CASE WHEN m.kind IN ('gas', 'water') THEN %s ELSE %s END
+        f"""SELECT r.meter_id, extract(epoch FROM r.time)::float8, r.value FROM reading r JOIN meter m ON m.id = r.meter_id
+            WHERE r.meter_id = ANY(%(ids)s) AND r.time >= %(since)s {upper}
+              AND r.quantity_id = CASE WHEN m.kind IN ('gas', 'water') THEN %(volume)s ELSE %(energy)s END
             ORDER BY r.meter_id, r.time""",
-        (meter_ids, since, int(Quantity.VOLUME_INDEX_M3), int(Quantity.ENERGY_INDEX_KWH)),
+        {"ids": meter_ids, "since": since, "until": until,
+         "volume": int(Quantity.VOLUME_INDEX_M3), "energy": int(Quantity.ENERGY_INDEX_KWH)},
     ).fetchall()
     return _split(rows, ["index_value"], tz)
 

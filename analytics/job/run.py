@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -15,7 +16,7 @@ import psycopg
 
 from analytics.anomalies import (
     Anomaly, AnomalyThresholds, detect_above_baseline, detect_base_load_rise, detect_counter_reset,
-    detect_frozen_index, detect_meter_silent, detect_spikes, detect_water_leak, interval_volumes,
+    detect_frozen_index, detect_meter_silent, detect_spikes, detect_water_leak, interval_energy, interval_volumes,
 )
 from analytics.job import load, nightly_load
 from analytics.job.above_baseline import BaselineCheck, baseline_checks, primary_meters
@@ -72,12 +73,37 @@ def thresholds_from(settings: Settings) -> AnomalyThresholds:
     )
 
 
+IndexReader = Callable[[pd.Timestamp, pd.Timestamp], "pd.DataFrame | None"]
+
+
+def rise_index_windows(rises: list[Anomaly], index: pd.DataFrame | None,
+                       period: pd.Timedelta) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Raw-index windows (since, until) that would date these base-load rises to the period, where ``index`` does not.
+
+    A rise dated on hourly energy began within the hour before its start or later, and before the first night
+    after it: that day of readings (and the one before, to difference) is all the periods need.
+    """
+    covered_from = index.index[0] if index is not None and len(index) else None
+    windows = []
+    for rise in rises:
+        since = rise.start - pd.Timedelta(hours=1) - period
+        if covered_from is not None and covered_from <= since + period:
+            continue
+        until = rise.start + pd.Timedelta(days=1)
+        windows.append((since, until if covered_from is None else min(until, covered_from)))
+    return windows
+
+
 def detect_meter(
     meter: load.MeterInfo, hourly: pd.DataFrame | None, index: pd.DataFrame | None,
     times: pd.DatetimeIndex | None, now: pd.Timestamp, thresholds: AnomalyThresholds,
-    spike_min_power_w: float = 0.0, baseline: BaselineCheck | None = None,
+    spike_min_power_w: float = 0.0, baseline: BaselineCheck | None = None, read_index: IndexReader | None = None,
 ) -> tuple[list[Anomaly], set[str]]:
-    """Run every detector that fits the meter's kind and data; returns anomalies and the kinds checked."""
+    """Run every detector that fits the meter's kind and data; returns anomalies and the kinds checked.
+
+    ``read_index(since, until)``: the meter's raw index over a window, asked only to date a base-load rise
+    that began before ``index`` starts.
+    """
     found: list[Anomaly] = []
     checked: set[str] = set()
     m, d = meter.meter_id, meter.dwelling_id
@@ -95,7 +121,9 @@ def detect_meter(
         # only counters that always move (base load, a heating loop) can be told frozen from the index alone.
         if meter.kind not in STILL_WHEN_UNUSED:
             found += detect_frozen_index(index, m, d, thresholds)
-            checked.add("frozen_index")
+        # Checked either way: a frozen_index alert opened on a water or gas meter before this rule (or by hand)
+        # then resolves instead of staying open for ever.
+        checked.add("frozen_index")
     if hourly is not None and len(hourly) >= 3:
         if meter.kind == "water":
             volume = hourly[["volume_m3"]].dropna()
@@ -118,9 +146,37 @@ def detect_meter(
                 # Without the baseline's weather share, an electrically heated home's night load rises every
                 # autumn: judging it would flag the heating season, so those homes wait for the weather model.
                 if meter.kind == "electricity" and meter.heating_type not in ELECTRIC_HEATING:
-                    found += detect_base_load_rise(energy, m, d, thresholds)
+                    found += _base_load_rises(meter, energy, index, thresholds, read_index)
                     checked.add("base_load_rise")
     return found, checked
+
+
+def _base_load_rises(meter: load.MeterInfo, energy: pd.DataFrame, index: pd.DataFrame | None,
+                     thresholds: AnomalyThresholds, read_index: IndexReader | None) -> list[Anomaly]:
+    """Base-load rises dated to the reporting period where raw readings reach back to their start."""
+    m, d = meter.meter_id, meter.dwelling_id
+    has_index = index is not None and len(index) >= 2
+    rises = detect_base_load_rise(energy, m, d, thresholds, periods=interval_energy(index) if has_index else None)
+    if read_index is None or not rises:
+        return rises
+    period = pd.Timedelta(seconds=meter.reporting_period_s or 1800)
+    extra = [read_index(since, until) for since, until in rise_index_windows(rises, index, period)]
+    extra = [frame for frame in extra if frame is not None and len(frame)]
+    if not extra:
+        return rises
+    readings = pd.concat([*extra, *([index] if index is not None else [])]).sort_index()
+    readings = readings[~readings.index.duplicated()]
+    if len(readings) < 2:
+        return rises
+    return detect_base_load_rise(energy, m, d, thresholds, periods=interval_energy(readings))
+
+
+def _index_reader(conn: psycopg.Connection, meter_id: int, tz: str) -> IndexReader:
+    """Reads one meter's raw index over a window (for dating a base-load rise older than the index look-back)."""
+    def read(since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame | None:
+        frames = load.index_frames(conn, [meter_id], since.to_pydatetime(), tz, until=until.to_pydatetime())
+        return frames.get(meter_id)
+    return read
 
 
 def run_anomalies(url: str, settings: Settings, now: datetime | None = None) -> RunSummary:
@@ -157,7 +213,7 @@ def run_anomalies(url: str, settings: Settings, now: datetime | None = None) -> 
                         found, checked = detect_meter(
                             meter, hourly.get(meter.meter_id), index.get(meter.meter_id),
                             times.get(meter.meter_id), now_ts, thresholds, settings.analytics_spike_min_power_w,
-                            checks.get(meter.meter_id),
+                            checks.get(meter.meter_id), _index_reader(conn, meter.meter_id, settings.timezone),
                         )
                         changes = reconcile_meter(
                             conn, meter.meter_id, meter.building_id, found, settings, checked,
