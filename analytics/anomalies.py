@@ -342,27 +342,47 @@ def interval_energy(readings: pd.DataFrame) -> pd.DataFrame:
     return _interval_amounts(readings, "energy_kwh")
 
 
+def _resolution(amounts: NDArray[np.float64]) -> float:
+    """The coarsest decimal step (1 mL to 10 L, or 10 Wh) every finite amount is a multiple of: the counter's resolution."""
+    finite = amounts[np.isfinite(amounts)]
+    for step in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6):
+        units = finite / step
+        if np.allclose(units, np.round(units), rtol=0.0, atol=1e-6):
+            return step
+    return 0.0
+
+
 def _leak_onset(periods: pd.DataFrame, hour_start: pd.Timestamp, run_end: pd.Timestamp,
                 zero_flow_m3: float) -> pd.Timestamp:
     """Where the leak in an hourly run began, to one reporting period (the run's first hour without the periods).
 
-    Hourly sums locate a run to the hour, and its first hours are often the household's own use just before the
-    leak began; per-period volumes have more dry periods, so the last one before the leak comes closer to it.
+    A leak adds its own flow to every period after it began, so every period since then held at least the leak's
+    rate: the smallest period of the run's settled part (its second half; the household's use before the leak can
+    only be in the first). A period below that, by more than the meter's resolution (its smallest increase, since
+    rounding moves each period by up to one step), proves the leak was not yet running; the end of the last one
+    before the settled part is the earliest start the data allow. Hourly sums locate a run to the hour, and its
+    first hours are often the household's own use just before the leak; per-period volumes tell that use apart
+    unless it never fell below the leak's rate.
     """
     times = periods.index
     if len(times) == 0 or times[0] >= hour_start:
         return hour_start  # the periods do not reach back to the dry hour before the run
-    inside = (times >= hour_start - pd.Timedelta(hours=1)) & (times < run_end)
-    volume = periods["volume_m3"].to_numpy(dtype=float)[inside]
-    starts = times[inside]
-    with np.errstate(invalid="ignore"):
-        flowing = volume > zero_flow_m3  # NaN (unknown) breaks a stretch like a dry period
-    stretches = _runs(flowing)
-    if not stretches:
+    volume = periods["volume_m3"].to_numpy(dtype=float)
+    settled_from = hour_start + (run_end - hour_start) / 2
+    settled = volume[(times >= settled_from) & (times < run_end)]
+    if not np.isfinite(settled).any():
         return hour_start
-    # The leak is the longest stretch; the household's own use before it starts or after it stops is short.
-    first, _ = max(stretches, key=lambda run: run[1] - run[0])
-    return max(hour_start, starts[first])
+    leak_m3 = float(np.nanmin(settled))
+    with np.errstate(invalid="ignore"):
+        below = (volume <= zero_flow_m3) | (volume < leak_m3 - _resolution(volume))  # NaN (unknown) proves nothing
+    low = np.flatnonzero((times >= hour_start - pd.Timedelta(hours=1)) & (times < settled_from) & below)
+    if len(low) == 0:
+        return hour_start
+    last = int(low[-1])
+    step = _step(times, pd.Timedelta(hours=1))
+    after = times[last + 1] if last + 1 < len(times) and times[last + 1] - times[last] <= 1.5 * step \
+        else times[last] + step
+    return max(hour_start, after)
 
 
 def detect_water_leak(

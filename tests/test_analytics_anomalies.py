@@ -184,6 +184,28 @@ def test_water_leak_start_is_dated_to_one_reporting_period() -> None:
     assert found[0].end == hourly_only[0].end and found[0].evidence == hourly_only[0].evidence
 
 
+def test_water_leak_is_dated_past_household_use_below_its_rate() -> None:
+    """Use that never stops before a leak is told apart where a period held less than the leak's own rate."""
+    periods = pd.date_range("2025-03-10", periods=5 * 48, freq="30min", tz=TZ)
+    litres = np.zeros(len(periods))
+    # From 12:00 the household draws water in every period until the leak starts, so no period before it is dry;
+    # one of them (14:00, 6 L) held less than the leak adds to every period after it began (10 L).
+    for text, amount in [("12:00", 20), ("12:30", 15), ("13:00", 30), ("13:30", 25), ("14:00", 6)]:
+        litres[periods.get_loc(_ts(f"2025-03-12 {text}"))] = amount
+    leak_start = _ts("2025-03-12 14:30")
+    litres[periods >= leak_start] += 10.0  # 20 L/h
+    litres[periods.get_loc(_ts("2025-03-12 15:00"))] += 8.0  # and the household's own use on top of it
+    per_period = pd.DataFrame({"volume_m3": litres / 1000.0}, index=periods)
+    hourly = per_period.resample("h").sum()
+    readings = synthetic.index_readings(per_period, "volume_m3", start_index=87.0)
+
+    found = detect_water_leak(hourly, METER, DWELLING, periods=interval_volumes(readings))
+    assert len(found) == 1
+    assert found[0].start == leak_start
+    # Without the periods, the hourly run starts with the household's use.
+    assert detect_water_leak(hourly, METER, DWELLING)[0].start == _ts("2025-03-12 12:00")
+
+
 def test_interval_volumes_leave_silences_and_resets_unknown() -> None:
     times = pd.DatetimeIndex([_ts("2025-03-10 00:00") + pd.Timedelta(minutes=30 * k) for k in (0, 1, 2, 6, 7, 8)])
     readings = pd.DataFrame({"index_value": [10.0, 10.002, 10.002, 10.010, 0.001, 0.004]}, index=times)
