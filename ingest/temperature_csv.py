@@ -30,8 +30,8 @@ from coopwatt.quantities import Quantity
 from ingest.plain_csv import BadRow, parse_time
 from ingest.reading import PayloadError
 from ingest.units import to_canonical
+from ingest.validate import OUTDOOR_TEMPERATURE_RANGE_C
 
-PLAUSIBLE_C = (-50.0, 60.0)
 SAME_VALUE_C = 0.005  # two lines agree when they round to the same hundredth of a degree
 
 
@@ -115,7 +115,7 @@ def _celsius(value_text: str, unit_text: str) -> float:
     if not math.isfinite(value):
         raise PayloadError(f"temperature {value_text.strip()!r} is not a number")
     celsius = to_canonical(value, unit_text.strip() or "°C", Quantity.TEMPERATURE_C)
-    low, high = PLAUSIBLE_C
+    low, high = OUTDOOR_TEMPERATURE_RANGE_C  # the same limits as temperatures received over MQTT
     if not low <= celsius <= high:
         raise PayloadError(f"temperature {celsius:.1f} °C is outside {low:g}…{high:g} °C (a sensor fault?)")
     return celsius

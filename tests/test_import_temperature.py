@@ -54,7 +54,7 @@ def test_good_rows_are_stored_in_celsius_and_bad_rows_named_with_their_line(migr
     assert sorted(reasons) == [6, 7, 8, 9, 10, 11, 12, 14]
     assert "unknown residence 'R9'" in reasons[6]
     assert "ambiguous or does not exist" in reasons[7]  # 29 March 02:30 is skipped by the spring change
-    assert "outside -50…60 °C" in reasons[8] and "85" in reasons[8]
+    assert "outside -60…60 °C" in reasons[8] and "85" in reasons[8]
     assert "temperature 'froid' is not a number" in reasons[9]
     assert "ISO 8601" in reasons[10]
     assert "ambiguous or does not exist" in reasons[11]  # 25 October 02:30 happens twice
