@@ -90,6 +90,15 @@ class AnomalyThresholds:
     base_load_min_rise_w: float = 50.0
     base_load_min_nights: int = 3
     base_load_critical_rise_w: float = 500.0
+    # ... in an electrically heated home, judged on the hours it cannot be heating: daytime (outside the off-peak
+    # hours when water heaters run) at an outdoor temperature no home heats at. Day-to-day use varies more than
+    # the night's, hence the stricter limits.
+    unheated_outdoor_c: float = 18.0
+    unheated_excluded_hours: tuple[int, ...] = (22, 23, 0, 1, 2, 3, 4, 5)  # local off-peak hours
+    unheated_day_min_hours: float = 4.0  # fewer unheated hours in a day: that day is not judged
+    unheated_min_rise_ratio: float = 1.5
+    unheated_min_rise_w: float = 100.0
+    unheated_min_days: int = 6  # at 4, 3 false alarms over ~220 fault-free electrically heated home-years
     # water_leak: no zero-flow hour within this many hours.
     leak_min_hours: int = 24
     leak_zero_flow_m3: float = 0.0  # an hour at or below this counts as "no flow"
@@ -198,9 +207,73 @@ def night_base_load_w(intervals: pd.DataFrame, thresholds: AnomalyThresholds = A
     return result
 
 
+@dataclass(frozen=True)
+class _JudgedWindows:
+    """The base load judged per night (or unheated day), when each window opened and closed, and the limits."""
+
+    base_w: NDArray[np.float64]
+    opens: pd.DatetimeIndex
+    closes: pd.DatetimeIndex
+    min_rise_ratio: float
+    min_rise_w: float
+    min_count: int
+    count_name: str  # evidence key: "nights" or "unheated_days"
+
+
+def _night_windows(intervals: pd.DataFrame, t: AnomalyThresholds) -> _JudgedWindows:
+    base = night_base_load_w(intervals, t)
+    nights = base.index
+    return _JudgedWindows(base.to_numpy(), nights + pd.Timedelta(hours=t.night_start_hour),
+                          nights + pd.Timedelta(hours=t.night_end_hour), t.base_load_min_rise_ratio,
+                          t.base_load_min_rise_w, t.base_load_min_nights, "nights")
+
+
+def unheated_base_load_w(intervals: pd.DataFrame, outdoor_c: pd.Series,
+                         thresholds: AnomalyThresholds = AnomalyThresholds()) -> pd.DataFrame:
+    """Lowest power (W) per local day over the intervals warm enough that no home heats, off-peak hours excepted.
+
+    For electrically heated homes, whose nights are heated for half the year; off-peak hours are left out as
+    water heaters run then. ``outdoor_c``: outdoor °C by time
+    (any step; each interval takes the latest value at or before its start). Columns ``base_load_w``, ``opens``
+    (the first such interval's start) and ``closes`` (the last one's end); days with fewer than
+    ``unheated_day_min_hours`` such hours are left out.
+    """
+    require_columns(intervals, ("energy_kwh",), "interval")
+    index = require_datetime_index(intervals, "interval")
+    step = _step(index, pd.Timedelta(hours=1))
+    step_h = step / pd.Timedelta(hours=1)
+    energy = intervals["energy_kwh"].to_numpy(dtype=float)
+    unheated = _unheated(index, outdoor_c, thresholds) & np.isfinite(energy)
+    times = index[unheated]
+    frame = pd.DataFrame({"power_w": energy[unheated] * 1000.0 / step_h, "time": times}, index=times.normalize())
+    days = frame.groupby(level=0).agg(base_load_w=("power_w", "min"), opens=("time", "min"),
+                                      closes=("time", "max"), count=("power_w", "size"))
+    days = days[days["count"] * step_h >= thresholds.unheated_day_min_hours]
+    days["closes"] = days["closes"] + step
+    return days.drop(columns="count")
+
+
+def _unheated(index: pd.DatetimeIndex, outdoor_c: pd.Series, t: AnomalyThresholds) -> NDArray[np.bool_]:
+    """Which intervals start at an hour no home heats (outdoor °C at or above the limit) outside off-peak hours."""
+    outdoor = pd.Series(outdoor_c).sort_index()
+    outdoor = outdoor[~outdoor.index.duplicated()]
+    # The temperature reported last before the interval began, if recent: a stale value says nothing.
+    celsius = outdoor.reindex(index, method="ffill", tolerance=pd.Timedelta(hours=3)).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        return ~np.isin(index.hour.to_numpy(), t.unheated_excluded_hours) & (celsius >= t.unheated_outdoor_c)
+
+
+def _unheated_windows(intervals: pd.DataFrame, outdoor_c: pd.Series, t: AnomalyThresholds) -> _JudgedWindows:
+    days = unheated_base_load_w(intervals, outdoor_c, t)
+    return _JudgedWindows(days["base_load_w"].to_numpy(dtype=float), pd.DatetimeIndex(days["opens"]),
+                          pd.DatetimeIndex(days["closes"]), t.unheated_min_rise_ratio, t.unheated_min_rise_w,
+                          t.unheated_min_days, "unheated_days")
+
+
 def detect_base_load_rise(
     intervals: pd.DataFrame, meter_id: int, dwelling_id: int | None,
     thresholds: AnomalyThresholds = AnomalyThresholds(), periods: pd.DataFrame | None = None,
+    outdoor_c: pd.Series | None = None,
 ) -> list[Anomaly]:
     """Night-time base load (always-on use) rising well above its usual level for several nights.
 
@@ -211,12 +284,20 @@ def detect_base_load_rise(
     ``periods`` (optional, from :func:`interval_energy`): energy per reporting period, judged as given (no
     weather share taken off), used to date the start to one period when they reach back to the last low one;
     otherwise the start is dated to the interval of ``intervals``.
+    ``outdoor_c`` (for an electrically heated home): judge the unheated daytime hours of each day instead of
+    the nights (:func:`unheated_base_load_w`), with the stricter ``unheated_*`` limits.
     """
-    base = night_base_load_w(intervals, thresholds)
-    values = base.to_numpy()
-    nights = base.index
+    windows = _night_windows(intervals, thresholds) if outdoor_c is None \
+        else _unheated_windows(intervals, outdoor_c, thresholds)
+    values = windows.base_w
     power = _power_w(intervals)
     period_power = _power_w(periods) if periods is not None else None
+    if outdoor_c is not None:
+        # Judged on unheated daytime hours, the reference holds some household use that quiet nights do not:
+        # only intervals of the same kind can prove the load was not yet on.
+        power = power[_unheated(power.index, outdoor_c, thresholds)]
+        if period_power is not None:
+            period_power = period_power[_unheated(period_power.index, outdoor_c, thresholds)]
     found: list[Anomaly] = []
     reference_pool: list[float] = []
     run_start: int | None = None
@@ -227,51 +308,51 @@ def detect_base_load_rise(
         reference = median(reference_pool[-thresholds.base_load_reference_nights:]) if len(reference_pool) >= 7 else None
         high = (
             reference is not None
-            and value > reference * thresholds.base_load_min_rise_ratio
-            and value - reference > thresholds.base_load_min_rise_w
+            and value > reference * windows.min_rise_ratio
+            and value - reference > windows.min_rise_w
         )
         if high:
             if run_start is None:
                 run_start, run_reference = i, reference  # type: ignore[assignment]
             continue
         if run_start is not None:
-            found += _base_load_episode(nights, values, run_start, i - 1, run_reference, False, meter_id, dwelling_id,
+            found += _base_load_episode(windows, run_start, i - 1, run_reference, False, meter_id, dwelling_id,
                                         thresholds, power, period_power)
             run_start = None
         reference_pool.append(float(value))
     if run_start is not None:
-        found += _base_load_episode(nights, values, run_start, len(values) - 1, run_reference, True, meter_id,
+        found += _base_load_episode(windows, run_start, len(values) - 1, run_reference, True, meter_id,
                                     dwelling_id, thresholds, power, period_power)
     return found
 
 
 def _base_load_episode(
-    nights: pd.DatetimeIndex, values: NDArray[np.float64], first: int, last: int, reference_w: float,
+    windows: _JudgedWindows, first: int, last: int, reference_w: float,
     ongoing: bool, meter_id: int, dwelling_id: int | None, t: AnomalyThresholds,
     power: pd.Series, period_power: pd.Series | None,
 ) -> list[Anomaly]:
     count = last - first + 1
-    if count < t.base_load_min_nights:
+    if count < windows.min_count:
         return []
-    level = float(np.median(values[first:last + 1]))
+    level = float(np.median(windows.base_w[first:last + 1]))
     rise = level - reference_w
     severity = Severity.CRITICAL if rise >= t.base_load_critical_rise_w else Severity.WARNING
-    first_night = nights[first] + pd.Timedelta(hours=t.night_start_hour)
+    first_seen = windows.opens[first]
     low_w = reference_w + rise / 2.0
-    start = _rise_onset(power, first_night, low_w)
+    start = _rise_onset(power, first_seen, low_w)
     if start is None:
-        start = first_night  # no low interval in the data given (never seen: the reference nights are low)
+        start = first_seen  # no low interval in the data given (never seen: the reference windows are low)
     elif period_power is not None:
         # The last low period lies inside the last low interval or after it: never look further back than that
         # interval, whatever gaps the periods have.
         interval_start = start - _step(power.index, pd.Timedelta(hours=1))
-        by_period = _rise_onset(period_power[period_power.index >= interval_start], first_night, low_w)
+        by_period = _rise_onset(period_power[period_power.index >= interval_start], first_seen, low_w)
         if by_period is not None:
             start = by_period
-    end = nights[last] + pd.Timedelta(hours=t.night_end_hour)
+    end = windows.closes[last]
     return [Anomaly(
         AnomalyKind.BASE_LOAD_RISE, severity, meter_id, dwelling_id, start, end, ongoing,
-        {"nights": float(count), "base_load_w": level, "reference_w": reference_w, "rise_w": rise,
+        {windows.count_name: float(count), "base_load_w": level, "reference_w": reference_w, "rise_w": rise,
          "extra_kwh_per_year": rise * 8.76},
     )]
 

@@ -109,6 +109,7 @@ class Settings(BaseModel):
     analytics_leak_min_hours: int = Field(24, ge=1, description="hours without a zero-flow hour before a water leak")
     analytics_silent_period_multiple: float = Field(6.0, gt=1, description="silence longer than this many usual periods")
     analytics_spike_robust_z: float = Field(10.0, gt=0, description="spike threshold in robust standard deviations")
+    analytics_unheated_outdoor_c: float = Field(18.0, ge=10, le=30, description="outdoor °C at and above which no home heats: an electrically heated home's base load is judged on such hours")
     analytics_spike_min_power_w: float = Field(9000.0, ge=0, description="a spike hour averages at least this power (beyond a home's subscription)")
     analytics_nightly_hour: int = Field(3, ge=0, le=23, description="local hour of the nightly baselines, comparisons and rankings")
     analytics_chunk_dwellings: int = Field(500, ge=1, description="dwellings loaded at once by the nightly run (bounds memory)")

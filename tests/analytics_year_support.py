@@ -48,8 +48,14 @@ def detect_simulated(residences: Sequence[Residence], start: datetime, end: date
     dwellings = {(d.residence_code, d.code): d for r in residences for d in r.dwellings}
     meters = {m.source: m for r in residences for m in r.meters}
     now = pd.Timestamp(end).tz_convert(tz)
+    outdoor: dict[str, pd.Series] = {}  # a residence's temperature comes with the chunk of its first building
     for number, chunk in enumerate(iter_chunks(residences, start, end, seed=seed, faults=faults, step_s=STEP_S,
                                                dwellings_per_chunk=dwellings_per_chunk)):
+        temperature = chunk.block(Quantity.TEMPERATURE_C)
+        if temperature is not None:
+            for row, code in enumerate(temperature.sources):
+                present = temperature.present[row]
+                outdoor[code] = pd.Series(temperature.values[row][present], index=chunk.times[present].tz_convert(tz))
         blocks = {q: chunk.block(q) for q in (Quantity.ENERGY_INDEX_KWH, Quantity.VOLUME_INDEX_M3)}
         for quantity, block in blocks.items():
             if block is None:
@@ -82,7 +88,8 @@ def detect_simulated(residences: Sequence[Residence], start: datetime, end: date
                     reporting_period_s=STEP_S, heating_type=dwelling.heating_type if dwelling else None,
                     dwellings_served=served)
                 found, checked = detect_meter(info, hourly, index, local, now, thresholds,
-                                              settings.analytics_spike_min_power_w)
+                                              settings.analytics_spike_min_power_w,
+                                              outdoor_c=outdoor.get(meter.residence_code))
                 yield MeterResult(meter, found, checked)
 
 

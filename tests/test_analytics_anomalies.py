@@ -19,6 +19,7 @@ from analytics.anomalies import (
     interval_energy,
     interval_volumes,
     night_base_load_w,
+    unheated_base_load_w,
 )
 from analytics.baseline import DailyBaselineModel
 
@@ -129,6 +130,54 @@ def test_interval_energy_matches_the_counter() -> None:
     energy = interval_energy(readings)
     assert list(energy.columns) == ["energy_kwh"]
     np.testing.assert_allclose(energy["energy_kwh"].to_numpy(), per_period["energy_kwh"].to_numpy()[1:], atol=1e-9)
+
+
+def _electrically_heated(rise_start: pd.Timestamp | None) -> tuple[pd.DataFrame, pd.Series]:
+    """Hourly use of an electrically heated home in autumn, and the outdoor °C (warm afternoons, cold nights).
+
+    Night heating follows the cold with a large day-to-day spread (a thermostat, doors opened), the always-on
+    load is 100 W, household use 6:00–22:00 and +250 W from ``rise_start``.
+    """
+    hours = pd.date_range("2025-08-15", "2025-10-25", freq="h", inclusive="left", tz=TZ)
+    rng = np.random.default_rng(7)
+    day = (hours.normalize() - hours[0].normalize()).days.to_numpy()
+    outdoor_c = 14.0 - 0.05 * day + 7.0 * np.cos((hours.hour.to_numpy() - 15) / 24 * 2 * np.pi)
+    spread = rng.lognormal(0.0, 0.35, day.max() + 1)[day]
+    heating_w = 120.0 * np.maximum(16.0 - outdoor_c, 0.0) * spread
+    use_w = np.where((hours.hour >= 6) & (hours.hour < 22), 60.0 + 200.0 * rng.random(len(hours)), 0.0)
+    power_w = 100.0 + heating_w + use_w
+    if rise_start is not None:
+        power_w += np.where(hours >= rise_start, 250.0, 0.0)
+    return pd.DataFrame({"energy_kwh": power_w / 1000.0}, index=hours), pd.Series(outdoor_c, index=hours)
+
+
+def test_unheated_base_load_is_the_lowest_warm_daytime_hour() -> None:
+    hourly, outdoor_c = _electrically_heated(None)
+    days = unheated_base_load_w(hourly, outdoor_c)
+    warm = (outdoor_c >= 18.0) & (hourly.index.hour >= 6) & (hourly.index.hour < 22)
+    power_w = hourly["energy_kwh"] * 1000.0
+    expected = power_w[warm].groupby(power_w[warm].index.normalize()).agg(["min", "size"])
+    expected = expected[expected["size"] >= 4]
+    assert list(days.index) == list(expected.index) and len(days) > 20
+    np.testing.assert_allclose(days["base_load_w"].to_numpy(), expected["min"].to_numpy())
+    assert (days["opens"].dt.hour >= 6).all() and (days["closes"] <= days.index + pd.Timedelta(hours=22)).all()
+    # Colder weeks later in the autumn have no warm hour left: those days are not judged at all.
+    assert days.index[-1] < hourly.index[-1].normalize() - pd.Timedelta(days=7)
+
+
+def test_base_load_rise_in_an_electrically_heated_home_is_judged_on_unheated_hours() -> None:
+    rise_start = _ts("2025-09-03 10:00")
+    hourly, outdoor_c = _electrically_heated(rise_start)
+    found = detect_base_load_rise(hourly, METER, DWELLING, outdoor_c=outdoor_c)
+    assert len(found) == 1
+    rise = found[0]
+    assert rise.evidence["rise_w"] == pytest.approx(250.0, rel=0.3) and rise.evidence["unheated_days"] >= 6
+    # Never after the rise began (only unheated hours can prove it was not yet on), and within a day of it.
+    assert rise_start - pd.Timedelta(days=1) <= rise.start <= rise_start
+    # The same home without a rise raises nothing, where judging its heated nights would.
+    quiet, _ = _electrically_heated(None)
+    assert detect_base_load_rise(quiet, METER, DWELLING, outdoor_c=outdoor_c) == []
+    assert detect_base_load_rise(quiet, METER, DWELLING) != []
 
 
 def test_base_load_takes_off_the_weather_share() -> None:

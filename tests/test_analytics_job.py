@@ -137,3 +137,35 @@ def test_a_frozen_index_alert_on_a_water_meter_resolves(simulated):
         rows = conn.execute("SELECT status FROM alert WHERE kind = 'frozen_index' AND meter_id = %s",
                             (meter_id,)).fetchall()
     assert rows == [("resolved",)]
+
+
+def test_an_electrically_heated_home_has_its_base_load_judged_when_outdoor_temperatures_are_known(simulated):
+    """Its nights are heated, so the job needs the residence's outdoor °C to judge it; without them it waits."""
+    settings, faults, registered, _ = simulated
+    url = settings.database_url
+    jumped = {registered.meter_ids[f.meter_source] for f in faults if f.kind == "base_load_jump"}
+    with psycopg.connect(url) as conn:
+        meter_id, dwelling_id, building_id, residence_id = next(
+            row for row in conn.execute(
+                "SELECT m.id, m.dwelling_id, d.building_id, b.residence_id FROM meter m"
+                " JOIN dwelling d ON d.id = m.dwelling_id JOIN building b ON b.id = d.building_id"
+                " WHERE m.kind = 'electricity' AND d.heating_type = 'electric' ORDER BY m.id").fetchall()
+            if row[0] not in jumped)
+
+        def open_alert() -> int:
+            return conn.execute(
+                "INSERT INTO alert (kind, severity, meter_id, dwelling_id, building_id, started_at, evidence)"
+                " VALUES ('base_load_rise', 'warning', %s, %s, %s, %s, '{}') RETURNING id",
+                (meter_id, dwelling_id, building_id, END - timedelta(days=20))).fetchone()[0]
+
+        first = open_alert()
+        conn.commit()
+        run_anomalies(url, settings, now=END)
+        # Judged (on its unheated hours): no rise in its data, so the alert resolves.
+        assert conn.execute("SELECT status FROM alert WHERE id = %s", (first,)).fetchone() == ("resolved",)
+        conn.execute("DELETE FROM outdoor_temperature WHERE residence_id = %s", (residence_id,))
+        second = open_alert()
+        conn.commit()
+        run_anomalies(url, settings, now=END)
+        # No temperature, no judgement: the alert is left as it is rather than resolved on a guess.
+        assert conn.execute("SELECT status FROM alert WHERE id = %s", (second,)).fetchone() == ("open",)

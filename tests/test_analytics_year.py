@@ -65,13 +65,11 @@ def test_injected_faults_are_found_with_kind_meter_and_start(settings):
     leaks = [m for m in matches if m.fault.kind == "water_leak"]
     assert all(m.anomaly is not None and m.error <= PERIOD for m in leaks)
     assert within["water_leak"] >= 8
-    # Base load: dated back from the first night it shows to the end of the last reporting period below the
-    # reference plus half the rise, so never after it began; the household's own use just before it can date it
-    # early (by an hour, once). Electrically heated homes wait for the weather model.
-    for m in matches:
-        if m.fault.kind != "base_load_jump":
-            continue
-        if heating[(m.fault.residence_code, m.fault.dwelling_code)] in ELECTRIC_HEATING:
-            continue
-        assert m.anomaly is not None and -timedelta(hours=1) <= m.error <= timedelta(0), m
-    assert within["base_load_jump"] >= 7
+    # Base load: dated back from the first night (or unheated day) it shows to the end of the last interval below
+    # the reference plus half the rise, so never after it began; the household's own use just before it can date
+    # it early. Electrically heated homes are judged on their unheated daytime hours, which date it less closely.
+    jumps = [m for m in matches if m.fault.kind == "base_load_jump"]
+    assert all(m.anomaly is not None and m.error <= timedelta(0) for m in jumps), jumps
+    assert within["base_load_jump"] >= 8
+    electric = [m for m in jumps if heating[(m.fault.residence_code, m.fault.dwelling_code)] in ELECTRIC_HEATING]
+    assert len(electric) >= 2  # the seed puts jumps in electrically heated homes: they are found too

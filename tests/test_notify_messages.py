@@ -126,6 +126,19 @@ def test_numbers_follow_the_language() -> None:
     assert "+49%" in above_en and "42.5 kWh" in above_en
 
 
+def test_base_load_judged_on_unheated_hours_says_so() -> None:
+    """An electrically heated home's rise is measured on hours without heating, and its evidence says that."""
+    evidence = {"unheated_days": 6.0, "base_load_w": 420.0, "reference_w": 170.0, "rise_w": 250.0,
+                "extra_kwh_per_year": 2190.0}
+    en = evidence_lines(facts("base_load_rise", evidence=evidence), "en")
+    fr = evidence_lines(facts("base_load_rise", evidence=evidence), "fr")
+    assert "Lowest power in hours without heating: 420 W instead of 170 W before." in en
+    assert "Seen over 6 days without heating." in en
+    assert not any("Night-time" in line or "nights" in line for line in en)
+    assert any("sans chauffage" in line and re.search(r"420\sW", line) for line in fr)
+    assert not any("la nuit" in line for line in fr)
+
+
 def test_missing_evidence_is_left_out_not_invented() -> None:
     """A number the detector did not give never shows up as a blank or a zero."""
     partial = facts("water_leak", evidence={"volume_m3": 1.5})

@@ -23,6 +23,7 @@ class MeterInfo:
     reporting_period_s: int | None
     heating_type: str | None
     dwellings_served: int = 1  # a building meter (heat plant, common parts) serves its building's dwellings
+    residence_id: int | None = None
 
 
 def list_meters(conn: psycopg.Connection) -> list[MeterInfo]:
@@ -32,8 +33,10 @@ def list_meters(conn: psycopg.Connection) -> list[MeterInfo]:
                   d.heating_type,
                   CASE WHEN m.dwelling_id IS NULL
                        THEN GREATEST((SELECT count(*) FROM dwelling b WHERE b.building_id = m.building_id), 1)
-                       ELSE 1 END
+                       ELSE 1 END,
+                  b.residence_id
              FROM meter m LEFT JOIN dwelling d ON d.id = m.dwelling_id
+                  LEFT JOIN building b ON b.id = COALESCE(m.building_id, d.building_id)
             WHERE m.removed_at IS NULL ORDER BY m.id"""
     ).fetchall()
     return [MeterInfo(*row) for row in rows]
@@ -47,6 +50,17 @@ def hourly_frames(conn: psycopg.Connection, meter_ids: list[int], since: datetim
         (meter_ids, since),
     ).fetchall()
     return _split(rows, ["energy_kwh", "volume_m3"], tz)
+
+
+def outdoor_hourly(conn: psycopg.Connection, residence_ids: list[int], since: datetime, tz: str) -> dict[int, pd.Series]:
+    """Per residence: mean outdoor °C per hour since ``since``, indexed by local hour start."""
+    rows = conn.execute(
+        """SELECT residence_id, extract(epoch FROM date_trunc('hour', time))::float8, avg(temperature_c)
+             FROM outdoor_temperature WHERE residence_id = ANY(%s) AND time >= %s
+            GROUP BY 1, 2 ORDER BY 1, 2""",
+        (residence_ids, since),
+    ).fetchall()
+    return {rid: frame["temperature_c"] for rid, frame in _split(rows, ["temperature_c"], tz).items()}
 
 
 def index_frames(conn: psycopg.Connection, meter_ids: list[int], since: datetime, tz: str,

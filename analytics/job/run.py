@@ -70,6 +70,8 @@ def thresholds_from(settings: Settings) -> AnomalyThresholds:
         leak_min_hours=settings.analytics_leak_min_hours,
         silent_period_multiple=settings.analytics_silent_period_multiple,
         spike_robust_z=settings.analytics_spike_robust_z,
+        unheated_outdoor_c=settings.analytics_unheated_outdoor_c,
+        unheated_excluded_hours=tuple(settings.tariff_offpeak_hours),
     )
 
 
@@ -98,11 +100,13 @@ def detect_meter(
     meter: load.MeterInfo, hourly: pd.DataFrame | None, index: pd.DataFrame | None,
     times: pd.DatetimeIndex | None, now: pd.Timestamp, thresholds: AnomalyThresholds,
     spike_min_power_w: float = 0.0, baseline: BaselineCheck | None = None, read_index: IndexReader | None = None,
+    outdoor_c: pd.Series | None = None,
 ) -> tuple[list[Anomaly], set[str]]:
     """Run every detector that fits the meter's kind and data; returns anomalies and the kinds checked.
 
     ``read_index(since, until)``: the meter's raw index over a window, asked only to date a base-load rise
-    that began before ``index`` starts.
+    that began before ``index`` starts. ``outdoor_c``: the residence's outdoor °C over ``hourly``, needed to
+    judge the base load of an electrically heated home (on its unheated hours).
     """
     found: list[Anomaly] = []
     checked: set[str] = set()
@@ -143,20 +147,24 @@ def detect_meter(
                 found += [a for a in detect_spikes(energy, m, d, thresholds)
                           if a.evidence.get("peak_kwh", 0.0) >= min_kwh]
                 checked.add("spike")
-                # Without the baseline's weather share, an electrically heated home's night load rises every
-                # autumn: judging it would flag the heating season, so those homes wait for the weather model.
-                if meter.kind == "electricity" and meter.heating_type not in ELECTRIC_HEATING:
-                    found += _base_load_rises(meter, energy, index, thresholds, read_index)
+                # An electrically heated home's nights are heated half the year (its night load rises every
+                # autumn), so its base load is judged on the hours warm enough that no home heats, if known.
+                electric_heating = meter.heating_type in ELECTRIC_HEATING
+                if meter.kind == "electricity" and (not electric_heating or outdoor_c is not None):
+                    found += _base_load_rises(meter, energy, index, thresholds, read_index,
+                                              outdoor_c if electric_heating else None)
                     checked.add("base_load_rise")
     return found, checked
 
 
 def _base_load_rises(meter: load.MeterInfo, energy: pd.DataFrame, index: pd.DataFrame | None,
-                     thresholds: AnomalyThresholds, read_index: IndexReader | None) -> list[Anomaly]:
+                     thresholds: AnomalyThresholds, read_index: IndexReader | None,
+                     outdoor_c: pd.Series | None) -> list[Anomaly]:
     """Base-load rises dated to the reporting period where raw readings reach back to their start."""
     m, d = meter.meter_id, meter.dwelling_id
     has_index = index is not None and len(index) >= 2
-    rises = detect_base_load_rise(energy, m, d, thresholds, periods=interval_energy(index) if has_index else None)
+    rises = detect_base_load_rise(energy, m, d, thresholds, periods=interval_energy(index) if has_index else None,
+                                  outdoor_c=outdoor_c)
     if read_index is None or not rises:
         return rises
     period = pd.Timedelta(seconds=meter.reporting_period_s or 1800)
@@ -168,7 +176,7 @@ def _base_load_rises(meter: load.MeterInfo, energy: pd.DataFrame, index: pd.Data
     readings = readings[~readings.index.duplicated()]
     if len(readings) < 2:
         return rises
-    return detect_base_load_rise(energy, m, d, thresholds, periods=interval_energy(readings))
+    return detect_base_load_rise(energy, m, d, thresholds, periods=interval_energy(readings), outdoor_c=outdoor_c)
 
 
 def _index_reader(conn: psycopg.Connection, meter_id: int, tz: str) -> IndexReader:
@@ -206,6 +214,11 @@ def run_anomalies(url: str, settings: Settings, now: datetime | None = None) -> 
             times = load.reading_times(conn, ids, since_index, settings.timezone)
             checks = baseline_checks(conn, chunk, registry, primary, now_ts.date(), settings.timezone,
                                      settings.gas_kwh_per_m3)
+            # Outdoor °C only where an electrically heated home's base load needs it.
+            outdoor = load.outdoor_hourly(
+                conn, sorted({m.residence_id for m in chunk if m.heating_type in ELECTRIC_HEATING
+                              and m.kind == "electricity" and m.residence_id is not None}),
+                since_hourly, settings.timezone)
             conn.commit()
             for meter in chunk:
                 try:
@@ -214,6 +227,7 @@ def run_anomalies(url: str, settings: Settings, now: datetime | None = None) -> 
                             meter, hourly.get(meter.meter_id), index.get(meter.meter_id),
                             times.get(meter.meter_id), now_ts, thresholds, settings.analytics_spike_min_power_w,
                             checks.get(meter.meter_id), _index_reader(conn, meter.meter_id, settings.timezone),
+                            outdoor.get(meter.residence_id) if meter.residence_id is not None else None,
                         )
                         changes = reconcile_meter(
                             conn, meter.meter_id, meter.building_id, found, settings, checked,
@@ -235,7 +249,7 @@ def run_anomalies(url: str, settings: Settings, now: datetime | None = None) -> 
                 summary.anomalies_by_kind.update(a.kind.value for a in found)
                 summary.alerts_opened += changes.opened
                 summary.alerts_resolved += changes.resolved
-            del hourly, index, times, checks  # keep memory bounded to one chunk
+            del hourly, index, times, checks, outdoor  # keep memory bounded to one chunk
         summary.dwellings_processed = len(dwellings)
         summary.status = "partial" if summary.failures else "ok"
         conn.execute(

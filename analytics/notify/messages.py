@@ -297,15 +297,23 @@ _EVIDENCE: dict[str, list[_EvidenceLine]] = {
             excess=_kwh(e["excess_kwh"], lang), percent=_plus_percent(e["ratio"] - 1.0, lang))),
     ],
     "base_load_rise": [
-        _needs("base_load_w", "reference_w")(lambda e, lang, _k: _t(
+        _needs("nights", "base_load_w", "reference_w")(lambda e, lang, _k: _t(
             lang, "Puissance appelée la nuit : {level} au lieu de {reference} auparavant.",
             "Night-time power: {level} instead of {reference} before.").format(
+            level=_watts(e["base_load_w"], lang), reference=_watts(e["reference_w"], lang))),
+        # An electrically heated home is judged on the hours it cannot be heating, not on its nights.
+        _needs("unheated_days", "base_load_w", "reference_w")(lambda e, lang, _k: _t(
+            lang, "Puissance la plus basse aux heures sans chauffage : {level} au lieu de {reference} auparavant.",
+            "Lowest power in hours without heating: {level} instead of {reference} before.").format(
             level=_watts(e["base_load_w"], lang), reference=_watts(e["reference_w"], lang))),
         _needs("extra_kwh_per_year")(lambda e, lang, _k: _t(
             lang, "Si cela dure : environ {extra} de plus par an.", "If it lasts: about {extra} more a year.").format(
             extra=_kwh(e["extra_kwh_per_year"], lang))),
         _needs("nights")(lambda e, lang, _k: _t(
             lang, "Constaté sur {nights} nuits.", "Seen over {nights} nights.").format(nights=_number(e["nights"], lang))),
+        _needs("unheated_days")(lambda e, lang, _k: _t(
+            lang, "Constaté sur {days} jours sans chauffage.", "Seen over {days} days without heating.").format(
+            days=_number(e["unheated_days"], lang))),
     ],
 }
 

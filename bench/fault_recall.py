@@ -1,0 +1,68 @@
+"""Recall and dating of injected faults, and false alarms, over several simulated years (beyond the test's one).
+
+Usage: python bench/fault_recall.py [--seeds 41 42 43] [--dwellings 120] [--per-kind 20]
+
+Each seed simulates a year of 30-minute readings for ``--dwellings`` homes, ``--per-kind`` faults of each
+kind on distinct homes, and runs every detector of the anomaly job (``detect_meter``) on the frames the job
+would load (tests/analytics_year_support.py). Prints, per kind (base-load jumps split by heating), how many
+faults are found, how many are dated within one reporting period, the dating errors' range, and the alarms
+on meters without a fault.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from analytics.job.run import ELECTRIC_HEATING, thresholds_from
+from coopwatt.settings import Settings
+from coopwatt.simulator.faults import plan_faults
+from coopwatt.simulator.residence import make_residences
+from tests.analytics_year_support import STEP_S, detect_simulated, match_faults
+
+START = datetime(2025, 1, 1, tzinfo=UTC)
+END = datetime(2026, 1, 1, tzinfo=UTC)
+PERIOD = pd.Timedelta(seconds=STEP_S)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[41, 42, 43])
+    parser.add_argument("--dwellings", type=int, default=120)
+    parser.add_argument("--per-kind", type=int, default=20)
+    args = parser.parse_args()
+    settings = Settings()
+    errors: dict[str, list[pd.Timedelta | None]] = defaultdict(list)
+    false_alarms: list[str] = []
+    for seed in args.seeds:
+        residences = make_residences(args.dwellings, seed=seed)
+        heating = {(d.residence_code, d.code): d.heating_type for r in residences for d in r.dwellings}
+        faults = plan_faults(residences, START, END, seed, per_kind=args.per_kind)
+        results = list(detect_simulated(residences, START, END, seed=seed, settings=settings,
+                                        thresholds=thresholds_from(settings), faults=faults))
+        matches, alarms = match_faults(results, faults)
+        false_alarms += [a.kind.value for a in alarms]
+        for m in matches:
+            kind = m.fault.kind
+            if kind == "base_load_jump":
+                electric = heating[(m.fault.residence_code, m.fault.dwelling_code)] in ELECTRIC_HEATING
+                kind += " (electric heating)" if electric else " (other heating)"
+            # A spike is the reading at its start: what it measured flowed during the period that ends there.
+            shift = PERIOD if m.fault.kind == "spike" else pd.Timedelta(0)
+            errors[kind].append(None if m.anomaly is None else m.anomaly.start - (pd.Timestamp(m.fault.start) - shift))
+    print(f"{len(args.seeds)} simulated years of {args.dwellings} homes, {args.per_kind} faults of each kind per year")
+    for kind, found in sorted(errors.items()):
+        dated = [e for e in found if e is not None]
+        within = sum(abs(e) <= PERIOD for e in dated)
+        hours = [e / pd.Timedelta(hours=1) for e in dated]
+        spread = f"errors {min(hours):+.1f} h to {max(hours):+.1f} h" if hours else "none found"
+        print(f"{kind:>32}: found {len(dated)}/{len(found)}, within one period {within}/{len(found)}, {spread}")
+    by_kind = {kind: int(count) for kind, count in pd.Series(false_alarms, dtype=object).value_counts().items()}
+    print(f"alarms on meters without a fault: {len(false_alarms)} {by_kind}")
+
+
+if __name__ == "__main__":
+    main()
