@@ -18,10 +18,10 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
     url = require_database_url(settings)
     if getattr(args, "once", False):
         run.run_maintenance(url, settings, retention=False)
-        summary = run.run_anomalies(url, settings)
+        summary = run.run_anomalies(url, settings, full=True)  # one run on its own: judge everything
         print(f"analytics run {summary.run_id}: {summary.status}; {summary.dwellings_processed} dwellings, "
               f"{summary.failures} failures; anomalies {dict(summary.anomalies_by_kind) or 'none'}; "
-              f"alerts opened {summary.alerts_opened}, resolved {summary.alerts_resolved}")
+              f"alerts opened {summary.alerts_opened}, resolved {summary.alerts_resolved} ({summary.mode})")
         nightly = run_nightly(url, settings)
         print(f"analytics nightly run {nightly.run_id}: {nightly.status}; {nightly.dwellings_processed} dwellings, "
               f"{nightly.failures} failures; baselines {nightly.baselines_qualified} fitted, "

@@ -18,9 +18,9 @@ from analytics.anomalies import (
     Anomaly, AnomalyThresholds, detect_above_baseline, detect_base_load_rise, detect_counter_reset,
     detect_frozen_index, detect_meter_silent, detect_spikes, detect_water_leak, interval_energy, interval_volumes,
 )
-from analytics.job import load, nightly_load
+from analytics.job import incremental, load, nightly_load
 from analytics.job.above_baseline import BaselineCheck, baseline_checks, primary_meters
-from analytics.job.alerts import reconcile_meter
+from analytics.job.alerts import AlertChanges, reconcile_meter
 from coopwatt.db import connect
 from coopwatt.settings import Settings
 
@@ -42,6 +42,10 @@ class RunSummary:
     anomalies_by_kind: Counter[str] = field(default_factory=Counter)
     alerts_opened: int = 0
     alerts_resolved: int = 0
+    mode: str = "full"  # or "incremental": only what changed since the previous run's data_until
+    detector_groups: tuple[str, ...] = ("daily", "sub_hourly")
+    meters_judged: int = 0  # frames read and the run's detector groups judged
+    meters_silence_only: int = 0  # no reading since the previous run: only its latest reading time judged
 
 
 def start_run(url: str, job: str) -> int:
@@ -100,18 +104,19 @@ def detect_meter(
     meter: load.MeterInfo, hourly: pd.DataFrame | None, index: pd.DataFrame | None,
     times: pd.DatetimeIndex | None, now: pd.Timestamp, thresholds: AnomalyThresholds,
     spike_min_power_w: float = 0.0, baseline: BaselineCheck | None = None, read_index: IndexReader | None = None,
-    outdoor_c: pd.Series | None = None,
+    outdoor_c: pd.Series | None = None, daily: bool = True,
 ) -> tuple[list[Anomaly], set[str]]:
     """Run every detector that fits the meter's kind and data; returns anomalies and the kinds checked.
 
     ``read_index(since, until)``: the meter's raw index over a window, asked only to date a base-load rise
     that began before ``index`` starts. ``outdoor_c``: the residence's outdoor °C over ``hourly``, needed to
-    judge the base load of an electrically heated home (on its unheated hours).
+    judge the base load of an electrically heated home (on its unheated hours). ``daily`` False: the per-night
+    and per-day detectors are not run (nor checked), for an incremental run between two completed nights.
     """
     found: list[Anomaly] = []
     checked: set[str] = set()
     m, d = meter.meter_id, meter.dwelling_id
-    if baseline is not None and baseline.daily["energy_kwh"].notna().any():
+    if daily and baseline is not None and baseline.daily["energy_kwh"].notna().any():
         found += detect_above_baseline(baseline.daily, baseline.rmse_kwh, m, d, thresholds)
         checked.add("above_baseline")
     if times is not None and len(times):
@@ -150,7 +155,7 @@ def detect_meter(
                 # An electrically heated home's nights are heated half the year (its night load rises every
                 # autumn), so its base load is judged on the hours warm enough that no home heats, if known.
                 electric_heating = meter.heating_type in ELECTRIC_HEATING
-                if meter.kind == "electricity" and (not electric_heating or outdoor_c is not None):
+                if daily and meter.kind == "electricity" and (not electric_heating or outdoor_c is not None):
                     found += _base_load_rises(meter, energy, index, thresholds, read_index,
                                               outdoor_c if electric_heating else None)
                     checked.add("base_load_rise")
@@ -187,8 +192,135 @@ def _index_reader(conn: psycopg.Connection, meter_id: int, tz: str) -> IndexRead
     return read
 
 
-def run_anomalies(url: str, settings: Settings, now: datetime | None = None) -> RunSummary:
-    """Detect anomalies on every meter in chunks and reconcile alerts; recorded as an 'anomalies' run."""
+Judgement = Callable[[], tuple[list[Anomaly], set[str]]]
+
+
+def _record_meter(conn: psycopg.Connection, run_id: int, meter: load.MeterInfo, judge: Judgement,
+                  settings: Settings, summary: RunSummary, dwellings: set[int]) -> None:
+    """Judge one meter and reconcile its alerts in one transaction; a failure is recorded and skipped."""
+    try:
+        with conn.transaction():
+            found, checked = judge()
+            # Nothing found or checked changes no alert: spare the round trip (most meters of an incremental run).
+            changes = (reconcile_meter(conn, meter.meter_id, meter.building_id, found, settings, checked)
+                       if found or checked else AlertChanges())
+        conn.commit()
+    except Exception as exc:  # one meter never stops the run; the reason is kept
+        conn.rollback()
+        log.warning("analytics: meter %s failed: %s", meter.meter_id, exc)
+        conn.execute(
+            "INSERT INTO analytics_failure (run_id, dwelling_id, meter_id, reason) VALUES (%s, %s, %s, %s)",
+            (run_id, meter.dwelling_id, meter.meter_id, f"{type(exc).__name__}: {exc}"),
+        )
+        conn.commit()
+        summary.failures += 1
+        return
+    summary.meters_processed += 1
+    if meter.dwelling_id is not None:
+        dwellings.add(meter.dwelling_id)
+    summary.anomalies_by_kind.update(a.kind.value for a in found)
+    summary.alerts_opened += changes.opened
+    summary.alerts_resolved += changes.resolved
+
+
+def _full_chunk(conn: psycopg.Connection, chunk: list[load.MeterInfo], now_ts: pd.Timestamp, settings: Settings,
+                thresholds: AnomalyThresholds, registry: dict[int, nightly_load.DwellingInfo],
+                primary: dict[tuple[int, str], int]) -> dict[int, Judgement]:
+    """Per meter of the chunk: every detector over the full look-back windows."""
+    ids = [m.meter_id for m in chunk]
+    since_hourly = load.lookback(now_ts.to_pydatetime(), settings.analytics_lookback_days)
+    since_index = load.lookback(now_ts.to_pydatetime(), settings.analytics_index_lookback_days)
+    hourly = load.hourly_frames(conn, ids, since_hourly, settings.timezone)
+    index = load.index_frames(conn, ids, since_index, settings.timezone)
+    times = load.reading_times(conn, ids, since_index, settings.timezone)
+    checks = baseline_checks(conn, chunk, registry, primary, now_ts.date(), settings.timezone, settings.gas_kwh_per_m3)
+    # Outdoor °C only where an electrically heated home's base load needs it.
+    outdoor = load.outdoor_hourly(
+        conn, sorted({m.residence_id for m in chunk if m.heating_type in ELECTRIC_HEATING
+                      and m.kind == "electricity" and m.residence_id is not None}),
+        since_hourly, settings.timezone)
+    conn.commit()
+
+    def judge(meter: load.MeterInfo) -> Judgement:
+        m, r = meter.meter_id, meter.residence_id
+        return lambda: detect_meter(meter, hourly.get(m), index.get(m), times.get(m), now_ts, thresholds,
+                                    settings.analytics_spike_min_power_w, checks.get(m),
+                                    _index_reader(conn, m, settings.timezone),
+                                    outdoor.get(r) if r is not None else None)
+    return {meter.meter_id: judge(meter) for meter in chunk}
+
+
+def _silence_only(meter: load.MeterInfo, latest: pd.Timestamp | None, now_ts: pd.Timestamp,
+                  thresholds: AnomalyThresholds) -> tuple[list[Anomaly], set[str]]:
+    """A meter with nothing new: only the silence since its latest reading can have changed."""
+    if latest is None:  # nothing within the index look-back: a full run does not judge it either
+        return [], set()
+    found = detect_meter_silent(pd.DatetimeIndex([latest]), now_ts, meter.meter_id, meter.dwelling_id, thresholds,
+                                usual_period=pd.Timedelta(seconds=meter.reporting_period_s))
+    # Nothing found, nothing to reconcile: a meter with an open meter_silent alert is judged on frames instead.
+    return found, {"meter_silent"} if found else set()
+
+
+def _incremental_chunk(conn: psycopg.Connection, chunk: list[load.MeterInfo], now_ts: pd.Timestamp,
+                       watermark: pd.Timestamp, settings: Settings, thresholds: AnomalyThresholds,
+                       counts: incremental.PlanCounts) -> dict[int, Judgement]:
+    """Per meter of the chunk: sub-hourly detectors on short windows, or the silence check alone."""
+    tz = settings.timezone
+    ids = [m.meter_id for m in chunk]
+    since_index = load.lookback(now_ts.to_pydatetime(), settings.analytics_index_lookback_days)
+    latest = incremental.latest_readings(conn, ids, since_index, tz)
+    open_starts = incremental.open_sub_hourly_starts(conn, ids, tz)
+    # A meter without a known period tells its usual spacing only from several readings: judged on frames.
+    judged = [m for m in chunk if m.meter_id in open_starts or not m.reporting_period_s
+              or (m.meter_id in latest and latest[m.meter_id] > watermark)]
+    windows = {m.meter_id: incremental.meter_window(
+        watermark, now_ts, open_starts.get(m.meter_id), thresholds,
+        settings.analytics_lookback_days, settings.analytics_index_lookback_days) for m in judged}
+    hourly, index, times = _frames_by_window(conn, windows, tz)
+    conn.commit()
+    counts.judged += len(judged)
+    counts.silence_only += len(chunk) - len(judged)
+
+    def judge(meter: load.MeterInfo) -> Judgement:
+        m = meter.meter_id
+        if m not in windows:
+            return lambda: _silence_only(meter, latest.get(m), now_ts, thresholds)
+
+        def run() -> tuple[list[Anomaly], set[str]]:
+            found, checked = detect_meter(meter, hourly.get(m), index.get(m), times.get(m), now_ts, thresholds,
+                                          settings.analytics_spike_min_power_w, daily=False)
+            first_hour = hourly[m].index[0] if m in hourly and len(hourly[m]) else None
+            first_reading = index[m].index[0] if m in index and len(index[m]) else None
+            found, checked, unsure = incremental.settle(found, checked, windows[m], watermark, thresholds,
+                                                        first_hour, first_reading)
+            for kind in unsure:
+                counts.kinds_left_unchecked[kind] = counts.kinds_left_unchecked.get(kind, 0) + 1
+            return found, checked
+        return run
+    return {meter.meter_id: judge(meter) for meter in chunk}
+
+
+def _frames_by_window(conn: psycopg.Connection, windows: dict[int, incremental.MeterWindow], tz: str,
+                      ) -> tuple[dict[int, pd.DataFrame], dict[int, pd.DataFrame], dict[int, pd.DatetimeIndex]]:
+    """Hourly, index and reading-time frames, one query each per distinct window (most meters share one)."""
+    groups: dict[tuple[pd.Timestamp, pd.Timestamp], list[int]] = {}
+    for meter_id, window in windows.items():
+        groups.setdefault((window.hourly_since, window.index_since), []).append(meter_id)
+    hourly: dict[int, pd.DataFrame] = {}
+    index: dict[int, pd.DataFrame] = {}
+    times: dict[int, pd.DatetimeIndex] = {}
+    for (since_hourly, since_index), ids in groups.items():
+        hourly.update(load.hourly_frames(conn, ids, since_hourly.to_pydatetime(), tz))
+        index.update(load.index_frames(conn, ids, since_index.to_pydatetime(), tz))
+        times.update(load.reading_times(conn, ids, since_index.to_pydatetime(), tz))
+    return hourly, index, times
+
+
+def run_anomalies(url: str, settings: Settings, now: datetime | None = None, *, full: bool = False) -> RunSummary:
+    """Detect anomalies on every meter in chunks and reconcile alerts; recorded as an 'anomalies' run.
+
+    Incremental from the previous run's ``data_until`` unless ``full`` (see :mod:`analytics.job.incremental`).
+    """
     job = "anomalies"
     with connect(url, autocommit=True) as conn:
         mark_abandoned_runs(conn, job)
@@ -197,69 +329,39 @@ def run_anomalies(url: str, settings: Settings, now: datetime | None = None) -> 
     summary = RunSummary(run_id=run_id, status="running")
     thresholds = thresholds_from(settings)
     dwellings: set[int] = set()
+    counts = incremental.PlanCounts()
     with connect(url) as conn:
+        plan = incremental.plan_run(incremental.previous_watermark(conn), now_ts, thresholds, full)
         meters = load.list_meters(conn)
-        # Above-baseline needs each dwelling's stored baseline (from the nightly run) and its residence's weather.
-        registry = {d.dwelling_id: d for d in nightly_load.list_dwellings(conn)}
-        primary = primary_meters(conn)
+        if plan.full:
+            # Above-baseline needs each dwelling's stored baseline (from the nightly run) and its residence's weather.
+            registry = {d.dwelling_id: d for d in nightly_load.list_dwellings(conn)}
+            primary = primary_meters(conn)
         conn.commit()
         size = settings.analytics_chunk_meters
         for offset in range(0, len(meters), size):
             chunk = meters[offset:offset + size]
-            ids = [m.meter_id for m in chunk]
-            since_hourly = load.lookback(now_ts.to_pydatetime(), settings.analytics_lookback_days)
-            since_index = load.lookback(now_ts.to_pydatetime(), settings.analytics_index_lookback_days)
-            hourly = load.hourly_frames(conn, ids, since_hourly, settings.timezone)
-            index = load.index_frames(conn, ids, since_index, settings.timezone)
-            times = load.reading_times(conn, ids, since_index, settings.timezone)
-            checks = baseline_checks(conn, chunk, registry, primary, now_ts.date(), settings.timezone,
-                                     settings.gas_kwh_per_m3)
-            # Outdoor °C only where an electrically heated home's base load needs it.
-            outdoor = load.outdoor_hourly(
-                conn, sorted({m.residence_id for m in chunk if m.heating_type in ELECTRIC_HEATING
-                              and m.kind == "electricity" and m.residence_id is not None}),
-                since_hourly, settings.timezone)
-            conn.commit()
+            if plan.full:
+                judges = _full_chunk(conn, chunk, now_ts, settings, thresholds, registry, primary)
+                counts.judged += len(chunk)
+            else:
+                judges = _incremental_chunk(conn, chunk, now_ts, plan.watermark, settings, thresholds, counts)
             for meter in chunk:
-                try:
-                    with conn.transaction():
-                        found, checked = detect_meter(
-                            meter, hourly.get(meter.meter_id), index.get(meter.meter_id),
-                            times.get(meter.meter_id), now_ts, thresholds, settings.analytics_spike_min_power_w,
-                            checks.get(meter.meter_id), _index_reader(conn, meter.meter_id, settings.timezone),
-                            outdoor.get(meter.residence_id) if meter.residence_id is not None else None,
-                        )
-                        changes = reconcile_meter(
-                            conn, meter.meter_id, meter.building_id, found, settings, checked,
-                        )
-                    conn.commit()
-                except Exception as exc:  # one meter never stops the run; the reason is kept
-                    conn.rollback()
-                    log.warning("analytics: meter %s failed: %s", meter.meter_id, exc)
-                    conn.execute(
-                        "INSERT INTO analytics_failure (run_id, dwelling_id, meter_id, reason) VALUES (%s, %s, %s, %s)",
-                        (run_id, meter.dwelling_id, meter.meter_id, f"{type(exc).__name__}: {exc}"),
-                    )
-                    conn.commit()
-                    summary.failures += 1
-                    continue
-                summary.meters_processed += 1
-                if meter.dwelling_id is not None:
-                    dwellings.add(meter.dwelling_id)
-                summary.anomalies_by_kind.update(a.kind.value for a in found)
-                summary.alerts_opened += changes.opened
-                summary.alerts_resolved += changes.resolved
-            del hourly, index, times, checks, outdoor  # keep memory bounded to one chunk
+                _record_meter(conn, run_id, meter, judges[meter.meter_id], settings, summary, dwellings)
+            del judges  # the frames go with them: memory stays bounded to one chunk
         summary.dwellings_processed = len(dwellings)
         summary.status = "partial" if summary.failures else "ok"
+        summary.mode = "full" if plan.full else "incremental"
+        summary.detector_groups = plan.groups
+        summary.meters_judged, summary.meters_silence_only = counts.judged, counts.silence_only
         conn.execute(
             """UPDATE analytics_run SET finished_at = now(), status = %s, dwellings_processed = %s, failures = %s,
-                      detail = detail || %s WHERE id = %s""",
+                      detail = detail || %s || %s WHERE id = %s""",
             (summary.status, summary.dwellings_processed, summary.failures,
              json.dumps({"meters_processed": summary.meters_processed,
                          "anomalies_by_kind": dict(summary.anomalies_by_kind),
                          "alerts_opened": summary.alerts_opened, "alerts_resolved": summary.alerts_resolved}),
-             run_id),
+             incremental.detail(plan, now_ts, counts), run_id),
         )
         conn.commit()
     return summary

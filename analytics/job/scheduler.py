@@ -39,8 +39,9 @@ def sqlalchemy_url(url: str) -> str:
 def anomalies_job() -> None:
     """Scheduled entry point: one incremental anomaly run."""
     summary = run.run_anomalies(str(_context["url"]), _context["settings"])  # type: ignore[arg-type]
-    log.info("analytics run %d: %s, %d meters, %d failures, anomalies %s", summary.run_id, summary.status,
-             summary.meters_processed, summary.failures, dict(summary.anomalies_by_kind))
+    log.info("analytics run %d: %s, %s (%s), %d meters (%d judged, %d only for silence), %d failures, anomalies %s",
+             summary.run_id, summary.status, summary.mode, "+".join(summary.detector_groups), summary.meters_processed,
+             summary.meters_judged, summary.meters_silence_only, summary.failures, dict(summary.anomalies_by_kind))
 
 
 def nightly_job() -> None:
