@@ -19,22 +19,28 @@ END = START + timedelta(days=DAYS)
 FAULT_TO_ALERT = {"base_load_jump": "base_load_rise"}
 
 
-@pytest.fixture
-def simulated(settings):
-    """14 dwellings, one fault of each kind, 100 days of history, consumption derived."""
+def _simulate(settings, until: datetime):
+    """14 dwellings, one fault of each kind, history from START to ``until``, consumption derived."""
     url = settings.database_url
     residences = make_residences(14, 3, per_residence=14)
     faults = plan_faults(residences, START, END, 3)
     with psycopg.connect(url) as conn:
         registered = register_residences(conn, residences, installed_at=START - timedelta(days=1))
         conn.commit()
-        backfill_to_db(conn, residences, registered, START, END, seed=3, faults=faults, dwellings_per_chunk=14)
+        backfill_to_db(conn, residences, registered, START, until, seed=3, faults=faults, dwellings_per_chunk=14)
         conn.execute("INSERT INTO alert_recipient (building_id, channel, target) SELECT id, 'webhook', "
                      "'http://127.0.0.1:9/hook' FROM building")
         conn.commit()
     tuned = settings.model_copy(update={"analytics_lookback_days": DAYS + 5.0,
                                         "analytics_index_lookback_days": DAYS + 5.0})
-    derive_and_refresh(url, tuned)
+    return tuned, faults, registered, residences
+
+
+@pytest.fixture
+def simulated(settings):
+    """14 dwellings, one fault of each kind, 100 days of history, consumption derived."""
+    tuned, faults, registered, residences = _simulate(settings, END)
+    derive_and_refresh(tuned.database_url, tuned)
     return tuned, faults, registered, residences
 
 
@@ -166,6 +172,146 @@ def test_an_electrically_heated_home_has_its_base_load_judged_when_outdoor_tempe
         conn.execute("DELETE FROM outdoor_temperature WHERE residence_id = %s", (residence_id,))
         second = open_alert()
         conn.commit()
-        run_anomalies(url, settings, now=END)
+        run_anomalies(url, settings, now=END, full=True)  # at the same `now`, an incremental run would not judge it
         # No temperature, no judgement: the alert is left as it is rather than resolved on a guess.
         assert conn.execute("SELECT status FROM alert WHERE id = %s", (second,)).fetchone() == ("open",)
+
+
+# Incremental runs: END is 01:00 in Paris, so END + 15 min is the same day, before the night ends at 05:00.
+SUB_HOURLY = ("meter_silent", "counter_reset", "frozen_index", "spike", "water_leak")
+DAILY = ("above_baseline", "base_load_rise")
+
+
+def _alerts(url: str) -> set[tuple]:
+    """Every alert as (kind, meter, start, status, severity): what a manager sees change."""
+    with psycopg.connect(url) as conn:
+        return set(conn.execute("SELECT kind, meter_id, started_at, status, severity FROM alert").fetchall())
+
+
+def _of_kinds(alerts: set[tuple], kinds: tuple[str, ...]) -> set[tuple]:
+    return {a for a in alerts if a[0] in kinds}
+
+
+def _outbox_rows(url: str, kinds: tuple[str, ...] = SUB_HOURLY + DAILY) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM alert_notification n JOIN alert a ON a.id = n.alert_id"
+                            " WHERE a.kind = ANY(%s)", (list(kinds),)).fetchone()[0]
+
+
+def _meters_to_judge(url: str, since: datetime) -> tuple[int, int]:
+    """(meters with a reading after ``since`` or an open sub-hourly alert, all meters)."""
+    with psycopg.connect(url) as conn:
+        judged = conn.execute(
+            "SELECT count(*) FROM meter m WHERE EXISTS (SELECT 1 FROM reading r WHERE r.meter_id = m.id AND r.time > %s)"
+            " OR EXISTS (SELECT 1 FROM alert a WHERE a.meter_id = m.id AND a.status = 'open' AND a.kind = ANY(%s))",
+            (since, list(SUB_HOURLY))).fetchone()[0]
+        return judged, conn.execute("SELECT count(*) FROM meter").fetchone()[0]
+
+
+def _run_detail(url: str, run_id: int) -> dict:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT detail FROM analytics_run WHERE id = %s", (run_id,)).fetchone()[0]
+
+
+def test_an_incremental_run_without_new_data_reads_no_frames_and_changes_nothing(simulated):
+    settings, _, _, _ = simulated
+    url = settings.database_url
+    run_anomalies(url, settings, now=END)
+    alerts, outbox = _alerts(url), _outbox_rows(url)
+    summary = run_anomalies(url, settings, now=END + timedelta(minutes=15))
+    judged, meters = _meters_to_judge(url, END)
+    assert summary.mode == "incremental" and summary.detector_groups == ("sub_hourly",)
+    # Only meters carrying an open sub-hourly alert are read (to keep its start and evidence); the rest: silence.
+    assert summary.meters_judged == judged < meters
+    assert summary.meters_silence_only == meters - judged
+    assert _alerts(url) == alerts and _outbox_rows(url) == outbox
+    detail = _run_detail(url, summary.run_id)
+    assert detail["mode"] == "incremental"
+    assert detail["previous_data_until"] == _run_detail(url, summary.run_id - 1)["data_until"]
+    assert detail["meters_silence_only"] == meters - judged
+
+
+@pytest.fixture
+def arriving(settings):
+    """The simulated history up to END, with the readings of the next half hour held back until released."""
+    tuned, _, _, _ = _simulate(settings, END + NEW_DATA)
+    url = tuned.database_url
+    with psycopg.connect(url) as conn:
+        # The simulator starts its indexes afresh on each backfill: hold the tail back rather than simulate it later.
+        conn.execute("CREATE TABLE held_back AS SELECT * FROM reading WHERE time > %s", (END,))
+        conn.execute("DELETE FROM reading WHERE time > %s", (END,))
+    derive_and_refresh(url, tuned)
+
+    def release() -> None:
+        """The held-back readings arrive, as the ingester stores them (consumption pending from their time)."""
+        with psycopg.connect(url) as conn:
+            conn.execute("INSERT INTO reading SELECT * FROM held_back")
+            conn.execute("INSERT INTO consumption_pending (meter_id, from_time) SELECT meter_id, min(time)"
+                         " FROM held_back GROUP BY meter_id ON CONFLICT (meter_id) DO UPDATE"
+                         " SET from_time = least(consumption_pending.from_time, excluded.from_time)")
+        derive_and_refresh(url, tuned)
+    return tuned, release
+
+
+NEW_DATA = timedelta(minutes=30)  # a reporting period: 15 minutes may hold no reading
+
+
+def test_an_incremental_run_on_new_data_finds_what_a_full_run_finds(arriving):
+    settings, release = arriving
+    url = settings.database_url
+    run_anomalies(url, settings, now=END)
+    later = END + NEW_DATA
+    release()
+    before = _alerts(url)
+    incremental = run_anomalies(url, settings, now=later)
+    judged, meters = _meters_to_judge(url, END)
+    assert incremental.mode == "incremental" and incremental.meters_judged == judged == meters
+    detail = _run_detail(url, incremental.run_id)
+    assert detail["kinds_left_unchecked"] == {}
+    # Eight days of hourly rollups (a spike's weekly level around the last half week) and 26 hours of readings
+    # (a frozen index or a leak first reported now), not the 105 days of a full run here.
+    assert datetime.fromisoformat(detail["read_since"]["hourly"]) == END - timedelta(days=8)
+    assert datetime.fromisoformat(detail["read_since"]["index"]) == END - timedelta(hours=26)
+    after_incremental, outbox = _alerts(url), _outbox_rows(url, SUB_HOURLY)
+    # The nights are judged once complete (05:00): their alerts are carried as they were.
+    assert _of_kinds(after_incremental, DAILY) == _of_kinds(before, DAILY)
+    assert ("base_load_rise", "open") in {(kind, status) for kind, _, _, status, _ in after_incremental}
+    # A full run on the same data and the same `now` finds nothing the incremental run missed or closed.
+    full = run_anomalies(url, settings, now=later, full=True)
+    assert full.mode == "full" and full.meters_judged == meters
+    assert _of_kinds(_alerts(url), SUB_HOURLY) == _of_kinds(after_incremental, SUB_HOURLY)
+    assert _outbox_rows(url, SUB_HOURLY) == outbox
+
+
+def test_an_incremental_run_opens_silences_as_a_full_run_would(simulated):
+    settings, _, _, _ = simulated
+    url = settings.database_url
+    run_anomalies(url, settings, now=END)
+    quiet = END + timedelta(hours=3, minutes=30)  # 04:30 in Paris: longer than every meter's silence limit
+    summary = run_anomalies(url, settings, now=quiet)
+    assert summary.mode == "incremental"
+    with psycopg.connect(url) as conn:
+        silent = conn.execute("SELECT count(*) FROM alert WHERE kind = 'meter_silent' AND status = 'open'"
+                              ).fetchone()[0]
+        meters = conn.execute("SELECT count(*) FROM meter").fetchone()[0]
+    assert silent == meters
+    after, outbox = _alerts(url), _outbox_rows(url)
+    full = run_anomalies(url, settings, now=quiet, full=True)
+    assert (full.alerts_opened, full.alerts_resolved) == (0, 0)
+    assert _alerts(url) == after and _outbox_rows(url) == outbox
+
+
+def test_daily_detectors_run_when_a_night_or_a_day_has_completed(simulated):
+    settings, _, _, _ = simulated
+    url = settings.database_url
+    first = run_anomalies(url, settings, now=END)
+    assert first.mode == "full" and "daily" in first.detector_groups
+    steps = [(timedelta(minutes=15), False), (timedelta(hours=3, minutes=45), False),
+             (timedelta(hours=4, minutes=5), True),  # 05:05 in Paris: last night's base load is complete
+             (timedelta(hours=12), False), (timedelta(hours=23, minutes=5), True)]  # 00:05: yesterday is complete
+    for offset, daily in steps:
+        summary = run_anomalies(url, settings, now=END + offset)
+        assert ("daily" in summary.detector_groups) is daily, offset
+        assert summary.mode == ("full" if daily else "incremental")
+    # `now` before the previous run's: judged in full, as tests and replays expect.
+    assert run_anomalies(url, settings, now=END).mode == "full"

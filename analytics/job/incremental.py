@@ -24,8 +24,11 @@ from analytics.anomalies import Anomaly, AnomalyKind, AnomalyThresholds
 
 DAILY_KINDS = frozenset({AnomalyKind.ABOVE_BASELINE.value, AnomalyKind.BASE_LOAD_RISE.value})
 SUB_HOURLY_KINDS = frozenset(k.value for k in AnomalyKind) - DAILY_KINDS
-# Margin around a window's edge: an hour of rollup plus the reporting period before a leak's first hour.
+# Margin before a window's edge: an hour of rollup plus a reporting period.
 EDGE = pd.Timedelta(hours=2)
+# How far before an open alert's start its meter's windows reach: a leak's onset is dated within its run's hours,
+# which may begin a little before the start; a day keeps the dry hour and the readings before them.
+OPEN_MARGIN = pd.Timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ def meter_window(watermark: pd.Timestamp, now: pd.Timestamp, open_start: pd.Time
     hourly = watermark - pd.Timedelta(days=thresholds.spike_window_days) - pd.Timedelta(days=1)
     index = watermark - pd.Timedelta(hours=max(thresholds.frozen_min_hours, thresholds.leak_min_hours)) - EDGE
     if open_start is not None:
-        hourly, index = min(hourly, open_start - EDGE), min(index, open_start - EDGE)
+        hourly, index = min(hourly, open_start - OPEN_MARGIN), min(index, open_start - OPEN_MARGIN)
     return MeterWindow(max(hourly, full_hourly), max(index, full_index), hourly > full_hourly, index > full_index)
 
 
@@ -138,10 +141,10 @@ def _cut(anomaly: Anomaly, window: MeterWindow, first_hour: pd.Timestamp | None,
     """The anomaly starts where its window starts: a full run might date it earlier, or see it differently."""
     if anomaly.kind == AnomalyKind.WATER_LEAK:
         # The run's first hour (its onset may be dated later within it) at the hourly window's edge, or the
-        # readings that date its onset starting after the hour before it.
+        # readings that date its onset (from the hour before that one) starting after them.
         run_first_hour = anomaly.end - pd.Timedelta(hours=anomaly.evidence.get("hours", 0.0))
         at_hourly_edge = window.hourly_cut and first_hour is not None and run_first_hour <= first_hour
-        return at_hourly_edge or (window.index_cut and run_first_hour - EDGE < window.index_since)
+        return at_hourly_edge or (window.index_cut and run_first_hour - pd.Timedelta(hours=1) < window.index_since)
     if anomaly.kind == AnomalyKind.FROZEN_INDEX:
         # A stretch from the window's first reading may have begun before it.
         return window.index_cut and first_reading is not None and anomaly.start <= first_reading
@@ -159,9 +162,11 @@ def settle(found: list[Anomaly], checked: set[str], window: MeterWindow, waterma
     return kept, checked - unsure, unsure
 
 
-def detail(plan: RunPlan, now: pd.Timestamp, counts: PlanCounts) -> str:
-    """The run's watermark and plan, as JSON for ``analytics_run.detail``."""
-    return json.dumps({
+def detail(plan: RunPlan, now: pd.Timestamp, counts: PlanCounts, usual: MeterWindow | None) -> str:
+    """The run's watermark and plan, as JSON for ``analytics_run.detail`` (``usual``: a judged meter's windows)."""
+    read_since = None if usual is None else {"hourly": usual.hourly_since.isoformat(),
+                                             "index": usual.index_since.isoformat()}
+    return json.dumps({"read_since": read_since,
         "data_until": now.isoformat(), "mode": "full" if plan.full else "incremental", "mode_reason": plan.reason,
         "previous_data_until": plan.watermark.isoformat() if plan.watermark is not None else None,
         "detector_groups": list(plan.groups), "meters_judged": counts.judged,

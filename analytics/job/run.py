@@ -361,7 +361,10 @@ def run_anomalies(url: str, settings: Settings, now: datetime | None = None, *, 
              json.dumps({"meters_processed": summary.meters_processed,
                          "anomalies_by_kind": dict(summary.anomalies_by_kind),
                          "alerts_opened": summary.alerts_opened, "alerts_resolved": summary.alerts_resolved}),
-             incremental.detail(plan, now_ts, counts), run_id),
+             incremental.detail(plan, now_ts, counts, None if plan.full else incremental.meter_window(
+                 plan.watermark, now_ts, None, thresholds, settings.analytics_lookback_days,
+                 settings.analytics_index_lookback_days)),
+             run_id),
         )
         conn.commit()
     return summary
