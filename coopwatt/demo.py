@@ -331,7 +331,7 @@ def analyse(settings: Settings, *, nightly: bool) -> None:
             f"{n.suggestions} savings suggestion(s); {n.savings} savings result(s)")
         for line_fr, line_en in _top_findings(settings.database_url):
             say(line_fr, line_en)
-    summary = run_anomalies(settings.database_url, settings)
+    summary = run_anomalies(settings.database_url, settings, full=True)  # the demo shows all it finds
     found = ", ".join(f"{kind} {count}" for kind, count in sorted(summary.anomalies_by_kind.items())) or "aucune / none"
     say(f"analyse : {summary.dwellings_processed} logements, anomalies : {found} ; "
         f"{summary.alerts_opened} alerte(s) ouverte(s), {summary.failures} échec(s)",
