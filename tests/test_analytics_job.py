@@ -202,7 +202,8 @@ def _meters_to_judge(url: str, since: datetime) -> tuple[int, int]:
     """(meters with a reading after ``since`` or an open sub-hourly alert, all meters)."""
     with psycopg.connect(url) as conn:
         judged = conn.execute(
-            "SELECT count(*) FROM meter m WHERE EXISTS (SELECT 1 FROM reading r WHERE r.meter_id = m.id AND r.time > %s)"
+            "SELECT count(*) FROM meter m"
+            " WHERE EXISTS (SELECT 1 FROM reading r WHERE r.meter_id = m.id AND r.time > %s)"
             " OR EXISTS (SELECT 1 FROM alert a WHERE a.meter_id = m.id AND a.status = 'open' AND a.kind = ANY(%s))",
             (since, list(SUB_HOURLY))).fetchone()[0]
         return judged, conn.execute("SELECT count(*) FROM meter").fetchone()[0]
