@@ -1,4 +1,4 @@
-"""Why base-load rises are not judged in electrically heated homes: how much their night load moves by itself.
+"""Why an electrically heated home's base load is judged on its unheated hours, not on its nights.
 
 Usage: python bench/electric_night_load.py [--dwellings 60] [--seed 21]
 
