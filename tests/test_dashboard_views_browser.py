@@ -32,12 +32,17 @@ def server(seeded: tuple[str, Seed, AnalyticsSeed], tmp_path: Path) -> Iterator[
         yield running
 
 
-def _log_in(page: object, base_url: str, username: str) -> None:
+def _log_in(page: object, base_url: str, username: str, server: DashboardServer | None = None) -> None:
     page.goto(base_url + "/login")  # type: ignore[attr-defined]
     page.fill("#username", username)  # type: ignore[attr-defined]
     page.fill("#password", PASSWORD)  # type: ignore[attr-defined]
     page.click("#login-submit")  # type: ignore[attr-defined]
-    page.wait_for_selector("#navbar")  # type: ignore[attr-defined]
+    try:
+        page.wait_for_selector("#navbar")  # type: ignore[attr-defined]
+    except Exception as exc:  # a rare stall seen under load: keep what explains it
+        raise AssertionError(f"page after login did not render at {page.url}:\n"  # type: ignore[attr-defined]
+                             f"{page.inner_text('body')[:500]}\n--- server log ---\n"  # type: ignore[attr-defined]
+                             f"{server.log_tail() if server else '(no server log)'}") from exc
 
 
 def _wait_for_plot(page: object, graph: str) -> None:
@@ -52,7 +57,7 @@ def test_household_analytics_cards_in_the_browser(
     artifacts_dir: Path,
 ) -> None:
     page = browser_page
-    _log_in(page, server.url, "alice")
+    _log_in(page, server.url, "alice", server)
     page.wait_for_selector("#similar-verdict")  # type: ignore[attr-defined]
     page.wait_for_selector("#suggestions-list")  # type: ignore[attr-defined]
     body = page.inner_text("body")  # type: ignore[attr-defined]
@@ -75,7 +80,7 @@ def test_household_analytics_cards_in_the_browser(
     page.set_viewport_size({"width": 1280, "height": 900})  # type: ignore[attr-defined]
     page.click("#logout-link")  # type: ignore[attr-defined]
     page.wait_for_selector("#login-form")  # type: ignore[attr-defined]
-    _log_in(page, server.url, "bob")
+    _log_in(page, server.url, "bob", server)
     page.wait_for_selector("#similar-withheld")  # type: ignore[attr-defined]
     assert page.query_selector("#similar-graph") is None  # type: ignore[attr-defined]
 
@@ -86,7 +91,7 @@ def test_adviser_ranks_drills_down_and_marks_a_follow_up(
 ) -> None:
     url, seed, analytics = seeded
     page = browser_page
-    _log_in(page, server.url, "claire")
+    _log_in(page, server.url, "claire", server)
     # The landing offers the adviser view only.
     assert page.query_selector("#landing-manager") is None  # type: ignore[attr-defined]
     page.screenshot(path=str(artifacts_dir / "dashboard-staff-landing-adviser-fr.png"), full_page=True)  # type: ignore[attr-defined]
@@ -166,7 +171,7 @@ def test_manager_sees_alerts_and_curves_and_acknowledges_an_alert(
 ) -> None:
     url, seed, analytics = seeded
     page = browser_page
-    _log_in(page, server.url, "marc")
+    _log_in(page, server.url, "marc", server)
     assert page.query_selector("#landing-adviser") is None  # type: ignore[attr-defined]
     page.set_viewport_size({"width": 390, "height": 844})  # type: ignore[attr-defined]
     page.screenshot(path=str(artifacts_dir / "dashboard-staff-landing-manager-phone-fr.png"), full_page=True)  # type: ignore[attr-defined]
