@@ -28,7 +28,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from analytics.anomalies import night_base_load_w
+from analytics.base_load import night_base_load_w
 from analytics.baseline import (
     BaselineSettings, DailyBaselineModel, DailyModelParams, normalised_annual_kwh, predict_daily_kwh,
 )

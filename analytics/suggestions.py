@@ -8,7 +8,7 @@ passed in (€ per kWh or per m³, VAT included), so every € figure can be
 traced to ``energy × price``. Inputs:
 
 * ``suggest_base_load``: the dwelling's night base load (W, see
-  ``anomalies.night_base_load_w``) and its comparison group's published
+  ``base_load.night_base_load_w``) and its comparison group's published
   efficient-neighbours base load (W);
 * ``suggest_heating_setpoint``: the dwelling's fitted :class:`DailyModelParams`,
   its floor area (m²), the group's typical heating sensitivity

@@ -34,9 +34,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analytics.anomalies import (  # noqa: E402
-    detect_above_baseline, detect_base_load_rise, detect_spikes, detect_water_leak, night_base_load_w,
-)
+from analytics.anomalies import detect_above_baseline, detect_spikes, detect_water_leak  # noqa: E402
+from analytics.base_load import detect_base_load_rise, night_base_load_w  # noqa: E402
 from analytics.baseline import BaselineSettings, DailyBaselineModel, HourOfWeekProfile, normalised_annual_kwh  # noqa: E402
 from analytics.comparison import compare_dwellings  # noqa: E402
 from analytics.degree_days import daily_mean_temperature_c, normal_year_temperature_c  # noqa: E402

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from analytics.anomalies import Anomaly, detect_base_load_rise
+from analytics.anomalies import Anomaly
+from analytics.base_load import detect_base_load_rise
 from analytics.baseline import DailyBaselineModel
 from coopwatt.quantities import Quantity
 from coopwatt.simulator.residence import make_residences

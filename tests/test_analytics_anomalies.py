@@ -10,7 +10,6 @@ from analytics import synthetic
 from analytics.anomalies import (
     AnomalyKind,
     detect_above_baseline,
-    detect_base_load_rise,
     detect_counter_reset,
     detect_frozen_index,
     detect_meter_silent,
@@ -18,9 +17,8 @@ from analytics.anomalies import (
     detect_water_leak,
     interval_energy,
     interval_volumes,
-    night_base_load_w,
-    unheated_base_load_w,
 )
+from analytics.base_load import detect_base_load_rise, night_base_load_w, unheated_base_load_w
 from analytics.baseline import DailyBaselineModel
 
 TZ = synthetic.TIMEZONE

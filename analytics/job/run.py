@@ -15,9 +15,10 @@ import pandas as pd
 import psycopg
 
 from analytics.anomalies import (
-    Anomaly, AnomalyThresholds, detect_above_baseline, detect_base_load_rise, detect_counter_reset,
-    detect_frozen_index, detect_meter_silent, detect_spikes, detect_water_leak, interval_energy, interval_volumes,
+    Anomaly, AnomalyThresholds, detect_above_baseline, detect_counter_reset, detect_frozen_index,
+    detect_meter_silent, detect_spikes, detect_water_leak, interval_energy, interval_volumes,
 )
+from analytics.base_load import detect_base_load_rise
 from analytics.job import incremental, load, nightly_load
 from analytics.job.above_baseline import BaselineCheck, baseline_checks, primary_meters
 from analytics.job.alerts import AlertChanges, reconcile_meter
@@ -374,7 +375,7 @@ def derive_new_consumption(url: str, settings: Settings) -> int:
     """Hourly consumption of the readings stored since the last derivation; returns the meters derived.
 
     Leaks and spikes are judged on hourly consumption: without this, a 15-minute run would see only what the
-    nightly maintenance derived (about 2.5 ms per meter with new readings, measured on the 500-dwelling seed).
+    nightly maintenance derived (about 2.5 ms per meter with new readings, in one timing on the 500-dwelling seed).
     """
     from ingest.derive import derive_pending
 
