@@ -109,6 +109,11 @@ def create_app(settings: Settings) -> dash.Dash:
         Input("_pages_location", "pathname"),
         Input("_pages_location", "search"),
     )
+    # Dash learns which component scripts it may serve only when it renders the index page, and each gunicorn
+    # worker learns it alone: a worker asked for a script before it has rendered an index answers 500 and the
+    # page stays on "Loading..." (seen in the browser tests). Render it once here, in every process.
+    with server.test_request_context("/"):
+        app.index()
     return app
 
 
