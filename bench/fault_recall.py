@@ -1,17 +1,19 @@
 """Recall and dating of injected faults, and false alarms, over several simulated years (beyond the test's one).
 
-Usage: python bench/fault_recall.py [--seeds 41 42 43] [--dwellings 120] [--per-kind 20]
+Usage: python bench/fault_recall.py [--seeds 41 42 43] [--dwellings 120] [--per-kind 20] [--unheated-min-days N]
 
 Each seed simulates a year of 30-minute readings for ``--dwellings`` homes, ``--per-kind`` faults of each
 kind on distinct homes, and runs every detector of the anomaly job (``detect_meter``) on the frames the job
 would load (tests/analytics_year_support.py). Prints, per kind (base-load jumps split by heating), how many
 faults are found, how many are dated within one reporting period, the dating errors' range, and the alarms
-on meters without a fault.
+on meters without a fault (``--per-kind 0``: fault-free years, false alarms only). ``--unheated-min-days``
+tries another number of unheated days for a base-load rise in electrically heated homes.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections import defaultdict
 from datetime import UTC, datetime
 
@@ -33,16 +35,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[41, 42, 43])
     parser.add_argument("--dwellings", type=int, default=120)
     parser.add_argument("--per-kind", type=int, default=20)
+    parser.add_argument("--unheated-min-days", type=int, default=None)
     args = parser.parse_args()
     settings = Settings()
+    thresholds = thresholds_from(settings)
+    if args.unheated_min_days is not None:
+        thresholds = dataclasses.replace(thresholds, unheated_min_days=args.unheated_min_days)
     errors: dict[str, list[pd.Timedelta | None]] = defaultdict(list)
     false_alarms: list[str] = []
+    electric_homes = 0
     for seed in args.seeds:
         residences = make_residences(args.dwellings, seed=seed)
         heating = {(d.residence_code, d.code): d.heating_type for r in residences for d in r.dwellings}
+        electric_homes += sum(1 for h in heating.values() if h in ELECTRIC_HEATING)
         faults = plan_faults(residences, START, END, seed, per_kind=args.per_kind)
         results = list(detect_simulated(residences, START, END, seed=seed, settings=settings,
-                                        thresholds=thresholds_from(settings), faults=faults))
+                                        thresholds=thresholds, faults=faults))
         matches, alarms = match_faults(results, faults)
         false_alarms += [a.kind.value for a in alarms]
         for m in matches:
@@ -53,7 +61,9 @@ def main() -> None:
             # A spike is the reading at its start: what it measured flowed during the period that ends there.
             shift = PERIOD if m.fault.kind == "spike" else pd.Timedelta(0)
             errors[kind].append(None if m.anomaly is None else m.anomaly.start - (pd.Timestamp(m.fault.start) - shift))
-    print(f"{len(args.seeds)} simulated years of {args.dwellings} homes, {args.per_kind} faults of each kind per year")
+    print(f"{len(args.seeds)} simulated years of {args.dwellings} homes, {args.per_kind} faults of each kind per year, "
+          f"({electric_homes} electrically heated home-years), base-load rises in those homes after "
+          f"{thresholds.unheated_min_days} unheated days")
     for kind, found in sorted(errors.items()):
         dated = [e for e in found if e is not None]
         within = sum(abs(e) <= PERIOD for e in dated)
