@@ -366,8 +366,8 @@ def start_ingester(settings: Settings, stack: contextlib.ExitStack) -> RunningIn
     service.start()
     stop = _once(service.stop)
     stack.callback(stop)
-    if not service.subscriber.connected.wait(30):
-        raise RuntimeError("the ingester could not connect to the MQTT broker within 30 s")
+    if not service.subscriber.subscribed.wait(30):
+        raise RuntimeError("the ingester could not connect and subscribe to the MQTT broker within 30 s")
     metrics = (f" ; métriques sur http://{settings.metrics_host}:{settings.metrics_port}/metrics"
                if settings.metrics_port else "")
     say(f"ingesteur connecté (QoS 1, session persistante « {settings.mqtt_client_id} », "

@@ -26,6 +26,7 @@ import stat
 import subprocess
 import tempfile
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -280,8 +281,10 @@ class EmbeddedBroker:
     """
 
     def __init__(self, port: int | None = None, *, username: str = "coopwatt-demo",
-                 session_expiry_s: int = 3600) -> None:
+                 session_expiry_s: int = 3600, subscribe_acl: Mapping[str, Sequence[str]] | None = None) -> None:
         self._requested_port = port
+        # Topic filters each user may subscribe to (None: any); a refused one gets a failure SUBACK.
+        self._subscribe_acl = subscribe_acl
         self._port: int | None = None
         self.username = username
         self.password = os.urandom(12).hex()
@@ -322,6 +325,10 @@ class EmbeddedBroker:
             # Only the password check: no $SYS topics, no per-packet logging, no anonymous access.
             "plugins": {"amqtt.plugins.authentication.FileAuthPlugin": {"password_file": str(password_file)}},
         }
+        if self._subscribe_acl is not None:
+            # amqtt 0.12 warns that "acl" is deprecated but its config class accepts no "subscribe-acl" yet.
+            config["plugins"]["amqtt.plugins.topic_checking.TopicAccessControlListPlugin"] = {
+                "acl": {user: list(filters) for user, filters in self._subscribe_acl.items()}}
         self._ready.clear()
         self._error = None
         self._thread = threading.Thread(target=self._serve, args=(config,), name="embedded-mqtt-broker", daemon=True)

@@ -44,16 +44,18 @@ class IngestService:
                      self._http.server_address[1])
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy when connected to the broker, the database answers and the writer is alive."""
+        """Healthy when subscribed at the broker, the database answers and the writer is alive."""
         last = self.writer.last_commit_monotonic
         detail = {
             "broker_connected": self.subscriber.connected.is_set(),
+            "subscribed": self.subscriber.subscribed.is_set(),
+            "subscriptions_refused": list(self.subscriber.refused_filters),
             "database_ok": self.writer.database_ok.is_set(),
             "writer_alive": self.writer.is_alive(),
             "queue_depth": self._queue.qsize(),
             "seconds_since_commit": None if last is None else round(time.monotonic() - last, 3),
         }
-        healthy = bool(detail["broker_connected"] and detail["database_ok"] and detail["writer_alive"])
+        healthy = bool(detail["subscribed"] and detail["database_ok"] and detail["writer_alive"])
         return healthy, detail
 
     def stop(self, timeout_s: float = 60.0) -> None:

@@ -52,6 +52,11 @@ class Subscriber:
         # connection it came from, so messages of an older one are never acknowledged.
         self.generation = 0
         self.connected = threading.Event()
+        # Set once the broker has granted every filter (SUBACK): before that, messages published
+        # to our topics are not routed to this session, so "connected" alone is not "ready".
+        self.subscribed = threading.Event()
+        self.refused_filters: list[str] = []
+        self._pending_subscribe: tuple[int, list[str]] | None = None
         self.client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
@@ -71,6 +76,7 @@ class Subscriber:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def start(self) -> None:
@@ -97,13 +103,33 @@ class Subscriber:
             self.generation += 1
         filters = subscription_filters(self._settings)
         # Subscribing again on a resumed session is harmless and covers a broker that lost it.
-        client.subscribe([(topic, 1) for topic in filters])
+        result, mid = client.subscribe([(topic, 1) for topic in filters])
+        if result == mqtt.MQTT_ERR_SUCCESS:
+            with self._lock:
+                self._pending_subscribe = (mid, filters)
         self._metrics.connected.set(1)
         self.connected.set()
         log.info("connected to MQTT broker %s (session present: %s), subscribed to %d filters",
                  self._url.hostname, getattr(flags, "session_present", "?"), len(filters))
 
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: list[Any],
+                      properties: Any) -> None:
+        with self._lock:
+            pending, self._pending_subscribe = self._pending_subscribe, None
+        if pending is None or pending[0] != mid:
+            return
+        filters = pending[1]
+        refused = [topic for topic, code in zip(filters, reason_codes, strict=False) if code.is_failure]
+        self.refused_filters = refused
+        if refused:
+            # Usually the broker's ACL: nothing on these topics would ever arrive, so say so loudly.
+            log.error("the MQTT broker refused the subscription to %s (%s); check the ingester's ACL",
+                      ", ".join(refused), ", ".join(str(c) for c in reason_codes if c.is_failure))
+            return
+        self.subscribed.set()
+
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        self.subscribed.clear()
         self.connected.clear()
         self._metrics.connected.set(0)
         if self._accepting:
@@ -135,6 +161,7 @@ class Subscriber:
     def stop(self) -> None:
         """Disconnect cleanly; the persistent session stays on the broker."""
         self._accepting = False
+        self.subscribed.clear()
         self.client.disconnect()
         self.client.loop_stop()
         self._metrics.connected.set(0)

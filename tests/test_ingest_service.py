@@ -21,6 +21,7 @@ import pytest
 
 from coopwatt.settings import Settings, load_settings
 from ingest.service import IngestService
+from ingest.subscriber import subscription_filters
 from tests.factories import index_stream, make_meters
 from tests.mqtt_tools import MosquittoServer, ReliablePublisher, free_port
 from tests.tcp_proxy import TcpProxy
@@ -96,7 +97,7 @@ class IngesterProcess:
         if self.process.poll() is not None:
             raise AssertionError("ingester exited: " + self.process.stdout.read().decode())  # type: ignore[union-attr]
         try:
-            return bool(self.health()["broker_connected"])
+            return bool(self.health()["subscribed"])
         except OSError:
             return False
 
@@ -108,7 +109,7 @@ def test_stores_readings_and_dead_letters_bad_messages(settings: Settings, broke
     service = IngestService(settings.model_copy(update={"metrics_port": port}))
     service.start()
     try:
-        assert service.subscriber.connected.wait(10)
+        assert service.subscriber.subscribed.wait(10)
         publisher = ReliablePublisher(broker.host, broker.port)
         publisher.publish_all([(t, p) for t, p, _, _ in stream])
         publisher.publish_all([
@@ -145,7 +146,7 @@ def test_committed_messages_are_acknowledged(settings: Settings, broker, topic_p
     stream = index_stream(["a1"], START, 200, prefix=topic_prefix)
     service = IngestService(settings)
     service.start()
-    assert service.subscriber.connected.wait(10)
+    assert service.subscriber.subscribed.wait(10)
     publisher = ReliablePublisher(broker.host, broker.port)
     publisher.publish_all([(t, p) for t, p, _, _ in stream])
     publisher.close()
@@ -154,7 +155,7 @@ def test_committed_messages_are_acknowledged(settings: Settings, broker, topic_p
     again = IngestService(settings)
     again.start()
     try:
-        assert again.subscriber.connected.wait(10)
+        assert again.subscriber.subscribed.wait(10)
         time.sleep(2)  # a redelivery would arrive within this time; nothing should
         assert again.counts()["received"] == 0
     finally:
@@ -199,7 +200,7 @@ def test_broker_restart_mid_stream_loses_nothing(settings: Settings, private_bro
     service = IngestService(cfg)
     service.start()
     try:
-        assert service.subscriber.connected.wait(10)
+        assert service.subscriber.subscribed.wait(10)
         publisher = ReliablePublisher("127.0.0.1", private_broker.port, max_outstanding=200)
         half = len(stream) // 2
         publisher.publish_all([(t, p) for t, p, _, _ in stream[:half]])
@@ -225,7 +226,7 @@ def test_database_outage_loses_nothing(settings: Settings, private_broker: Mosqu
     service = IngestService(cfg)
     service.start()
     try:
-        assert service.subscriber.connected.wait(10)
+        assert service.subscriber.subscribed.wait(10)
         publisher = ReliablePublisher("127.0.0.1", private_broker.port, max_outstanding=500)
         third = len(stream) // 3
         publisher.publish_all([(t, p) for t, p, _, _ in stream[:third]])
@@ -286,7 +287,7 @@ def test_shared_subscription_splits_the_stream(settings: Settings, full_broker, 
         service.start()
     try:
         for service in services:
-            assert service.subscriber.connected.wait(10)
+            assert service.subscriber.subscribed.wait(10)
         time.sleep(0.5)  # both subscriptions registered before publishing
         publisher = ReliablePublisher("127.0.0.1", private_broker.port)
         publisher.publish_all([(t, p) for t, p, _, _ in stream])
@@ -309,7 +310,7 @@ def test_what_the_database_refuses_becomes_a_dead_letter(settings: Settings, bro
     service = IngestService(settings)
     service.start()
     try:
-        assert service.subscriber.connected.wait(10)
+        assert service.subscriber.subscribed.wait(10)
         publisher = ReliablePublisher(broker.host, broker.port)
         publisher.publish_all([(t, p) for t, p, _, _ in first])
         wait_until(lambda: count(settings.database_url) == len(first), 30, "the first readings")
@@ -327,3 +328,48 @@ def test_what_the_database_refuses_becomes_a_dead_letter(settings: Settings, bro
         kept = conn.execute("SELECT count(*) FROM reading WHERE meter_id = %s", (ids["keep"],)).fetchone()[0]
     assert kept == 10
     assert all("gone" in reason or "refused" in reason for reason in reasons), reasons
+
+
+def test_a_subscription_the_broker_refuses_is_reported_and_unhealthy(settings: Settings) -> None:
+    """A broker ACL that forbids the ingester's topics: not 'subscribed', unhealthy, the refused filters named.
+
+    Mosquitto 2.0's acl_file grants every subscription and filters on delivery, so this uses the
+    embedded broker (amqtt), whose topic ACL answers a refused filter with a failure SUBACK as
+    EMQX, HiveMQ and Mosquitto's dynamic-security plugin do.
+    """
+    from coopwatt.embedded import EmbeddedBroker
+
+    with EmbeddedBroker(subscribe_acl={"coopwatt-demo": ["somebody-else/#"]}) as server:
+        cfg = settings.model_copy(update={"mqtt_url": server.url, "mqtt_protocol": 4})
+        service = IngestService(cfg)
+        service.start()
+        try:
+            assert service.subscriber.connected.wait(10)
+            wait_until(lambda: bool(service.subscriber.refused_filters), 10, "the broker's SUBACK")
+            healthy, detail = service.health()
+        finally:
+            service.stop()
+    assert not service.subscriber.subscribed.is_set()
+    assert not healthy
+    assert detail["broker_connected"] and not detail["subscribed"]
+    assert set(detail["subscriptions_refused"]) == set(subscription_filters(cfg))
+
+
+def test_ready_only_once_every_filter_is_granted(settings: Settings, broker, topic_prefix: str) -> None:
+    """Health turns healthy with the SUBACK, and a message published right then is stored."""
+    ids = make_meters(settings.database_url, ["r1"])
+    stream = index_stream(["r1"], START, 1, prefix=topic_prefix)
+    service = IngestService(settings)
+    service.start()
+    try:
+        assert service.subscriber.subscribed.wait(10)
+        wait_until(lambda: service.health()[0], 10, "the writer's database connection")
+        detail = service.health()[1]
+        assert detail["subscribed"] and detail["subscriptions_refused"] == []
+        publisher = ReliablePublisher(broker.host, broker.port)
+        publisher.publish_all([(t, p) for t, p, _, _ in stream])
+        publisher.close()
+        wait_until(lambda: count(settings.database_url) == 1, 30, "the reading published once ready")
+    finally:
+        service.stop()
+    assert stored(settings.database_url) == expected_keys(stream, ids)

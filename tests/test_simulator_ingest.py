@@ -45,7 +45,7 @@ def test_simulated_history_goes_through_the_ingester_without_loss_or_dead_letter
     service = IngestService(settings)
     service.start()
     try:
-        assert service.subscriber.connected.wait(30)
+        assert service.subscriber.subscribed.wait(30)
         with Publisher(broker.url, topic_prefix=settings.mqtt_topic_prefix, max_outstanding=200) as publisher:
             for message in iter_messages(chunk, meters, timed=True, tz=settings.timezone):
                 publisher.publish(message.topic, message.payload)
