@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from coopwatt.quantities import Quantity
 from ingest.adapters import AdapterState, parse_message
 from ingest.adapters.esphome import quantity_for
-from ingest.adapters.native import QUANTITY_BY_NAME, encode_reading
+from ingest.adapters.native import QUANTITY_BY_NAME, encode_reading, topic_level
 from ingest.reading import PayloadError, Reading
 
 Q = Quantity
@@ -84,6 +84,26 @@ class TestNative:
         assert parse("coopwatt/les-tilleuls/temperature", b"-1.25") == [
             Reading("residence:les-tilleuls", RECEIVED, Q.TEMPERATURE_C, -1.25)]
 
+    def test_a_source_with_slashes_travels_percent_encoded_in_one_level(self) -> None:
+        source = "shellyem-A1B2C3/emeter/0"
+        assert topic_level(source) == "shellyem-A1B2C3%2Femeter%2F0"
+        payload = b'{"time":"2025-01-31T08:00:00+01:00","readings":[{"quantity":"energy_index","value":12.5}]}'
+        readings = parse(f"coopwatt/{topic_level(source)}/reading", payload)
+        assert [r.source for r in readings] == [source]
+        assert parse("coopwatt/100%25-solar/reading", b'{"readings":[]}') == []  # '%' itself is encoded too
+        assert [r.source for r in parse("coopwatt/100%25-solar/reading", payload)] == ["100%-solar"]
+
+    def test_a_device_level_that_is_not_percent_encoded_utf8_says_why(self) -> None:
+        with pytest.raises(PayloadError, match="not percent-encoded UTF-8"):
+            parse("coopwatt/meter%FF/reading", b'{"readings":[]}')
+
+    @given(st.text(min_size=1, max_size=40))
+    def test_any_source_round_trips_through_its_topic_level(self, source: str) -> None:
+        level = topic_level(source)
+        assert "/" not in level and "+" not in level and "#" not in level
+        payload = b'{"readings":[{"quantity":"power","value":1}]}'
+        assert [r.source for r in parse(f"coopwatt/{level}/reading", payload)] == [source]
+
     def test_empty_readings_list_is_valid_and_stores_nothing(self) -> None:
         assert parse("coopwatt/m1/reading", b'{"readings":[]}') == []
 
@@ -133,7 +153,8 @@ class TestNative:
     def test_round_trip(self, values: list[tuple[Quantity, float]], time: datetime) -> None:
         readings = parse("coopwatt/dev/reading", encode_reading(values, time))
         assert [(r.quantity, r.value) for r in readings] == values
-        assert all(r.time == time and r.source == "dev" for r in readings)
+        # The same instant: a wall time in a DST gap never compares equal across zones (PEP 495), so compare in UTC.
+        assert all(r.time.astimezone(UTC) == time.astimezone(UTC) and r.source == "dev" for r in readings)
 
 
 # -- Tasmota --------------------------------------------------------------------------------------

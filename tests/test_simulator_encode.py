@@ -74,11 +74,14 @@ def test_timed_messages_always_carry_their_time(residence):
     meters = [m for r in residence for m in r.meters]
     messages = list(iter_messages(chunk, meters, timed=True, tz=TZ))
     assert messages and all(m.timed for m in messages)
-    # Devices whose source cannot be a native topic level (Shelly) have no history over MQTT.
+    # Every meter has its history over MQTT: Shelly sources hold '/', percent-encoded in one native topic level.
     sent = {r.source for m in messages for r in m.expected}
+    assert {m.source for m in meters} <= sent
     shelly = {m.source for m in meters if m.format.startswith("shelly")}
-    assert shelly and not (sent & shelly)
-    assert {m.source for m in meters} - shelly <= sent
+    assert shelly and all("/" in source for source in shelly)
+    native_topics = [m.topic for m in messages if any(r.source in shelly for r in m.expected)]
+    assert native_topics and all(t.startswith("coopwatt/") and t.count("/") == 2 and "%2F" in t
+                                 for t in native_topics)
 
 
 def test_linky_formats_report_watt_hours_and_volt_amperes(residence):

@@ -6,7 +6,7 @@ import argparse
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
@@ -15,11 +15,9 @@ from coopwatt.db import connect
 from coopwatt.settings import Settings
 from coopwatt.simulator.faults import FAULT_KINDS, Fault, plan_faults, write_ground_truth
 from coopwatt.simulator.publish import LIVE_STEP_S, Publisher, publish_history, run_live
-from coopwatt.simulator.register import (
-    DEFAULT_REPORTING_PERIOD_S, Registered, register_residences, store_chunk,
-)
+from coopwatt.simulator.register import DEFAULT_REPORTING_PERIOD_S, register_residences
 from coopwatt.simulator.residence import Residence, make_residences
-from coopwatt.simulator.series import Chunk, Simulation
+from coopwatt.simulator.series import Simulation
 
 HISTORY_STEP_S = DEFAULT_REPORTING_PERIOD_S
 DEFAULT_ACCELERATED_REPLAY = timedelta(days=1)
@@ -115,7 +113,7 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
     with Publisher(mqtt_url, topic_prefix=settings.mqtt_topic_prefix,
                    client_id=f"coopwatt-simulate-{args.seed}") as publisher, _stop_on_signals(stop):
         if args.backfill_days > 0:
-            _backfill(publisher, sim, residences, live_start, settings, database_url, registered)
+            _backfill(publisher, sim, residences, live_start, settings)
         say(f"en direct depuis {sim.now:%Y-%m-%d %H:%M} UTC, vitesse ×{args.speed:g}"
             + (f", pendant {args.duration_s:g} s" if args.duration_s is not None else " (Ctrl-C pour arrêter)"),
             f"live from {sim.now:%Y-%m-%d %H:%M} UTC, speed ×{args.speed:g}"
@@ -127,10 +125,9 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _backfill(publisher: Publisher, sim: Simulation, residences: list[Residence], until: datetime,
-              settings: Settings, database_url: str | None, registered: Registered | None) -> None:
-    """Publish the history; devices whose format carries no time get theirs written to the database if possible."""
+              settings: Settings) -> None:
+    """Publish the history over MQTT, every message carrying its time (native JSON for untimed formats)."""
     meters = [m for r in residences for m in r.meters]
-    untimed = [m.source for m in meters if "/" in m.source]  # Shelly sources: no native topic can carry them
     say(f"historique de {sim.now:%Y-%m-%d} à {until:%Y-%m-%d}, pas de {HISTORY_STEP_S // 60} min",
         f"history from {sim.now:%Y-%m-%d} to {until:%Y-%m-%d}, every {HISTORY_STEP_S // 60} min")
 
@@ -138,26 +135,7 @@ def _backfill(publisher: Publisher, sim: Simulation, residences: list[Residence]
         if at.hour == 0 and at.minute == 0 and at.day in (1, 15):
             say(f"… {at:%Y-%m-%d}, {count} messages", f"… {at:%Y-%m-%d}, {count} messages")
 
-    with ExitStack() as stack:
-        stored = 0
-        on_chunk = None
-        if untimed and database_url is not None and registered is not None:
-            conn = stack.enter_context(connect(database_url))
-
-            def on_chunk(chunk: Chunk) -> None:
-                nonlocal stored
-                stored += store_chunk(conn, chunk, registered, sources=untimed)
-                conn.commit()
-
-        count = publish_history(publisher, sim, meters, until, step_s=HISTORY_STEP_S, tz=settings.timezone,
-                                on_window=progress, on_chunk=on_chunk)
-        publisher.flush()
+    count = publish_history(publisher, sim, meters, until, step_s=HISTORY_STEP_S, tz=settings.timezone,
+                            on_window=progress)
+    publisher.flush()
     say(f"historique : {count} messages publiés", f"history: {count} messages published")
-    if on_chunk is not None:
-        say(f"{stored} relevés des compteurs Shelly écrits directement en base (leur format ne porte pas l'heure)",
-            f"{stored} Shelly readings written straight to the database (their format carries no time)")
-    elif untimed:
-        say(f"{len(untimed)} compteurs Shelly sans historique (leur format ne porte pas l'heure ; "
-            "--register l'écrit en base)",
-            f"{len(untimed)} Shelly meters get no history (their format carries no time; "
-            "--register writes it to the database)")

@@ -16,7 +16,8 @@ Formats and topics follow each project's documentation and coopwatt's adapters
 
 A timed message carries its own timestamp; Shelly, Zigbee2MQTT and ESPHome
 messages do not (the ingester stamps them on receipt), so history is sent in
-the native format for those devices whose source fits in one topic level.
+the native format for those devices (a source holding ``/`` percent-encoded in
+its topic level).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import numpy as np
 from coopwatt.quantities import Quantity
 from coopwatt.simulator.residence import LINKY_FORMATS, Meter
 from coopwatt.simulator.series import Chunk
+from ingest.adapters import native
 from ingest.reading import Reading
 
 POWER_FACTOR = 0.92  # active / apparent power of a household
@@ -105,15 +107,14 @@ def _expected(source: str, time: datetime, values: Mapping[Quantity, float]) -> 
 
 
 def encode_native(meter: Meter, time: datetime, values: Mapping[Quantity, float]) -> Message:
-    """coopwatt's own JSON for any meter whose source fits one topic level."""
-    if "/" in meter.source:
-        raise ValueError(f"source {meter.source!r} cannot be a native topic level")
+    """coopwatt's own JSON for any meter (its source percent-encoded as one topic level)."""
     payload = _json({
         "time": time.astimezone(UTC).isoformat(),
         "readings": [{"quantity": _NATIVE_NAMES[q][0], "value": v, "unit": _NATIVE_NAMES[q][1]}
                      for q, v in values.items()],
     })
-    return Message(f"coopwatt/{meter.source}/reading", payload, _expected(meter.source, time, values), True)
+    return Message(f"coopwatt/{native.topic_level(meter.source)}/reading", payload,
+                   _expected(meter.source, time, values), True)
 
 
 def encode_temperature(residence_code: str, time: datetime, temperature_c: float) -> Message:
@@ -282,7 +283,7 @@ def encode(meter: Meter, time: datetime, values: Mapping[Quantity, float], *, ti
     """The messages one meter sends for one reading time.
 
     With ``timed`` every message must carry its time: devices whose format has none
-    speak native JSON instead (an empty list if their source does not fit a topic level).
+    speak native JSON instead.
     """
     said = readings_for(meter, time, values)
     fmt = meter.format
@@ -290,7 +291,7 @@ def encode(meter: Meter, time: datetime, values: Mapping[Quantity, float], *, ti
     ambiguous = fmt.startswith("tasmota") and _ambiguous_local(time, tz)
     if (timed and fmt not in TIMED_FORMATS) or ambiguous:
         # History needs explicit times: devices without one speak native JSON for it.
-        return [encode_native(meter, time, said)] if "/" not in meter.source else []
+        return [encode_native(meter, time, said)]
     if fmt == "native":
         return [encode_native(meter, time, said)]
     if fmt in ("tasmota_energy", "tasmota_tic"):

@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from coopwatt.simulator.encode import Message, iter_messages
 from coopwatt.simulator.residence import Meter
-from coopwatt.simulator.series import Chunk, Simulation
+from coopwatt.simulator.series import Simulation
 
 log = logging.getLogger(__name__)
 
@@ -129,20 +129,14 @@ class Publisher:
 
 def publish_history(publisher: Publisher, simulation: Simulation, meters: Sequence[Meter], until: datetime, *,
                     step_s: int = 1800, tz: ZoneInfo | str = "Europe/Paris", window: timedelta = timedelta(days=1),
-                    on_window: Callable[[datetime, int], None] | None = None,
-                    on_chunk: Callable[[Chunk], None] | None = None) -> int:
-    """Backfill: advance the simulation to `until` a day at a time, publishing timed messages as fast as acked.
-
-    `on_chunk` sees each window's readings (to write what cannot travel over MQTT).
-    """
+                    on_window: Callable[[datetime, int], None] | None = None) -> int:
+    """Backfill: advance the simulation to `until` a day at a time, publishing timed messages as fast as acked."""
     count = 0
     while simulation.now + timedelta(seconds=step_s) <= until:
         chunk = simulation.advance(min(simulation.now + window, until), step_s)
         if not len(chunk.times):
             break
         count += publisher.publish_all(iter_messages(chunk, meters, timed=True, tz=tz))
-        if on_chunk is not None:
-            on_chunk(chunk)
         if on_window is not None:
             on_window(simulation.now, count)
     return count

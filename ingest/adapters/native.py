@@ -5,6 +5,11 @@ Reading message::
     {"time": "2025-01-31T08:00:00+01:00",
      "readings": [{"quantity": "energy_index", "value": 1234.5, "unit": "kWh"}, ...]}
 
+``<device>`` is one topic level, percent-encoded (``quote``): a source that holds a
+``/``, such as a Shelly channel ``shellyem-A1B2/emeter/0``, travels as
+``coopwatt/shellyem-A1B2%2Femeter%2F0/reading``, so a gateway can replay any meter's
+buffered history with its times.
+
 ``time`` is optional (then the receive time is used) and must carry a UTC
 offset; a reading may carry its own ``time``; ``unit`` is optional and
 defaults to the quantity's canonical unit. Temperature message: a bare number
@@ -16,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
+from urllib.parse import quote, unquote
 
 from coopwatt.quantities import Quantity
 from ingest.adapters.payload import iso_time, load_json, load_object, number
@@ -38,9 +44,18 @@ NAME_BY_QUANTITY: dict[Quantity, str] = {q: name for name, q in QUANTITY_BY_NAME
 _CANONICAL_UNIT = {q: canonical_unit(q) for q in Quantity}
 
 
+def topic_level(source: str) -> str:
+    """The one topic level that names ``source`` in ``coopwatt/<device>/reading`` (percent-encoded)."""
+    return quote(source, safe="")
+
+
 def parse_reading(device: str, payload: bytes, received_at: datetime) -> list[Reading]:
-    """Readings from a native ``coopwatt/<device>/reading`` message; the source is ``device``."""
+    """Readings from a native ``coopwatt/<device>/reading`` message; the source is ``device``, decoded."""
     message = load_object(payload)
+    try:
+        device = unquote(device, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise PayloadError(f"the topic's device level is not percent-encoded UTF-8: {exc.reason}") from None
     time = iso_time(message["time"], "time") if "time" in message else received_at
     items = message.get("readings")
     if items is None:
