@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 STATUS_EVERY_S = 5.0
 DERIVE_EVERY_S = 5.0
+# Each wall-clock interval is two simulated hours at LIVE_SPEED: live faults show up within the demo.
+ANOMALIES_EVERY_S = 60.0
 # The embedded amqtt broker speaks MQTT 3.1.1 only.
 MQTT_PROTOCOL_EMBEDDED = 4
 # Same residence on every run, so a second demo continues the first one's data.
@@ -313,14 +315,18 @@ class RunningIngester:
     stop: Callable[[], None]
 
 
-def analyse(settings: Settings, *, nightly: bool) -> None:
-    """Analytics stage: `coopwatt analytics` runs (the nightly steps, then anomalies) and what they found."""
+def analyse(settings: Settings, *, nightly: bool, now: datetime) -> None:
+    """Analytics stage: `coopwatt analytics` runs (the nightly steps, then anomalies) and what they found.
+
+    ``now`` is the simulated clock, not the wall clock: live meters replay the recent past at speed,
+    so judged at the wall clock every meter would look silent since the end of the backfill.
+    """
     from analytics.job.nightly import run_nightly
     from analytics.job.run import run_anomalies
 
     assert settings.database_url is not None
     if nightly:
-        n = run_nightly(settings.database_url, settings)
+        n = run_nightly(settings.database_url, settings, now)
         say(f"analyse de nuit : {n.baselines_qualified} références météo ajustées, {n.baselines_unqualified} sans "
             f"assez de données ; {n.groups_published} groupes de logements similaires publiés, {n.groups_withheld} "
             f"retenus (moins de {settings.comparison_min_group_size}) ; {n.high_consumers} gros consommateur(s) ; "
@@ -331,7 +337,7 @@ def analyse(settings: Settings, *, nightly: bool) -> None:
             f"{n.suggestions} savings suggestion(s); {n.savings} savings result(s)")
         for line_fr, line_en in _top_findings(settings.database_url):
             say(line_fr, line_en)
-    summary = run_anomalies(settings.database_url, settings, full=True)  # the demo shows all it finds
+    summary = run_anomalies(settings.database_url, settings, now, full=True)  # the demo shows all it finds
     found = ", ".join(f"{kind} {count}" for kind, count in sorted(summary.anomalies_by_kind.items())) or "aucune / none"
     say(f"analyse : {summary.dwellings_processed} logements, anomalies : {found} ; "
         f"{summary.alerts_opened} alerte(s) ouverte(s), {summary.failures} échec(s)",
@@ -411,6 +417,11 @@ class LivePublisher:
 
     def _count(self, at: datetime, count: int) -> None:
         self.sent = count
+
+    @property
+    def clock(self) -> datetime:
+        """The simulated time the live meters have reached (behind the wall clock until they catch up)."""
+        return self._simulation.now
 
     def stop(self) -> None:
         """Stop publishing and wait until every message is acknowledged by the broker."""
@@ -503,7 +514,7 @@ def watch(settings: Settings, ingester: RunningIngester, live: LivePublisher, du
           mode: StorageMode, reported: set[tuple[int, datetime, str]]) -> None:
     """Derive, refresh and report every few seconds until the duration is over (or Ctrl-C)."""
     started = time.monotonic()
-    last_derive = started
+    last_derive = last_anomalies = started
     while True:
         remaining = None if duration_s is None else duration_s - (time.monotonic() - started)
         if remaining is not None and remaining <= 0:
@@ -516,7 +527,23 @@ def watch(settings: Settings, ingester: RunningIngester, live: LivePublisher, du
         if time.monotonic() - last_derive >= DERIVE_EVERY_S:
             derive_consumption(settings, reported)
             last_derive = time.monotonic()
+        if time.monotonic() - last_anomalies >= ANOMALIES_EVERY_S:
+            live_anomalies(settings, live.clock)
+            last_anomalies = time.monotonic()
         report(settings, time.monotonic() - started, ingester.service, live.sent, mode)
+
+
+def live_anomalies(settings: Settings, now: datetime) -> None:
+    """An incremental anomaly run, as the schedule makes every 15 min, at the simulated clock; say what changed."""
+    from analytics.job.run import run_anomalies
+
+    assert settings.database_url is not None
+    summary = run_anomalies(settings.database_url, settings, now)
+    if summary.alerts_opened or summary.alerts_resolved:
+        say(f"anomalies au {now:%Y-%m-%d %H:%M} UTC : {summary.alerts_opened} alerte(s) ouverte(s), "
+            f"{summary.alerts_resolved} résolue(s) d'elles-mêmes",
+            f"anomalies at {now:%Y-%m-%d %H:%M} UTC: {summary.alerts_opened} alert(s) opened, "
+            f"{summary.alerts_resolved} resolved by themselves")
 
 
 def finish(settings: Settings, ingester: RunningIngester, live: LivePublisher, mode: StorageMode,
@@ -528,7 +555,7 @@ def finish(settings: Settings, ingester: RunningIngester, live: LivePublisher, m
             "the ingester did not receive everything in time: the rest waits in its broker session")
     ingester.stop()
     derive_consumption(settings, reported)
-    analyse(settings, nightly=False)
+    analyse(settings, nightly=False, now=live.clock)
     counts = report(settings, None, ingester.service, live.sent, mode)
     assert settings.database_url is not None
     with psycopg.connect(settings.database_url) as conn:
@@ -575,7 +602,7 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
             hours = derive_consumption(settings, reported)
             say(f"consommation horaire dérivée des index : {hours:,} heures écrites ; agrégats à jour",
                 f"hourly consumption derived from indices: {hours:,} hours written; rollups refreshed")
-            analyse(settings, nightly=True)
+            analyse(settings, nightly=True, now=plan.live_start)
             serve_dashboard(settings, stack)
             ingester = start_ingester(settings, stack)
             live = LivePublisher(settings, plan, simulation)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -94,7 +95,9 @@ def test_demo_on_the_machine_services(db_url: str, broker: Any, topic_prefix: st
         "COOPWATT_DATA_DIR": str(tmp_path / "data"),
         "COOPWATT_METRICS_PORT": "0",
     }
-    result = run_demo(env, "--days", "3", "--dwellings", "6", "--duration-s", "20")
+    # 100 s live at ×120 replays the last 3.3 hours: longer than a 30-minute meter's silence limit (6 periods),
+    # and long enough for one anomaly run during the live phase.
+    result = run_demo(env, "--days", "3", "--dwellings", "6", "--duration-s", "100")
     assert "stockage" in result.stdout and "storage" in result.stdout, result.stdout
     assert "dashboard: http://127.0.0.1:" in result.stdout, result.stdout
     for role in ("household", "adviser", "manager", "admin"):  # one printed demo account per role
@@ -111,6 +114,18 @@ def test_demo_on_the_machine_services(db_url: str, broker: Any, topic_prefix: st
     assert baselines[0] >= 6 and baselines[1] is False and baselines[2] >= 1
     assert not (tmp_path / "data" / "pgdata").exists(), "with a database URL set, no embedded PostgreSQL is started"
     check_database(db_url, days=3, dwellings=6)
+    # Live meters replay the recent past at speed: judged at the simulated clock, only a meter the ground
+    # truth made silent may ever get a silence alert (at the wall clock every meter would look silent).
+    truth = json.loads((tmp_path / "data" / "demo-ground-truth.json").read_text())
+    made_silent = {f["meter_source"] for f in truth["faults"] if f["kind"] == "meter_silent"}
+    with psycopg.connect(db_url) as conn:
+        silent = {r[0] for r in conn.execute("SELECT m.source FROM alert a JOIN meter m ON m.id = a.meter_id"
+                                             " WHERE a.kind = 'meter_silent'")}
+        meters = conn.execute("SELECT count(*) FROM meter").fetchone()[0]
+        runs = conn.execute("SELECT count(*) FROM analytics_run WHERE job = 'anomalies' AND status = 'ok'").fetchone()[0]
+    assert meters > 10
+    assert silent <= made_silent, silent - made_silent
+    assert runs >= 3, "anomaly runs: after the backfill, during the live phase and at the end"
 
 
 @pytest.mark.slow
