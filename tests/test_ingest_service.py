@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from coopwatt.settings import Settings, load_settings
+from coopwatt.settings import Settings
 from ingest.service import IngestService
 from ingest.subscriber import subscription_filters
 from tests.factories import index_stream, make_meters
