@@ -65,6 +65,17 @@ def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: s
     ])
 
 
+def weather_independent(kind: str, baseline: queries.BaselineRow | None) -> bool:
+    """Whether this use barely follows the weather, so a raw year-on-year comparison is already fair.
+
+    Water never does; an energy does not when its qualified baseline kept no heating term (the
+    electricity of a gas-heated home): saying "no reference model yet" there would be wrong.
+    """
+    if kind == "water":
+        return True
+    return baseline is not None and baseline.qualified and not baseline.heating_kwh_per_degree_day
+
+
 def last_year(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, settings: Settings,
               today: date) -> Any:
     """The last 30 days against the same days a year earlier, weather-corrected when the baseline allows."""
@@ -99,8 +110,12 @@ def last_year(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, 
         verdict = t("lastyear.same", lang)
     else:
         verdict = t("lastyear.lower" if result.change_fraction < 0 else "lastyear.higher", lang, change=change)
-    note = (t("lastyear.normalised", lang, normalised=format_quantity(result.last_year_normalised or 0, unit, lang))
-            if result.weather_normalised else t("lastyear.not_normalised", lang, why=t(why, lang)))
+    if result.weather_normalised:
+        note = t("lastyear.normalised", lang, normalised=format_quantity(result.last_year_normalised or 0, unit, lang))
+    elif weather_independent(kind, baseline):
+        note = t("lastyear.weather_independent", lang)
+    else:
+        note = t("lastyear.not_normalised", lang, why=t(why, lang))
     return html.Div([
         html.P(verdict, className="fw-semibold mb-1", id="lastyear-verdict"),
         html.P(t("lastyear.figures", lang, this=format_quantity(result.this_period, unit, lang),

@@ -64,11 +64,12 @@ SLOTS = ("household-similar-homes-body", "household-last-year-body", "household-
          "household-suggestions-body")
 
 
-def household_cards(session: requests.Session, base_url: str, requested_dwelling: object) -> Answer:
+def household_cards(session: requests.Session, base_url: str, requested_dwelling: object,
+                    kind: str = "electricity") -> Answer:
     """The analytics cards' callback, with the dwelling store set to anything we like."""
     output = _callback_output(session, base_url, "household-similar-homes-body")
     return _post(session, base_url, output, [{"id": slot, "property": "children"} for slot in SLOTS],
-                 [{"id": "household-kind", "property": "value", "value": "electricity"}],
+                 [{"id": "household-kind", "property": "value", "value": kind}],
                  [{"id": "household-dwelling", "property": "data", "value": requested_dwelling}],
                  "household-kind.value")
 
@@ -94,6 +95,20 @@ def test_household_sees_similar_homes_last_year_anomalies_and_suggestions(
     # and colder weather this year (8 °C against 10 °C) makes the corrected figure say so.
     assert "lastyear-verdict" in text
     assert "Corrigé de la météo" in text
+
+
+def test_year_on_year_says_why_it_is_not_weather_corrected(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+) -> None:
+    """Water barely follows the weather: the raw comparison is fair, not "no reference model yet"."""
+    alice = login(server.url, "alice")
+    water = household_cards(alice, server.url, None, kind="water").text
+    assert "lastyear-verdict" in water
+    assert "La météo ne change presque rien" in water
+    assert "pas encore établi" not in water and "Corrigé de la météo" not in water
+    # Gas has readings both years but no fitted baseline here: that is the reason given.
+    gas = household_cards(alice, server.url, None, kind="gas").text
+    assert "lastyear-verdict" in gas and "modèle de référence pas encore établi" in gas
 
 
 def test_household_below_k_sees_no_group_figure_and_cannot_ask_for_another_home(
@@ -404,3 +419,17 @@ def test_manager_curve_refuses_another_building(server: DashboardServer, seeded:
     other = curve(str(seed.building_id))
     assert other["manager-curve-note"]["children"] == "Accès refusé."
     assert not other["manager-curve"]["figure"]["data"][0]["y"]
+
+
+def test_a_baseline_without_heating_term_makes_the_raw_comparison_fair() -> None:
+    from dashboard.household_analytics import weather_independent
+    from dashboard.queries import BaselineRow
+
+    def row(qualified: bool, slope: float | None) -> BaselineRow:
+        return BaselineRow("electricity", qualified, [], 5.0, slope, None, 1800.0, 0.2)
+
+    assert weather_independent("electricity", row(True, None))  # a gas-heated home's electricity
+    assert not weather_independent("electricity", row(True, 0.8))  # heats with it: correct for the weather
+    assert not weather_independent("electricity", row(False, None))  # no model: we do not know
+    assert not weather_independent("gas", None)
+    assert weather_independent("water", None)
