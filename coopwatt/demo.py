@@ -31,6 +31,7 @@ from ingest.store import store_temperatures
 
 if TYPE_CHECKING:
     from coopwatt.simulator.faults import Fault
+    from coopwatt.simulator.timeline import Segment
     from coopwatt.simulator.register import Registered
     from coopwatt.simulator.residence import Residence
     from coopwatt.simulator.series import Simulation
@@ -47,6 +48,7 @@ HISTORY_STEP_S = 1800
 # One simulated minute every half second: lively, and well within what amqtt carries (about 1,500 msg/s here).
 LIVE_SPEED = 120.0
 GROUND_TRUTH_FILE = "demo-ground-truth.json"
+TIMELINE_FILE = "demo-timeline.json"  # the steps the simulation took, for a later run to replay
 DEMO_CLIENT_ID = "coopwatt-demo-ingest"
 
 
@@ -161,6 +163,8 @@ class DemoPlan:
     history_start: datetime
     live_start: datetime
     resumed: bool  # True when an earlier run's data is continued
+    replayed: list[Segment]  # the earlier runs' steps, taken again so every index carries on exactly
+    timeline_path: Path
 
 
 def plan_residence(settings: Settings, dwellings: int, days: int, duration_s: float | None) -> DemoPlan:
@@ -168,6 +172,7 @@ def plan_residence(settings: Settings, dwellings: int, days: int, duration_s: fl
     from coopwatt.simulator.cli import plan_timeline
     from coopwatt.simulator.faults import FAULT_KINDS, plan_faults, read_ground_truth, write_ground_truth
     from coopwatt.simulator.residence import make_residences
+    from coopwatt.simulator.timeline import read_segments
 
     if dwellings < 1 or days < 1:
         raise SettingsError("coopwatt demo: --dwellings ≥ 1 and --days ≥ 1 are expected")
@@ -176,11 +181,17 @@ def plan_residence(settings: Settings, dwellings: int, days: int, duration_s: fl
     history_start, live_start, live_end = plan_timeline(datetime.now(UTC), days, LIVE_SPEED, duration_s)
     fault_end = live_end or live_start + timedelta(days=1)
     truth_path = settings.data_dir / GROUND_TRUTH_FILE
+    timeline_path = settings.data_dir / TIMELINE_FILE
     previous = _previous_start(settings, residences, truth_path)
+    replayed: list[Segment] = []
     if previous is not None:
         # The simulated counters start from the same values at the simulation's start: continuing from
         # the first run's start (and its faults) keeps every index consistent with what is stored.
         history_start, faults, resumed = previous, read_ground_truth(truth_path), True
+        replayed = read_segments(timeline_path)
+        if replayed:
+            # Live goes on from where the earlier run stopped, never over the time it already covered.
+            live_start = max(live_start, replayed[-1].until)
         say(f"reprise de la résidence simulée d'une démo précédente (depuis {history_start:%Y-%m-%d %H:%M} UTC)",
             "continuing the simulated residence of an earlier demo")
     else:
@@ -195,7 +206,7 @@ def plan_residence(settings: Settings, dwellings: int, days: int, duration_s: fl
     say(f"résidence simulée : {dwellings} logements, {len(meters)} compteurs, {len(faults)} pannes injectées "
         f"(vérité terrain : {truth_path})",
         f"simulated residence: {dwellings} dwellings, {len(meters)} meters, {len(faults)} injected faults")
-    return DemoPlan(residences, faults, history_start, live_start, resumed)
+    return DemoPlan(residences, faults, history_start, live_start, resumed, replayed, timeline_path)
 
 
 def _previous_start(settings: Settings, residences: list[Residence], truth_path: Path) -> datetime | None:
@@ -240,7 +251,7 @@ def register_residence(settings: Settings, plan: DemoPlan) -> Registered:
 # -- stage 4: history --------------------------------------------------------------------------
 
 
-def backfill_history(settings: Settings, plan: DemoPlan, registered: Registered) -> Simulation:
+def backfill_history(settings: Settings, plan: DemoPlan, registered: Registered) -> tuple[Simulation, Timeline]:
     """Write the history up to the live start straight to the database; return the simulation, ready to go live.
 
     One simulation runs from the history into live publishing, so every index carries on where the
@@ -248,7 +259,8 @@ def backfill_history(settings: Settings, plan: DemoPlan, registered: Registered)
     cannot then be continued live).
     """
     from coopwatt.simulator.register import store_chunk, temperature_rows
-    from coopwatt.simulator.series import Simulation
+    from coopwatt.simulator.series import Chunk, Simulation
+    from coopwatt.simulator.timeline import advance_through, extended
 
     assert settings.database_url is not None
     simulation = Simulation(plan.residences, plan.history_start, seed=SIMULATION_SEED, faults=plan.faults,
@@ -258,23 +270,44 @@ def backfill_history(settings: Settings, plan: DemoPlan, registered: Registered)
         "backfilling history straight into the database …")
     started = time.monotonic()
     new_readings = days_done = 0
-    step = timedelta(seconds=HISTORY_STEP_S)
+
+    def store(chunk: Chunk) -> None:
+        nonlocal new_readings, days_done
+        new_readings += store_chunk(conn, chunk, registered)
+        store_temperatures(conn, temperature_rows(chunk, registered.residence_ids))
+        conn.commit()
+        days_done += 1
+        if days_done % 30 == 0:
+            say(f"… {simulation.now:%Y-%m-%d}, {new_readings:,} nouveaux relevés",
+                f"… {simulation.now:%Y-%m-%d}, {new_readings:,} new readings")
+
     with connect(settings.database_url) as conn:
-        while simulation.now + step <= plan.live_start:
-            chunk = simulation.advance(min(simulation.now + timedelta(days=1), plan.live_start), HISTORY_STEP_S)
-            if not len(chunk.times):
-                break
-            new_readings += store_chunk(conn, chunk, registered)
-            store_temperatures(conn, temperature_rows(chunk, registered.residence_ids))
-            conn.commit()
-            days_done += 1
-            if days_done % 30 == 0:
-                say(f"… {simulation.now:%Y-%m-%d}, {new_readings:,} nouveaux relevés",
-                    f"… {simulation.now:%Y-%m-%d}, {new_readings:,} new readings")
+        advance_through(simulation, extended(plan.replayed, HISTORY_STEP_S, plan.live_start), store)
+    timeline = Timeline(plan.timeline_path, extended(plan.replayed, HISTORY_STEP_S, simulation.now))
+    timeline.record_live(simulation.now)
     say(f"historique : {new_readings:,} nouveaux relevés en {time.monotonic() - started:.1f} s"
         + (" (les relevés déjà en base sont gardés tels quels)" if plan.resumed else ""),
         f"history: {new_readings:,} new readings stored")
-    return simulation
+    return simulation, timeline
+
+
+class Timeline:
+    """The steps this demo's simulation has taken, written down as it goes (see coopwatt.simulator.timeline)."""
+
+    def __init__(self, path: Path, history: list[Segment]) -> None:
+        self.path = path
+        self.history = history
+        self._written_at = -1e9
+
+    def record_live(self, clock: datetime, *, at_most_every_s: float = 0.0) -> None:
+        """Record the history and the live minutes up to ``clock`` (often: a killed demo loses a second only)."""
+        from coopwatt.simulator.publish import LIVE_STEP_S
+        from coopwatt.simulator.timeline import extended, write_segments
+
+        if time.monotonic() - self._written_at < at_most_every_s:
+            return
+        write_segments(self.path, extended(self.history, LIVE_STEP_S, clock))
+        self._written_at = time.monotonic()
 
 
 # -- stage 5: consumption and rollups ----------------------------------------------------------
@@ -385,8 +418,9 @@ def start_ingester(settings: Settings, stack: contextlib.ExitStack) -> RunningIn
 class LivePublisher:
     """The simulated devices publishing live over MQTT, accelerated, in a thread of their own."""
 
-    def __init__(self, settings: Settings, plan: DemoPlan, simulation: Simulation) -> None:
+    def __init__(self, settings: Settings, plan: DemoPlan, simulation: Simulation, timeline: Timeline) -> None:
         self._settings = settings
+        self._timeline = timeline
         self._meters = [m for r in plan.residences for m in r.meters]
         self._simulation = simulation
         self._stop = threading.Event()
@@ -417,6 +451,7 @@ class LivePublisher:
 
     def _count(self, at: datetime, count: int) -> None:
         self.sent = count
+        self._timeline.record_live(at, at_most_every_s=1.0)
 
     @property
     def clock(self) -> datetime:
@@ -428,6 +463,7 @@ class LivePublisher:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(60)
+        self._timeline.record_live(self.clock)
 
 
 def wait_for_ingester(ingester: Any, published: int, timeout_s: float = 30.0) -> bool:
@@ -504,7 +540,8 @@ def _demo_settings(settings: Settings) -> Settings:
 def _quiet_routine_logs(settings: Settings) -> None:
     """The demo prints its own summary of derivation and rollups; their per-run log lines would drown it."""
     if settings.log_level != "DEBUG":
-        for name in ("coopwatt.rollups", "coopwatt.migrations", "coopwatt.embedded"):
+        # werkzeug logs every dashboard request: opening one page would bury the live status lines.
+        for name in ("coopwatt.rollups", "coopwatt.migrations", "coopwatt.embedded", "werkzeug"):
             logging.getLogger(name).setLevel(logging.WARNING)
         # Its resets and jumps are warnings the demo already prints, once, in both languages.
         logging.getLogger("ingest.derive").setLevel(logging.ERROR)
@@ -597,7 +634,7 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
             mode = prepare_database(settings)
             plan = plan_residence(settings, args.dwellings, args.days, args.duration_s)
             registered = register_residence(settings, plan)
-            simulation = backfill_history(settings, plan, registered)
+            simulation, timeline = backfill_history(settings, plan, registered)
             reported: set[tuple[int, datetime, str]] = set()
             hours = derive_consumption(settings, reported)
             say(f"consommation horaire dérivée des index : {hours:,} heures écrites ; agrégats à jour",
@@ -605,7 +642,7 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
             analyse(settings, nightly=True, now=plan.live_start)
             serve_dashboard(settings, stack)
             ingester = start_ingester(settings, stack)
-            live = LivePublisher(settings, plan, simulation)
+            live = LivePublisher(settings, plan, simulation, timeline)
             stack.callback(live.stop)
             live.start()
             say("en direct" + (f" pendant {args.duration_s:g} s" if args.duration_s is not None

@@ -145,3 +145,12 @@ def test_demo_on_embedded_defaults_twice(tmp_path: Path) -> None:
 
     with EmbeddedPostgres(data_dir) as server:
         check_database(server.url("coopwatt"), days=3, dwellings=6)
+        # The second run replays the first one's steps (30-minute history, then one-minute live readings), so
+        # every index carries on exactly: no reset but the injected one, no jump.
+        truth = json.loads((data_dir / "demo-ground-truth.json").read_text())
+        made_reset = {f["meter_source"] for f in truth["faults"] if f["kind"] == "counter_reset"}
+        with psycopg.connect(server.url("coopwatt")) as conn:
+            resets = {r[0] for r in conn.execute("SELECT m.source FROM alert a JOIN meter m ON m.id = a.meter_id"
+                                                 " WHERE a.kind = 'counter_reset'")}
+    assert resets <= made_reset, resets - made_reset
+    assert "index reset" not in second.stdout and "index jump" not in second.stdout, second.stdout
