@@ -129,6 +129,9 @@ class Settings(BaseModel):
     alert_max_attempts: int = Field(8, ge=1, le=100, description="failed sends are retried this many times in all")
     alert_retry_base_s: float = Field(60.0, gt=0, description="first retry delay; doubles after each failure")
     alert_retry_max_s: float = Field(6 * 3600.0, gt=0, description="longest delay between two retries")
+    alert_reminder_interval_h: float = Field(
+        24.0, ge=0, le=24 * 30,
+        description="an open warning or critical alert nobody acknowledged is sent again this often (0: never)")
 
     log_level: str = "INFO"
 

@@ -1,7 +1,7 @@
 """Alert messages in plain words: e-mail subject/text/HTML (French, English) and the JSON payload.
 
 Pure: no I/O, no clock. The caller gives the alert's facts (:class:`AlertFacts`, read from the
-database by the outbox), the event (opened or resolved), the recipient's language and the
+database by the outbox), the event (opened, resolved or reminder-N), the recipient's language and the
 cooperative's time zone. Dates, numbers and units are formatted with Babel for the language;
 evidence values arrive with their unit in their name (``volume_m3``, ``rise_w``) as the
 detectors in ``analytics/anomalies.py`` write them, and unknown or missing evidence keys are
@@ -11,6 +11,7 @@ simply left out of the text (the JSON payload keeps them all).
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,7 +23,15 @@ from babel.numbers import format_decimal, format_percent
 from babel.units import format_unit
 
 LANGUAGES = ("fr", "en")
-EVENTS = ("opened", "resolved")
+EVENTS = ("opened", "resolved")  # and reminders, "reminder-1", "reminder-2", …
+
+
+_REMINDER = re.compile(r"reminder-[1-9][0-9]*")
+
+
+def event_kind(event: str) -> str:
+    """``reminder`` for ``reminder-1``, ``reminder-2``, …; any other event as it is."""
+    return "reminder" if _REMINDER.fullmatch(event) else event
 KINDS = ("above_baseline", "base_load_rise", "water_leak", "meter_silent", "frozen_index", "counter_reset", "spike")
 PAYLOAD_SCHEMA = "coopwatt.alert/1"
 
@@ -323,8 +332,8 @@ _EVIDENCE: dict[str, list[_EvidenceLine]] = {
 def _check(facts: AlertFacts, event: str, language: str) -> None:
     if facts.kind not in KINDS:
         raise ValueError(f"unknown alert kind {facts.kind!r}")
-    if event not in EVENTS:
-        raise ValueError(f"unknown event {event!r} (expected opened or resolved)")
+    if event not in EVENTS and not _REMINDER.fullmatch(event):
+        raise ValueError(f"unknown event {event!r} (expected opened, resolved or reminder-N)")
     _locale(language)
 
 
@@ -354,7 +363,8 @@ def headline(facts: AlertFacts, event: str, language: str, tz: ZoneInfo) -> str:
     # French "de + le compteur" contracts to "du compteur".
     meter_of = "du " + meter.removeprefix("le ") if language == "fr" else "of " + meter
     ended_moment = facts.resolved_at or facts.ended_at or facts.detected_at
-    template = (_OPENED if event == "opened" else _RESOLVED)[language][facts.kind]
+    # A reminder says what the opening said: the condition is still there.
+    template = (_RESOLVED if event == "resolved" else _OPENED)[language][facts.kind]
     return template.format(
         since=format_when(facts.started_at, language, tz), ended=format_when(ended_moment, language, tz),
         in_place=in_place, of_place=of_place, meter=meter, Meter=_capitalise(meter), meter_of=meter_of,
@@ -380,6 +390,8 @@ def subject(facts: AlertFacts, event: str, language: str) -> str:
     title = _TITLES[language][facts.kind]
     if event == "resolved":
         title = _t(language, "Terminé : ", "Resolved: ") + title[:1].lower() + title[1:]
+    elif event_kind(event) == "reminder":
+        title = _t(language, "Rappel : ", "Reminder: ") + title[:1].lower() + title[1:]
     elif facts.severity == "critical":
         title = _t(language, "Urgent : ", "Urgent: ") + title[:1].lower() + title[1:]
     return f"[coopwatt] {title} – {place} ({facts.residence_name})"
@@ -398,8 +410,8 @@ def _footer_lines(facts: AlertFacts, event: str, language: str) -> list[str]:
             f"{_capitalise(meter)} n° {facts.meter_id} · alerte n° {facts.alert_id} · "
             f"gravité : {_SEVERITY['fr'].get(facts.severity, facts.severity)}",
             "Vous recevez ce message parce que vous suivez les alertes de ce bâtiment. Chaque alerte est "
-            "envoyée une fois quand elle apparaît et une fois quand elle se termine ; vous pouvez "
-            "l'acquitter dans coopwatt.",
+            "envoyée quand elle apparaît, rappelée tant que personne ne l'a prise en compte, et envoyée "
+            "une dernière fois quand elle se termine ; la prendre en compte dans coopwatt arrête les rappels.",
         ]
     where = f"Residence {facts.residence_name} · building {building}"
     if facts.dwelling_code:
@@ -408,8 +420,9 @@ def _footer_lines(facts: AlertFacts, event: str, language: str) -> list[str]:
         where,
         f"{_capitalise(meter)} no. {facts.meter_id} · alert no. {facts.alert_id} · "
         f"severity: {_SEVERITY['en'].get(facts.severity, facts.severity)}",
-        "You receive this message because you follow this building's alerts. Each alert is sent once "
-        "when it appears and once when it ends; you can acknowledge it in coopwatt.",
+        "You receive this message because you follow this building's alerts. Each alert is sent when it "
+        "appears, reminded of while nobody has acknowledged it, and sent once more when it ends; "
+        "acknowledging it in coopwatt stops the reminders.",
     ]
 
 
@@ -419,7 +432,7 @@ def build_email(facts: AlertFacts, event: str, language: str, tz: ZoneInfo) -> E
     greeting = _t(language, "Bonjour,", "Hello,")
     first = headline(facts, event, language, tz)
     numbers = evidence_lines(facts, language)
-    advice = _ADVICE[language][facts.kind] if event == "opened" else None
+    advice = _ADVICE[language][facts.kind] if event != "resolved" else None
     footer = _footer_lines(facts, event, language)
 
     text_parts = [greeting, "", first]
@@ -455,7 +468,8 @@ def build_payload(facts: AlertFacts, event: str, tz: ZoneInfo) -> dict[str, Any]
     _check(facts, event, "fr")
     return {
         "schema": PAYLOAD_SCHEMA,
-        "event": event,
+        "event": event_kind(event),
+        **({"reminder": int(event.removeprefix("reminder-"))} if event_kind(event) == "reminder" else {}),
         "alert": {
             "id": facts.alert_id,
             "kind": facts.kind,

@@ -18,7 +18,10 @@ The analytics job writes one ``alert_notification`` row per alert event and targ
   target is not (or no longer) a recipient of the alert's building (a manager only ever hears
   about their own buildings); an "opened" notice for an alert acknowledged before it could be
   delivered (somebody already handles it). A "resolved" notice is still sent.
-* There are no reminders: each event is sent once.
+* Reminders: an open warning or critical alert that nobody has acknowledged, whose last notice
+  (opening or reminder) was queued ``alert_reminder_interval_h`` ago and whose opening was
+  delivered, gets a ``reminder-N`` event (:func:`queue_due_reminders`, run before each delivery).
+  A reminder still due when its alert is acknowledged or resolved is closed without sending.
 """
 
 from __future__ import annotations
@@ -34,7 +37,13 @@ from psycopg import pq
 
 from analytics.notify.email import email_channel_enabled, send_email
 from analytics.notify.errors import DeliveryError
-from analytics.notify.messages import AlertFacts, build_email, build_payload
+from analytics.notify.messages import (
+    EVENTS,
+    AlertFacts,
+    build_email,
+    build_payload,
+    event_kind,
+)
 from analytics.notify.mqtt import AlertPublisher, alert_topic, broker_topic
 from analytics.notify.webhook import post_json
 from coopwatt.db import connect
@@ -182,6 +191,10 @@ def _refusal(due: _Due, settings: Settings) -> str | None:
         return f"{due.target} is not a {due.channel} recipient of building {due.facts.building_code}"
     if due.event == "opened" and due.acknowledged:
         return "alert acknowledged before this notice was delivered"
+    if is_reminder(due.event) and due.acknowledged:
+        return "alert acknowledged: no more reminders"
+    if is_reminder(due.event) and due.facts.resolved_at is not None:
+        return "alert resolved before this reminder was delivered (its resolution is sent instead)"
     return None
 
 
@@ -258,17 +271,53 @@ def _record_failure(conn: psycopg.Connection, due: _Due, error: DeliveryError, s
 
 
 def deliver_pending(database_url: str, settings: Settings, *, now: datetime | None = None) -> DeliveryStats:
-    """Open a connection, deliver what is due and close it: the scheduler's every-minute job."""
+    """Open a connection, queue due reminders, deliver what is due and close it: the scheduler's every-minute job."""
     with connect(database_url, autocommit=True) as conn:
+        with conn.transaction():
+            queue_due_reminders(conn, settings, now=now)
         return deliver_due(conn, settings, now=now)
 
 
+def is_reminder(event: str) -> bool:
+    """Whether an outbox event is a reminder (``reminder-1``, ``reminder-2``, …)."""
+    return event_kind(event) == "reminder"
+
+
+_DUE_REMINDERS = """
+SELECT a.id, count(DISTINCT n.event) FILTER (WHERE n.event LIKE 'reminder-%%')
+FROM alert a JOIN alert_notification n ON n.alert_id = a.id
+WHERE a.status = 'open' AND a.acknowledged_at IS NULL AND a.severity IN ('warning', 'critical')
+GROUP BY a.id
+HAVING max(n.created_at) <= %(due_before)s
+   AND bool_or(n.event = 'opened' AND n.sent_at IS NOT NULL)
+ORDER BY a.id
+"""
+
+
+def queue_due_reminders(conn: psycopg.Connection, settings: Settings, *, now: datetime | None = None) -> int:
+    """Queue a reminder for each open, unacknowledged alert whose last notice is old enough; no commit.
+
+    Only alerts whose opening notice reached somebody are reminded of (a channel that is off
+    would only close the reminder's rows again). Returns the number of rows queued.
+    """
+    if settings.alert_reminder_interval_h <= 0:
+        return 0
+    moment = _now(now)
+    due_before = moment - timedelta(hours=settings.alert_reminder_interval_h)
+    queued = 0
+    for alert_id, reminders in conn.execute(_DUE_REMINDERS, {"due_before": due_before}).fetchall():
+        queued += queue_alert_event(conn, alert_id, f"reminder-{reminders + 1}", settings, now=moment)
+    if queued:
+        log.info("alert reminders: %d notice(s) queued", queued)
+    return queued
+
+
 _QUEUE = """
-INSERT INTO alert_notification (alert_id, event, channel, target, next_attempt_at)
-SELECT %(alert_id)s, %(event)s, rc.channel, rc.target, %(now)s
+INSERT INTO alert_notification (alert_id, event, channel, target, created_at, next_attempt_at)
+SELECT %(alert_id)s, %(event)s, rc.channel, rc.target, %(now)s, %(now)s
 FROM alert_recipient rc WHERE rc.building_id = %(building_id)s
 UNION ALL
-SELECT %(alert_id)s, %(event)s, 'mqtt', %(topic)s, %(now)s WHERE %(with_mqtt)s
+SELECT %(alert_id)s, %(event)s, 'mqtt', %(topic)s, %(now)s, %(now)s WHERE %(with_mqtt)s
 ON CONFLICT DO NOTHING
 """
 
@@ -276,8 +325,8 @@ ON CONFLICT DO NOTHING
 def queue_alert_event(conn: psycopg.Connection, alert_id: int, event: str, settings: Settings, *,
                       now: datetime | None = None, with_mqtt: bool = True) -> int:
     """Write the outbox rows of one alert event (each recipient of its building, plus the MQTT topic); no commit."""
-    if event not in ("opened", "resolved"):
-        raise ValueError(f"unknown event {event!r} (expected opened or resolved)")
+    if event not in EVENTS and event_kind(event) != "reminder":
+        raise ValueError(f"unknown event {event!r} (expected opened, resolved or reminder-N)")
     found = conn.execute(
         """SELECT b.id, r.code, b.code FROM alert a JOIN meter m ON m.id = a.meter_id
            LEFT JOIN dwelling d ON d.id = coalesce(a.dwelling_id, m.dwelling_id)
