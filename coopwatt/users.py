@@ -159,15 +159,24 @@ def remove_user(conn: psycopg.Connection, username: str) -> None:
 def ensure_demo_accounts(conn: psycopg.Connection) -> list[tuple[str, str, str]]:
     """One account per role on the demo data, with fresh random passwords; (username, password, role) each.
 
-    The household is the first dwelling, the adviser has the first residence, the
-    manager the first building. Run again, it resets the passwords (the caller commits).
+    The household is the first dwelling whose electricity has a published comparison with
+    similar homes in the latest month that has one (so the demo shows it; else the first
+    dwelling), the adviser has its residence, the manager its building. Run again, it resets
+    the passwords and follows the comparisons (the caller commits).
     """
     import secrets
 
     from dashboard.auth import hash_password
 
     first = conn.execute(
-        "SELECT d.id, b.id, b.residence_id FROM dwelling d JOIN building b ON b.id = d.building_id ORDER BY d.id LIMIT 1"
+        """
+        SELECT d.id, b.id, b.residence_id FROM dwelling d JOIN building b ON b.id = d.building_id
+        ORDER BY (SELECT max(m.period_end) FROM comparison_member m JOIN comparison_group g
+                  USING (group_key, energy_kind, period_start, period_end)
+                  WHERE m.dwelling_id = d.id AND m.energy_kind = 'electricity' AND g.published) DESC NULLS LAST,
+                 d.id
+        LIMIT 1
+        """
     ).fetchone()
     if first is None:
         raise UserError("no dwelling yet: the demo accounts need the simulated residence")
@@ -179,16 +188,20 @@ def ensure_demo_accounts(conn: psycopg.Connection) -> list[tuple[str, str, str]]
             """
             INSERT INTO account (username, password_hash, role, dwelling_id) VALUES (%s, %s, %s, %s)
             ON CONFLICT (username) DO UPDATE
-                SET password_hash = excluded.password_hash, password_changed_at = clock_timestamp()
+                SET password_hash = excluded.password_hash, password_changed_at = clock_timestamp(),
+                    dwelling_id = excluded.dwelling_id
             RETURNING id
             """,
             ("demo-" + username, hash_password(password), role, dwelling_id if role == "household" else None),
         ).fetchone()
         assert row is not None
+        # The demo accounts' scope follows the household's dwelling: an earlier run's is replaced.
         if role == "adviser":
-            conn.execute("INSERT INTO account_residence VALUES (%s, %s) ON CONFLICT DO NOTHING", (row[0], residence_id))
+            conn.execute("DELETE FROM account_residence WHERE account_id = %s", (row[0],))
+            conn.execute("INSERT INTO account_residence VALUES (%s, %s)", (row[0], residence_id))
         if role == "manager":
-            conn.execute("INSERT INTO account_building VALUES (%s, %s) ON CONFLICT DO NOTHING", (row[0], building_id))
+            conn.execute("DELETE FROM account_building WHERE account_id = %s", (row[0],))
+            conn.execute("INSERT INTO account_building VALUES (%s, %s)", (row[0], building_id))
         created.append(("demo-" + username, password, role))
     return created
 

@@ -135,3 +135,25 @@ def test_demo_accounts_one_per_role_and_usable(seeded: tuple[str, Seed]) -> None
     assert household is not None and household[2] == seed.dwelling_a
     assert adviser is not None and adviser[3] == [seed.residence_id]
     assert manager is not None and manager[4] == [seed.building_id]
+
+
+def test_demo_household_is_a_home_whose_comparison_is_published(seeded: tuple[str, Seed]) -> None:
+    """The demo shows the comparison with similar homes: its household lives in a published group when there is one."""
+    from coopwatt.users import ensure_demo_accounts
+
+    url, seed = seeded
+    with psycopg.connect(url) as conn:
+        ensure_demo_accounts(conn)  # no comparison yet: the first dwelling
+        for published, members in ((True, [seed.dwelling_c]), (False, [seed.dwelling_b])):
+            key = f"test|{'pub' if published else 'withheld'}"
+            conn.execute("INSERT INTO comparison_group (group_key, energy_kind, period_start, period_end, member_count,"
+                         " published, average_kwh) VALUES (%s, 'electricity', '2026-10-01', '2026-11-01', 5, %s, %s)",
+                         (key, published, 120.0 if published else None))
+            for dwelling in members:
+                conn.execute("INSERT INTO comparison_member VALUES (%s, 'electricity', '2026-10-01', '2026-11-01', %s,"
+                             " 100, 1.5, 50)", (key, dwelling))
+        ensure_demo_accounts(conn)
+        conn.commit()
+    household, manager = account(url, "demo-foyer"), account(url, "demo-gestion")
+    assert household is not None and household[2] == seed.dwelling_c
+    assert manager is not None and manager[4] == [seed.other_building_id]  # the household's building, only
