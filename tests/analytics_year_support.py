@@ -75,7 +75,8 @@ def detect_simulated(residences: Sequence[Residence], start: datetime, end: date
                 hourly = pd.DataFrame(
                     {"energy_kwh": amount * settings.gas_kwh_per_m3 if meter.kind == "gas"
                      else (np.full(len(amount), np.nan) if volume else amount),
-                     "volume_m3": amount if volume else np.full(len(amount), np.nan)},
+                     "volume_m3": amount if volume else np.full(len(amount), np.nan),
+                     "estimated": derived["estimated"].to_numpy(dtype=float)},
                     index=pd.DatetimeIndex(derived["hour"]).tz_convert(tz))
                 local = times.tz_convert(tz)
                 index = pd.DataFrame({"index_value": values.astype(float)}, index=local)

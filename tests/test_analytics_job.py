@@ -316,3 +316,33 @@ def test_daily_detectors_run_when_a_night_or_a_day_has_completed(simulated):
         assert summary.mode == ("full" if daily else "incremental")
     # `now` before the previous run's: judged in full, as tests and replays expect.
     assert run_anomalies(url, settings, now=END).mode == "full"
+
+
+def test_a_silent_meter_that_resumes_raises_no_base_load_rise_or_leak(settings):
+    """A two-day silence is spread over its hours (estimated): those hours are not judged as nights or flow."""
+    from coopwatt.simulator.faults import Fault
+
+    url = settings.database_url
+    residences = make_residences(6, 7, per_residence=6)
+    dwelling = residences[0].dwellings[0]
+    meters = {m.kind: m for m in residences[0].meters if m.dwelling_code == dwelling.code}
+    start, end = datetime(2025, 10, 1, tzinfo=UTC), datetime(2025, 11, 1, tzinfo=UTC)
+    silence = end - timedelta(days=4)
+    faults = [Fault("meter_silent", meters[kind].source, dwelling.code, residences[0].code, silence,
+                    silence + timedelta(hours=51), {"duration_h": 51.0}) for kind in ("electricity", "water")]
+    with psycopg.connect(url) as conn:
+        registered = register_residences(conn, residences, installed_at=start - timedelta(days=1))
+        conn.commit()
+        backfill_to_db(conn, residences, registered, start, end, seed=7, faults=faults, dwellings_per_chunk=6)
+        conn.commit()
+    derive_and_refresh(url, settings)
+    with psycopg.connect(url) as conn:
+        estimated = conn.execute("SELECT count(*) FROM consumption_hourly WHERE estimated AND meter_id = ANY(%s)",
+                                 ([registered.meter_ids[m.source] for m in meters.values()],)).fetchone()[0]
+    assert estimated >= 2 * 48  # the silence was spread over its hours, for both meters
+    summary = run_anomalies(url, settings, end, full=True)
+    assert summary.failures == 0
+    with psycopg.connect(url) as conn:
+        alerts = conn.execute("SELECT m.source, a.kind FROM alert a JOIN meter m ON m.id = a.meter_id").fetchall()
+    silent = {meters["electricity"].source, meters["water"].source}
+    assert [(s, k) for s, k in alerts if s in silent and k in ("base_load_rise", "water_leak", "spike")] == []

@@ -43,13 +43,13 @@ def list_meters(conn: psycopg.Connection) -> list[MeterInfo]:
 
 
 def hourly_frames(conn: psycopg.Connection, meter_ids: list[int], since: datetime, tz: str) -> dict[int, pd.DataFrame]:
-    """Per meter: hourly ``energy_kwh`` and ``volume_m3`` indexed by local hour start (consumption_hourly)."""
+    """Per meter: hourly ``energy_kwh``, ``volume_m3`` and ``estimated`` (1.0: spread over a gap) by local hour start."""
     rows = conn.execute(
-        """SELECT meter_id, extract(epoch FROM hour)::float8, energy_kwh, volume_m3 FROM consumption_hourly
-            WHERE meter_id = ANY(%s) AND hour >= %s ORDER BY meter_id, hour""",
+        """SELECT meter_id, extract(epoch FROM hour)::float8, energy_kwh, volume_m3, estimated::int::float8
+             FROM consumption_hourly WHERE meter_id = ANY(%s) AND hour >= %s ORDER BY meter_id, hour""",
         (meter_ids, since),
     ).fetchall()
-    return _split(rows, ["energy_kwh", "volume_m3"], tz)
+    return _split(rows, ["energy_kwh", "volume_m3", "estimated"], tz)
 
 
 def outdoor_hourly(conn: psycopg.Connection, residence_ids: list[int], since: datetime, tz: str) -> dict[int, pd.Series]:

@@ -109,8 +109,9 @@ def detect_meter(
 ) -> tuple[list[Anomaly], set[str]]:
     """Run every detector that fits the meter's kind and data; returns anomalies and the kinds checked.
 
-    ``read_index(since, until)``: the meter's raw index over a window, asked only to date a base-load rise
-    that began before ``index`` starts. ``outdoor_c``: the residence's outdoor °C over ``hourly``, needed to
+    ``hourly`` may carry ``estimated`` (1.0 for hours spread over a gap): the shape detectors (leak, spike,
+    base load) leave those hours out. ``read_index(since, until)``: the meter's raw index over a window,
+    asked only to date a base-load rise that began before ``index`` starts. ``outdoor_c``: the residence's outdoor °C over ``hourly``, needed to
     judge the base load of an electrically heated home (on its unheated hours). ``daily`` False: the per-night
     and per-day detectors are not run (nor checked), for an incremental run between two completed nights.
     """
@@ -134,6 +135,10 @@ def detect_meter(
         # Checked either way: a frozen_index alert opened on a water or gas meter before this rule (or by hand)
         # then resolves instead of staying open for ever.
         checked.add("frozen_index")
+    if hourly is not None and "estimated" in hourly.columns:
+        # Hours a gap's use was spread over say nothing of when it flowed: a silent meter's nights would
+        # read as a base-load rise and its spread volume as water running all night.
+        hourly = hourly[hourly["estimated"] != 1.0]
     if hourly is not None and len(hourly) >= 3:
         if meter.kind == "water":
             volume = hourly[["volume_m3"]].dropna()
