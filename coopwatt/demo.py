@@ -48,7 +48,8 @@ HISTORY_STEP_S = 1800
 # One simulated minute every half second: lively, and well within what amqtt carries (about 1,500 msg/s here).
 LIVE_SPEED = 120.0
 GROUND_TRUTH_FILE = "demo-ground-truth.json"
-TIMELINE_FILE = "demo-timeline.json"  # the steps the simulation took, for a later run to replay
+TIMELINE_FILE = "demo-timeline.json"
+FAULT_WINDOW_DAYS = 10  # faults are injected in the last days of history and during live  # the steps the simulation took, for a later run to replay
 DEMO_CLIENT_ID = "coopwatt-demo-ingest"
 
 
@@ -200,7 +201,10 @@ def plan_residence(settings: Settings, dwellings: int, days: int, duration_s: fl
         if dwellings >= len(FAULT_KINDS):
             # As `coopwatt simulate` does: about one fault of each kind per hundred dwellings, at least one.
             per_kind = max(1, min(dwellings // 100, dwellings // len(FAULT_KINDS)))
-            faults = plan_faults(residences, history_start, fault_end, SIMULATION_SEED, per_kind=per_kind,
+            # In the last days only: the anomaly runs look back days, not a year, and a fault still
+            # open (or just over) when the dashboard comes up is one the demo can show.
+            fault_start = max(history_start, live_start - timedelta(days=FAULT_WINDOW_DAYS))
+            faults = plan_faults(residences, fault_start, fault_end, SIMULATION_SEED, per_kind=per_kind,
                                  step_s=HISTORY_STEP_S)
     write_ground_truth(truth_path, faults, residences, seed=SIMULATION_SEED, start=history_start, end=fault_end)
     say(f"résidence simulée : {dwellings} logements, {len(meters)} compteurs, {len(faults)} pannes injectées "
