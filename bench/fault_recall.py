@@ -23,7 +23,7 @@ from analytics.job.run import ELECTRIC_HEATING, thresholds_from
 from coopwatt.settings import Settings
 from coopwatt.simulator.faults import plan_faults
 from coopwatt.simulator.residence import make_residences
-from tests.analytics_year_support import STEP_S, detect_simulated, match_faults
+from tests.analytics_year_support import STEP_S, detect_simulated, match_faults, other_kind_alarms
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 END = datetime(2026, 1, 1, tzinfo=UTC)
@@ -43,6 +43,7 @@ def main() -> None:
         thresholds = dataclasses.replace(thresholds, unheated_min_days=args.unheated_min_days)
     errors: dict[str, list[pd.Timedelta | None]] = defaultdict(list)
     false_alarms: list[str] = []
+    other_kinds: list[str] = []
     electric_homes = 0
     for seed in args.seeds:
         residences = make_residences(args.dwellings, seed=seed)
@@ -53,6 +54,7 @@ def main() -> None:
                                         thresholds=thresholds, faults=faults))
         matches, alarms = match_faults(results, faults)
         false_alarms += [a.kind.value for a in alarms]
+        other_kinds += [a.kind.value for _, a in other_kind_alarms(results, faults)]
         for m in matches:
             kind = m.fault.kind
             if kind == "base_load_jump":
@@ -72,6 +74,8 @@ def main() -> None:
         print(f"{kind:>32}: found {len(dated)}/{len(found)}, within one period {within}/{len(found)}, {spread}")
     by_kind = {kind: int(count) for kind, count in pd.Series(false_alarms, dtype=object).value_counts().items()}
     print(f"alarms on meters without a fault: {len(false_alarms)} {by_kind}")
+    by_kind = {kind: int(count) for kind, count in pd.Series(other_kinds, dtype=object).value_counts().items()}
+    print(f"alarms on faulty meters of a kind no fault there explains: {len(other_kinds)} {by_kind}")
 
 
 if __name__ == "__main__":

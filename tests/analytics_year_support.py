@@ -122,3 +122,12 @@ def match_faults(results: Sequence[MeterResult], faults: Sequence[Fault]) -> tup
         matches.append(Match(fault, min(found, key=lambda a: abs(a.start - start)) if found else None))
     false_alarms = [a for r in results if r.meter.source not in faulty for a in r.anomalies]
     return matches, false_alarms
+
+
+def other_kind_alarms(results: Sequence[MeterResult], faults: Sequence[Fault]) -> list[tuple[str, Anomaly]]:
+    """Anomalies on a faulty meter of a kind none of its faults explains (a silence read as a leak, say)."""
+    kinds: dict[str, set[str]] = {}
+    for fault in faults:
+        kinds.setdefault(fault.meter_source, set()).add(FAULT_TO_ANOMALY.get(fault.kind, fault.kind))
+    return [(r.meter.source, a) for r in results if r.meter.source in kinds
+            for a in r.anomalies if a.kind.value not in kinds[r.meter.source]]

@@ -15,7 +15,7 @@ import pytest
 from analytics.job.run import ELECTRIC_HEATING, thresholds_from
 from coopwatt.simulator.faults import plan_faults
 from coopwatt.simulator.residence import make_residences
-from tests.analytics_year_support import STEP_S, detect_simulated, match_faults
+from tests.analytics_year_support import STEP_S, detect_simulated, match_faults, other_kind_alarms
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 END = datetime(2026, 1, 1, tzinfo=UTC)
@@ -58,6 +58,8 @@ def test_injected_faults_are_found_with_kind_meter_and_start(settings):
           f"reporting period; by kind found {dict(found)}, within one period {dict(within)}; "
           f"false alarms on fault-free meters {len(false_alarms)}")
     assert false_alarms == []
+    # Nor does a fault raise alarms of another kind on its meter (a silence's spread hours read as a leak).
+    assert other_kind_alarms(results, faults) == []
     for kind in ("meter_silent", "frozen_index", "counter_reset", "spike"):
         assert within[kind] == 10, kind
     # Leaks: always found, never dated after they began; the household's own use just before a leak, above the
