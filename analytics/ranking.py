@@ -93,6 +93,14 @@ def rank_high_consumers(dwellings: pd.DataFrame, settings: RankingSettings = Ran
 def _reasons(row: dict[str, object], s: RankingSettings) -> tuple[Reason, ...]:
     reasons = []
     ratio = row["ratio"]
+    if not np.isfinite(ratio):
+        # Ranked last with no figure to compare: the adviser should know why, not guess.
+        reasons.append(Reason(
+            "no_reference_group",
+            f"Fewer than {s.min_reference_size} homes with the same heating in scope: nothing to compare with.",
+            f"Moins de {s.min_reference_size} logements au même chauffage dans le périmètre : "
+            "pas de comparaison possible.",
+            {"min_reference_size": float(s.min_reference_size)}, blocking=False))
     if np.isfinite(ratio) and ratio >= s.high_ratio:
         reasons.append(Reason(
             "intensity_above_similar",

@@ -60,3 +60,16 @@ def test_heating_sensitivity_reason() -> None:
     ranking = rank_high_consumers(scope)
     row = ranking[ranking["dwelling_id"] == 8].iloc[0]
     assert "heating_sensitivity_above_similar" in {r.code for r in row["reasons"]}
+
+
+def test_a_home_with_no_big_enough_reference_says_why() -> None:
+    scope = _scope()
+    scope.loc[:3, "heating_type"] = "electric"  # four electric homes: no group of five anywhere
+    ranking = rank_high_consumers(scope)
+    alone = ranking[ranking["dwelling_id"].isin([1, 2, 3, 4])]
+    assert alone["ratio"].isna().all() and (alone["rank"] > 8).all()  # ranked after every compared home
+    assert all({r.code for r in reasons} == {"no_reference_group"} for reasons in alone["reasons"])
+    reason = alone["reasons"].iloc[0][0]
+    assert "Moins de 5 logements" in reason.message_fr and "Fewer than 5 homes" in reason.message_en
+    compared = ranking[~ranking["dwelling_id"].isin([1, 2, 3, 4])]
+    assert not any("no_reference_group" in {r.code for r in reasons} for reasons in compared["reasons"])
