@@ -31,10 +31,10 @@ from ingest.store import store_temperatures
 
 if TYPE_CHECKING:
     from coopwatt.simulator.faults import Fault
-    from coopwatt.simulator.timeline import Segment
     from coopwatt.simulator.register import Registered
     from coopwatt.simulator.residence import Residence
     from coopwatt.simulator.series import Simulation
+    from coopwatt.simulator.timeline import Recorder, Segment
 
 STATUS_EVERY_S = 5.0
 DERIVE_EVERY_S = 5.0
@@ -48,8 +48,8 @@ HISTORY_STEP_S = 1800
 # One simulated minute every half second: lively, and well within what amqtt carries (about 1,500 msg/s here).
 LIVE_SPEED = 120.0
 GROUND_TRUTH_FILE = "demo-ground-truth.json"
-TIMELINE_FILE = "demo-timeline.json"
-FAULT_WINDOW_DAYS = 10  # faults are injected in the last days of history and during live  # the steps the simulation took, for a later run to replay
+TIMELINE_FILE = "demo-timeline.json"  # the steps the simulation took, for a later run to replay
+FAULT_WINDOW_DAYS = 10  # faults are injected in the last days of history and during live
 DEMO_CLIENT_ID = "coopwatt-demo-ingest"
 
 
@@ -255,7 +255,7 @@ def register_residence(settings: Settings, plan: DemoPlan) -> Registered:
 # -- stage 4: history --------------------------------------------------------------------------
 
 
-def backfill_history(settings: Settings, plan: DemoPlan, registered: Registered) -> tuple[Simulation, Timeline]:
+def backfill_history(settings: Settings, plan: DemoPlan, registered: Registered) -> tuple[Simulation, Recorder]:
     """Write the history up to the live start straight to the database; return the simulation, ready to go live.
 
     One simulation runs from the history into live publishing, so every index carries on where the
@@ -264,7 +264,8 @@ def backfill_history(settings: Settings, plan: DemoPlan, registered: Registered)
     """
     from coopwatt.simulator.register import store_chunk, temperature_rows
     from coopwatt.simulator.series import Chunk, Simulation
-    from coopwatt.simulator.timeline import advance_through, extended
+    from coopwatt.simulator.publish import LIVE_STEP_S
+    from coopwatt.simulator.timeline import Recorder, advance_through, extended
 
     assert settings.database_url is not None
     simulation = Simulation(plan.residences, plan.history_start, seed=SIMULATION_SEED, faults=plan.faults,
@@ -287,31 +288,12 @@ def backfill_history(settings: Settings, plan: DemoPlan, registered: Registered)
 
     with connect(settings.database_url) as conn:
         advance_through(simulation, extended(plan.replayed, HISTORY_STEP_S, plan.live_start), store)
-    timeline = Timeline(plan.timeline_path, extended(plan.replayed, HISTORY_STEP_S, simulation.now))
-    timeline.record_live(simulation.now)
+    timeline = Recorder(plan.timeline_path, extended(plan.replayed, HISTORY_STEP_S, simulation.now), LIVE_STEP_S)
+    timeline.record(simulation.now)
     say(f"historique : {new_readings:,} nouveaux relevés en {time.monotonic() - started:.1f} s"
         + (" (les relevés déjà en base sont gardés tels quels)" if plan.resumed else ""),
         f"history: {new_readings:,} new readings stored")
     return simulation, timeline
-
-
-class Timeline:
-    """The steps this demo's simulation has taken, written down as it goes (see coopwatt.simulator.timeline)."""
-
-    def __init__(self, path: Path, history: list[Segment]) -> None:
-        self.path = path
-        self.history = history
-        self._written_at = -1e9
-
-    def record_live(self, clock: datetime, *, at_most_every_s: float = 0.0) -> None:
-        """Record the history and the live minutes up to ``clock`` (often: a killed demo loses a second only)."""
-        from coopwatt.simulator.publish import LIVE_STEP_S
-        from coopwatt.simulator.timeline import extended, write_segments
-
-        if time.monotonic() - self._written_at < at_most_every_s:
-            return
-        write_segments(self.path, extended(self.history, LIVE_STEP_S, clock))
-        self._written_at = time.monotonic()
 
 
 # -- stage 5: consumption and rollups ----------------------------------------------------------
@@ -422,7 +404,7 @@ def start_ingester(settings: Settings, stack: contextlib.ExitStack) -> RunningIn
 class LivePublisher:
     """The simulated devices publishing live over MQTT, accelerated, in a thread of their own."""
 
-    def __init__(self, settings: Settings, plan: DemoPlan, simulation: Simulation, timeline: Timeline) -> None:
+    def __init__(self, settings: Settings, plan: DemoPlan, simulation: Simulation, timeline: Recorder) -> None:
         self._settings = settings
         self._timeline = timeline
         self._meters = [m for r in plan.residences for m in r.meters]
@@ -455,7 +437,7 @@ class LivePublisher:
 
     def _count(self, at: datetime, count: int) -> None:
         self.sent = count
-        self._timeline.record_live(at, at_most_every_s=1.0)
+        self._timeline.record(at, at_most_every_s=1.0)
 
     @property
     def clock(self) -> datetime:
@@ -467,7 +449,7 @@ class LivePublisher:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(60)
-        self._timeline.record_live(self.clock)
+        self._timeline.record(self.clock)
 
 
 def wait_for_ingester(ingester: Any, published: int, timeout_s: float = 30.0) -> bool:

@@ -109,15 +109,16 @@ class Subscriber:
                 self._pending_subscribe = (mid, filters)
         self._metrics.connected.set(1)
         self.connected.set()
-        log.info("connected to MQTT broker %s (session present: %s), subscribed to %d filters",
+        log.info("connected to MQTT broker %s (session present: %s), subscribing to %d filters",
                  self._url.hostname, getattr(flags, "session_present", "?"), len(filters))
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: list[Any],
                       properties: Any) -> None:
         with self._lock:
-            pending, self._pending_subscribe = self._pending_subscribe, None
-        if pending is None or pending[0] != mid:
-            return
+            pending = self._pending_subscribe
+            if pending is None or pending[0] != mid:
+                return
+            self._pending_subscribe = None
         filters = pending[1]
         refused = [topic for topic, code in zip(filters, reason_codes, strict=False) if code.is_failure]
         self.refused_filters = refused

@@ -59,3 +59,16 @@ def test_a_missing_or_broken_timeline_reads_as_none(tmp_path: Path) -> None:
     assert read_segments(tmp_path / "absent.json") == []
     (tmp_path / "broken.json").write_text('{"segments": [{"step_s": "x"}]}')
     assert read_segments(tmp_path / "broken.json") == []
+
+
+def test_the_recorder_writes_taken_segments_then_live_steps(tmp_path: Path) -> None:
+    from coopwatt.simulator.timeline import Recorder
+
+    path = tmp_path / "timeline.json"
+    recorder = Recorder(path, [Segment(1800, START + timedelta(hours=6))], 60)
+    recorder.record(START + timedelta(hours=7))
+    assert read_segments(path) == [Segment(1800, START + timedelta(hours=6)), Segment(60, START + timedelta(hours=7))]
+    recorder.record(START + timedelta(hours=8), at_most_every_s=3600)  # just written: skipped
+    assert read_segments(path)[-1].until == START + timedelta(hours=7)
+    recorder.record(START + timedelta(hours=8))
+    assert read_segments(path)[-1] == Segment(60, START + timedelta(hours=8))

@@ -111,8 +111,9 @@ def detect_meter(
 
     ``hourly`` may carry ``estimated`` (1.0 for hours spread over a gap): the shape detectors (leak, spike,
     base load) leave those hours out. ``read_index(since, until)``: the meter's raw index over a window,
-    asked only to date a base-load rise that began before ``index`` starts. ``outdoor_c``: the residence's outdoor °C over ``hourly``, needed to
-    judge the base load of an electrically heated home (on its unheated hours). ``daily`` False: the per-night
+    asked only to date a base-load rise that began before ``index`` starts. ``outdoor_c``: the residence's
+    outdoor °C over ``hourly``, needed to judge the base load of an electrically heated home (on its
+    unheated hours). ``daily`` False: the per-night
     and per-day detectors are not run (nor checked), for an incremental run between two completed nights.
     """
     found: list[Anomaly] = []

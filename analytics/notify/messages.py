@@ -24,14 +24,7 @@ from babel.units import format_unit
 
 LANGUAGES = ("fr", "en")
 EVENTS = ("opened", "resolved")  # and reminders, "reminder-1", "reminder-2", …
-
-
-_REMINDER = re.compile(r"reminder-[1-9][0-9]*")
-
-
-def event_kind(event: str) -> str:
-    """``reminder`` for ``reminder-1``, ``reminder-2``, …; any other event as it is."""
-    return "reminder" if _REMINDER.fullmatch(event) else event
+_REMINDER = re.compile(r"reminder-([1-9][0-9]*)")
 KINDS = ("above_baseline", "base_load_rise", "water_leak", "meter_silent", "frozen_index", "counter_reset", "spike")
 PAYLOAD_SCHEMA = "coopwatt.alert/1"
 
@@ -329,10 +322,25 @@ _EVIDENCE: dict[str, list[_EvidenceLine]] = {
 
 # --- builders ------------------------------------------------------------------------------------
 
+def is_reminder(event: str) -> bool:
+    """Whether ``event`` is a reminder: ``reminder-1``, ``reminder-2``, …"""
+    return _REMINDER.fullmatch(event) is not None
+
+
+def event_kind(event: str) -> str:
+    """``reminder`` for ``reminder-1``, ``reminder-2``, …; any other event as it is."""
+    return "reminder" if is_reminder(event) else event
+
+
+def is_event(event: str) -> bool:
+    """Whether ``event`` is one the outbox may queue: opened, resolved or reminder-N."""
+    return event in EVENTS or is_reminder(event)
+
+
 def _check(facts: AlertFacts, event: str, language: str) -> None:
     if facts.kind not in KINDS:
         raise ValueError(f"unknown alert kind {facts.kind!r}")
-    if event not in EVENTS and not _REMINDER.fullmatch(event):
+    if not is_event(event):
         raise ValueError(f"unknown event {event!r} (expected opened, resolved or reminder-N)")
     _locale(language)
 
@@ -390,7 +398,7 @@ def subject(facts: AlertFacts, event: str, language: str) -> str:
     title = _TITLES[language][facts.kind]
     if event == "resolved":
         title = _t(language, "Terminé : ", "Resolved: ") + title[:1].lower() + title[1:]
-    elif event_kind(event) == "reminder":
+    elif is_reminder(event):
         title = _t(language, "Rappel : ", "Reminder: ") + title[:1].lower() + title[1:]
     elif facts.severity == "critical":
         title = _t(language, "Urgent : ", "Urgent: ") + title[:1].lower() + title[1:]
@@ -466,10 +474,11 @@ def _iso(moment: datetime | None) -> str | None:
 def build_payload(facts: AlertFacts, event: str, tz: ZoneInfo) -> dict[str, Any]:
     """The JSON document sent to webhooks and the MQTT alert topic (both languages' text included)."""
     _check(facts, event, "fr")
+    reminder = _REMINDER.fullmatch(event)
     return {
         "schema": PAYLOAD_SCHEMA,
         "event": event_kind(event),
-        **({"reminder": int(event.removeprefix("reminder-"))} if event_kind(event) == "reminder" else {}),
+        **({"reminder": int(reminder.group(1))} if reminder else {}),
         "alert": {
             "id": facts.alert_id,
             "kind": facts.kind,

@@ -37,13 +37,7 @@ from psycopg import pq
 
 from analytics.notify.email import email_channel_enabled, send_email
 from analytics.notify.errors import DeliveryError
-from analytics.notify.messages import (
-    EVENTS,
-    AlertFacts,
-    build_email,
-    build_payload,
-    event_kind,
-)
+from analytics.notify.messages import AlertFacts, build_email, build_payload, is_event, is_reminder
 from analytics.notify.mqtt import AlertPublisher, alert_topic, broker_topic
 from analytics.notify.webhook import post_json
 from coopwatt.db import connect
@@ -278,11 +272,6 @@ def deliver_pending(database_url: str, settings: Settings, *, now: datetime | No
         return deliver_due(conn, settings, now=now)
 
 
-def is_reminder(event: str) -> bool:
-    """Whether an outbox event is a reminder (``reminder-1``, ``reminder-2``, …)."""
-    return event_kind(event) == "reminder"
-
-
 _DUE_REMINDERS = """
 SELECT a.id, count(DISTINCT n.event) FILTER (WHERE n.event LIKE 'reminder-%%')
 FROM alert a JOIN alert_notification n ON n.alert_id = a.id
@@ -325,7 +314,7 @@ ON CONFLICT DO NOTHING
 def queue_alert_event(conn: psycopg.Connection, alert_id: int, event: str, settings: Settings, *,
                       now: datetime | None = None, with_mqtt: bool = True) -> int:
     """Write the outbox rows of one alert event (each recipient of its building, plus the MQTT topic); no commit."""
-    if event not in EVENTS and event_kind(event) != "reminder":
+    if not is_event(event):
         raise ValueError(f"unknown event {event!r} (expected opened, resolved or reminder-N)")
     found = conn.execute(
         """SELECT b.id, r.code, b.code FROM alert a JOIN meter m ON m.id = a.meter_id

@@ -7,7 +7,7 @@ how analytics tests and benchmarks get a year of data without going through MQTT
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -86,20 +86,18 @@ def register_residences(conn: psycopg.Connection, residences: Sequence[Residence
     return Registered(residence_ids=residence_ids, dwelling_ids=dwelling_ids, meter_ids=dict(meter_rows))
 
 
-def reading_rows(chunk: Chunk, meter_ids: dict[str, int], *, sources: Collection[str] | None = None,
+def reading_rows(chunk: Chunk, meter_ids: dict[str, int], *,
                  quantities: Collection[Quantity] | None = None) -> Iterator[ReadingRow]:
     """The chunk's meter readings as (meter id, quantity id, time, value) rows for COPY."""
     times = np.asarray(chunk.times.to_pydatetime(), dtype=object)
     for block in chunk.blocks:
         if block.quantity == Quantity.TEMPERATURE_C or (quantities is not None and block.quantity not in quantities):
             continue
-        wanted = np.array([sources is None or s in sources for s in block.sources])
         ids = np.array([meter_ids.get(s, -1) for s in block.sources], dtype=np.int64)
-        missing = [s for s, i, w in zip(block.sources, ids, wanted, strict=True) if w and i < 0]
+        missing = [s for s, i in zip(block.sources, ids, strict=True) if i < 0]
         if missing:
             raise KeyError(f"meters not registered: {', '.join(missing[:5])}")
-        present = block.present & wanted[:, None]
-        rows, cols = np.nonzero(present)
+        rows, cols = np.nonzero(block.present)
         yield from zip(ids[rows].tolist(), [int(block.quantity)] * rows.size, times[cols].tolist(),
                        block.values[rows, cols].tolist(), strict=True)
 
@@ -144,8 +142,6 @@ def backfill_to_db(conn: psycopg.Connection, residences: Sequence[Residence], re
     return BackfillResult(readings=readings, temperatures=temperatures, chunks=chunks)
 
 
-def store_chunk(conn: psycopg.Connection, chunk: Chunk, registered: Registered, *,
-                sources: Iterable[str] | None = None) -> int:
-    """Store one chunk's readings (optionally only some meters'); does not commit."""
-    return store_readings(conn, reading_rows(chunk, registered.meter_ids,
-                                             sources=None if sources is None else set(sources)))
+def store_chunk(conn: psycopg.Connection, chunk: Chunk, registered: Registered) -> int:
+    """Store one chunk's readings; does not commit."""
+    return store_readings(conn, reading_rows(chunk, registered.meter_ids))

@@ -10,6 +10,7 @@ would go down by a few Wh here and there, and read as counter resets.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -68,3 +69,20 @@ def write_segments(path: Path, segments: Sequence[Segment]) -> None:
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.write_text(json.dumps(document, indent=1), encoding="utf-8")
     temporary.replace(path)
+
+
+class Recorder:
+    """Keeps the segments taken so far written down while the live steps go on."""
+
+    def __init__(self, path: Path, taken: list[Segment], live_step_s: int) -> None:
+        self.path = path
+        self.taken = taken
+        self.live_step_s = live_step_s
+        self._written_at = -float("inf")
+
+    def record(self, clock: datetime, *, at_most_every_s: float = 0.0) -> None:
+        """Write the segments taken, then live steps up to ``clock`` (written often: a killed run loses a second)."""
+        if time.monotonic() - self._written_at < at_most_every_s:
+            return
+        write_segments(self.path, extended(self.taken, self.live_step_s, clock))
+        self._written_at = time.monotonic()
