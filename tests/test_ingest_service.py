@@ -298,7 +298,11 @@ def test_shared_subscription_splits_the_stream(settings: Settings, full_broker, 
             service.stop()
     assert stored(settings.database_url) == expected_keys(stream, ids)
     received = [s.counts()["received"] for s in services]
-    assert sum(received) == len(stream), received
+    duplicates = sum(s.counts()["duplicate"] for s in services)
+    # QoS 1 is at least once: a message re-sent or redelivered may arrive a second time and
+    # is then recognised as already stored. A group that did not share would deliver all twice.
+    assert sum(received) - duplicates == len(stream), (received, duplicates, publisher.sent)
+    assert duplicates < len(stream) // 100, (received, duplicates, publisher.sent)
     assert min(received) > 0, received
 
 
