@@ -46,6 +46,9 @@ class _JudgedWindows:
     min_rise_w: float
     min_count: int
     count_name: str  # evidence key: "nights" or "unheated_days"
+    # Dating threshold: the reference plus half the rise (nights), or the lowest power of any hour over the
+    # reference windows plus half the rise (unheated days, whose reference holds daytime household use).
+    date_from_floor: bool = False
 
 
 def _night_windows(intervals: pd.DataFrame, t: AnomalyThresholds) -> _JudgedWindows:
@@ -95,7 +98,7 @@ def _unheated_windows(intervals: pd.DataFrame, outdoor_c: pd.Series, t: AnomalyT
     days = unheated_base_load_w(intervals, outdoor_c, t)
     return _JudgedWindows(days["base_load_w"].to_numpy(dtype=float), pd.DatetimeIndex(days["opens"]),
                           pd.DatetimeIndex(days["closes"]), t.unheated_min_rise_ratio, t.unheated_min_rise_w,
-                          t.unheated_min_days, "unheated_days")
+                          t.unheated_min_days, "unheated_days", date_from_floor=True)
 
 
 def detect_base_load_rise(
@@ -113,19 +116,14 @@ def detect_base_load_rise(
     weather share taken off), used to date the start to one period when they reach back to the last low one;
     otherwise the start is dated to the interval of ``intervals``.
     ``outdoor_c`` (for an electrically heated home): judge the unheated daytime hours of each day instead of
-    the nights (:func:`unheated_base_load_w`), with the stricter ``unheated_*`` limits.
+    the nights (:func:`unheated_base_load_w`), with the stricter ``unheated_*`` limits, and date the start from
+    the lowest interval over the reference days plus half the rise (:func:`_floor_w`), any hour, heated or not.
     """
     windows = _night_windows(intervals, thresholds) if outdoor_c is None \
         else _unheated_windows(intervals, outdoor_c, thresholds)
     values = windows.base_w
     power = _power_w(intervals)
     period_power = _power_w(periods) if periods is not None else None
-    if outdoor_c is not None:
-        # Judged on unheated daytime hours, the reference holds some household use that quiet nights do not:
-        # only intervals of the same kind can prove the load was not yet on.
-        power = power[_unheated(power.index, outdoor_c, thresholds)]
-        if period_power is not None:
-            period_power = period_power[_unheated(period_power.index, outdoor_c, thresholds)]
     found: list[Anomaly] = []
     reference_pool: list[float] = []
     run_start: int | None = None
@@ -167,6 +165,9 @@ def _base_load_episode(
     severity = Severity.CRITICAL if rise >= t.base_load_critical_rise_w else Severity.WARNING
     first_seen = windows.opens[first]
     low_w = reference_w + rise / 2.0
+    floor_w = _floor_w(power, windows.opens[max(0, first - t.base_load_reference_nights)], first_seen)
+    if windows.date_from_floor and floor_w is not None:
+        low_w = floor_w + rise / 2.0
     start = _rise_onset(power, first_seen, low_w)
     if start is None:
         start = first_seen  # no low interval in the data given (never seen: the reference windows are low)
@@ -200,6 +201,19 @@ def _power_w(frame: pd.DataFrame) -> pd.Series:
     hours = np.diff(index.to_numpy()) / np.timedelta64(1, "h")
     hours = np.append(np.where(hours <= 1.5 * step_h, hours, step_h), step_h)[:len(index)]
     return pd.Series(energy * 1000.0 / hours, index=index)
+
+
+def _floor_w(power: pd.Series, since: pd.Timestamp, before: pd.Timestamp) -> float | None:
+    """Lowest power of any interval from ``since`` to ``before``: at most the base load before a rise began.
+
+    A reference judged on unheated daytime hours holds the household's daytime use; reference + R/2 can then
+    lie above an interval after an always-on load of +R W began, and a start dated from it could be late. The
+    lowest interval over the reference windows, heated or not, was at or above the base load then, and every
+    interval once the load is on is R higher than that base: floor + R/2 separates them.
+    """
+    window = power[(power.index >= since) & (power.index < before)].to_numpy(dtype=float)
+    window = window[np.isfinite(window)]
+    return float(window.min()) if len(window) else None
 
 
 def _rise_onset(power: pd.Series, before: pd.Timestamp, low_w: float) -> pd.Timestamp | None:

@@ -130,7 +130,8 @@ def test_interval_energy_matches_the_counter() -> None:
     np.testing.assert_allclose(energy["energy_kwh"].to_numpy(), per_period["energy_kwh"].to_numpy()[1:], atol=1e-9)
 
 
-def _electrically_heated(rise_start: pd.Timestamp | None) -> tuple[pd.DataFrame, pd.Series]:
+def _electrically_heated(rise_start: pd.Timestamp | None, mean_c: float = 14.0,
+                         heats_below_c: float = 16.0) -> tuple[pd.DataFrame, pd.Series]:
     """Hourly use of an electrically heated home in autumn, and the outdoor °C (warm afternoons, cold nights).
 
     Night heating follows the cold with a large day-to-day spread (a thermostat, doors opened), the always-on
@@ -139,9 +140,9 @@ def _electrically_heated(rise_start: pd.Timestamp | None) -> tuple[pd.DataFrame,
     hours = pd.date_range("2025-08-15", "2025-10-25", freq="h", inclusive="left", tz=TZ)
     rng = np.random.default_rng(7)
     day = (hours.normalize() - hours[0].normalize()).days.to_numpy()
-    outdoor_c = 14.0 - 0.05 * day + 7.0 * np.cos((hours.hour.to_numpy() - 15) / 24 * 2 * np.pi)
+    outdoor_c = mean_c - 0.05 * day + 7.0 * np.cos((hours.hour.to_numpy() - 15) / 24 * 2 * np.pi)
     spread = rng.lognormal(0.0, 0.35, day.max() + 1)[day]
-    heating_w = 120.0 * np.maximum(16.0 - outdoor_c, 0.0) * spread
+    heating_w = 120.0 * np.maximum(heats_below_c - outdoor_c, 0.0) * spread
     use_w = np.where((hours.hour >= 6) & (hours.hour < 22), 60.0 + 200.0 * rng.random(len(hours)), 0.0)
     power_w = 100.0 + heating_w + use_w
     if rise_start is not None:
@@ -176,6 +177,17 @@ def test_base_load_rise_in_an_electrically_heated_home_is_judged_on_unheated_hou
     quiet, _ = _electrically_heated(None)
     assert detect_base_load_rise(quiet, METER, DWELLING, outdoor_c=outdoor_c) == []
     assert detect_base_load_rise(quiet, METER, DWELLING) != []
+
+
+def test_an_electric_homes_rise_is_dated_by_any_quiet_hour_before_it() -> None:
+    """Cool, unheated summer nights are not judged (below the unheated limit) but still prove the load was off."""
+    rise_start = _ts("2025-08-28 03:00")  # a night at 12–13 °C, not heated (this home heats below 10 °C)
+    hourly, outdoor_c = _electrically_heated(rise_start, mean_c=19.0, heats_below_c=10.0)
+    assert outdoor_c[rise_start - pd.Timedelta(hours=1)] < 18.0
+    found = detect_base_load_rise(hourly, METER, DWELLING, outdoor_c=outdoor_c)
+    assert len(found) == 1 and found[0].evidence["unheated_days"] >= 6
+    # The hour before the rise drew the always-on 100 W: the start is its end, not the last warm afternoon.
+    assert found[0].start == rise_start
 
 
 def test_base_load_takes_off_the_weather_share() -> None:
