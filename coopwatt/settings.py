@@ -111,6 +111,9 @@ class Settings(BaseModel):
     analytics_spike_robust_z: float = Field(10.0, gt=0, description="spike threshold in robust standard deviations")
     analytics_unheated_outdoor_c: float = Field(18.0, ge=10, le=30, description="outdoor °C at and above which no home heats: an electrically heated home's base load is judged on such hours")
     analytics_spike_min_power_w: float = Field(9000.0, ge=0, description="a spike hour averages at least this power (beyond a home's subscription)")
+    analytics_above_baseline_min_ratio: float = Field(1.5, gt=1, le=10, description="a day's use over its weather-normalised baseline prediction at or above which it counts as far above (for 2 days running)")
+    analytics_base_load_min_rise_w: float = Field(50.0, ge=10, le=5000, description="night-time base load (always-on use) must rise by at least this many watts, and by 30 %, to be a base-load rise")
+    analytics_frozen_min_hours: float = Field(24.0, ge=1, le=720, description="hours an electricity or heat index must repeat the same non-zero value before it counts as frozen")
     analytics_nightly_hour: int = Field(3, ge=0, le=23, description="local hour of the nightly baselines, comparisons and rankings")
     analytics_chunk_dwellings: int = Field(500, ge=1, description="dwellings loaded at once by the nightly run (bounds memory)")
     analytics_comparison_months: int = Field(12, ge=1, le=36, description="complete calendar months compared each night")
@@ -197,6 +200,16 @@ class Settings(BaseModel):
             raise ValueError("COOPWATT_SMTP_FROM is required when COOPWATT_SMTP_HOST is set")
         if self.smtp_password and not self.smtp_username:
             raise ValueError("COOPWATT_SMTP_PASSWORD is set without COOPWATT_SMTP_USERNAME")
+        return self
+
+    @model_validator(mode="after")
+    def _check_frozen_window(self) -> Settings:
+        # A frozen index is judged on the raw readings the job reads: a longer stretch could never be seen.
+        if self.analytics_frozen_min_hours >= self.analytics_index_lookback_days * 24:
+            raise ValueError(
+                f"COOPWATT_ANALYTICS_FROZEN_MIN_HOURS ({self.analytics_frozen_min_hours:g}) must be shorter than "
+                f"COOPWATT_ANALYTICS_INDEX_LOOKBACK_DAYS ({self.analytics_index_lookback_days:g}) × 24 h, the raw "
+                "readings the anomaly job reads")
         return self
 
     @field_validator("tariff_offpeak_hours")

@@ -2,8 +2,12 @@
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from analytics.anomalies import detect_frozen_index
+from analytics.job.run import thresholds_from
 from coopwatt.settings import SettingsError, load_settings
 
 
@@ -58,3 +62,27 @@ def test_unreadable_config_file_is_named(tmp_path: Path) -> None:
 
 def test_comma_separated_topics() -> None:
     assert load_settings({"COOPWATT_MQTT_TOPICS": "a/+, b/#"}).mqtt_topics == ("a/+", "b/#")
+
+
+def test_detector_thresholds_set_in_the_environment_reach_the_detectors() -> None:
+    settings = load_settings({"COOPWATT_ANALYTICS_FROZEN_MIN_HOURS": "10",
+                              "COOPWATT_ANALYTICS_BASE_LOAD_MIN_RISE_W": "200",
+                              "COOPWATT_ANALYTICS_ABOVE_BASELINE_MIN_RATIO": "2"})
+    chosen = thresholds_from(settings)
+    assert (chosen.frozen_min_hours, chosen.base_load_min_rise_w, chosen.above_baseline_min_ratio) == (10, 200, 2)
+    # An index stuck for 12 hours: not frozen at the default 24 h, frozen at 10 h.
+    times = pd.date_range("2026-01-05", periods=96, freq="30min", tz="Europe/Paris")
+    steps = np.where((np.arange(96) >= 40) & (np.arange(96) < 64), 0.0, 0.2)
+    readings = pd.DataFrame({"index_value": 1000.0 + np.cumsum(steps)}, index=times)
+    assert detect_frozen_index(readings, 1, 1, thresholds_from(load_settings({}))) == []
+    found = detect_frozen_index(readings, 1, 1, chosen)
+    assert len(found) == 1 and found[0].evidence["hours"] == 12.0
+
+
+def test_a_frozen_index_longer_than_the_readings_read_is_refused() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings({"COOPWATT_ANALYTICS_FROZEN_MIN_HOURS": "80"})
+    assert "COOPWATT_ANALYTICS_FROZEN_MIN_HOURS" in str(info.value)
+    assert "COOPWATT_ANALYTICS_INDEX_LOOKBACK_DAYS" in str(info.value)
+    assert load_settings({"COOPWATT_ANALYTICS_FROZEN_MIN_HOURS": "80",
+                          "COOPWATT_ANALYTICS_INDEX_LOOKBACK_DAYS": "4"}).analytics_frozen_min_hours == 80

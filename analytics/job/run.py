@@ -76,6 +76,9 @@ def thresholds_from(settings: Settings) -> AnomalyThresholds:
         silent_period_multiple=settings.analytics_silent_period_multiple,
         spike_robust_z=settings.analytics_spike_robust_z,
         unheated_outdoor_c=settings.analytics_unheated_outdoor_c,
+        above_baseline_min_ratio=settings.analytics_above_baseline_min_ratio,
+        base_load_min_rise_w=settings.analytics_base_load_min_rise_w,
+        frozen_min_hours=settings.analytics_frozen_min_hours,
         unheated_excluded_hours=tuple(settings.tariff_offpeak_hours),
     )
 
