@@ -49,6 +49,8 @@ class _JudgedWindows:
     # Dating threshold: the reference plus half the rise (nights), or the lowest power of any hour over the
     # reference windows plus half the rise (unheated days, whose reference holds daytime household use).
     date_from_floor: bool = False
+    # The usual level a window is judged against: this quantile of the reference windows (0.5: their median).
+    reference_quantile: float = 0.5
 
 
 def _night_windows(intervals: pd.DataFrame, t: AnomalyThresholds) -> _JudgedWindows:
@@ -98,7 +100,8 @@ def _unheated_windows(intervals: pd.DataFrame, outdoor_c: pd.Series, t: AnomalyT
     days = unheated_base_load_w(intervals, outdoor_c, t)
     return _JudgedWindows(days["base_load_w"].to_numpy(dtype=float), pd.DatetimeIndex(days["opens"]),
                           pd.DatetimeIndex(days["closes"]), t.unheated_min_rise_ratio, t.unheated_min_rise_w,
-                          t.unheated_min_days, "unheated_days", date_from_floor=True)
+                          t.unheated_min_days, "unheated_days", date_from_floor=True,
+                          reference_quantile=t.unheated_reference_quantile)
 
 
 def detect_base_load_rise(
@@ -130,8 +133,8 @@ def detect_base_load_rise(
     run_reference = 0.0
     # Sequential on purpose: flagged nights must not leak into the reference they are judged against.
     for i, value in enumerate(values):
-        # statistics.median: far quicker than numpy on a few dozen floats, and this runs once per night.
-        reference = median(reference_pool[-thresholds.base_load_reference_nights:]) if len(reference_pool) >= 7 else None
+        recent = reference_pool[-thresholds.base_load_reference_nights:]
+        reference = _quantile(recent, windows.reference_quantile) if len(recent) >= 7 else None
         high = (
             reference is not None
             and value > reference * windows.min_rise_ratio
@@ -152,6 +155,17 @@ def detect_base_load_rise(
     return found
 
 
+def _quantile(values: list[float], q: float) -> float:
+    """The q-quantile (linear between order statistics, as numpy's default) of a short list."""
+    if q == 0.5:
+        return median(values)  # statistics.median: far quicker than numpy on a few dozen floats, once per night
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    below = int(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+
+
 def _base_load_episode(
     windows: _JudgedWindows, first: int, last: int, reference_w: float,
     ongoing: bool, meter_id: int, dwelling_id: int | None, t: AnomalyThresholds,
@@ -160,7 +174,8 @@ def _base_load_episode(
     count = last - first + 1
     if count < windows.min_count:
         return []
-    level = float(np.median(windows.base_w[first:last + 1]))
+    # The same quantile as the reference: household use then weighs alike on both sides of the rise.
+    level = float(np.quantile(windows.base_w[first:last + 1], windows.reference_quantile))
     rise = level - reference_w
     severity = Severity.CRITICAL if rise >= t.base_load_critical_rise_w else Severity.WARNING
     first_seen = windows.opens[first]

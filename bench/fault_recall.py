@@ -1,13 +1,15 @@
 """Recall and dating of injected faults, and false alarms, over several simulated years (beyond the test's one).
 
 Usage: python bench/fault_recall.py [--seeds 41 42 43] [--dwellings 120] [--per-kind 20] [--unheated-min-days N]
+                                    [--unheated-reference-quantile Q]
 
 Each seed simulates a year of 30-minute readings for ``--dwellings`` homes, ``--per-kind`` faults of each
 kind on distinct homes, and runs every detector of the anomaly job (``detect_meter``) on the frames the job
 would load (tests/analytics_year_support.py). Prints, per kind (base-load jumps split by heating), how many
 faults are found, how many are dated within one reporting period, the dating errors' range, and the alarms
 on meters without a fault (``--per-kind 0``: fault-free years, false alarms only). ``--unheated-min-days``
-tries another number of unheated days for a base-load rise in electrically heated homes.
+and ``--unheated-reference-quantile`` try another number of unheated days, or another quantile of the usual
+days to judge them against, for a base-load rise in electrically heated homes.
 """
 
 from __future__ import annotations
@@ -36,11 +38,14 @@ def main() -> None:
     parser.add_argument("--dwellings", type=int, default=120)
     parser.add_argument("--per-kind", type=int, default=20)
     parser.add_argument("--unheated-min-days", type=int, default=None)
+    parser.add_argument("--unheated-reference-quantile", type=float, default=None)
     args = parser.parse_args()
     settings = Settings()
     thresholds = thresholds_from(settings)
     if args.unheated_min_days is not None:
         thresholds = dataclasses.replace(thresholds, unheated_min_days=args.unheated_min_days)
+    if args.unheated_reference_quantile is not None:
+        thresholds = dataclasses.replace(thresholds, unheated_reference_quantile=args.unheated_reference_quantile)
     errors: dict[str, list[pd.Timedelta | None]] = defaultdict(list)
     false_alarms: list[str] = []
     other_kinds: list[str] = []
@@ -65,7 +70,8 @@ def main() -> None:
             errors[kind].append(None if m.anomaly is None else m.anomaly.start - (pd.Timestamp(m.fault.start) - shift))
     print(f"{len(args.seeds)} simulated years of {args.dwellings} homes, {args.per_kind} faults of each kind per year, "
           f"({electric_homes} electrically heated home-years), base-load rises in those homes after "
-          f"{thresholds.unheated_min_days} unheated days")
+          f"{thresholds.unheated_min_days} unheated days against the usual days' "
+          f"{thresholds.unheated_reference_quantile:.0%} quantile")
     for kind, found in sorted(errors.items()):
         dated = [e for e in found if e is not None]
         within = sum(abs(e) <= PERIOD for e in dated)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from analytics import synthetic
 from analytics.anomalies import (
     AnomalyKind,
+    AnomalyThresholds,
     detect_above_baseline,
     detect_counter_reset,
     detect_frozen_index,
@@ -130,12 +133,13 @@ def test_interval_energy_matches_the_counter() -> None:
     np.testing.assert_allclose(energy["energy_kwh"].to_numpy(), per_period["energy_kwh"].to_numpy()[1:], atol=1e-9)
 
 
-def _electrically_heated(rise_start: pd.Timestamp | None, mean_c: float = 14.0,
-                         heats_below_c: float = 16.0) -> tuple[pd.DataFrame, pd.Series]:
+def _electrically_heated(rise_start: pd.Timestamp | None, mean_c: float = 14.0, heats_below_c: float = 16.0,
+                         busy_day_w: float = 0.0) -> tuple[pd.DataFrame, pd.Series]:
     """Hourly use of an electrically heated home in autumn, and the outdoor °C (warm afternoons, cold nights).
 
     Night heating follows the cold with a large day-to-day spread (a thermostat, doors opened), the always-on
-    load is 100 W, household use 6:00–22:00 and +250 W from ``rise_start``.
+    load is 100 W, household use 6:00–22:00 (``busy_day_w`` more all day every other day, someone at home)
+    and +250 W from ``rise_start``.
     """
     hours = pd.date_range("2025-08-15", "2025-10-25", freq="h", inclusive="left", tz=TZ)
     rng = np.random.default_rng(7)
@@ -144,6 +148,8 @@ def _electrically_heated(rise_start: pd.Timestamp | None, mean_c: float = 14.0,
     spread = rng.lognormal(0.0, 0.35, day.max() + 1)[day]
     heating_w = 120.0 * np.maximum(heats_below_c - outdoor_c, 0.0) * spread
     use_w = np.where((hours.hour >= 6) & (hours.hour < 22), 60.0 + 200.0 * rng.random(len(hours)), 0.0)
+    busy = day % 2 == 0
+    use_w = use_w + np.where(busy & (use_w > 0), busy_day_w, 0.0)
     power_w = 100.0 + heating_w + use_w
     if rise_start is not None:
         power_w += np.where(hours >= rise_start, 250.0, 0.0)
@@ -177,6 +183,21 @@ def test_base_load_rise_in_an_electrically_heated_home_is_judged_on_unheated_hou
     quiet, _ = _electrically_heated(None)
     assert detect_base_load_rise(quiet, METER, DWELLING, outdoor_c=outdoor_c) == []
     assert detect_base_load_rise(quiet, METER, DWELLING) != []
+
+
+def test_an_electric_homes_busy_days_do_not_hide_a_rise() -> None:
+    """Days at home lift a day's lowest hour: judged against the usual days' median, the rise would not show."""
+    rise_start = _ts("2025-09-03 10:00")
+    hourly, outdoor_c = _electrically_heated(rise_start, busy_day_w=150.0)
+    found = detect_base_load_rise(hourly, METER, DWELLING, outdoor_c=outdoor_c)
+    # Never after it began; the busy day and heated night before it hide the hour it did.
+    assert len(found) == 1 and rise_start - pd.Timedelta(days=2) <= found[0].start <= rise_start
+    # Level and reference are the same quantile of their days: the rise reported is the load added.
+    assert found[0].evidence["rise_w"] == pytest.approx(250.0, rel=0.3)
+    against_median = dataclasses.replace(AnomalyThresholds(), unheated_reference_quantile=0.5)
+    assert detect_base_load_rise(hourly, METER, DWELLING, against_median, outdoor_c=outdoor_c) == []
+    quiet, _ = _electrically_heated(None, busy_day_w=150.0)
+    assert detect_base_load_rise(quiet, METER, DWELLING, outdoor_c=outdoor_c) == []
 
 
 def test_an_electric_homes_rise_is_dated_by_any_quiet_hour_before_it() -> None:
