@@ -348,11 +348,11 @@ def analyse(settings: Settings, *, nightly: bool, now: datetime) -> None:
         n = run_nightly(settings.database_url, settings, now)
         say(f"analyse de nuit : {n.baselines_qualified} références météo ajustées, {n.baselines_unqualified} sans "
             f"assez de données ; {n.groups_published} groupes de logements similaires publiés, {n.groups_withheld} "
-            f"retenus (moins de {settings.comparison_min_group_size}) ; {n.high_consumers} gros consommateur(s) ; "
+            f"retenus (moins de {settings.comparison_min_group_size}), {n.groups_unchanged} déjà publiés inchangés ; {n.high_consumers} gros consommateur(s) ; "
             f"{n.suggestions} piste(s) d'économie ; {n.savings} mesure(s) d'économies",
             f"nightly analytics: {n.baselines_qualified} weather baselines fitted, {n.baselines_unqualified} without "
             f"enough data; {n.groups_published} groups of similar homes published, {n.groups_withheld} withheld "
-            f"(fewer than {settings.comparison_min_group_size}); {n.high_consumers} high consumer(s); "
+            f"(fewer than {settings.comparison_min_group_size}), {n.groups_unchanged} published before, unchanged; {n.high_consumers} high consumer(s); "
             f"{n.suggestions} savings suggestion(s); {n.savings} savings result(s)")
         for line_fr, line_en in _top_findings(settings.database_url):
             say(line_fr, line_en)

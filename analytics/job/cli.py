@@ -26,7 +26,7 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
         print(f"analytics nightly run {nightly.run_id}: {nightly.status}; {nightly.dwellings_processed} dwellings, "
               f"{nightly.failures} failures; baselines {nightly.baselines_qualified} fitted, "
               f"{nightly.baselines_unqualified} without enough data; comparison groups {nightly.groups_published} "
-              f"published, {nightly.groups_withheld} withheld; {nightly.high_consumers} high consumers; "
+              f"published, {nightly.groups_withheld} withheld, {nightly.groups_unchanged} unchanged; {nightly.high_consumers} high consumers; "
               f"{nightly.suggestions} suggestions; {nightly.savings} savings results")
         delivered = deliver_pending(url, settings)
         print(f"alert notifications: {delivered.sent} sent, {delivered.retrying} to retry, {delivered.gave_up} given up")

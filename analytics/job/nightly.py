@@ -53,6 +53,7 @@ class NightlySummary:
     baselines_unqualified: int = 0
     groups_published: int = 0
     groups_withheld: int = 0
+    groups_unchanged: int = 0  # published on an earlier night: their figures never change
     ranked: int = 0
     high_consumers: int = 0
     suggestions: int = 0
@@ -65,6 +66,7 @@ class NightlySummary:
         """The run-log detail."""
         return {"baselines_qualified": self.baselines_qualified, "baselines_unqualified": self.baselines_unqualified,
                 "groups_published": self.groups_published, "groups_withheld": self.groups_withheld,
+                "groups_unchanged": self.groups_unchanged,
                 "ranked": self.ranked, "high_consumers": self.high_consumers, "suggestions": self.suggestions,
                 "savings": self.savings, "step_errors": self.step_errors, "skipped": dict(self.skipped),
                 "step_seconds": {name: round(seconds, 2) for name, seconds in self.step_seconds.items()}}
@@ -243,9 +245,10 @@ def _comparisons(conn: psycopg.Connection, frame: pd.DataFrame, today: date, set
                 continue
             before = load.published_members(conn, str(kind), period)
             result = compare_dwellings(rows.reset_index(drop=True), cs, before)
-            published, withheld = store.write_comparison(conn, str(kind), period, result, set(before))
+            published, withheld, unchanged = store.write_comparison(conn, str(kind), period, result, set(before))
             summary.groups_published += published
             summary.groups_withheld += withheld
+            summary.groups_unchanged += unchanged
 
 
 def _rankings(conn: psycopg.Connection, frame: pd.DataFrame, today: date, settings: Settings,

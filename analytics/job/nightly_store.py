@@ -65,8 +65,8 @@ def group_description(key: str) -> dict[str, object]:
 
 
 def write_comparison(conn: psycopg.Connection, kind: str, period: tuple[date, date], result: ComparisonResult,
-                     frozen: set[str]) -> tuple[int, int]:
-    """Store one period's groups and members, leaving groups already published for it untouched; (published, withheld)."""
+                     frozen: set[str]) -> tuple[int, int, int]:
+    """Store one period's groups and members, leaving groups already published untouched; (published, withheld, unchanged)."""
     groups = [g for key, g in result.groups.items() if key not in frozen]
     # Published figures never change: a later sum over other homes could be subtracted from them.
     conn.execute("DELETE FROM comparison_group WHERE energy_kind = %s AND period_start = %s AND period_end = %s"
@@ -90,7 +90,7 @@ def write_comparison(conn: psycopg.Connection, kind: str, period: tuple[date, da
             copy.write_row((row.group_key, kind, *period, int(row.dwelling_id), float(row.normalised_energy_kwh),
                             float(row.normalised_energy_kwh_per_m2), _number(row.percentile_per_m2)))
     published = sum(g.published for g in groups)
-    return published, len(groups) - published
+    return published, len(groups) - published, len(frozen)
 
 
 def write_rankings(conn: psycopg.Connection, kind: str, period: tuple[date, date], ranking: pd.DataFrame) -> int:
