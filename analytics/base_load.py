@@ -166,6 +166,48 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
 
 
+@dataclass(frozen=True)
+class OpenRise:
+    """A base-load rise already alerted: when it began, the usual level it rose from and by how much."""
+
+    start: pd.Timestamp
+    reference_w: float
+    rise_w: float
+
+
+def hold_open_rise(
+    intervals: pd.DataFrame, meter_id: int, dwelling_id: int | None, open_rise: OpenRise,
+    thresholds: AnomalyThresholds = AnomalyThresholds(), outdoor_c: pd.Series | None = None,
+) -> Anomaly | None:
+    """An alerted rise judged against its own reference: still on (an ongoing anomaly) or cleared (None).
+
+    :func:`detect_base_load_rise` compares each night with the nights before it in the look-back, so a load
+    that stays on becomes the usual level after a few weeks and an electrically heated home has no unheated day
+    to judge all winter: neither says the load went. Here the last ``min_count`` nights (or unheated days)
+    since the rise began are judged against the level it rose from: cleared when they fall below
+    reference + rise/2. Fewer such windows in the data: still on, as last seen.
+    """
+    windows = _night_windows(intervals, thresholds) if outdoor_c is None \
+        else _unheated_windows(intervals, outdoor_c, thresholds)
+    since = windows.opens >= open_rise.start
+    values, closes = windows.base_w[since], windows.closes[since]
+    recent = values[np.isfinite(values)][-windows.min_count:]
+    end = closes[-1] if len(closes) else open_rise.start
+    if len(recent) >= windows.min_count:
+        level = float(np.quantile(recent, windows.reference_quantile))
+        if level < open_rise.reference_w + open_rise.rise_w / 2.0:
+            return None
+        evidence = {windows.count_name: float(len(recent))}
+    else:
+        level = open_rise.reference_w + open_rise.rise_w
+        evidence = {"not_judged": 1.0}
+    rise = level - open_rise.reference_w
+    severity = Severity.CRITICAL if rise >= thresholds.base_load_critical_rise_w else Severity.WARNING
+    evidence |= {"base_load_w": level, "reference_w": open_rise.reference_w, "rise_w": rise,
+                 "extra_kwh_per_year": rise * 8.76, "judged_against_alert": 1.0}
+    return Anomaly(AnomalyKind.BASE_LOAD_RISE, severity, meter_id, dwelling_id, open_rise.start, end, True, evidence)
+
+
 def _base_load_episode(
     windows: _JudgedWindows, first: int, last: int, reference_w: float,
     ongoing: bool, meter_id: int, dwelling_id: int | None, t: AnomalyThresholds,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -175,6 +177,36 @@ def test_an_electrically_heated_home_has_its_base_load_judged_when_outdoor_tempe
         run_anomalies(url, settings, now=END, full=True)  # at the same `now`, an incremental run would not judge it
         # No temperature, no judgement: the alert is left as it is rather than resolved on a guess.
         assert conn.execute("SELECT status FROM alert WHERE id = %s", (second,)).fetchone() == ("open",)
+
+
+def test_an_open_base_load_rise_is_judged_against_the_level_it_rose_from(simulated):
+    """Held open while the nights stay above its own reference + half its rise; resolved once they fall below."""
+    settings, faults, registered, _ = simulated
+    url = settings.database_url
+    jumped = {registered.meter_ids[f.meter_source] for f in faults if f.kind == "base_load_jump"}
+    with psycopg.connect(url) as conn:
+        meters = [row for row in conn.execute(
+            "SELECT m.id, m.dwelling_id, d.building_id FROM meter m JOIN dwelling d ON d.id = m.dwelling_id"
+            " WHERE m.kind = 'electricity' AND d.heating_type <> 'electric' ORDER BY m.id").fetchall()
+            if row[0] not in jumped][:2]
+
+        def open_alert(meter: tuple[int, int, int], reference_w: float, rise_w: float) -> int:
+            return conn.execute(
+                "INSERT INTO alert (kind, severity, meter_id, dwelling_id, building_id, started_at, evidence)"
+                " VALUES ('base_load_rise', 'warning', %s, %s, %s, %s, %s) RETURNING id",
+                (*meter, END - timedelta(days=60), json.dumps({"reference_w": reference_w, "rise_w": rise_w})),
+            ).fetchone()[0]
+
+        # Nights of this meter draw far more than 1 W + 10/2 W: the load it rose by is still on.
+        still_on = open_alert(meters[0], 1.0, 10.0)
+        # … and far less than 1 W + 100 kW/2: that load has gone.
+        gone = open_alert(meters[1], 1.0, 100_000.0)
+        conn.commit()
+        run_anomalies(url, settings, now=END, full=True)
+        status, evidence = conn.execute("SELECT status, evidence FROM alert WHERE id = %s", (still_on,)).fetchone()
+        assert status == "open" and evidence["judged_against_alert"] == 1.0 and evidence["reference_w"] == 1.0
+        assert evidence["base_load_w"] > 6.0 and evidence["nights"] == 3.0
+        assert conn.execute("SELECT status FROM alert WHERE id = %s", (gone,)).fetchone() == ("resolved",)
 
 
 # Incremental runs: END is 01:00 in Paris, so END + 15 min is the same day, before the night ends at 05:00.

@@ -139,6 +139,22 @@ def test_base_load_judged_on_unheated_hours_says_so() -> None:
     assert not any("la nuit" in line for line in fr)
 
 
+def test_a_rise_held_open_says_what_it_was_judged_against() -> None:
+    """Judged against the alert's own level, or not judged at all for want of a night or warm day: it says so."""
+    judged = {"nights": 3.0, "base_load_w": 310.0, "reference_w": 110.0, "rise_w": 200.0,
+              "extra_kwh_per_year": 1752.0, "judged_against_alert": 1.0}
+    en = evidence_lines(facts("base_load_rise", evidence=judged), "en")
+    assert "Night-time power: 310 W instead of 110 W before." in en
+    assert "Compared with the level before the rise, as recorded when the alert opened." in en
+    unjudged = {"base_load_w": 310.0, "reference_w": 110.0, "rise_w": 200.0, "extra_kwh_per_year": 1752.0,
+                "judged_against_alert": 1.0, "not_judged": 1.0}
+    en = evidence_lines(facts("base_load_rise", evidence=unjudged), "en")
+    fr = evidence_lines(facts("base_load_rise", evidence=unjudged), "fr")
+    assert any(line.startswith("No recent night or day without heating") and "310 W" in line for line in en)
+    assert not any("Seen over" in line for line in en)  # never "seen over 0 days"
+    assert any(line.startswith("Pas de nuit ou de jour sans chauffage") and re.search(r"310\sW", line) for line in fr)
+
+
 def test_missing_evidence_is_left_out_not_invented() -> None:
     """A number the detector did not give never shows up as a blank or a zero."""
     partial = facts("water_leak", evidence={"volume_m3": 1.5})

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
+from analytics.base_load import OpenRise
 from coopwatt.quantities import Quantity
 
 
@@ -118,6 +119,18 @@ def _split(rows: list[tuple], columns: list[str], tz: str) -> dict[int, pd.DataF
     ends = np.r_[starts[1:], len(meter_ids)]
     return {int(meter_ids[a]): pd.DataFrame(values[a:b], index=times[a:b], columns=columns)
             for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
+
+
+def open_base_load_rises(conn: psycopg.Connection, meter_ids: list[int], tz: str) -> dict[int, OpenRise]:
+    """Open base-load-rise alerts of these meters, with the level each rose from (alerts whose evidence has it)."""
+    rows = conn.execute(
+        """SELECT meter_id, started_at, (evidence->>'reference_w')::float8, (evidence->>'rise_w')::float8
+             FROM alert WHERE kind = 'base_load_rise' AND status = 'open' AND meter_id = ANY(%s)""",
+        (meter_ids,),
+    ).fetchall()
+    return {meter_id: OpenRise(pd.Timestamp(started).tz_convert(tz), reference, rise)
+            for meter_id, started, reference, rise in rows
+            if reference is not None and rise is not None and np.isfinite(reference) and rise > 0}
 
 
 def lookback(now: datetime, days: float) -> datetime:

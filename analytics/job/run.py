@@ -18,7 +18,7 @@ from analytics.anomalies import (
     Anomaly, AnomalyThresholds, detect_above_baseline, detect_counter_reset, detect_frozen_index,
     detect_meter_silent, detect_spikes, detect_water_leak, interval_energy, interval_volumes,
 )
-from analytics.base_load import detect_base_load_rise
+from analytics.base_load import OpenRise, detect_base_load_rise, hold_open_rise
 from analytics.job import incremental, load, nightly_load
 from analytics.job.above_baseline import BaselineCheck, baseline_checks, primary_meters
 from analytics.job.alerts import AlertChanges, reconcile_meter
@@ -108,7 +108,7 @@ def detect_meter(
     meter: load.MeterInfo, hourly: pd.DataFrame | None, index: pd.DataFrame | None,
     times: pd.DatetimeIndex | None, now: pd.Timestamp, thresholds: AnomalyThresholds,
     spike_min_power_w: float = 0.0, baseline: BaselineCheck | None = None, read_index: IndexReader | None = None,
-    outdoor_c: pd.Series | None = None, daily: bool = True,
+    outdoor_c: pd.Series | None = None, daily: bool = True, open_rise: OpenRise | None = None,
 ) -> tuple[list[Anomaly], set[str]]:
     """Run every detector that fits the meter's kind and data; returns anomalies and the kinds checked.
 
@@ -118,6 +118,8 @@ def detect_meter(
     outdoor °C over ``hourly``, needed to judge the base load of an electrically heated home (on its
     unheated hours). ``daily`` False: the per-night
     and per-day detectors are not run (nor checked), for an incremental run between two completed nights.
+    ``open_rise``: the meter's open base-load-rise alert, judged against the level it rose from when the
+    detector no longer sees it (:func:`~analytics.base_load.hold_open_rise`).
     """
     found: list[Anomaly] = []
     checked: set[str] = set()
@@ -166,8 +168,14 @@ def detect_meter(
                 # autumn), so its base load is judged on the hours warm enough that no home heats, if known.
                 electric_heating = meter.heating_type in ELECTRIC_HEATING
                 if daily and meter.kind == "electricity" and (not electric_heating or outdoor_c is not None):
-                    found += _base_load_rises(meter, energy, index, thresholds, read_index,
+                    rises = _base_load_rises(meter, energy, index, thresholds, read_index,
+                                             outdoor_c if electric_heating else None)
+                    if open_rise is not None and not any(r.ongoing for r in rises):
+                        # A load that stays on becomes the usual level within the look-back: it has not gone.
+                        held = hold_open_rise(energy, m, d, open_rise, thresholds,
                                               outdoor_c if electric_heating else None)
+                        rises += [held] if held is not None else []
+                    found += rises
                     checked.add("base_load_rise")
     return found, checked
 
@@ -244,6 +252,7 @@ def _full_chunk(conn: psycopg.Connection, chunk: list[load.MeterInfo], now_ts: p
     index = load.index_frames(conn, ids, since_index, settings.timezone)
     times = load.reading_times(conn, ids, since_index, settings.timezone)
     checks = baseline_checks(conn, chunk, registry, primary, now_ts.date(), settings.timezone, settings.gas_kwh_per_m3)
+    open_rises = load.open_base_load_rises(conn, ids, settings.timezone)
     # Outdoor °C only where an electrically heated home's base load needs it.
     outdoor = load.outdoor_hourly(
         conn, sorted({m.residence_id for m in chunk if m.heating_type in ELECTRIC_HEATING
@@ -256,7 +265,7 @@ def _full_chunk(conn: psycopg.Connection, chunk: list[load.MeterInfo], now_ts: p
         return lambda: detect_meter(meter, hourly.get(m), index.get(m), times.get(m), now_ts, thresholds,
                                     settings.analytics_spike_min_power_w, checks.get(m),
                                     _index_reader(conn, m, settings.timezone),
-                                    outdoor.get(r) if r is not None else None)
+                                    outdoor.get(r) if r is not None else None, open_rise=open_rises.get(m))
     return {meter.meter_id: judge(meter) for meter in chunk}
 
 

@@ -316,6 +316,15 @@ _EVIDENCE: dict[str, list[_EvidenceLine]] = {
         _needs("unheated_days")(lambda e, lang, _k: _t(
             lang, "Constaté sur {days} jours sans chauffage.", "Seen over {days} days without heating.").format(
             days=_number(e["unheated_days"], lang))),
+        _needs("judged_against_alert")(lambda e, lang, _k: _t(
+            lang, "Comparé au niveau d'avant la hausse, relevé à l'ouverture de l'alerte.",
+            "Compared with the level before the rise, as recorded when the alert opened.")),
+        _needs("not_judged", "base_load_w", "reference_w")(lambda e, lang, _k: _t(
+            lang, "Pas de nuit ou de jour sans chauffage récent pour en juger : l'alerte reste ouverte, "
+                  "dernière puissance constatée {level} au lieu de {reference}.",
+            "No recent night or day without heating to judge it by: the alert stays open, last seen at "
+            "{level} instead of {reference}.").format(
+            level=_watts(e["base_load_w"], lang), reference=_watts(e["reference_w"], lang))),
     ],
 }
 
