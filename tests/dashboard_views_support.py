@@ -96,13 +96,15 @@ def seed_analytics(url: str, seed: Seed, *, today: date) -> AnalyticsSeed:
         assert leak is not None
         result = AnalyticsSeed(alice_leak_alert=int(leak[0]))
         # Building B: an older warning and a newer info, so "most severe first" and "newest first" both matter.
-        for kind, severity, hours_ago in (("above_baseline", "warning", 30), ("spike", "info", 2),
-                                          ("base_load_rise", "critical", 50)):
+        rise = {"nights": 4.0, "base_load_w": 380.0, "reference_w": 120.0, "rise_w": 260.0,
+                "extra_kwh_per_year": 2277.6}
+        for kind, severity, hours_ago, evidence in (("above_baseline", "warning", 30, {}), ("spike", "info", 2, {}),
+                                                    ("base_load_rise", "critical", 50, rise)):
             row = conn.execute(
-                "INSERT INTO alert (kind, severity, meter_id, dwelling_id, building_id, started_at, detected_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                "INSERT INTO alert (kind, severity, meter_id, dwelling_id, building_id, started_at, detected_at,"
+                " evidence) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
                 (kind, severity, seed.meters["c-elec"], seed.dwelling_c, seed.other_building_id,
-                 now - timedelta(hours=hours_ago + 5), now - timedelta(hours=hours_ago)),
+                 now - timedelta(hours=hours_ago + 5), now - timedelta(hours=hours_ago), Jsonb(evidence)),
             ).fetchone()
             assert row is not None
             result.c_alerts.append(int(row[0]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -339,6 +340,10 @@ def test_manager_page_lists_own_alerts_most_severe_first_silent_meters_and_savin
     assert ("Compteur général (bâtiment B)\xa0: l'index du compteur (chauffage collectif) ne bouge plus depuis le "
             + format_day(started[0].astimezone(PARIS).date(), "fr") + " à ") in text
     assert "Votre" not in text and "Vérifiez" not in text
+    # The numbers behind an alert, as its e-mail gives them; an alert without them shows none.
+    assert re.search(r"Puissance appelée la nuit : 380\sW au lieu de 120\sW auparavant\.", text)
+    assert re.search(r"Si cela dure : environ 2\s278\skWh de plus par an\.", text) and "Constaté sur 4 nuits." in text
+    assert text.count("Constaté sur") == 1  # the other alerts carry no numbers, and none are made up
     assert "src-c-water" in text  # silent for three days
     assert "Isolation des combles" in text and format_quantity(12345.6, "kWh", "fr", digits=0) in text
     # Other roles get no manager page; a manager gets no adviser ranking page.

@@ -391,10 +391,15 @@ def headline(facts: AlertFacts, event: str, language: str, tz: ZoneInfo) -> str:
 
 def evidence_lines(facts: AlertFacts, language: str) -> list[str]:
     """The numbers behind the alert as short sentences with units (missing numbers are left out)."""
+    return evidence_sentences(facts.kind, facts.meter_kind, facts.evidence, language)
+
+
+def evidence_sentences(kind: str, meter_kind: str, evidence: Mapping[str, float], language: str) -> list[str]:
+    """The same sentences from an alert's kind, meter kind and stored evidence (the dashboard's alert cards)."""
     _locale(language)
     lines = []
-    for build in _EVIDENCE.get(facts.kind, []):
-        line = build(facts.evidence, language, facts.meter_kind)
+    for build in _EVIDENCE.get(kind, []):
+        line = build(evidence, language, meter_kind)
         if line is not None:
             lines.append(line)
     return lines

@@ -16,6 +16,7 @@ import flask
 import psycopg
 from dash import MATCH, Input, Output, State, callback, ctx, dcc, html
 
+from analytics.notify.messages import evidence_sentences
 from dashboard import actions, context, queries
 from dashboard.auth import session_language
 from dashboard.figures import building_curve_figure, manager_alert_sentence
@@ -114,6 +115,11 @@ def _savings_text(row: queries.SavingsRow, lang: str) -> str:
              confidence=format_fraction_percent(row.confidence, lang))
 
 
+def _evidence(alert: queries.AlertRow, lang: str) -> list[str]:
+    numbers = {k: float(v) for k, v in alert.evidence.items() if isinstance(v, int | float)}
+    return evidence_sentences(alert.kind, alert.meter_kind, numbers, lang)
+
+
 def _alert_card(alert: queries.AlertRow, lang: str, tz: Any, today: date) -> html.Div:
     acknowledged = (t("manager.acknowledged", lang, date=format_day(alert.acknowledged_at.astimezone(tz).date(), lang))
                     if alert.acknowledged_at else "")
@@ -127,7 +133,9 @@ def _alert_card(alert: queries.AlertRow, lang: str, tz: Any, today: date) -> htm
         ]),
         html.Div(t("manager.alert_where", lang, meter=alert.meter_source,
                    date=format_day(alert.detected_at.astimezone(tz).date(), lang)),
-                 className="small text-body-secondary mb-2"),
+                 className="small text-body-secondary mb-1"),
+        # The numbers behind the alert, in the same words as its e-mail: a manager can judge it before acting.
+        html.Ul([html.Li(line) for line in _evidence(alert, lang)], className="small mb-2 alert-evidence"),
         dbc.Row([
             dbc.Col(dbc.Input(id={"type": COMMENT, "alert": alert.id}, placeholder=t("manager.comment", lang),
                               maxLength=2000, size="sm"), xs=12, md=True, className="mb-1"),
