@@ -438,6 +438,15 @@ def latest_follow_up(conn: psycopg.Connection, dwelling_id: int) -> tuple[str, s
     return None if row is None else (row[0], row[1], row[2])
 
 
+def anomalies_judged_until(conn: psycopg.Connection) -> datetime | None:
+    """The time the latest successful anomaly run judged the data at (None: no run yet)."""
+    row = conn.execute(
+        """SELECT (detail->>'data_until')::timestamptz FROM analytics_run
+            WHERE job = 'anomalies' AND status IN ('ok', 'partial') AND detail ? 'data_until'
+            ORDER BY id DESC LIMIT 1""").fetchone()
+    return None if row is None else row[0]
+
+
 def silent_meters(conn: psycopg.Connection, building_ids: list[int], silent_since: datetime) -> list[tuple[str, str, str | None, datetime | None]]:
     """Meters of these buildings with no consumption since a time: source, kind, dwelling code, last hour seen."""
     rows = conn.execute(

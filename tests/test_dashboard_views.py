@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 import requests
+from psycopg.types.json import Jsonb
 
 from dashboard.i18n import format_day, format_money_eur, format_quantity, format_ranking_period
 from tests.dashboard_support import PARIS, DashboardServer, Seed, login, seed_cooperative
@@ -400,6 +401,46 @@ def test_comparison_k_comes_from_the_settings(seeded: tuple[str, Seed, Analytics
     assert "similar-withheld" in text and "dès que 7 logements similaires" in text
     for figure in ("similar-graph", "similar-verdict", "40,5", "25,2", "34,8"):
         assert figure not in text, figure
+
+
+def test_manager_silent_meters_are_judged_when_the_anomaly_runs_last_judged(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+) -> None:
+    """As the alerts are: a demo's meters replaying yesterday at speed are not all silent at the wall clock."""
+    url, seed, _ = seeded
+    now = datetime.now(PARIS)
+    judged = now - timedelta(hours=36)
+    with psycopg.connect(url) as conn:
+        meter = conn.execute("INSERT INTO meter (dwelling_id, kind, mode, source) VALUES (%s, 'electricity',"
+                             " 'index', 'src-c-replay') RETURNING id", (seed.dwelling_c,)).fetchone()[0]
+        conn.execute("INSERT INTO consumption_hourly (meter_id, hour, energy_kwh) VALUES (%s, %s, 0.2)",
+                     (meter, (judged - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)))
+        conn.commit()
+    runs: list[int] = []
+    try:
+        marc = login(server.url, "marc")
+        # At the wall clock its last hour is 37 hours old: silent.
+        assert "src-c-replay" in page(marc, server.url, "/manager")
+        with psycopg.connect(url) as conn:
+            run = conn.execute("INSERT INTO analytics_run (job, status, finished_at, detail) VALUES ('anomalies', 'ok',"
+                               " now(), %s) RETURNING id", (Jsonb({"data_until": judged.isoformat()}),)).fetchone()[0]
+            conn.commit()
+        runs.append(run)
+        # Judged 36 hours ago, its last hour is one hour before: not silent; three days without data still is.
+        text = page(marc, server.url, "/manager")
+        assert "src-c-replay" not in text and "src-c-water" in text
+        # Runs that stopped judging days ago say nothing of now: the wall clock again.
+        with psycopg.connect(url) as conn:
+            conn.execute("UPDATE analytics_run SET detail = %s WHERE id = %s",
+                         (Jsonb({"data_until": (now - timedelta(days=3)).isoformat()}), run))
+            conn.commit()
+        assert "src-c-replay" in page(marc, server.url, "/manager")
+    finally:
+        with psycopg.connect(url) as conn:
+            conn.execute("DELETE FROM analytics_run WHERE id = ANY(%s)", (runs,))
+            conn.execute("DELETE FROM consumption_hourly WHERE meter_id = %s", (meter,))
+            conn.execute("DELETE FROM meter WHERE id = %s", (meter,))
+            conn.commit()
 
 
 def test_manager_curve_refuses_another_building(server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed]) -> None:
