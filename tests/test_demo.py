@@ -94,6 +94,8 @@ def test_demo_on_the_machine_services(db_url: str, broker: Any, topic_prefix: st
         "COOPWATT_MQTT_CLIENT_ID": demo_client_id,
         "COOPWATT_DATA_DIR": str(tmp_path / "data"),
         "COOPWATT_METRICS_PORT": "0",
+        # A raw-index look-back shorter than the fault window: the demo's analysis must read the whole window.
+        "COOPWATT_ANALYTICS_INDEX_LOOKBACK_DAYS": "1.5",
     }
     # 100 s live at ×120 replays the last 3.3 hours: longer than a 30-minute meter's silence limit (6 periods),
     # and long enough for one anomaly run during the live phase.
@@ -126,7 +128,7 @@ def test_demo_on_the_machine_services(db_url: str, broker: Any, topic_prefix: st
     assert meters > 10
     assert silent <= made_silent, silent - made_silent
     # Faults seen in the raw index are found wherever in the ten-day fault window they fell, though the job
-    # reads 3 days of it: the demo's history arrived at once, so its analysis reads the whole window.
+    # reads 1.5 days of it here: the demo's history arrived at once, so its analysis reads the whole window.
     by_index = {(f["kind"], f["meter_source"]) for f in truth["faults"] if f["kind"] in ("counter_reset", "frozen_index")}
     with psycopg.connect(db_url) as conn:
         alerted = set(conn.execute("SELECT a.kind, m.source FROM alert a JOIN meter m ON m.id = a.meter_id").fetchall())
