@@ -161,7 +161,8 @@ def ensure_demo_accounts(conn: psycopg.Connection) -> list[tuple[str, str, str]]
 
     The household is the first dwelling whose electricity has a published comparison with
     similar homes in the latest month that has one (so the demo shows it; else the first
-    dwelling), the adviser has its residence, the manager its building. Run again, it resets
+    dwelling), the adviser has its residence, the manager every building of that residence (one
+    building would often have no open alert to show). Run again, it resets
     the passwords and follows the comparisons (the caller commits).
     """
     import secrets
@@ -201,7 +202,8 @@ def ensure_demo_accounts(conn: psycopg.Connection) -> list[tuple[str, str, str]]
             conn.execute("INSERT INTO account_residence VALUES (%s, %s)", (row[0], residence_id))
         if role == "manager":
             conn.execute("DELETE FROM account_building WHERE account_id = %s", (row[0],))
-            conn.execute("INSERT INTO account_building VALUES (%s, %s)", (row[0], building_id))
+            conn.execute("INSERT INTO account_building SELECT %s, id FROM building WHERE residence_id = %s",
+                         (row[0], residence_id))
         created.append(("demo-" + username, password, role))
     return created
 

@@ -121,8 +121,13 @@ def test_demo_accounts_one_per_role_and_usable(seeded: tuple[str, Seed]) -> None
 
     url, seed = seeded
     with psycopg.connect(url) as conn:
+        # A second building in the household's residence: the demo manager has both.
+        extra = conn.execute("INSERT INTO building (residence_id, code) VALUES (%s, 'A2') RETURNING id",
+                             (seed.residence_id,)).fetchone()[0]
+        conn.commit()
         first = ensure_demo_accounts(conn)
         again = ensure_demo_accounts(conn)
+        conn.commit()
     assert [(name, role) for name, _, role in first] == [(name, role) for name, _, role in again]
     assert {role for _, _, role in first} == {"household", "adviser", "manager", "admin"}
     for (name, password, role), (_, old_password, _) in zip(again, first, strict=True):
@@ -134,7 +139,11 @@ def test_demo_accounts_one_per_role_and_usable(seeded: tuple[str, Seed]) -> None
     manager = account(url, "demo-gestion")
     assert household is not None and household[2] == seed.dwelling_a
     assert adviser is not None and adviser[3] == [seed.residence_id]
-    assert manager is not None and manager[4] == [seed.building_id]
+    assert manager is not None and manager[4] == sorted([seed.building_id, extra])
+    with psycopg.connect(url) as conn:
+        conn.execute("DELETE FROM account_building WHERE building_id = %s", (extra,))
+        conn.execute("DELETE FROM building WHERE id = %s", (extra,))
+        conn.commit()
 
 
 def test_demo_household_is_a_home_whose_comparison_is_published(seeded: tuple[str, Seed]) -> None:
@@ -156,4 +165,4 @@ def test_demo_household_is_a_home_whose_comparison_is_published(seeded: tuple[st
         conn.commit()
     household, manager = account(url, "demo-foyer"), account(url, "demo-gestion")
     assert household is not None and household[2] == seed.dwelling_c
-    assert manager is not None and manager[4] == [seed.other_building_id]  # the household's building, only
+    assert manager is not None and manager[4] == [seed.other_building_id]  # the household's residence's, only
