@@ -18,7 +18,7 @@ from dashboard import queries
 from dashboard.figures import (
     anomaly_sentence, comparison_figure, comparison_verdict, similar_homes_explained, year_on_year,
 )
-from dashboard.i18n import MESSAGES, format_day, format_fraction_percent, format_money_eur, format_number, format_quantity, language_or_default, t
+from dashboard.i18n import MESSAGES, format_day, format_fraction_percent, format_money_eur, format_quantity, language_or_default, t
 
 # The "this period" window compared with the same days a year earlier.
 YEAR_ON_YEAR_DAYS = 30

@@ -21,7 +21,7 @@ from dashboard import actions, context, queries
 from dashboard.auth import session_language
 from dashboard.figures import building_curve_figure, manager_alert_sentence
 from dashboard.household_analytics import SEVERITY_COLOURS
-from dashboard.i18n import format_day, format_fraction_percent, format_number, format_quantity, t
+from dashboard.i18n import format_day, format_fraction_percent, format_quantity, t
 from dashboard.scope import Role, Scope, ScopeDenied, building_allowed, current_scope, parse_id
 
 dash.register_page(__name__, path="/manager", title="coopwatt · gestionnaire", name="Gestionnaire / Manager")
