@@ -141,6 +141,11 @@ def detect_meter(
         # Checked either way: a frozen_index alert opened on a water or gas meter before this rule (or by hand)
         # then resolves instead of staying open for ever.
         checked.add("frozen_index")
+    latest = _latest_reading(times, index)
+    if hourly is not None and latest is not None:
+        # The hour holding the latest reading is still filling: a minute into it, a leak reads as an hour
+        # without flow and a night as a low one, and the alert would resolve and reopen every hour.
+        hourly = hourly[hourly.index + pd.Timedelta(hours=1) <= latest]
     if hourly is not None and "estimated" in hourly.columns:
         # Hours a gap's use was spread over say nothing of when it flowed: a silent meter's nights would
         # read as a base-load rise and its spread volume as water running all night.
@@ -178,6 +183,13 @@ def detect_meter(
                     found += rises
                     checked.add("base_load_rise")
     return found, checked
+
+
+def _latest_reading(times: pd.DatetimeIndex | None, index: pd.DataFrame | None) -> pd.Timestamp | None:
+    """The meter's latest reading among those given (None: none given, so every hour is taken as complete)."""
+    candidates = [frame.max() for frame in (times, index.index if index is not None else None)
+                  if frame is not None and len(frame)]
+    return max(candidates) if candidates else None
 
 
 def _base_load_rises(meter: load.MeterInfo, energy: pd.DataFrame, index: pd.DataFrame | None,
