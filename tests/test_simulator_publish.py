@@ -110,11 +110,16 @@ def test_simulate_command_registers_backfills_and_goes_live(broker, topic_prefix
 def test_live_in_real_time_speaks_the_device_mix_and_the_ingester_reads_it(broker, topic_prefix):
     residences = make_residences(18, 12)
     meters = [m for r in residences for m in r.meters]
-    now = datetime.now(UTC).replace(microsecond=0)
-    sim = Simulation(residences, now, seed=12)
     collector = Collector(broker.host, broker.port, topic_prefix)
     try:
         with Publisher(broker.url, topic_prefix=topic_prefix) as publisher:
+            # Readings more than a step old when published count as late and go out in the native format with
+            # their time. The simulated clock starts once both clients are connected (a CI run took over a
+            # second to connect them after starting it, and every reading went out late), on a whole second.
+            now = datetime.now(UTC)
+            start = now.replace(microsecond=0) + timedelta(seconds=1)
+            time.sleep((start - now).total_seconds())
+            sim = Simulation(residences, start, seed=12)
             sent = run_live(publisher, sim, meters, speed=1.0, duration_s=2.5, step_s=1)
         collector.wait_for(sent)
     finally:
