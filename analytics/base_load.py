@@ -104,6 +104,11 @@ def _unheated_windows(intervals: pd.DataFrame, outdoor_c: pd.Series, t: AnomalyT
                           reference_quantile=t.unheated_reference_quantile)
 
 
+def _judged_windows(intervals: pd.DataFrame, t: AnomalyThresholds, outdoor_c: pd.Series | None) -> _JudgedWindows:
+    """Nights, or an electrically heated home's unheated days when its outdoor °C is given."""
+    return _night_windows(intervals, t) if outdoor_c is None else _unheated_windows(intervals, outdoor_c, t)
+
+
 def detect_base_load_rise(
     intervals: pd.DataFrame, meter_id: int, dwelling_id: int | None,
     thresholds: AnomalyThresholds = AnomalyThresholds(), periods: pd.DataFrame | None = None,
@@ -122,8 +127,7 @@ def detect_base_load_rise(
     the nights (:func:`unheated_base_load_w`), with the stricter ``unheated_*`` limits, and date the start from
     the lowest interval over the reference days plus half the rise (:func:`_floor_w`), any hour, heated or not.
     """
-    windows = _night_windows(intervals, thresholds) if outdoor_c is None \
-        else _unheated_windows(intervals, outdoor_c, thresholds)
+    windows = _judged_windows(intervals, thresholds, outdoor_c)
     values = windows.base_w
     power = _power_w(intervals)
     period_power = _power_w(periods) if periods is not None else None
@@ -187,8 +191,7 @@ def hold_open_rise(
     since the rise began are judged against the level it rose from: cleared when they fall below
     reference + rise/2. Fewer such windows in the data: still on, as last seen.
     """
-    windows = _night_windows(intervals, thresholds) if outdoor_c is None \
-        else _unheated_windows(intervals, outdoor_c, thresholds)
+    windows = _judged_windows(intervals, thresholds, outdoor_c)
     since = windows.opens >= open_rise.start
     values, closes = windows.base_w[since], windows.closes[since]
     recent = values[np.isfinite(values)][-windows.min_count:]
@@ -221,10 +224,9 @@ def _base_load_episode(
     rise = level - reference_w
     severity = Severity.CRITICAL if rise >= t.base_load_critical_rise_w else Severity.WARNING
     first_seen = windows.opens[first]
-    low_w = reference_w + rise / 2.0
-    floor_w = _floor_w(power, windows.opens[max(0, first - t.base_load_reference_nights)], first_seen)
-    if windows.date_from_floor and floor_w is not None:
-        low_w = floor_w + rise / 2.0
+    floor_w = _floor_w(power, windows.opens[max(0, first - t.base_load_reference_nights)], first_seen) \
+        if windows.date_from_floor else None
+    low_w = (reference_w if floor_w is None else floor_w) + rise / 2.0
     start = _rise_onset(power, first_seen, low_w)
     if start is None:
         start = first_seen  # no low interval in the data given (never seen: the reference windows are low)
