@@ -51,6 +51,7 @@ class Settings(BaseModel):
             "zigbee2mqtt/+",
             "esphome/+/sensor/+/state",
             "coopwatt/+/temperature",
+            "+/sensor/+/state",  # ESPHome's default topics (<node>/sensor/<object id>/state)
         ),
         description="topic filters the ingester subscribes to",
     )
