@@ -667,3 +667,21 @@ def test_make_passwd_refuses_colliding_meter_accounts_as_the_registry_does(tmp_p
             assert f"'{name}'" in made.stderr and "refused" in made.stderr, made.stderr
             assert not output.exists(), "no password file may be written with a refused account"
         output.unlink(missing_ok=True)
+
+
+def test_ingesters_announce_their_presence_and_no_meter_can_fake_it(acl_broker: AclBroker) -> None:
+    """The failover's presence topic (ingest/presence.py): ingesters write and read it; a meter, even named 'ingest', cannot."""
+    from coopwatt.settings import Settings
+    from ingest.presence import presence_for
+
+    settings = Settings(mqtt_shared_group="coopwatt-ingest", mqtt_client_id="coopwatt-ingest-1")
+    presence = presence_for(settings)
+    assert presence is not None
+    listener = Session(acl_broker, "coopwatt-ingest")
+    assert not listener.subscribe(presence.filter).is_failure
+    announcer = Session(acl_broker, "coopwatt-ingest")
+    online = token("online")
+    assert not announcer.publish(presence.topic, online).is_failure
+    assert (presence.topic, online) in listener.receive_until(online)
+    for account in ("meter-a", "ingest"):
+        assert_publish_denied(Session(acl_broker, account), presence.topic, listener)
