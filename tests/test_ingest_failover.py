@@ -165,6 +165,38 @@ def test_a_member_that_comes_back_takes_its_session_over_and_the_survivor_lets_g
     assert stored(cfg.database_url) == expected_keys(first + second, ids)
 
 
+@pytest.mark.slow
+def test_a_held_session_is_taken_over_again_after_a_broker_restart(
+        settings: Settings, private_broker: MosquittoServer, topic_prefix: str, tmp_path: Path) -> None:
+    """The survivor holds a dead member's session; the broker restarts: it holds it again, nothing waits or is lost."""
+    sources = [f"b{i}" for i in range(6)]
+    ids = make_meters(settings.database_url, sources)
+    first = index_stream(sources, START, 200, prefix=topic_prefix)
+    second = index_stream(sources, START + timedelta(days=1), 200, prefix=topic_prefix)
+    cfg = _group_settings(settings, private_broker, topic_prefix)
+    victim = GroupIngester(cfg, f"{topic_prefix}-1", tmp_path)
+    survivor = GroupIngester(cfg, f"{topic_prefix}-2", tmp_path)
+    try:
+        victim.process.send_signal(signal.SIGKILL)
+        victim.process.wait(10)
+        wait_until(lambda: survivor.health().get("sessions_held") == [victim.client_id], TAKEOVER_BOUND_S,
+                   "the survivor to take the dead member's session over")
+        publisher = ReliablePublisher("127.0.0.1", private_broker.port)
+        publisher.publish_all([(t, p) for t, p, _, _ in first])
+        publisher.close()
+        private_broker.restart(down_s=1.0)
+        wait_until(lambda: survivor.health().get("sessions_held") == [victim.client_id], TAKEOVER_BOUND_S,
+                   "the survivor to hold the session again after the restart")
+        publisher = ReliablePublisher("127.0.0.1", private_broker.port)
+        publisher.publish_all([(t, p) for t, p, _, _ in second])
+        publisher.close()
+        wait_until(lambda: count(cfg.database_url) >= len(first) + len(second), TAKEOVER_BOUND_S,
+                   "both streams, the dead member's share included")
+    finally:
+        survivor.stop()
+    assert stored(cfg.database_url) == expected_keys(first + second, ids)
+
+
 def test_only_the_smallest_online_member_takes_over_each_gone_member() -> None:
     """Two survivors never take one session from each other; a survivor holds every gone member."""
     members = {"ingest-1": False, "ingest-2": True, "ingest-3": True}
