@@ -166,6 +166,29 @@ def test_a_member_that_comes_back_takes_its_session_over_and_the_survivor_lets_g
 
 
 @pytest.mark.slow
+def test_a_member_stopped_for_good_is_taken_over_too(
+        settings: Settings, private_broker: MosquittoServer, topic_prefix: str, tmp_path: Path) -> None:
+    """A clean stop (SIGTERM) that is not followed by a start: its share is stored by the survivor."""
+    sources = [f"t{i}" for i in range(6)]
+    ids = make_meters(settings.database_url, sources)
+    stream = index_stream(sources, START, 300, prefix=topic_prefix)
+    cfg = _group_settings(settings, private_broker, topic_prefix)
+    stopped = GroupIngester(cfg, f"{topic_prefix}-1", tmp_path)
+    survivor = GroupIngester(cfg, f"{topic_prefix}-2", tmp_path)
+    try:
+        stopped.stop()
+        publisher = ReliablePublisher("127.0.0.1", private_broker.port)
+        publisher.publish_all([(t, p) for t, p, _, _ in stream])
+        publisher.close()
+        wait_until(lambda: count(cfg.database_url) >= len(stream), TAKEOVER_BOUND_S,
+                   "every reading, the stopped member's share included")
+        assert survivor.health().get("sessions_held") == [stopped.client_id]
+    finally:
+        survivor.stop()
+    assert stored(cfg.database_url) == expected_keys(stream, ids)
+
+
+@pytest.mark.slow
 def test_a_held_session_is_taken_over_again_after_a_broker_restart(
         settings: Settings, private_broker: MosquittoServer, topic_prefix: str, tmp_path: Path) -> None:
     """The survivor holds a dead member's session; the broker restarts: it holds it again, nothing waits or is lost."""
