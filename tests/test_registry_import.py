@@ -139,3 +139,18 @@ def test_meter_ids_that_could_collide_on_the_broker_are_refused(source: str, why
     assert [row.meter_source for row in rows] == ["tasmota-a02"]
     assert len(errors) == 1 and errors[0].line == 2
     assert repr(source) in errors[0].reason and "meter_source" in errors[0].reason and why in errors[0].reason
+
+
+def test_auto_registration_refuses_the_ids_the_import_refuses(migrated_db_url: str) -> None:
+    """The ingester's auto-registration applies the same rules: no meter 'tele' or 'coopwatt-ingest-1'."""
+    from coopwatt.quantities import Quantity
+    from ingest.registry import Registry
+
+    registry = Registry()
+    with psycopg.connect(migrated_db_url) as conn:
+        for source in ("tele", "alerts", "coopwatt-ingest-1", "a+b"):
+            assert registry.register(conn, source, Quantity.POWER_W) is None
+        assert registry.register(conn, "tasmota-a02", Quantity.POWER_W) is not None
+        conn.commit()
+        sources = [row[0] for row in conn.execute("SELECT source FROM meter")]
+    assert sources == ["tasmota-a02"]
