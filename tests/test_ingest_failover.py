@@ -8,12 +8,15 @@ the failover delay has passed (ingest/failover.py) and stores what was queued an
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -59,10 +62,7 @@ class GroupIngester:
         wait_until(lambda: self.health().get("subscribed") is True, 30, f"{client_id} to subscribe")
 
     def health(self) -> dict[str, object]:
-        import json
-        import urllib.error
-        import urllib.request
-
+        """The ingester's /health detail ({} while it does not answer)."""
         if self.process.poll() is not None:
             raise AssertionError(f"{self.client_id} exited with {self.process.returncode}: {self.log()}")
         try:
@@ -78,6 +78,7 @@ class GroupIngester:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
+        """SIGTERM, and a clean exit expected."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             assert self.process.wait(60) == 0
