@@ -50,6 +50,7 @@ class Settings(BaseModel):
             "+/status/emdata:0",
             "zigbee2mqtt/+",
             "esphome/+/sensor/+/state",
+            "+/sensor/+/state",  # ESPHome's default topic prefix: the node name
             "coopwatt/+/temperature",
         ),
         description="topic filters the ingester subscribes to",
