@@ -48,6 +48,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from ingest.csv_cells import MAX_NUMBER_CHARS
 from ingest.daily import DayFigure, IndexPoint, days_from_index
 from ingest.enedis_daily import daily_consumption, daily_indices, maximum_power, section_kind
 from ingest.plain_csv import BadRow
@@ -58,6 +59,7 @@ _OFFSET_RE = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$", re.IGNORECASE)
 _PRM_RE = re.compile(r"\b(\d{14})\b")
 _ISO_STEP_RE = re.compile(r"\bPT(\d+)M\b", re.IGNORECASE)
 _NS_PER_MIN = 60_000_000_000
+_DECIMAL_RE = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 
 
 @dataclass
@@ -251,7 +253,9 @@ def parse_enedis(lines: Iterable[str], tz: ZoneInfo, *, max_kwh_per_day: float =
         table = pd.DataFrame(table_rows, columns=["line", "raw", "time_text", "value_text"])
         table["time"] = _parse_times(table["time_text"], tz)
         value_text = table["value_text"].str.replace(",", ".", regex=False).str.replace(" ", "", regex=False)
-        table["power_w"] = pd.to_numeric(value_text, errors="coerce")
+        # Plain decimals only: to_numeric would take 'inf', 'nan', '1e400' or a 400-digit number (→ inf).
+        plain = value_text.str.fullmatch(_DECIMAL_RE) & (value_text.str.len() <= MAX_NUMBER_CHARS)
+        table["power_w"] = pd.to_numeric(value_text.where(plain), errors="coerce")
         no_time = table["time"].isna()
         is_empty = value_text.eq("")
         not_number = ~is_empty & table["power_w"].isna()

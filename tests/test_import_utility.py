@@ -249,3 +249,15 @@ def test_daily_rows_count_the_dst_days_hours(settings: Settings) -> None:
             "SELECT day, hours, estimated_hours FROM consumption_daily_all WHERE meter_id = %s", (meter,))}
     assert hours[date(2026, 3, 28)] == (24, 0)
     assert hours[date(2026, 3, 29)] == (23, 23)  # the spring DST day, estimated (status E)
+
+
+def test_a_load_curve_value_that_is_not_a_plain_number_is_a_bad_row() -> None:
+    """'inf', 'nan', '1e400' and a 400-digit number read as infinite or missing power before; now bad rows."""
+    from ingest.enedis import parse_enedis
+
+    values = ["inf", "nan", "1e400", "9" * 400, "1200"]
+    lines = ["Identifiant PRM;Type de donnees;Unite", f"{PRM};Courbe de charge;W", "Horodate;Valeur"]
+    lines += [f"2026-01-05T{10 + i:02d}:00:00+01:00;{v}" for i, v in enumerate(values)]
+    parsed = parse_enedis(lines, PARIS)
+    assert [b.line for b in parsed.bad] == [4, 5, 6, 7]
+    assert parsed.rows["power_w"].tolist() == [1200.0] and parsed.empty == 0
