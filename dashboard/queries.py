@@ -292,6 +292,24 @@ class SuggestionRow:
     evidence: dict[str, object]
 
 
+def daily_data_only(conn: psycopg.Connection, dwelling_id: int, kind: str = "electricity", weeks: int = 8) -> bool:
+    """True when a dwelling's use of a kind comes from daily utility figures with no hours in their last weeks."""
+    row = conn.execute(
+        """
+        WITH latest AS (
+            SELECT max(x.day) AS day FROM consumption_day x JOIN meter m ON m.id = x.meter_id
+            WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s AND m.removed_at IS NULL)
+        SELECT latest.day IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM consumption_hourly ch JOIN meter m ON m.id = ch.meter_id
+            WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s AND m.removed_at IS NULL
+              AND ch.hour >= latest.day - make_interval(weeks => %(weeks)s))
+        FROM latest
+        """,
+        {"dwelling": dwelling_id, "kind": kind, "weeks": weeks},
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def suggestions(conn: psycopg.Connection, dwelling_id: int) -> list[SuggestionRow]:
     """A dwelling's suggestions, most valuable first."""
     rows = conn.execute(

@@ -12,6 +12,7 @@ import pytest
 
 from analytics.job.nightly import run_nightly
 from coopwatt.settings import Settings, load_settings
+from dashboard import household_analytics
 from dashboard.queries import consumption_by_period
 from ingest.importer import import_file
 from tests.nightly_support import TZ, Home, daily_temperature, home_daily_kwh, write_coop
@@ -81,3 +82,9 @@ def test_a_daily_only_household_gets_a_baseline_and_appears_in_comparisons(night
     october = next(m for m in months if m.start == date(2026, 10, 1))
     expected = sum(round(v * 1000) / 1000 for d, v in written.items() if d.month == 10 and d.year == 2026)
     assert october.amount == pytest.approx(expected) and october.days == 31
+    # The household's page says why it has no standby, leak or off-peak advice; a home measured hourly is not told.
+    with psycopg.connect(nightly_settings.database_url) as conn:
+        shown = {code: str(household_analytics.suggestions(conn, coop.dwelling_ids[code], "fr"))
+                 for code in ("DAILY", "A0")}
+    assert "suggestions-daily-only" in shown["DAILY"] and "courbe de charge" in shown["DAILY"]
+    assert "suggestions-daily-only" not in shown["A0"]
