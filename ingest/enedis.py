@@ -48,7 +48,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from ingest.csv_cells import MAX_NUMBER_CHARS
+from ingest.csv_cells import MAX_NUMBER_CHARS, local_time
 from ingest.daily import DayFigure, IndexPoint, days_from_index
 from ingest.enedis_daily import daily_consumption, daily_indices, maximum_power, section_kind
 from ingest.plain_csv import BadRow
@@ -175,6 +175,24 @@ def _declared_step(preamble: list[str], fields: dict[str, str]) -> float | None:
 
 def _parse_times(texts: pd.Series, tz: ZoneInfo) -> pd.Series:
     """UTC times; NaT where a text is not a time or is an ambiguous/skipped local time."""
+    try:
+        return _parse_times_vectorised(texts, tz)
+    except Exception:  # noqa: BLE001 — a crafted cell (year -2, year 99999…) spoils the vectorised parse
+        # One by one then: each cell that is not a time becomes NaT, i.e. a bad row with its line.
+        return pd.Series([_one_time(text, tz) for text in texts], index=texts.index, dtype="datetime64[ns, UTC]")
+
+
+def _one_time(text: str, tz: ZoneInfo) -> pd.Timestamp:
+    try:
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = local_time(moment.date(), moment.strftime("%H:%M:%S"), tz)
+        return pd.Timestamp(moment).tz_convert("UTC")
+    except Exception:  # noqa: BLE001 — not a time, out of pandas' range, or skipped/repeated by DST
+        return pd.NaT
+
+
+def _parse_times_vectorised(texts: pd.Series, tz: ZoneInfo) -> pd.Series:
     result = pd.Series(pd.NaT, index=texts.index, dtype="datetime64[ns, UTC]")
     with_offset = texts.str.contains(_OFFSET_RE)
     if with_offset.any():

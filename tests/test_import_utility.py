@@ -261,3 +261,43 @@ def test_a_load_curve_value_that_is_not_a_plain_number_is_a_bad_row() -> None:
     parsed = parse_enedis(lines, PARIS)
     assert [b.line for b in parsed.bad] == [4, 5, 6, 7]
     assert parsed.rows["power_w"].tolist() == [1200.0] and parsed.empty == 0
+
+
+@pytest.mark.parametrize("name", ["enedis_daily_consumption.csv", "enedis_index.csv", "enedis_max_power.csv",
+                                  "enedis_measures.csv", "grdf_daily.csv", "water_index.csv", "enedis_dst_steps.csv"])
+def test_mangled_files_give_bad_rows_never_an_exception(name: str) -> None:
+    """800 mangled copies of each example (cut, doubled, garbage, huge numbers, odd separators) parse cleanly."""
+    import random
+
+    from ingest.enedis import parse_enedis
+    from ingest.enedis_measures import parse_measures
+    from ingest.utility_daily import parse_grdf, parse_water
+
+    parsers = {"enedis": lambda lines: parse_enedis(lines, PARIS),
+               "enedis_measures": lambda lines: parse_measures(lines, PARIS),
+               "grdf": lambda lines: parse_grdf(lines, PARIS),
+               "water": lambda lines: parse_water(lines, PARIS, max_m3_per_day=240.0)}
+    original = read_lines(DATA / name)
+    parse = parsers[detect_format(original)]
+    junk = ["", ";", ";;;;", "9" * 400, "-1", "1e400", "inf", "NaN", "2026-02-30", "31/13/2026", "24:00", "25:61",
+            "\x00", "é", "\ufeff", "Horodate;Valeur", "Date de la mesure;Valeur", "EAS T", " , ", "1 2 3", "R", "E"]
+    rng = random.Random(11)
+    for _ in range(800):
+        lines = list(original)
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(lines))
+            cells = lines[i].split(";")
+            action = rng.randrange(4)
+            if action == 0:
+                cells[rng.randrange(len(cells))] = rng.choice(junk)
+            elif action == 1:
+                lines.insert(i, lines[i])
+            elif action == 2:
+                lines[i] = lines[i][: rng.randrange(len(lines[i]) + 1)]
+            else:
+                cells.insert(rng.randrange(len(cells) + 1), rng.choice(junk))
+            if action in (0, 3):
+                lines[i] = ";".join(cells)
+        result = parse(lines)
+        for bad in result.bad:
+            assert bad.reason and (bad.line == 0 or 1 <= bad.line <= len(lines))
