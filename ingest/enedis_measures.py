@@ -80,6 +80,7 @@ class _Columns:
     prm: int | None
     unit: int | None
     step: int | None
+    kind: int | None
 
 
 def _columns(header: list[str]) -> _Columns:
@@ -88,7 +89,8 @@ def _columns(header: list[str]) -> _Columns:
     return _Columns(day, find_column(header, "heure de la mesure"), value,
                     find_column(header, "statut de la mesure", "statut", "nature"),
                     find_column(header, "prm", "identifiant prm"), find_column(header, "unite"),
-                    find_column(header, "pas en minutes", "pas"))
+                    find_column(header, "pas en minutes", "pas"),
+                    find_column(header, "type de donnees", "grandeur metier"))
 
 
 def parse_measures(lines: Iterable[str], tz: ZoneInfo) -> MeasuresFile:
@@ -147,6 +149,11 @@ def _row(line: int, raw: str, cells: list[str], columns: _Columns, tz: ZoneInfo,
     clock = cell(cells, columns.clock)
     unit = norm(cell(cells, columns.unit))
     estimated = is_estimated(cell(cells, columns.status))
+    kind = norm(cell(cells, columns.kind))
+    if "index" in kind or "puissance max" in kind or "production" in kind or "injection" in kind:
+        # Indices, maximum power and production are not consumption: read as Wh they would be wrong figures.
+        raise CellError(f"a {cell(cells, columns.kind)!r} row: this layout is imported for consumption only"
+                        " (load curve, daily consumption); export indices or maximum power from the customer area")
     if value is None:
         return None
     if value < 0:

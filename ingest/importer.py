@@ -159,6 +159,8 @@ def _one_meter(conn: psycopg.Connection, source: str | None, kind: str, what: st
 def _import_enedis(conn: psycopg.Connection, path: Path, lines: list[str], settings: Settings,
                    meter_source: str | None, progress: bool) -> ImportSummary:
     parsed = parse_enedis(lines, settings.tz, max_kwh_per_day=settings.ingest_max_power_w * 24 / 1000.0)
+    if parsed.rows.empty and not (parsed.daily or parsed.max_power or parsed.bad or parsed.empty):
+        raise ImportFailed("aucune mesure / no measure: the file has no data row under a 'Horodate;…' line")
     meter_id = _one_meter(conn, meter_source or parsed.prm, "electricity", "Enedis export")
     times = pd.DatetimeIndex(parsed.rows["time"]).to_pydatetime()
     quantity = int(Quantity.ENERGY_KWH)

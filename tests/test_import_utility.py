@@ -301,3 +301,24 @@ def test_mangled_files_give_bad_rows_never_an_exception(name: str) -> None:
         result = parse(lines)
         for bad in result.bad:
             assert bad.reason and (bad.line == 0 or 1 <= bad.line <= len(lines))
+
+
+def test_an_enedis_file_without_data_rows_says_so(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text(f"Identifiant PRM;Type de donnees;Unite\n{PRM};Index;Wh\nHorodate;Type de releve;EAS T\n",
+                    encoding="utf-8")
+    with psycopg.connect(settings.database_url) as conn:
+        _register(conn, (PRM, "electricity"))
+        with pytest.raises(ImportFailed, match="no data row"):
+            import_file(conn, path, settings, progress=False)
+
+
+def test_per_measure_index_or_power_rows_are_refused_not_read_as_consumption(tmp_path: Path) -> None:
+    from ingest.enedis_measures import parse_measures
+
+    lines = ["Date de la mesure;Valeur;PRM;Type de donnees",
+             f"01/02/2026;3042000;{PRM};Index", f"01/02/2026;6120;{PRM};Puissance maximale",
+             f"01/02/2026;8523;{PRM};Consommation quotidienne", f"02/02/2026;4100;{PRM};Production"]
+    parsed = parse_measures(lines, PARIS)
+    assert [b.line for b in parsed.bad] == [2, 3, 5] and "consumption only" in parsed.bad[0].reason
+    assert [(d.day, d.energy_kwh) for d in parsed.daily] == [(date(2026, 2, 1), pytest.approx(8.523))]
