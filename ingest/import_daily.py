@@ -77,8 +77,12 @@ def unknown_meter_rows(lines: list[str], items: Iterable[tuple[int, str]], known
         found = known.get(source)
         if found is not None and found[1] == kind:
             continue
-        reason = (f"no meter has source {source!r} (register it)" if found is None else
-                  f"meter {source!r} is a {found[1]} meter, this file measures {kind}")
+        if not source:
+            reason = "the row names no meter (no PRM column): pass --meter SOURCE"
+        elif found is None:
+            reason = f"no meter has source {source!r} (register it)"
+        else:
+            reason = f"meter {source!r} is a {found[1]} meter, this file measures {kind}"
         rejected.add(line)
         bad.append(BadRow(line, lines[line - 1] if 0 < line <= len(lines) else "", reason))
     return rejected, bad

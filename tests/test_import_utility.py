@@ -322,3 +322,18 @@ def test_per_measure_index_or_power_rows_are_refused_not_read_as_consumption(tmp
     parsed = parse_measures(lines, PARIS)
     assert [b.line for b in parsed.bad] == [2, 3, 5] and "consumption only" in parsed.bad[0].reason
     assert [(d.day, d.energy_kwh) for d in parsed.daily] == [(date(2026, 2, 1), pytest.approx(8.523))]
+
+
+def test_a_per_measure_file_without_prm_column_needs_meter(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "one_meter.csv"
+    path.write_text("Date de la mesure;Valeur;Statut de la mesure\n01/02/2026;8523;R\n02/02/2026;7001;E\n",
+                    encoding="utf-8")
+    with psycopg.connect(settings.database_url) as conn:
+        meter = _register(conn, (PRM, "electricity"))[PRM]
+        without = import_file(conn, path, settings, progress=False)
+        assert [b.line for b in without.bad] == [2, 3] and "pass --meter" in without.bad[0].reason
+        with_meter = import_file(conn, path, settings, progress=False, meter_source=PRM)
+        days = _days(conn, meter)
+    assert with_meter.days.stored == 2
+    assert {d: (e, est) for d, (e, _, est, _) in days.items()} == {
+        "2026-02-01": (pytest.approx(8.523), False), "2026-02-02": (pytest.approx(7.001), True)}
