@@ -10,7 +10,7 @@ CREATE TABLE consumption_day (
     energy_kwh  double precision,
     volume_m3   double precision,
     estimated   boolean NOT NULL DEFAULT false,
-    origin      text NOT NULL,  -- which export it came from (enedis_daily, enedis_index, grdf, water_index)
+    origin      text NOT NULL,  -- which export it came from: enedis, grdf, water (the import format)
     imported_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (meter_id, day),
     CHECK (energy_kwh IS NOT NULL OR volume_m3 IS NOT NULL)
