@@ -50,8 +50,8 @@ class Settings(BaseModel):
             "+/status/emdata:0",
             "zigbee2mqtt/+",
             "esphome/+/sensor/+/state",
+            "+/sensor/+/state",  # ESPHome's default topic prefix: the node name
             "coopwatt/+/temperature",
-            "+/sensor/+/state",  # ESPHome's default topics (<node>/sensor/<object id>/state)
         ),
         description="topic filters the ingester subscribes to",
     )
