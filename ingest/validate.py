@@ -175,22 +175,26 @@ def _check_jump(reading: Reading, previous: Reading | None, limits: ValidationLi
         return None  # first reading, interval value, late reading, or a reset (decrease): not a jump
     hours = (reading.time - previous.time).total_seconds() / 3600
     increase = reading.value - previous.value
-    since = f"since {previous.time.isoformat()}"
     years = max(1.0, math.ceil(hours / _HOURS_PER_YEAR))
     if reading.quantity is Quantity.VOLUME_INDEX_M3:
         flow_m3_per_h = increase / hours
         if flow_m3_per_h > limits.max_flow_m3_per_h:
-            return (f"absurd jump: volume index rose by {increase:g} m³ {since}, an average flow of "
+            return (f"absurd jump: volume index rose by {increase:g} m³ {_since(previous)}, an average flow of "
                     f"{flow_m3_per_h:.3g} m³/h (limit {limits.max_flow_m3_per_h:g} m³/h)")
         if increase > limits.max_volume_m3_per_year * years:
-            return (f"absurd jump: volume index rose by {increase:g} m³ {since}, more than "
+            return (f"absurd jump: volume index rose by {increase:g} m³ {_since(previous)}, more than "
                     f"{limits.max_volume_m3_per_year:g} m³ a year")
         return None
     power_w = increase * 1000 / hours
     if power_w > limits.max_power_w:
-        return (f"absurd jump: {_label(reading.quantity)} rose by {increase:g} kWh {since}, an average of "
+        return (f"absurd jump: {_label(reading.quantity)} rose by {increase:g} kWh {_since(previous)}, an average of "
                 f"{power_w:.3g} W (limit {limits.max_power_w:g} W)")
     if increase > limits.max_energy_kwh_per_year * years:
-        return (f"absurd jump: {_label(reading.quantity)} rose by {increase:g} kWh {since}, more than "
+        return (f"absurd jump: {_label(reading.quantity)} rose by {increase:g} kWh {_since(previous)}, more than "
                 f"{limits.max_energy_kwh_per_year:g} kWh a year")
     return None
+
+
+def _since(previous: Reading) -> str:
+    """Where a jump is measured from, as its reason says (built only for a reason: isoformat is not free)."""
+    return f"since {previous.time.isoformat()}"
