@@ -128,7 +128,9 @@ class Writer(threading.Thread):
         keys = first_seen(parsed, self._registry.meters, self._looked_up)
         if not keys:
             return
-        sources = {info.meter_id: source for source, info in self._registry.meters.items()}
+        meters = self._registry.meters
+        sources = {meters[r.source].meter_id: r.source for _, readings in parsed.readings for r in readings
+                   if r.source in meters}
         for key, (time, value) in last_readings(conn, keys).items():
             known = self._last_values.get(key)
             if known is None or time > known.time:

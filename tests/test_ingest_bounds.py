@@ -260,3 +260,14 @@ def test_last_values_are_looked_up_once_per_meter_and_quantity() -> None:
     parsed = parse_batch(messages, AdapterState(), UTC)
     assert first_seen(parsed, {"a": ELEC}, set()) == {(7, int(Q.ENERGY_INDEX_KWH))}  # power is not cumulative
     assert first_seen(parsed, {"a": ELEC}, {(7, int(Q.ENERGY_INDEX_KWH))}) == set()
+
+
+@pytest.mark.timeout(20)  # the scan is linear (milliseconds); the quadratic one it replaced took 75 s here
+@pytest.mark.parametrize("payload", [
+    b"[" * 20 + b'"' + b'\\"' * 30_000,  # one string never closed, full of escaped quotes
+    b"[" * 20 + b'"' + b"\\\n" * 30_000,  # escaped line breaks
+    b"[" * 20 + b'"\\"' * 20_000 + b"\\",
+])
+def test_the_depth_scan_stays_linear_on_crafted_strings(payload: bytes) -> None:
+    with pytest.raises(PayloadError, match="nested 20 levels deep"):
+        parse("zigbee2mqtt/x", payload)

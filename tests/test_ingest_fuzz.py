@@ -259,7 +259,7 @@ def mutant(draw: st.DrawFn, topics: list[str], devices: list[str], base: Generat
     message's device (whose stored values the oracle checks).
     """
     kind = draw(st.sampled_from(["truncate", "huge_number", "deep", "flip", "splice", "json", "bytes", "unit",
-                                 "big_tic", "number_text"]))
+                                 "big_tic", "number_text", "escapes"]))
     assert base.device is not None
     if draw(st.booleans()):
         topic = draw(st.sampled_from(topics))
@@ -302,6 +302,9 @@ def mutant(draw: st.DrawFn, topics: list[str], devices: list[str], base: Generat
         frame = {f"X{n:04d}": {"raw": "y" * 40, "value": "y" * 40} for n in range(labels)}
         frame["HCHC"] = {"raw": "1", "value": 1}
         topic, payload = f"teleinfo/fz-new-{uuid.uuid4().hex[:12]}", json.dumps(frame).encode()
+    elif kind == "escapes":  # brackets enough for the depth scan, then a string that never closes
+        repeated = draw(st.sampled_from([b'\\"', b"\\\n", b'"\\']))
+        payload = b"[" * draw(st.integers(17, 40)) + b'"' + repeated * draw(st.integers(1, 20_000))
     elif kind == "number_text":
         payload = draw(st.sampled_from([b"1_000", b"nan", b"inf", b"-0", b"1e999", b"\xd9\xa1", b" 12 ", b"0x10",
                                         b"1" * 41, b"-5", b"1e308"]))
