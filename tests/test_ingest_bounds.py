@@ -271,3 +271,15 @@ def test_last_values_are_looked_up_once_per_meter_and_quantity() -> None:
 def test_the_depth_scan_stays_linear_on_crafted_strings(payload: bytes) -> None:
     with pytest.raises(PayloadError, match="nested 20 levels deep"):
         parse("zigbee2mqtt/x", payload)
+
+
+@pytest.mark.parametrize(("topic", "payload"), [
+    ("coopwatt/m1/reading", native("9" * 400)),
+    ("zigbee2mqtt/plug", b'{"energy": ' + b"9" * 400 + b"}"),
+    ("teleinfo/0218", b'{"EAST": {"raw": "' + b"9" * 400 + b'", "value": "' + b"9" * 400 + b'"}}'),
+    ("shellies/em/emeter/0/total", b"9" * 400),
+])
+def test_with_the_digit_limit_raised_a_number_beyond_any_float_is_still_a_reason(topic: str, payload: bytes) -> None:
+    state = AdapterState(limits=InputLimits(max_number_digits=4000))
+    with pytest.raises(PayloadError, match="is too large"):
+        parse(topic, payload, state)
