@@ -362,6 +362,7 @@ def register(url: str, sources_by_kind: dict[str, list[str]]) -> None:
                          (building, kind, INSTALLED, sources))
 
 
+@pytest.mark.timeout(max(300, 15 * EXAMPLES))  # a larger profile by hand runs longer than the suite's 300 s
 def test_fuzzed_payloads_never_crash_store_no_wrong_row_and_dead_letter_every_rejection(
         settings: Settings, broker, topic_prefix: str) -> None:
     valid_devices = [f"fz-v{n}" for n in range(EXAMPLES * MAX_PER_EXAMPLE + 10 * MAX_PER_EXAMPLE)]
