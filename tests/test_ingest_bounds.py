@@ -7,6 +7,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from coopwatt.quantities import Quantity
 from coopwatt.settings import SettingsError, load_settings
@@ -283,3 +285,25 @@ def test_with_the_digit_limit_raised_a_number_beyond_any_float_is_still_a_reason
     state = AdapterState(limits=InputLimits(max_number_digits=4000))
     with pytest.raises(PayloadError, match="is too large"):
         parse(topic, payload, state)
+
+
+TRICKY_TEXT = st.text(alphabet='[]{}"\\\n ab\u00e9', max_size=12)
+JSON_TREES = st.recursive(st.one_of(st.integers(), TRICKY_TEXT, st.none()),
+                          lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                  st.dictionaries(TRICKY_TEXT, inner, max_size=3)),
+                          max_leaves=40)
+
+
+def _true_depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max((_true_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_true_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+@given(JSON_TREES, st.booleans())
+def test_the_depth_scan_agrees_with_the_json_structure(value: object, ascii_only: bool) -> None:
+    from ingest.adapters.bounds import _json_depth
+
+    assert _json_depth(json.dumps(value, ensure_ascii=ascii_only).encode()) == _true_depth(value)
