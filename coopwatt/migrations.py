@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from coopwatt.db import StorageMode, storage_mode, timescaledb_available
+from coopwatt.errors import CoopwattError
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ _MODE_SUFFIX = {StorageMode.TIMESCALEDB: "timescale", StorageMode.POSTGRESQL: "p
 _MIGRATE_LOCK_KEY = 0x636F_6F70_6D69_6772  # "coopmigr"
 
 
-class MigrationError(RuntimeError):
+class MigrationError(CoopwattError):
     """A migration that failed; its transaction was rolled back and the versions before it stay applied."""
 
 

@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from coopwatt.settings import load_settings
 from coopwatt.simulator.cli import main as simulate
 from coopwatt.simulator.encode import iter_messages
-from coopwatt.simulator.publish import Publisher, publish_history, run_live
+from coopwatt.simulator.publish import Publisher, PublishError, publish_history, run_live
 from coopwatt.simulator.residence import make_residences
 from coopwatt.simulator.series import Simulation
 from ingest.adapters import AdapterState, parse_message
@@ -141,5 +141,5 @@ def test_live_in_real_time_speaks_the_device_mix_and_the_ingester_reads_it(broke
 
 @pytest.mark.parametrize("bad", ["mqtt://127.0.0.1:1"])
 def test_publisher_says_when_it_cannot_connect(bad):
-    with pytest.raises(OSError):
+    with pytest.raises(PublishError, match="COOPWATT_MQTT_URL: cannot reach the MQTT broker at 127.0.0.1:1 "):
         Publisher(bad, connect_timeout_s=2)

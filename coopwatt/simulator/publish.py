@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from coopwatt.errors import CoopwattError
 from coopwatt.simulator.encode import Message, iter_messages
 from coopwatt.simulator.residence import Meter
 from coopwatt.simulator.series import Simulation
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 LIVE_STEP_S = 60  # live devices report every minute
 
 
-class PublishError(RuntimeError):
+class PublishError(CoopwattError):
     """The broker refused us or stopped acknowledging."""
 
 
@@ -62,7 +63,12 @@ class Publisher:
         self.client.reconnect_delay_set(0.5, 10)
         self.client.on_connect = self._on_connect
         self.client.on_publish = self._on_publish
-        self.client.connect(parts.hostname or "127.0.0.1", parts.port or (8883 if parts.scheme == "mqtts" else 1883))
+        host, port = parts.hostname or "127.0.0.1", parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        try:
+            self.client.connect(host, port)
+        except OSError as exc:
+            raise PublishError(f"COOPWATT_MQTT_URL: cannot reach the MQTT broker at {host}:{port}"
+                               f" ({exc.strerror or exc})") from exc
         self.client.loop_start()
         if not self._connected.wait(connect_timeout_s):
             self.client.loop_stop()
