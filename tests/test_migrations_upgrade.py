@@ -196,4 +196,4 @@ def test_a_failed_migration_leaves_the_previous_schema_usable_and_says_what_fail
         conn.execute("UPDATE high_consumer SET rank = rank")
     # The file mended, the same upgrade goes through.
     mode, applied = migrate(db_url)
-    assert [m.version for m in applied] == [7, 8]
+    assert [m.version for m in applied] == [v for v in VERSIONS if v > 6]
