@@ -58,6 +58,9 @@ class Writer(threading.Thread):
         self.last_commit_monotonic: float | None = None
         self.database_ok = threading.Event()
         self.failed: BaseException | None = None
+        # Messages taken from the queue into the batch being collected or written: neither committed nor
+        # acknowledged yet (for /health; a plain int, written by this thread only).
+        self.holding = 0
 
     def _keeps_state(self, source: str) -> bool:
         """Partial-frame state is kept for registered devices only (or any, when they register themselves)."""
@@ -92,19 +95,23 @@ class Writer(threading.Thread):
             batch.append(self._queue.get(timeout=0.2))
         except queue.Empty:
             return batch
+        self.holding = 1
         deadline = time.monotonic() + self._settings.ingest_flush_interval_s
         size = self._settings.ingest_batch_size
         while len(batch) < size:
             try:
                 batch.append(self._queue.get_nowait())
+                self.holding = len(batch)
                 continue
             except queue.Empty:
                 pass
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            # A stop commits what is held at once, not when the flush interval (up to a minute) is up.
+            if remaining <= 0 or self._stop_requested.is_set():
                 break
             try:
                 batch.append(self._queue.get(timeout=min(remaining, 0.05)))
+                self.holding = len(batch)
             except queue.Empty:
                 continue
         return batch
@@ -218,6 +225,7 @@ class Writer(threading.Thread):
                 continue
             break
         self._ack(batch)
+        self.holding = 0
         now = time.monotonic()
         self.last_commit_monotonic = now
         m = self._metrics
