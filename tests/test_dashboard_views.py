@@ -303,6 +303,22 @@ def test_manager_acknowledges_own_alerts_and_nothing_of_another_building(
     assert acknowledged == sorted([(own, seed.accounts["marc"]), (analytics.c_alerts[1], seed.accounts["marc"])])
 
 
+def test_an_adviser_cannot_act_on_alerts_of_a_building_in_their_residence(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+) -> None:
+    """Issue 12, item 6: claire advises the residence of building B, whose alerts only its managers may act on."""
+    url, seed, analytics = seeded
+    claire = login(server.url, "claire")
+    for alert_id in (*analytics.c_alerts, analytics.building_alert):
+        for button in ("alert-acknowledge", "alert-resolve"):
+            assert "Accès refusé" in alert_action(claire, server.url, alert_id, button).text
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM alert_action").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM alert WHERE acknowledged_at IS NOT NULL").fetchone() == (0,)
+    # The admin still may.
+    assert "Action enregistrée" in alert_action(login(server.url, "root"), server.url, analytics.c_alerts[0]).text
+
+
 def page(session: requests.Session, base_url: str, path: str, search: str = "") -> str:
     """A page's layout as the Dash page router renders it for this session."""
     body = {

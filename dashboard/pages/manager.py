@@ -181,6 +181,8 @@ def act_on_alert(ack_clicks: int | None, resolve_clicks: int | None, comment: ob
     action = "acknowledge" if triggered.get("type") == ACK else "resolve"
     try:
         scope = current_scope()
+        if scope.role not in actions.ALERT_ROLES:
+            raise ScopeDenied("only managers act on alerts")
         alert_id = parse_id(triggered.get("alert"))
         if alert_id is None:
             raise ScopeDenied("no alert")
