@@ -122,24 +122,32 @@ READINGS_CSV_HEADER = ("meter", "kind", "quantity", "unit", "time_utc", "value")
 DAILY_CSV_HEADER = ("meter", "kind", "day_local", "energy_kwh", "volume_m3", "hours", "estimated_hours")
 
 
-def iter_readings(conn: psycopg.Connection, dwelling_id: int) -> Iterator[tuple[object, ...]]:
-    """Every raw reading of a dwelling's meters, streamed with a server-side cursor."""
+# Whose meters an export covers: a dwelling's, or a building's own (collective) meters, never its dwellings'.
+_METERS_OF = {
+    "dwelling": "m.dwelling_id = %s",
+    "building": "m.building_id = %s AND m.dwelling_id IS NULL",
+}
+
+
+def iter_readings(conn: psycopg.Connection, owner_id: int, owner: str = "dwelling") -> Iterator[tuple[object, ...]]:
+    """Every raw reading of a dwelling's (or a building's own) meters, streamed with a server-side cursor."""
     with conn.cursor(name="export_readings") as cursor:
         cursor.itersize = 5000
         cursor.execute(
             """
             SELECT m.source, m.kind, q.name, q.unit, r.time AT TIME ZONE 'UTC', r.value
             FROM reading r JOIN meter m ON m.id = r.meter_id JOIN quantity q ON q.id = r.quantity_id
-            WHERE m.dwelling_id = %s
+            WHERE """ + _METERS_OF[owner] + """
             ORDER BY m.source, q.name, r.time
             """,
-            (dwelling_id,),
+            (owner_id,),
         )
         yield from cursor
 
 
-def iter_daily(conn: psycopg.Connection, dwelling_id: int, timezone: str) -> Iterator[tuple[object, ...]]:
-    """A dwelling's daily consumption per meter, oldest first."""
+def iter_daily(conn: psycopg.Connection, owner_id: int, timezone: str,
+               owner: str = "dwelling") -> Iterator[tuple[object, ...]]:
+    """A dwelling's (or a building's own meters') daily consumption per meter, oldest first."""
     with conn.cursor(name="export_daily") as cursor:
         cursor.itersize = 5000
         cursor.execute(
@@ -147,10 +155,10 @@ def iter_daily(conn: psycopg.Connection, dwelling_id: int, timezone: str) -> Ite
             SELECT m.source, m.kind, (cd.day AT TIME ZONE %s)::date, cd.energy_kwh, cd.volume_m3,
                    cd.hours, cd.estimated_hours
             FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id
-            WHERE m.dwelling_id = %s
+            WHERE """ + _METERS_OF[owner] + """
             ORDER BY m.source, cd.day
             """,
-            (timezone, dwelling_id),
+            (timezone, owner_id),
         )
         yield from cursor
 
