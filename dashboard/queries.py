@@ -190,7 +190,8 @@ def latest_comparison(conn: psycopg.Connection, dwelling_id: int, kind: str, *, 
     row = conn.execute(
         """
         SELECT g.group_key, g.energy_kind, g.period_start, g.period_end, g.description, g.member_count, g.published,
-               g.withheld_reason, g.average_kwh_per_m2, g.efficient_kwh_per_m2, m.energy_kwh_per_m2
+               g.withheld_reason, g.average_kwh_per_m2, g.efficient_kwh_per_m2, m.energy_kwh_per_m2,
+               g.efficient_home_count
         FROM comparison_member m
         JOIN comparison_group g USING (group_key, energy_kind, period_start, period_end)
         WHERE m.dwelling_id = %s AND m.energy_kind = %s
@@ -200,11 +201,24 @@ def latest_comparison(conn: psycopg.Connection, dwelling_id: int, kind: str, *, 
     ).fetchone()
     if row is None:
         return None
-    published = bool(row[6]) and int(row[5]) >= min_group_size
+    member_count = int(row[5])
+    published = bool(row[6]) and member_count >= min_group_size
     # Below k nothing of the group leaves the database, even if a column were filled by mistake
     # or the group was published under a smaller k.
-    return Comparison(row[0], row[1], row[2], row[3], dict(row[4] or {}), int(row[5]), published, row[7],
-                      row[8] if published else None, row[9] if published else None, float(row[10]))
+    return Comparison(row[0], row[1], row[2], row[3], dict(row[4] or {}), member_count, published, row[7],
+                      row[8] if published else None,
+                      row[9] if published and efficient_level_safe(member_count, row[11], min_group_size) else None,
+                      float(row[10]))
+
+
+def efficient_level_safe(member_count: int, efficient_home_count: int | None, min_group_size: int) -> bool:
+    """Whether an efficient level rests on at least k homes, with at least k others in the group.
+
+    Groups published before that rule (frozen for their period) may rest on fewer; the level
+    is then not shown: two of its three homes could otherwise work out the third's use.
+    """
+    return (efficient_home_count is not None and efficient_home_count >= min_group_size
+            and member_count - efficient_home_count >= min_group_size)
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,42 @@ def test_household_below_k_sees_no_group_figure_and_cannot_ask_for_another_home(
             assert secret not in text, (tampered, secret)
 
 
+def _numbers(tree: object) -> list[float]:
+    """Every float anywhere in a callback answer."""
+    if isinstance(tree, float):
+        return [tree]
+    if isinstance(tree, dict):
+        return [n for value in tree.values() for n in _numbers(value)]
+    if isinstance(tree, list):
+        return [n for value in tree for n in _numbers(value)]
+    return []
+
+
+def test_an_efficient_level_published_over_fewer_than_k_homes_is_not_shown_and_figures_come_rounded(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+) -> None:
+    """Issue 12, item 4: a 7-home group published (and frozen) before the rule, its efficient level over 3 homes:
+    two of them, with the figures at full precision, recovered the third's use exactly."""
+    url, seed, _ = seeded
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE comparison_group SET member_count = 7, efficient_home_count = 3,"
+                     " average_kwh_per_m2 = 41.23456789, efficient_kwh_per_m2 = 4.122162962962951"
+                     " WHERE group_key = (SELECT group_key FROM comparison_member WHERE dwelling_id = %s)",
+                     (seed.dwelling_a,))
+        conn.execute("UPDATE comparison_member SET energy_kwh_per_m2 = 34.876543219 WHERE dwelling_id = %s",
+                     (seed.dwelling_a,))
+    answer = household_cards(login(server.url, "alice"), server.url, None)
+    assert "similar-graph" in answer.text and "41,2 kWh/m²" in answer.text and "34,9 kWh/m²" in answer.text
+    for secret in ("4,1 kWh/m²", "4.12", "41.23", "34.87"):
+        assert secret not in answer.text, secret
+    # No number leaves the server with more digits than the card shows (one decimal).
+    figure = _component(answer.json, "similar-graph")["figure"]
+    assert figure["data"][0]["x"] == [34.9, 41.2]  # this home and the average: no efficient bar
+    assert all(round(n, 2) == n for n in _numbers(answer.json)), _numbers(answer.json)
+    # The rule is said on the card.
+    assert "jamais moins de 5 logements" in answer.text and "au moins 10 logements" in answer.text
+
+
 def period_value(period: tuple[date, date]) -> str:
     """A ranking period as the period filter offers it."""
     return f"{period[0].isoformat()}/{period[1].isoformat()}"
@@ -411,10 +447,10 @@ def test_staff_landing_links_only_the_views_of_the_role(
 
 def test_comparison_k_comes_from_the_settings(seeded: tuple[str, Seed, AnalyticsSeed], tmp_path: Path) -> None:
     url, _, _ = seeded
-    # Alice's group has 6 homes and was published by the job; with k = 7 the dashboard hides it.
-    with DashboardServer(url, tmp_path / "gunicorn-k7.log", comparison_min_group_size="7") as strict:
+    # Alice's group has 12 homes and was published by the job; with k = 13 the dashboard hides it.
+    with DashboardServer(url, tmp_path / "gunicorn-k13.log", comparison_min_group_size="13") as strict:
         text = household_cards(login(strict.url, "alice"), strict.url, None).text
-    assert "similar-withheld" in text and "dès que 7 logements similaires" in text
+    assert "similar-withheld" in text and "dès que 13 logements similaires" in text
     for figure in ("similar-graph", "similar-verdict", "40,5", "25,2", "34,8"):
         assert figure not in text, figure
 
