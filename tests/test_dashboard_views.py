@@ -519,6 +519,32 @@ def test_manager_curve_refuses_another_building(server: DashboardServer, seeded:
     assert not other["manager-curve"]["figure"]["data"][0]["y"]
 
 
+def test_manager_downloads_the_buildings_own_meters_from_the_page(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+) -> None:
+    """Who sees what: the manager page links the building's own meters, and the link serves them and nothing else."""
+    url, seed, _ = seeded
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO reading SELECT id, 1, now() - interval '1 hour', 4242.5 FROM meter"
+                     " WHERE source = 'src-b-heat'")
+    marc = login(server.url, "marc")
+    layout = json.loads(page(marc, server.url, "/manager"))
+    links = {name: _component(layout, f"manager-building-{name}")["href"] for name in ("daily", "readings")}
+    assert links == {"daily": f"/download/daily.csv?building={seed.other_building_id}",
+                     "readings": f"/download/readings.csv?building={seed.other_building_id}"}
+    readings = marc.get(server.url + links["readings"], timeout=30)
+    assert readings.status_code == 200
+    assert {line.split(",")[0] for line in readings.text.splitlines()[1:]} == {"src-b-heat"}
+    # Picking a building that is not theirs gives no link.
+    output = _callback_output(marc, server.url, "manager-building-daily")
+    answer = _post(marc, server.url, output, [{"id": "manager-building-daily", "property": "href"},
+                                              {"id": "manager-building-readings", "property": "href"}],
+                   [{"id": "manager-building", "property": "value", "value": str(seed.building_id)}], [],
+                   "manager-building.value")
+    assert answer.json["response"]["manager-building-daily"]["href"] is None
+    assert answer.json["response"]["manager-building-readings"]["href"] is None
+
+
 def test_a_baseline_without_heating_term_makes_the_raw_comparison_fair() -> None:
     from dashboard.household_analytics import weather_independent
     from dashboard.queries import BaselineRow
