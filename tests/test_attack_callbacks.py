@@ -298,6 +298,25 @@ def test_downloads_replayed_with_every_id_give_each_role_what_it_may_see(
     assert not failures, failures[:20]
 
 
+def test_every_callback_replayed_without_a_session_or_with_a_stale_one_gets_nothing(
+    attacked: tuple[str, Seed, AnalyticsSeed, DashboardServer],
+) -> None:
+    """The callbacks a logged-in admin sees, replayed by nobody and by a forged cookie: refused before any runs."""
+    url, seed, _, server = attacked
+    admin = login(server.url, "root")
+    specs = server_callbacks(admin.get(server.url + "/_dash-dependencies", timeout=30).json())
+    knowledge = _learn(admin, server.url, specs, seed)
+    forged = requests.Session()
+    forged.cookies.set("coopwatt_session", "eyJhY2NvdW50X2lkIjoxfQ.forged.signature")
+    ids = _ids(url)
+    for session in (requests.Session(), forged):
+        for spec in specs:
+            for body in list(attack_bodies(spec, knowledge, ids))[:5]:
+                response = session.post(server.url + UPDATE, json=body, timeout=30)
+                assert response.status_code == 401, (spec.output, response.status_code)
+                assert "src-" not in response.text and "B-01" not in response.text
+
+
 def test_a_callback_the_suite_cannot_build_fails_it() -> None:
     """The builder refuses what it does not understand rather than skipping it silently."""
     spec = server_callbacks([{"output": "x.children", "inputs": [{"id": {"alert": ["EVERY"], "type": "t"},
