@@ -70,7 +70,7 @@ def _groups(settings: Settings) -> dict[tuple[str, date], tuple]:
 
 
 def test_comparisons_publish_groups_of_k_or_more_and_their_figures_are_sums(nightly_settings):
-    homes = [Home(f"A{i}", slope_kwh_per_degree_day=1.0 + 0.2 * i) for i in range(6)]
+    homes = [Home(f"A{i}", slope_kwh_per_degree_day=1.0 + 0.2 * i) for i in range(10)]
     homes += [Home(f"B{i}", floor_area_m2=40.0) for i in range(4)]  # a smaller band: 4 < k
     coop = write_coop(nightly_settings, homes, TODAY)
     summary = nightly_ok(nightly_settings.database_url, nightly_settings, now=NOW)
@@ -80,15 +80,16 @@ def test_comparisons_publish_groups_of_k_or_more_and_their_figures_are_sums(nigh
     residence = coop.residence_ids["R1"]
     for period in periods:
         count, published, reason, average, efficient, average_m2 = groups[(f"residence:{residence}|55-75|electric", period)]
-        assert (count, published, reason) == (6, True, None)
+        assert (count, published, reason) == (10, True, None)
         members = _rows(nightly_settings, "SELECT energy_kwh, energy_kwh_per_m2 FROM comparison_member"
                         " WHERE group_key = %s AND period_start = %s",
                         f"residence:{residence}|55-75|electric", period)
-        assert len(members) == 6
-        assert average == pytest.approx(sum(m[0] for m in members) / 6)
-        assert average_m2 == pytest.approx(sum(m[0] for m in members) / (6 * 60.0))
-        # Efficient neighbours: the lowest-using 20 % but never fewer than three homes (same floor area here).
-        assert efficient == pytest.approx(sum(sorted(m[0] for m in members)[:3]) / 3)
+        assert len(members) == 10
+        assert average == pytest.approx(sum(m[0] for m in members) / 10)
+        assert average_m2 == pytest.approx(sum(m[0] for m in members) / (10 * 60.0))
+        # Efficient neighbours: the lowest-using 20 % but never fewer than k = 5 homes (same floor area here),
+        # and k more outside it: a group of 10 is the smallest that shows it.
+        assert efficient == pytest.approx(sum(sorted(m[0] for m in members)[:5]) / 5)
         # The smaller homes pool into their district, still fewer than k: withheld, no figure stored.
         count, published, reason, average, efficient, _ = groups[("district:Bacalan|35-55|electric", period)]
         assert (count, published, reason, average, efficient) == (4, False, "group_too_small", None, None)
@@ -134,7 +135,7 @@ def test_k_comes_from_the_settings(nightly_settings):
 
 
 def test_rankings_suggestions_and_the_run_log(nightly_settings):
-    homes = [Home(f"D{i}", base_load_w=90 + 5 * i) for i in range(7)]
+    homes = [Home(f"D{i}", base_load_w=90 + 5 * i) for i in range(9)]
     homes.append(Home("BIG", slope_kwh_per_degree_day=2.4, base_load_w=450, growth_last_year=0.3))
     coop = write_coop(nightly_settings, homes, TODAY)
     with psycopg.connect(nightly_settings.database_url) as conn:
@@ -155,8 +156,8 @@ def test_rankings_suggestions_and_the_run_log(nightly_settings):
     suggestions = {(row[0], row[1]): row[2:] for row in _rows(
         nightly_settings, "SELECT dwelling_id, kind, energy_kwh_per_year, cost_eur_per_year, evidence FROM suggestion")}
     kwh, eur, evidence = suggestions[(big, "base_load")]
-    # The efficient level is the mean of the lowest 20 % (at least three homes): 90, 95, 100 W.
-    assert evidence["efficient_base_load_w"] == pytest.approx(95.0, abs=3.0)
+    # The efficient level is the mean of the lowest 20 % (at least k = 5 homes): 90, 95, 100, 105, 110 W.
+    assert evidence["efficient_base_load_w"] == pytest.approx(100.0, abs=3.0)
     assert kwh == pytest.approx((450 - evidence["efficient_base_load_w"]) * 8.76, rel=0.02)
     assert eur == pytest.approx(kwh * nightly_settings.tariff_electricity_eur_per_kwh)
     kwh, eur, evidence = suggestions[(big, "drift")]
