@@ -134,8 +134,8 @@ def create_app(settings: Settings) -> dash.Dash:
     # page stays on "Loading..." (seen in the browser tests). Render it once here, in every process.
     with server.test_request_context("/"):
         app.index()
-    # After that render every inline script (client-side callbacks included) is known: the policy allows those only.
-    security_headers.install(server, security_headers.content_security_policy(app.csp_hashes()))
+    # The policy allows exactly the inline scripts Dash writes into its page (client-side callbacks included).
+    security_headers.install(server, app.csp_hashes)
     return app
 
 

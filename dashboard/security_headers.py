@@ -7,7 +7,7 @@ Scripts: only files from this server plus the few inline scripts Dash writes int
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import flask
 
@@ -33,14 +33,18 @@ def content_security_policy(script_hashes: Sequence[str]) -> str:
     return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
 
 
-def install(server: flask.Flask, policy: str) -> None:
-    """Add the policy and the other security headers to every answer."""
+def install(server: flask.Flask, script_hashes: Callable[[], Sequence[str]]) -> None:
+    """Add the policy and the other security headers to every answer.
+
+    The hashes are asked for at each answer: Dash adds an inline script of its own (the
+    pages' title updater) only when it serves its first request, after the app is built.
+    """
 
     def add_headers(response: flask.Response) -> flask.Response:
         # Personal data must not linger in shared caches.
         if flask.g.get("scope") is not None:
             response.headers["Cache-Control"] = "no-store"
-        response.headers.setdefault("Content-Security-Policy", policy)
+        response.headers.setdefault("Content-Security-Policy", content_security_policy(script_hashes()))
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
