@@ -181,6 +181,10 @@ def _login() -> flask.Response:
     flask.session["pw"] = scope.password_changed_at
     flask.session["sv"] = scope.session_version
     flask.session["lang"] = language_or_default(chosen_language or scope.language)
+    # A new token now, with the session: made later by one of the page's parallel requests, it could be
+    # overwritten by another's answer (each refreshes the cookie with the session it read) and the
+    # page's buttons would carry a token the session no longer has.
+    csrf_token()
     log.info("login: %s (%s)", scope.username, scope.role)
     return flask.redirect(safe_redirect_path(next_path))
 
