@@ -66,4 +66,17 @@ class TrustedProxies:
         peer = environ.get("REMOTE_ADDR") or ""
         environ[PEER_KEY] = peer
         environ["REMOTE_ADDR"] = client_address(peer, environ.get("HTTP_X_FORWARDED_FOR"), self.trusted)
+        scheme = forwarded_scheme(peer, environ.get("HTTP_X_FORWARDED_PROTO"), self.trusted)
+        if scheme is not None:
+            environ["wsgi.url_scheme"] = scheme
         return self.app(environ, start_response)
+
+
+def forwarded_scheme(peer: str, forwarded_proto: str | None, trusted: tuple[Network, ...]) -> str | None:
+    """The scheme the client used (http or https) as our proxy says, or None when there is no trusted word on it."""
+    address = _parse(peer)
+    if address is None or not forwarded_proto or not _trusted(address, trusted):
+        return None
+    # Our proxy's value is the last one (a client's own header would come first).
+    scheme = forwarded_proto.split(",")[-1].strip().lower()
+    return scheme if scheme in ("http", "https") else None

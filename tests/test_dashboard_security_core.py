@@ -10,7 +10,7 @@ import pytest
 from coopwatt.settings import SettingsError, load_settings
 from dashboard.auth import safe_redirect_path
 from dashboard.callback_requests import callback_request_problem
-from dashboard.client_address import client_address, parse_networks
+from dashboard.client_address import client_address, forwarded_scheme, parse_networks
 from dashboard.rejections import LogBucket
 from dashboard.security_headers import content_security_policy
 from dashboard.throttle import PauseRule, pause_after, wait_s
@@ -75,6 +75,14 @@ def test_forwarded_for_is_read_only_from_a_trusted_proxy() -> None:
     assert client_address("10.0.0.5", "not-an-address, 172.18.0.9", PROXIES) == "172.18.0.9"
     assert client_address("10.0.0.5", "", PROXIES) == "10.0.0.5"
     assert client_address("::ffff:10.0.0.5", "2001:db8::1", PROXIES) == "2001:db8::1"
+
+
+def test_the_scheme_is_taken_from_a_trusted_proxy_only() -> None:
+    assert forwarded_scheme("10.0.0.5", "https", PROXIES) == "https"
+    assert forwarded_scheme("10.0.0.5", "http, https", PROXIES) == "https"
+    assert forwarded_scheme("198.51.100.7", "https", PROXIES) is None
+    assert forwarded_scheme("10.0.0.5", "gopher", PROXIES) is None
+    assert forwarded_scheme("10.0.0.5", None, PROXIES) is None
 
 
 def test_a_wrong_trusted_proxy_stops_start_up_naming_the_setting() -> None:
