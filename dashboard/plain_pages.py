@@ -6,6 +6,8 @@ state change on them is a POST form carrying the session's CSRF token.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from markupsafe import escape
 
 from dashboard.i18n import LANGUAGES, t
@@ -49,12 +51,14 @@ def _page(lang: str, title: str, body: str) -> str:
 
 def login_page(lang: str, csrf: str, next_path: str, message: str = "", kind: str = "danger") -> str:
     """The login form (with its language switch and an optional message)."""
+    # The language switch comes back to this form, still headed where the member was going.
+    back = "/login" if next_path == "/" else "/login?next=" + quote(next_path, safe="/")
     notice = ""
     if message:
         notice = f'<div class="alert alert-{kind}" role="alert" id="login-message">{escape(message)}</div>'
     body = f"""  <div class="d-flex justify-content-between align-items-baseline mb-4">
     <h1 class="h3 mb-0 text-success fw-bold">coopwatt</h1>
-    <nav aria-label="{escape(t("nav.language", lang))}" class="small">{language_switch(lang, csrf, "/login")}</nav>
+    <nav aria-label="{escape(t("nav.language", lang))}" class="small">{language_switch(lang, csrf, back)}</nav>
   </div>
   <div class="card shadow-sm">
     <div class="card-body p-4">

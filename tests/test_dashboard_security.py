@@ -124,6 +124,16 @@ def test_no_open_redirect_after_login_or_language_switch(server: DashboardServer
     local = session.post(f"{server.url}/lang/en?next=/adviser%3Fkind%3Dwater",
                          data={"csrf_token": _token(session, server.url)}, allow_redirects=False, timeout=30)
     assert local.headers["Location"] == "/adviser?kind=water"
+    # A page asked for before logging in is where the login form leads, through a language switch too.
+    member = requests.Session()
+    asked = member.get(server.url + "/manager", allow_redirects=False, timeout=10)
+    assert asked.headers["Location"] == "/login?next=/manager"
+    form = member.get(server.url + asked.headers["Location"], timeout=10).text
+    assert 'name="next" value="/manager"' in form and 'name="next" value="/login?next=/manager"' in form
+    answer = member.post(server.url + "/login", data={"csrf_token": _token(member, server.url), "username": "marc",
+                                                      "password": PASSWORD, "next": "/manager"},
+                         allow_redirects=False, timeout=30)
+    assert answer.headers["Location"] == "/manager"
 
 
 def test_public_paths_match_whole_routes_only(server: DashboardServer) -> None:
