@@ -33,6 +33,8 @@ _DUMMY_HASH = _HASHER.hash("coopwatt-no-such-user")
 # are not public): the login form, logout, the language switch, the health check and the static CSS.
 _PUBLIC_ENDPOINTS = frozenset({"login", "logout", "language", "healthz", "_dash_assets.static"})
 _MAX_REDIRECT_LENGTH = 2000
+_MAX_USERNAME_KEPT = 65
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
 
 
 def hash_password(password: str) -> str:
@@ -61,7 +63,9 @@ def attempt_login(
     conn: psycopg.Connection, settings: Settings, username: str, password: str, remote_addr: str,
 ) -> LoginOutcome:
     """Check credentials under the login throttle and record the attempt; the caller commits."""
-    name = normalise_username(username)
+    # No account name is longer than 64 characters or holds a NUL (which PostgreSQL text refuses): a
+    # crafted one is cut to a length no account has and kept as a failure, never a server error.
+    name = normalise_username(username)[:_MAX_USERNAME_KEPT].replace("\x00", "\ufffd")
     # Serialise attempts on one name and on one address across workers so the counts cannot be raced.
     throttle.lock_attempts(conn, name, remote_addr)
     wait = throttle.login_wait_s(conn, settings, name, remote_addr)
@@ -277,6 +281,9 @@ def install(server: flask.Flask, settings: Settings, secret_key: str) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.dashboard_cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.dashboard_session_hours),
+        # A callback request is a few kilobytes (a few hundred with a figure as state): a bigger body is
+        # refused (413) before it is read into memory.
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     server.wsgi_app = TrustedProxies(server.wsgi_app, parse_networks(settings.dashboard_trusted_proxies))  # type: ignore[method-assign]
     server.add_url_rule("/login", "login", _login, methods=["GET", "POST"])

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from coopwatt.settings import load_settings
-from dashboard.auth import attempt_login
+from dashboard.auth import MAX_REQUEST_BYTES, attempt_login
 from dashboard.rejections import BURST, LINES_PER_S
 from tests.dashboard_support import PARIS, PASSWORD, SECRET, DashboardServer, Seed, login, post_form, seed_cooperative
 
@@ -170,6 +170,10 @@ def test_a_burst_of_malformed_callbacks_writes_a_bounded_log_without_tracebacks(
                              headers={"Content-Type": "application/json"}, timeout=10)
         assert garbled.status_code == 400
         sent += 1
+    # A body too big to be a callback is refused before it is read.
+    huge = alice.post(server.url + "/_dash-update-component", data=b"[" + b"0," * (MAX_REQUEST_BYTES // 2) + b"0]",
+                      headers={"Content-Type": "application/json"}, timeout=60)
+    assert huge.status_code == 413
     elapsed = time.monotonic() - started
     log = server.log_path.read_text(errors="replace")
     assert "Traceback" not in log
@@ -255,6 +259,9 @@ def test_refused_attempts_do_not_lengthen_the_pause(seeded: tuple[str, Seed]) ->
         assert attempt_login(conn, settings, "alice", PASSWORD, "203.0.113.5").account_id == seed.accounts["alice"]
         counted = conn.execute("SELECT count(*) FROM login_attempt WHERE NOT refused AND NOT succeeded").fetchone()
         assert counted == (2,)
+        # Crafted names (a NUL, which PostgreSQL text refuses; 100,000 characters) are failures, not errors.
+        for crafted in ("ali\x00ce", "alice" + "x" * 100_000):
+            assert attempt_login(conn, settings, crafted, PASSWORD, "203.0.113.6").account_id is None
 
 
 def test_guesses_from_many_addresses_pause_the_account_but_not_where_its_owner_logs_in(
