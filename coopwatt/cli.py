@@ -72,13 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="subscribe to MQTT and store readings")
     ingest.set_defaults(handler=_lazy("ingest.service"))
 
-    imp = sub.add_parser("import", help="import an Enedis load-curve CSV, a plain CSV or outdoor temperatures")
+    imp = sub.add_parser("import", help="import a utility export (Enedis, GRDF, water), a plain CSV or outdoor temperatures")
     imp.add_argument("path", help="CSV file")
-    imp.add_argument("--format", choices=["auto", "enedis", "plain", "temperature"], default="auto",
-                     help="auto (default) recognises the file by its header: enedis (Horodate;Valeur), plain"
+    imp.add_argument("--format", choices=["auto", "enedis", "enedis_measures", "grdf", "water", "plain", "temperature"],
+                     default="auto",
+                     help="auto (default) recognises the file by its header: enedis (Horodate;…: load curve, daily"
+                          " consumption, daily indices, maximum power), enedis_measures (Date de la mesure;…;Valeur;…"
+                          " for many PRMs), grdf (Date…;Volume…;Energie…), water (Date…;Index…), plain"
                           " (meter,time,value,unit), temperature (residence,time,temperature[,unit]: °C unless"
                           " unit says K or °F; a file corrected later updates the stored values)")
-    imp.add_argument("--meter", help="meter source id the Enedis file belongs to")
+    imp.add_argument("--meter", help="meter source id a single-meter file belongs to (when it names none)")
     imp.add_argument("--residence", help="residence code of a temperature file without a residence column")
     imp.set_defaults(handler=_lazy("ingest.importer"))
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import psycopg
 
+from coopwatt.device_ids import meter_source_problem
 from coopwatt.settings import Settings
 
 COLUMNS = ("residence", "building", "dwelling", "floor_area_m2", "heating_type",
@@ -82,6 +83,9 @@ def _check_row(line: int, record: dict[str, str], decimal_comma: bool) -> Regist
     for column in ("residence", "building", "meter_source", "meter_kind", "meter_mode"):
         if not value[column]:
             return RowError(line, f"{column} is empty")
+    problem = meter_source_problem(value["meter_source"])
+    if problem is not None:
+        return RowError(line, f"meter_source: {problem}")
     if value["meter_kind"] not in METER_KINDS:
         return RowError(line, f"meter_kind {value['meter_kind']!r} is not one of {', '.join(METER_KINDS)}")
     if value["meter_mode"] not in METER_MODES:

@@ -50,6 +50,7 @@ class Settings(BaseModel):
             "+/status/emdata:0",
             "zigbee2mqtt/+",
             "esphome/+/sensor/+/state",
+            "+/sensor/+/state",  # ESPHome's default topic prefix: the node name
             "coopwatt/+/temperature",
         ),
         description="topic filters the ingester subscribes to",
@@ -59,6 +60,10 @@ class Settings(BaseModel):
     mqtt_shared_group: str | None = Field(None, description="MQTT 5 shared-subscription group name")
     mqtt_protocol: int = Field(5, description="MQTT protocol version: 5 or 4 (3.1.1)")
     mqtt_session_expiry_s: int = Field(3600, ge=0, description="how long the broker keeps our session")
+    # Shared-group failover (ingest/failover.py): a group member gone this long has its session
+    # taken over by a surviving member, which stores the readings the broker kept queuing for it.
+    mqtt_failover_after_s: int = Field(30, ge=0, le=86_400,
+                                       description="seconds before a dead group member's session is taken over; 0: never")
     ingest_batch_size: int = Field(5000, ge=1, le=100_000)
     ingest_flush_interval_s: float = Field(0.5, gt=0, le=60)
     ingest_max_inflight: int = Field(20_000, ge=1, le=65_535, description="MQTT 5 Receive Maximum")
@@ -199,6 +204,21 @@ class Settings(BaseModel):
         if any(c in value for c in "+#") or value.startswith("/") or value.endswith("/"):
             raise ValueError("expected a topic without wildcards or leading/trailing '/', e.g. coopwatt/alerts")
         return value
+
+    @model_validator(mode="after")
+    def _check_failover(self) -> Settings:
+        if not (self.mqtt_shared_group and self.mqtt_failover_after_s and self.mqtt_protocol == 5):
+            return self
+        if any(char in self.mqtt_client_id for char in "/+#"):
+            raise ValueError(f"COOPWATT_MQTT_CLIENT_ID {self.mqtt_client_id!r} names the ingester's presence topic "
+                             "in its shared group: it cannot contain / + #")
+        if self.mqtt_failover_after_s >= self.mqtt_session_expiry_s:
+            raise ValueError(
+                f"COOPWATT_MQTT_FAILOVER_AFTER_S ({self.mqtt_failover_after_s}) must be shorter than "
+                f"COOPWATT_MQTT_SESSION_EXPIRY_S ({self.mqtt_session_expiry_s}): the broker drops a dead ingester's "
+                "session, and the readings queued for it, when it expires; set COOPWATT_MQTT_FAILOVER_AFTER_S=0 "
+                "to turn the failover off")
+        return self
 
     @model_validator(mode="after")
     def _check_smtp(self) -> Settings:

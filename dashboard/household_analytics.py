@@ -144,8 +144,12 @@ def anomalies(conn: psycopg.Connection, dwelling_id: int, lang: str, settings: S
 def suggestions(conn: psycopg.Connection, dwelling_id: int, lang: str) -> Any:
     """Savings suggestions with € per year, most valuable first."""
     rows = queries.suggestions(conn, dwelling_id)
+    # Daily figures only (utility exports): the suggestions that need hours were not looked for; say so.
+    hourly_note = (html.P(t("suggestions.daily_only", lang), className="text-body-secondary small mt-2 mb-0",
+                          id="suggestions-daily-only") if queries.daily_data_only(conn, dwelling_id) else None)
     if not rows:
-        return html.P(t("suggestions.none", lang), className="text-body-secondary small mb-0", id="suggestions-none")
+        none = html.P(t("suggestions.none", lang), className="text-body-secondary small mb-0", id="suggestions-none")
+        return html.Div([none, hourly_note]) if hourly_note is not None else none
     items = []
     for row in rows:
         key = f"suggestion.{row.kind}"
@@ -157,7 +161,8 @@ def suggestions(conn: psycopg.Connection, dwelling_id: int, lang: str) -> Any:
                                               amount=format_quantity(row.energy_kwh_per_year, "kWh", lang, digits=0)),
                                     className="text-body-secondary"))
         items.append(html.Li([html.Div(text), html.Div(detail, className="small")], className="mb-2 suggestion"))
-    return html.Ol(items, className="ps-3 mb-0", id="suggestions-list")
+    listed = html.Ol(items, className="ps-3 mb-0", id="suggestions-list")
+    return html.Div([listed, hourly_note]) if hourly_note is not None else listed
 
 
 def _messages(lang: str) -> dict[str, str]:

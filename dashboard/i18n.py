@@ -128,6 +128,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "severity.critical": "urgent",
         "suggestions.none": "Pas de piste d'économie particulière pour l'instant : vous êtes sur la bonne voie.",
         "suggestions.value": "jusqu'à {eur} par an",
+        "suggestions.daily_only": "Vos données d'électricité sont journalières : la consommation de veille, les fuites,"
+                                  " le profil heure par heure et l'option heures creuses demandent des mesures horaires."
+                                  " Activez la courbe de charge dans votre espace client Enedis pour en profiter.",
         "suggestions.energy": "≈ {amount} par an",
         "suggestion.base_load": "Réduire la consommation de veille (appareils en veille, box, vieux réfrigérateur).",
         "suggestion.heating_setpoint": "Baisser le chauffage d'un degré.",
@@ -331,6 +334,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "severity.critical": "urgent",
         "suggestions.none": "No particular saving to suggest for now: you are on the right track.",
         "suggestions.value": "up to {eur} a year",
+        "suggestions.daily_only": "Your electricity data is daily: standby use, leaks, the hour-by-hour profile and"
+                                  " the off-peak option need hourly readings. Switch on the load curve in your Enedis"
+                                  " customer area to get them.",
         "suggestions.energy": "≈ {amount} a year",
         "suggestion.base_load": "Cut standby use (devices on standby, internet box, an old fridge).",
         "suggestion.heating_setpoint": "Turn the heating down by one degree.",

@@ -1,7 +1,8 @@
 """Read-only SQL for the views: one dwelling's details and its consumption from the daily rollup.
 
 Long periods are never read from raw readings: consumption comes from
-``consumption_daily`` (one row per meter and local day). Only the member's own
+``consumption_daily_all`` (one row per meter and local day: the hourly rollup,
+completed by the daily figures of utility exports; migration 0011). Only the member's own
 data export reads raw readings, streamed.
 """
 
@@ -80,7 +81,7 @@ def consumption_by_period(
     conn: psycopg.Connection, dwelling_id: int, kind: str, granularity: str, *,
     timezone: str, gas_kwh_per_m3: float, today: date,
 ) -> list[PeriodUse]:
-    """A dwelling's consumption of one kind per period, oldest first, from consumption_daily."""
+    """A dwelling's consumption of one kind per period, oldest first, from consumption_daily_all."""
     if kind not in KINDS or granularity not in GRANULARITIES:
         raise ValueError(f"unknown kind or granularity: {kind!r}, {granularity!r}")
     rows = conn.execute(
@@ -92,7 +93,7 @@ def consumption_by_period(
                        ELSE cd.energy_kwh END) AS amount,
                count(DISTINCT cd.day) AS days,
                count(DISTINCT cd.day) FILTER (WHERE cd.estimated_hours > 0) AS estimated_days
-        FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id
+        FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
         WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s
           AND cd.day >= (%(since)s::timestamp AT TIME ZONE %(tz)s)
         GROUP BY 1
@@ -146,7 +147,7 @@ def iter_daily(conn: psycopg.Connection, dwelling_id: int, timezone: str) -> Ite
             """
             SELECT m.source, m.kind, (cd.day AT TIME ZONE %s)::date, cd.energy_kwh, cd.volume_m3,
                    cd.hours, cd.estimated_hours
-            FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id
+            FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
             WHERE m.dwelling_id = %s
             ORDER BY m.source, cd.day
             """,
@@ -291,6 +292,24 @@ class SuggestionRow:
     evidence: dict[str, object]
 
 
+def daily_data_only(conn: psycopg.Connection, dwelling_id: int, kind: str = "electricity", weeks: int = 8) -> bool:
+    """True when a dwelling's use of a kind comes from daily utility figures with no hours in their last weeks."""
+    row = conn.execute(
+        """
+        WITH latest AS (
+            SELECT max(x.day) AS day FROM consumption_day x JOIN meter m ON m.id = x.meter_id
+            WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s AND m.removed_at IS NULL)
+        SELECT latest.day IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM consumption_hourly ch JOIN meter m ON m.id = ch.meter_id
+            WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s AND m.removed_at IS NULL
+              AND ch.hour >= latest.day - make_interval(weeks => %(weeks)s))
+        FROM latest
+        """,
+        {"dwelling": dwelling_id, "kind": kind, "weeks": weeks},
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def suggestions(conn: psycopg.Connection, dwelling_id: int) -> list[SuggestionRow]:
     """A dwelling's suggestions, most valuable first."""
     rows = conn.execute(
@@ -302,13 +321,13 @@ def suggestions(conn: psycopg.Connection, dwelling_id: int) -> list[SuggestionRo
 
 def use_between(conn: psycopg.Connection, dwelling_id: int, kind: str, start: date, end: date, *,
                 timezone: str, gas_kwh_per_m3: float) -> tuple[float, int] | None:
-    """A dwelling's use of a kind over local days [start, end) and the number of days measured, from consumption_daily."""
+    """A dwelling's use of a kind over local days [start, end) and the number of days measured, from consumption_daily_all."""
     row = conn.execute(
         """
         SELECT sum(CASE %(kind)s WHEN 'water' THEN cd.volume_m3
                                  WHEN 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
                                  ELSE cd.energy_kwh END), count(DISTINCT cd.day)
-        FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id
+        FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
         WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s
           AND cd.day >= (%(start)s::timestamp AT TIME ZONE %(tz)s) AND cd.day < (%(end)s::timestamp AT TIME ZONE %(tz)s)
         """,
@@ -471,7 +490,7 @@ def building_daily(conn: psycopg.Connection, building_id: int, kind: str, since:
                    sum(CASE %(kind)s WHEN 'water' THEN cd.volume_m3
                                      WHEN 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
                                      ELSE cd.energy_kwh END) AS amount
-            FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id LEFT JOIN dwelling d ON d.id = m.dwelling_id
+            FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id LEFT JOIN dwelling d ON d.id = m.dwelling_id
             WHERE coalesce(m.building_id, d.building_id) = %(building)s AND m.kind = %(kind)s
               AND cd.day >= (%(since)s::timestamp AT TIME ZONE %(tz)s)
             GROUP BY 1),

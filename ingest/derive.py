@@ -163,6 +163,8 @@ def _derive_meter(conn: psycopg.Connection, settings: Settings, meter_id: int, k
             (meter_id, emit_from),
         ).fetchone()
         _write_hours(conn, settings, meter_id, kind, quantity, hourly)
+        if not quantity.cumulative:
+            _mark_estimated_hours(conn, meter_id, quantity, emit_from)
         stats.readings += len(values)
         stats.hours_written += len(hourly)
         last = [h for h in (removed[0] if removed else None,
@@ -195,6 +197,18 @@ def _write_hours(conn: psycopg.Connection, settings: Settings, meter_id: int, ki
             for hour, e, v, est in zip(hourly["hour"], energy, volume, hourly["estimated"], strict=True):
                 copy.write_row((meter_id, hour.to_pydatetime(),
                                 None if np.isnan(e) else float(e), None if np.isnan(v) else float(v), bool(est)))
+
+
+def _mark_estimated_hours(conn: psycopg.Connection, meter_id: int, quantity: Quantity, emit_from: datetime) -> None:
+    """Hours holding an interval value the utility marked estimated (reading_estimated) are estimated too."""
+    # A value stamped t covers the interval ending at t: it belongs to the hour holding t − 1 µs.
+    conn.execute(
+        "UPDATE consumption_hourly ch SET estimated = true FROM reading_estimated re"
+        " WHERE re.meter_id = %(meter)s AND re.quantity_id = %(quantity)s AND re.time > %(since)s"
+        "   AND ch.meter_id = re.meter_id AND NOT ch.estimated"
+        "   AND ch.hour = date_bin('1 hour', re.time - interval '1 microsecond', TIMESTAMPTZ '2000-01-01 00:00+00')",
+        {"meter": meter_id, "quantity": int(quantity), "since": emit_from},
+    )
 
 
 def derive_pending(conn: psycopg.Connection, settings: Settings, *, max_meters: int | None = None) -> DeriveStats:

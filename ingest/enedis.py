@@ -30,8 +30,10 @@ Rows with an empty value (how Enedis marks a missing measure) count for the
 step inference but store nothing. A limit of rule 1: a 10-minute series that
 lost two whole rows shows a 30-minute hole, which reads as a step of 30; the
 empty rows Enedis writes for missing measures avoid that.
-Sections whose unit is not W (daily indices, maximum power) are skipped and
-reported, not imported.
+The same export page also gives daily consumption, daily indices and maximum
+power: those sections are read by ``ingest.enedis_daily`` (daily figures go to
+``consumption_day``, maximum power to ``reading``). A section of any other kind
+is reported with its lines and the reason, in the summary and in dead_letter.
 """
 
 from __future__ import annotations
@@ -40,11 +42,15 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
+from ingest.csv_cells import MAX_NUMBER_CHARS, local_time
+from ingest.daily import DayFigure, IndexPoint, days_from_index
+from ingest.enedis_daily import daily_consumption, daily_indices, maximum_power, section_kind
 from ingest.plain_csv import BadRow
 
 ENEDIS_STEPS_MIN = (5, 10, 15, 30, 60)
@@ -53,6 +59,7 @@ _OFFSET_RE = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$", re.IGNORECASE)
 _PRM_RE = re.compile(r"\b(\d{14})\b")
 _ISO_STEP_RE = re.compile(r"\bPT(\d+)M\b", re.IGNORECASE)
 _NS_PER_MIN = 60_000_000_000
+_DECIMAL_RE = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 
 
 @dataclass
@@ -66,6 +73,19 @@ class EnedisFile:
     empty: int = 0  # rows with a timestamp and no value (missing measure)
     duplicates: int = 0  # rows repeating a timestamp already in the file
     skipped_sections: list[str] = field(default_factory=list)
+    daily: list[DayFigure] = field(default_factory=list)  # daily consumption, from its export or from indices
+    max_power: list[tuple[int, datetime, float]] = field(default_factory=list)  # line, when, VA
+
+
+def _one_per_day(figures: list[DayFigure], result: EnedisFile) -> list[DayFigure]:
+    """One figure per day: a measured one before an estimated one, then the first in the file."""
+    chosen: dict[object, DayFigure] = {}
+    for figure in sorted(figures, key=lambda f: (f.estimated, f.line)):
+        if figure.day in chosen:
+            result.duplicates += 1
+        else:
+            chosen[figure.day] = figure
+    return sorted(chosen.values(), key=lambda f: f.day)
 
 
 def _frame(lines: list[int], times: object, power: object, step: object, energy: object) -> pd.DataFrame:
@@ -85,43 +105,50 @@ def _norm(text: str) -> str:
 
 
 def looks_like_enedis(head_lines: Iterable[str]) -> bool:
-    """True when the first lines of a file look like an Enedis load-curve export."""
-    return any(_norm(line).replace(" ", "").startswith("horodate;valeur") or _norm(line).startswith("identifiant prm")
+    """True when the first lines of a file look like an Enedis customer export (any of its sections)."""
+    return any(_norm(line).replace(" ", "").startswith("horodate;") or _norm(line).startswith("identifiant prm")
                for line in head_lines)
 
 
 @dataclass
-class _Section:
+class Section:
+    """One section of an Enedis export: its preamble lines, its column header and its data rows."""
+
     preamble: list[str] = field(default_factory=list)
-    rows: list[tuple[int, str, str, str]] = field(default_factory=list)  # line, raw, time text, value text
+    header: list[str] = field(default_factory=list)  # the 'Horodate;…' line's cells
+    header_line: int = 0
+    rows: list[tuple[int, str, list[str]]] = field(default_factory=list)  # line, raw, cells
 
 
-def _split_sections(lines: Iterable[str]) -> tuple[list[_Section], list[BadRow]]:
-    sections: list[_Section] = []
-    bad: list[BadRow] = []
-    current = _Section()
+def _split_sections(lines: Iterable[str]) -> list[Section]:
+    sections: list[Section] = []
+    current = Section()
     in_data = False
     for line_no, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         # Data rows start with a digit; only other lines can be headers (saves normalising 17,520 rows a year).
         normalised = "" if raw.lstrip("\ufeff \t")[:1].isdigit() else _norm(raw)
-        if normalised.replace(" ", "").startswith("horodate;valeur"):
-            in_data = True
+        if normalised.replace(" ", "").startswith("horodate;"):
+            if in_data or current.header:  # a second table without its own preamble
+                sections.append(current)
+                current = Section()
+            current.header, current.header_line, in_data = [c.strip() for c in raw.split(";")], line_no, True
             continue
         if in_data and normalised.startswith("identifiant prm"):
             sections.append(current)
-            current, in_data = _Section(), False
+            current, in_data = Section(), False
         if not in_data:
             current.preamble.append(raw)
             continue
-        cells = raw.split(";")
-        if len(cells) < 2:
-            bad.append(BadRow(line_no, raw, "expected 'time;value'"))
-            continue
-        current.rows.append((line_no, raw, cells[0].strip(), cells[1].strip()))
+        current.rows.append((line_no, raw, [c.strip() for c in raw.split(";")]))
     sections.append(current)
-    return [s for s in sections if s.rows or s.preamble], bad
+    return [s for s in sections if s.rows or s.preamble or s.header]
+
+
+def section_fields(section: Section) -> dict[str, str]:
+    """The preamble's header/value pairs, normalised keys ('type de donnees', 'unite', …)."""
+    return _preamble_fields(section.preamble)
 
 
 def _preamble_fields(preamble: list[str]) -> dict[str, str]:
@@ -148,6 +175,24 @@ def _declared_step(preamble: list[str], fields: dict[str, str]) -> float | None:
 
 def _parse_times(texts: pd.Series, tz: ZoneInfo) -> pd.Series:
     """UTC times; NaT where a text is not a time or is an ambiguous/skipped local time."""
+    try:
+        return _parse_times_vectorised(texts, tz)
+    except Exception:  # noqa: BLE001 — a crafted cell (year -2, year 99999…) spoils the vectorised parse
+        # One by one then: each cell that is not a time becomes NaT, i.e. a bad row with its line.
+        return pd.Series([_one_time(text, tz) for text in texts], index=texts.index, dtype="datetime64[ns, UTC]")
+
+
+def _one_time(text: str, tz: ZoneInfo) -> pd.Timestamp:
+    try:
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = local_time(moment.date(), moment.strftime("%H:%M:%S"), tz)
+        return pd.Timestamp(moment).tz_convert("UTC")
+    except Exception:  # noqa: BLE001 — not a time, out of pandas' range, or skipped/repeated by DST
+        return pd.NaT
+
+
+def _parse_times_vectorised(texts: pd.Series, tz: ZoneInfo) -> pd.Series:
     result = pd.Series(pd.NaT, index=texts.index, dtype="datetime64[ns, UTC]")
     with_offset = texts.str.contains(_OFFSET_RE)
     if with_offset.any():
@@ -172,27 +217,63 @@ def infer_steps_min(times: pd.Series, declared_min: float | None) -> np.ndarray:
     return np.where(np.isnan(before), np.where(np.isnan(after), fallback, after), before)
 
 
-def parse_enedis(lines: Iterable[str], tz: ZoneInfo) -> EnedisFile:
-    """Parse an Enedis load-curve export (lines without their newline)."""
-    sections, bad = _split_sections(lines)
-    result = EnedisFile(bad=bad)
+def parse_enedis(lines: Iterable[str], tz: ZoneInfo, *, max_kwh_per_day: float = 864.0) -> EnedisFile:
+    """Parse an Enedis customer export (lines without their newline): every section it holds.
+
+    ``max_kwh_per_day`` bounds a believable day between two daily indices (36 kVA all day by default).
+    """
+    sections = _split_sections(lines)
+    result = EnedisFile()
+    bad = result.bad
     frames: list[pd.DataFrame] = []
+    index_points: list[IndexPoint] = []
     for section in sections:
         fields = _preamble_fields(section.preamble)
         prm = fields.get("identifiant prm") or next(
             (m[1] for line in section.preamble if (m := _PRM_RE.search(line))), None)
         result.prm = result.prm or prm
-        unit = fields.get("unite", "W")
-        if section.rows and unit.upper() != "W":
-            kind = fields.get("type de donnees", "?")
-            result.skipped_sections.append(f"{kind} ({unit}), lines {section.rows[0][0]}–{section.rows[-1][0]}")
-            continue
         if not section.rows:
             continue
-        table = pd.DataFrame(section.rows, columns=["line", "raw", "time_text", "value_text"])
+        kind = section_kind(section.header, fields)
+        first, last = section.rows[0][0], section.rows[-1][0]
+        if kind is None:
+            # Said per line too, so the dead letters and the summary name the section's rows and why.
+            what = f"{fields.get('type de donnees', '?')} ({fields.get('unite', '?')})"
+            reason = (f"section {what} with columns {';'.join(section.header)!r} (line {section.header_line})"
+                      " is not an export this importer knows (load curve, daily consumption, daily indices,"
+                      " maximum power)")
+            result.skipped_sections.append(f"{what}, lines {first}–{last}: not a known Enedis export")
+            bad.extend(BadRow(line, raw, reason) for line, raw, _ in section.rows)
+            continue
+        if kind == "daily":
+            figures, section_bad = daily_consumption(section.header, section.rows, fields, tz)
+            result.daily.extend(figures)
+            bad.extend(section_bad)
+            continue
+        if kind == "index":
+            points, section_bad = daily_indices(section.header, section.rows, fields, tz)
+            index_points.extend(points)
+            bad.extend(section_bad)
+            continue
+        if kind == "max_power":
+            peaks, section_bad = maximum_power(section.header, section.rows, fields, tz)
+            result.max_power.extend(peaks)
+            bad.extend(section_bad)
+            continue
+        table_rows = []
+        for line, raw, cells in section.rows:
+            if len(cells) < 2:
+                bad.append(BadRow(line, raw, "expected 'time;value'"))
+            else:
+                table_rows.append((line, raw, cells[0], cells[1]))
+        if not table_rows:
+            continue
+        table = pd.DataFrame(table_rows, columns=["line", "raw", "time_text", "value_text"])
         table["time"] = _parse_times(table["time_text"], tz)
         value_text = table["value_text"].str.replace(",", ".", regex=False).str.replace(" ", "", regex=False)
-        table["power_w"] = pd.to_numeric(value_text, errors="coerce")
+        # Plain decimals only: to_numeric would take 'inf', 'nan', '1e400' or a 400-digit number (→ inf).
+        plain = value_text.str.fullmatch(_DECIMAL_RE) & (value_text.str.len() <= MAX_NUMBER_CHARS)
+        table["power_w"] = pd.to_numeric(value_text.where(plain), errors="coerce")
         no_time = table["time"].isna()
         is_empty = value_text.eq("")
         not_number = ~is_empty & table["power_w"].isna()
@@ -215,6 +296,11 @@ def parse_enedis(lines: Iterable[str], tz: ZoneInfo) -> EnedisFile:
         step = steps[measured]
         frames.append(_frame(usable["line"].to_numpy()[measured].tolist(), pd.DatetimeIndex(usable["time"])[measured],
                              power, step, power * step / 60.0 / 1000.0))
+    if index_points:
+        figures, index_bad = days_from_index(index_points, volume=False, max_per_day=max_kwh_per_day)
+        result.daily.extend(figures)
+        bad.extend(index_bad)
+    result.daily = _one_per_day(result.daily, result)
     if frames:
         rows = pd.concat(frames, ignore_index=True).sort_values(["time", "line"], kind="stable")
         repeated = rows["time"].duplicated(keep="first")  # the same time in two sections

@@ -1,4 +1,9 @@
-"""``coopwatt import PATH``: load an Enedis load-curve CSV or a plain CSV into ``reading``, or outdoor temperatures.
+"""``coopwatt import PATH``: load a utility export or a plain CSV into ``reading``/``consumption_day``, or temperatures.
+
+Formats (docs/payload-formats.md): Enedis customer exports (load curve, daily
+consumption, daily indices, maximum power), the Enedis per-measure layout for many
+meters, GRDF gas exports, a water utility's daily index export, a plain CSV of
+readings, outdoor temperatures.
 
 Thin I/O around the pure parsers (``ingest.enedis``, ``ingest.plain_csv``, ``ingest.temperature_csv``):
 read the file, find the meters, write with ``ingest.store`` (COPY, idempotent:
@@ -13,7 +18,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,10 +29,13 @@ from tqdm import tqdm
 from coopwatt.quantities import Quantity
 from coopwatt.settings import Settings
 from ingest.enedis import looks_like_enedis, parse_enedis
+from ingest.enedis_measures import looks_like_measures, parse_measures
+from ingest.import_daily import DayCounts, meters_by_source, store_days, unknown_meter_rows
 from ingest.plain_csv import BadRow, MeterRef, looks_like_plain, parse_plain
 from ingest.reading import PayloadError
 from ingest.store import ReadingRow, TemperatureRow, store_dead_letters, store_readings
 from ingest.temperature_csv import looks_like_temperature, parse_temperatures
+from ingest.utility_daily import UtilityFile, detect_utility, parse_grdf, parse_water
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,7 @@ class ImportSummary:
     empty: int = 0
     duplicates: int = 0
     updated: int = 0  # temperatures corrected by a later file
+    days: DayCounts = field(default_factory=DayCounts)  # daily figures (consumption_day)
     skipped_sections: list[str] = field(default_factory=list)
     bad: list[BadRow] = field(default_factory=list)
 
@@ -66,6 +75,12 @@ class ImportSummary:
         ]
         if self.updated:
             out.append(f"  corrigées / corrected:                  {self.updated}")
+        if self.days != DayCounts():
+            out += [
+                f"  jours enregistrés / days stored:        {self.days.stored}",
+                f"  jours corrigés / days corrected:        {self.days.corrected}",
+                f"  jours déjà présents / days present:     {self.days.unchanged}",
+            ]
         if self.empty:
             out.append(f"  sans valeur / without a value:          {self.empty}")
         if self.duplicates:
@@ -85,16 +100,22 @@ def read_lines(path: Path) -> list[str]:
 
 
 def detect_format(lines: list[str]) -> str:
-    """'enedis', 'plain' or 'temperature' from the first lines; ImportFailed if none."""
+    """'enedis', 'enedis_measures', 'grdf', 'water', 'plain' or 'temperature' from the first lines; ImportFailed if none."""
     head = lines[:20]
     if looks_like_enedis(head):
         return "enedis"
+    if looks_like_measures(head):
+        return "enedis_measures"
+    utility = detect_utility(head)
+    if utility is not None:
+        return utility
     if head and looks_like_plain(head[0]):
         return "plain"
     if head and looks_like_temperature(head[0]):
         return "temperature"
-    raise ImportFailed("format non reconnu / unrecognised format: expected an Enedis load curve"
-                       " (Horodate;Valeur), a plain CSV with columns meter,time,value,unit, or outdoor"
+    raise ImportFailed("format non reconnu / unrecognised format: expected an Enedis export"
+                       " (Horodate;…), the Enedis per-measure layout (Date de la mesure;…;Valeur;…), a GRDF"
+                       " export (Date…;Volume…;Energie…), a water index export (Date…;Index…), a plain CSV with columns meter,time,value,unit, or outdoor"
                        " temperatures with columns residence,time,temperature")
 
 
@@ -122,31 +143,81 @@ def _dead_letters(conn: psycopg.Connection, path: Path, bad: Iterable[BadRow]) -
                               for payload, reason in fresh if (payload, reason) not in known))
 
 
-def _import_enedis(conn: psycopg.Connection, path: Path, lines: list[str], settings: Settings,
-                   meter_source: str | None, progress: bool) -> ImportSummary:
-    parsed = parse_enedis(lines, settings.tz)
-    source = meter_source or parsed.prm
+def _one_meter(conn: psycopg.Connection, source: str | None, kind: str, what: str) -> int:
+    """The id of the meter a single-meter file belongs to; ImportFailed naming the problem."""
     if source is None:
-        raise ImportFailed("compteur inconnu / unknown meter: the file names no PRM; pass --meter SOURCE")
+        raise ImportFailed(f"compteur inconnu / unknown meter: the {what} names no meter; pass --meter SOURCE")
     row = conn.execute("SELECT id, kind FROM meter WHERE source = %s", (source,)).fetchone()
     if row is None:
         raise ImportFailed(f"compteur inconnu / unknown meter: no meter has source {source!r}"
                            " (register it, or pass --meter SOURCE)")
-    meter_id, kind = row
-    if kind != "electricity":
-        raise ImportFailed(f"meter {source!r} is a {kind} meter; an Enedis load curve is electricity")
+    if row[1] != kind:
+        raise ImportFailed(f"meter {source!r} is a {row[1]} meter; an {what} is {kind}")
+    return int(row[0])
+
+
+def _import_enedis(conn: psycopg.Connection, path: Path, lines: list[str], settings: Settings,
+                   meter_source: str | None, progress: bool) -> ImportSummary:
+    parsed = parse_enedis(lines, settings.tz, max_kwh_per_day=settings.ingest_max_power_w * 24 / 1000.0)
+    if parsed.rows.empty and not (parsed.daily or parsed.max_power or parsed.bad or parsed.empty):
+        raise ImportFailed("aucune mesure / no measure: the file has no data row under a 'Horodate;…' line")
+    meter_id = _one_meter(conn, meter_source or parsed.prm, "electricity", "Enedis export")
     times = pd.DatetimeIndex(parsed.rows["time"]).to_pydatetime()
     quantity = int(Quantity.ENERGY_KWH)
     rows: list[ReadingRow] = [
         (meter_id, quantity, t, e) for t, e in zip(times, parsed.rows["energy_kwh"].tolist(), strict=True)
     ]
+    rows += [(meter_id, int(Quantity.APPARENT_POWER_VA), when, va) for _, when, va in parsed.max_power]
     stored = _store(conn, rows, progress, path.name)
+    days = store_days(conn, meter_id, parsed.daily, settings.tz, "enedis")
     _dead_letters(conn, path, parsed.bad)
     return ImportSummary(
         path=str(path), format="enedis",
-        rows_read=len(rows) + len(parsed.bad) + parsed.empty + parsed.duplicates,
+        rows_read=len(rows) + len(parsed.daily) + len(parsed.bad) + parsed.empty + parsed.duplicates,
         stored=stored, already_present=len(rows) - stored, rejected=len(parsed.bad), empty=parsed.empty,
-        duplicates=parsed.duplicates, skipped_sections=parsed.skipped_sections, bad=parsed.bad,
+        duplicates=parsed.duplicates, skipped_sections=parsed.skipped_sections, bad=parsed.bad, days=days,
+    )
+
+
+def _import_measures(conn: psycopg.Connection, path: Path, lines: list[str], settings: Settings,
+                     meter_source: str | None, progress: bool) -> ImportSummary:
+    parsed = parse_measures(lines, settings.tz)
+    if meter_source is not None:  # a file without a PRM column: every row is that meter's
+        parsed.points = [replace(p, prm=p.prm or meter_source) for p in parsed.points]
+        parsed.daily = [replace(d, meter=d.meter or meter_source) for d in parsed.daily]
+    items = [(p.line, p.prm) for p in parsed.points] + [(d.line, d.meter or "") for d in parsed.daily]
+    known = meters_by_source(conn, (source for _, source in items))
+    rejected, unknown = unknown_meter_rows(lines, items, known, "electricity")
+    points = [p for p in parsed.points if p.line not in rejected]
+    daily = [d for d in parsed.daily if d.line not in rejected]
+    quantity = int(Quantity.ENERGY_KWH)
+    rows: list[ReadingRow] = [(known[p.prm][0], quantity, p.time, p.energy_kwh) for p in points]
+    stored = _store(conn, rows, progress, path.name)
+    estimated = [(known[p.prm][0], quantity, p.time) for p in points if p.estimated]
+    if estimated:
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO reading_estimated (meter_id, quantity_id, time) VALUES (%s, %s, %s)"
+                            " ON CONFLICT DO NOTHING", estimated)
+    days = store_days(conn, {source: ids[0] for source, ids in known.items()}, daily, settings.tz, "enedis")
+    bad = sorted(parsed.bad + unknown, key=lambda b: b.line)
+    _dead_letters(conn, path, bad)
+    return ImportSummary(
+        path=str(path), format="enedis_measures",
+        rows_read=len(parsed.points) + len(parsed.daily) + len(parsed.bad) + parsed.empty + parsed.duplicates,
+        stored=stored, already_present=len(rows) - stored, rejected=len(bad), empty=parsed.empty,
+        duplicates=parsed.duplicates, bad=bad, days=days,
+    )
+
+
+def _import_utility(conn: psycopg.Connection, path: Path, parsed: UtilityFile, kind: str, what: str,
+                    settings: Settings, meter_source: str | None) -> ImportSummary:
+    meter_id = _one_meter(conn, meter_source or parsed.meter, kind, what)
+    days = store_days(conn, meter_id, parsed.daily, settings.tz, parsed.format)
+    _dead_letters(conn, path, parsed.bad)
+    return ImportSummary(
+        path=str(path), format=parsed.format,
+        rows_read=len(parsed.daily) + len(parsed.bad) + parsed.empty + parsed.duplicates,
+        rejected=len(parsed.bad), empty=parsed.empty, duplicates=parsed.duplicates, bad=parsed.bad, days=days,
     )
 
 
@@ -219,6 +290,15 @@ def import_file(conn: psycopg.Connection, path: Path, settings: Settings, *, fmt
     try:
         if chosen == "enedis":
             summary = _import_enedis(conn, path, lines, settings, meter_source, progress)
+        elif chosen == "enedis_measures":
+            summary = _import_measures(conn, path, lines, settings, meter_source, progress)
+        elif chosen == "grdf":
+            summary = _import_utility(conn, path, parse_grdf(lines, settings.tz), "gas", "GRDF export",
+                                      settings, meter_source)
+        elif chosen == "water":
+            summary = _import_utility(conn, path, parse_water(lines, settings.tz,
+                                                              max_m3_per_day=settings.ingest_max_flow_m3_per_h * 24),
+                                      "water", "water index export", settings, meter_source)
         elif chosen == "plain":
             summary = _import_plain(conn, path, lines, settings, progress)
         elif chosen == "temperature":

@@ -23,6 +23,8 @@ class IngestMetrics:
         self.rejected = Counter("coopwatt_ingest_messages_rejected", "messages sent to the dead-letter table",
                                 ["reason"], registry=r)
         self.batches = Counter("coopwatt_ingest_batches", "batches committed", registry=r)
+        self.sessions_held = Gauge("coopwatt_ingest_failover_sessions_held",
+                                   "sessions of gone group members this ingester holds (ingest/failover.py)", registry=r)
         self.write_errors = Counter("coopwatt_ingest_write_errors", "failed batch writes (retried)", registry=r)
         self.batch_seconds = Histogram("coopwatt_ingest_batch_write_seconds", "time to write and commit one batch",
                                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)

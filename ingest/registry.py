@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from coopwatt.device_ids import meter_source_problem
 from coopwatt.quantities import Quantity
 from ingest.validate import MeterInfo
 
@@ -65,6 +66,11 @@ class Registry:
         """Create a meter for an unknown device (when auto-registration is on); None if impossible."""
         kind_mode = _KIND_BY_QUANTITY.get(quantity)
         if kind_mode is None:
+            return None
+        problem = meter_source_problem(source)
+        if problem is not None:
+            # The rules of the registry import: an id that could collide on the broker is never a meter.
+            log.warning("device %r not auto-registered: %s", source[:200], problem)
             return None
         kind, mode = kind_mode
         row = conn.execute(

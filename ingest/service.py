@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import queue
 import signal
 import threading
 import time
 from types import FrameType
+from collections.abc import Iterable
 from typing import Any
 
 from coopwatt.cli import require_database_url, require_mqtt_url
 from coopwatt.settings import Settings, SettingsError
 from ingest.batch import Message
+from ingest.failover import Failover
 from ingest.metrics import IngestMetrics, serve
+from ingest.presence import presence_for
 from ingest.subscriber import Subscriber
 from ingest.writer import Writer
 
@@ -28,11 +32,25 @@ class IngestService:
         self.settings = settings
         self.metrics = IngestMetrics()
         self._queue: queue.Queue[Message] = queue.Queue(maxsize=settings.ingest_queue_size)
-        self.subscriber = Subscriber(settings, mqtt_url or require_mqtt_url(settings), self._queue, self.metrics)
+        url = mqtt_url or require_mqtt_url(settings)
+        generations = itertools.count(1)  # one counter: a message's generation says which session to ack on
+        presence = presence_for(settings)
+        self.failover = (Failover(settings, url, self._queue, self.metrics, generations, presence)
+                         if presence is not None else None)
+        self.subscriber = Subscriber(settings, url, self._queue, self.metrics, generations=generations,
+                                     presence=presence,
+                                     on_presence=self.failover.on_presence if self.failover is not None else None)
         self.writer = Writer(settings, database_url or require_database_url(settings), self._queue,
-                             self.subscriber.ack, self.metrics)
+                             self._ack, self.metrics)
         self.metrics.queue_depth.set_function(self._queue.qsize)
         self._http: Any = None
+
+    def _ack(self, messages: Iterable[Message]) -> int:
+        batch = list(messages)
+        acked = self.subscriber.ack(batch)
+        if self.failover is not None:
+            acked += self.failover.ack(batch)
+        return acked
 
     def start(self) -> None:
         """Start writing, connect to the broker, serve /health and /metrics."""
@@ -54,6 +72,7 @@ class IngestService:
             "writer_alive": self.writer.is_alive(),
             "queue_depth": self._queue.qsize(),
             "seconds_since_commit": None if last is None else round(time.monotonic() - last, 3),
+            "sessions_held": self.failover.held() if self.failover is not None else [],
         }
         healthy = bool(detail["subscribed"] and detail["database_ok"] and detail["writer_alive"])
         return healthy, detail
@@ -61,8 +80,12 @@ class IngestService:
     def stop(self, timeout_s: float = 60.0) -> None:
         """Stop taking messages, commit and acknowledge what was queued, then disconnect."""
         self.subscriber.stop_accepting()
+        if self.failover is not None:
+            self.failover.stop_accepting()
         self.writer.stop()
         self.writer.join(timeout_s)
+        if self.failover is not None:
+            self.failover.stop()
         self.subscriber.stop()
         if self._http is not None:
             self._http.shutdown()

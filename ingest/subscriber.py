@@ -7,11 +7,12 @@ crash loses nothing: the broker redelivers whatever was not acknowledged.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import ssl
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -20,10 +21,15 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from coopwatt.settings import Settings
 from ingest.batch import Message
 from ingest.metrics import IngestMetrics
+from ingest.presence import Presence
+
+# MQTT 5 DISCONNECT reason code: publish the will (after its delay) although the disconnection is clean.
+DISCONNECT_WITH_WILL = 4
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +44,17 @@ def subscription_filters(settings: Settings) -> list[str]:
 
 
 class Subscriber:
-    """A persistent-session, QoS 1, manual-acknowledgement MQTT subscriber feeding a queue."""
+    """A persistent-session, QoS 1, manual-acknowledgement MQTT subscriber feeding a queue.
 
-    def __init__(self, settings: Settings, url: str, out: queue.Queue[Message], metrics: IngestMetrics) -> None:
+    With `presence`, it is a member of a shared group that announces itself (online, and a
+    delayed will "offline") and hears the other members (ingest/failover.py). With `adopted`,
+    it holds a gone member's session instead: no presence of its own, and no reconnection once
+    its connection ends (that member is back and took its session over).
+    """
+
+    def __init__(self, settings: Settings, url: str, out: queue.Queue[Message], metrics: IngestMetrics, *,
+                 generations: Iterator[int] | None = None, presence: Presence | None = None,
+                 on_presence: Callable[[bytes], None] | None = None, adopted: bool = False) -> None:
         self._settings = settings
         self._url = urlsplit(url)
         self._queue = out
@@ -48,8 +62,14 @@ class Subscriber:
         self._prefix = settings.mqtt_topic_prefix.strip("/") + "/" if settings.mqtt_topic_prefix.strip("/") else ""
         self._accepting = True
         self._lock = threading.Lock()
+        self._presence = presence
+        self._on_presence = on_presence
+        self.adopted = adopted
+        self.released = threading.Event()  # a held session's connection ended; never reconnected
         # Each connection gets a new generation: a message id is only meaningful on the
-        # connection it came from, so messages of an older one are never acknowledged.
+        # connection it came from, so messages of an older one are never acknowledged. Subscribers
+        # of one process draw from one counter, so a generation also tells which one to ack on.
+        self._generations = generations if generations is not None else itertools.count(1)
         self.generation = 0
         self.connected = threading.Event()
         # Set once the broker has granted every filter (SUBACK): before that, messages published
@@ -73,6 +93,17 @@ class Subscriber:
         if self._url.scheme == "mqtts":
             client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
+        if self._presence is not None and not self.adopted:
+            will = Properties(PacketTypes.WILLMESSAGE)
+            # The broker publishes "offline" only if this session stays away this long: a restart
+            # (compose's restart policy, an upgrade) comes back before and triggers no failover.
+            will.WillDelayInterval = self._settings.mqtt_failover_after_s
+            client.will_set(self._presence.topic, self._presence.payload("offline"), qos=1, retain=True,
+                            properties=will)
+        if self._presence is not None:
+            # Presence is not a reading: never queued for the writer (a held session has the
+            # subscription too, from its member).
+            client.message_callback_add(self._presence.filter, self._on_presence_message)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -100,14 +131,18 @@ class Subscriber:
             log.error("MQTT connection refused: %s", reason)
             return
         with self._lock:
-            self.generation += 1
+            self.generation = next(self._generations)
+        if self._presence is not None and not self.adopted:
+            client.publish(self._presence.topic, self._presence.payload("online"), qos=1, retain=True)
+            client.subscribe(self._presence.filter, qos=1)
         filters = subscription_filters(self._settings)
         # Subscribing again on a resumed session is harmless and covers a broker that lost it.
         result, mid = client.subscribe([(topic, 1) for topic in filters])
         if result == mqtt.MQTT_ERR_SUCCESS:
             with self._lock:
                 self._pending_subscribe = (mid, filters)
-        self._metrics.connected.set(1)
+        if not self.adopted:
+            self._metrics.connected.set(1)
         self.connected.set()
         log.info("connected to MQTT broker %s (session present: %s), subscribing to %d filters",
                  self._url.hostname, getattr(flags, "session_present", "?"), len(filters))
@@ -132,9 +167,28 @@ class Subscriber:
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self.subscribed.clear()
         self.connected.clear()
-        self._metrics.connected.set(0)
+        if not self.adopted:
+            self._metrics.connected.set(0)
+        if self.adopted:
+            # A held session is never reconnected: the usual cause is its ingester coming back and
+            # taking it over (Mosquitto 2.0 just closes the socket), and reconnecting would take it
+            # from that ingester again, and again. ingest/failover.py holds it anew if its member
+            # is still gone (the presence messages come again when the survivor reconnects).
+            if self._accepting:
+                log.info("let go of ingester %s's session (%s): it is back, or the broker went away",
+                         self._settings.mqtt_client_id, reason)
+            self._accepting = False
+            self.released.set()
+            client.disconnect()  # ends paho's reconnect loop
+            return
         if self._accepting:
             log.warning("disconnected from MQTT broker (%s); reconnecting", reason)
+
+    def _on_presence_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.qos:
+            client.ack(msg.mid, msg.qos)  # manual acknowledgement covers these too; nothing to commit
+        if self._on_presence is not None and self._accepting and not self.adopted:
+            self._on_presence(msg.payload)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if not self._accepting:
@@ -160,9 +214,17 @@ class Subscriber:
         self._accepting = False
 
     def stop(self) -> None:
-        """Disconnect cleanly; the persistent session stays on the broker."""
+        """Disconnect cleanly; the persistent session stays on the broker.
+
+        A group member leaves its will to be published (after the failover delay) so that a
+        member stopped for good is taken over as a dead one is; one back in time cancels it.
+        """
         self._accepting = False
         self.subscribed.clear()
-        self.client.disconnect()
+        if self._presence is not None and not self.adopted:
+            self.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=DISCONNECT_WITH_WILL))
+        else:
+            self.client.disconnect()
         self.client.loop_stop()
-        self._metrics.connected.set(0)
+        if not self.adopted:
+            self._metrics.connected.set(0)

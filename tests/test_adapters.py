@@ -483,3 +483,30 @@ def test_every_time_returned_is_timezone_aware() -> None:
         for reading in parse(topic, fixture(name)):
             assert reading.time.utcoffset() is not None
             assert math.isfinite(reading.value)
+
+
+# -- ESPHome's default topic layout (issue 11) ----------------------------------------------------
+
+@pytest.mark.parametrize("topic", ["compteur-b12/sensor/house_energy_wh/state", "esphome/compteur-b12/sensor/house_energy_wh/state"])
+def test_esphome_default_and_prefixed_topics_read_the_same(topic: str) -> None:
+    assert parse(topic, b"1234.5") == [Reading("compteur-b12", RECEIVED, Q.ENERGY_INDEX_KWH, pytest.approx(1.2345))]  # type: ignore[arg-type]
+
+
+def test_esphome_default_topic_error_names_the_topic_as_sent() -> None:
+    with pytest.raises(PayloadError, match="non-numeric value for node/sensor/power/state"):
+        parse("node/sensor/power/state", b"unavailable")
+
+
+@pytest.mark.parametrize("topic", ["node/binary_sensor/door/state", "node/sensor/power", "/sensor/power/state",
+                                   "node/sensor//state", "a/node/sensor/power/state"])
+def test_other_esphome_like_topics_stay_unknown(topic: str) -> None:
+    with pytest.raises(PayloadError, match="unknown topic"):
+        parse(topic, b"1")
+
+
+def test_shelly_gen1_emeter_total_is_the_index_and_energy_is_not_a_second_one() -> None:
+    assert parse("shellies/em/emeter/1/total", b"2500") == [
+        Reading("em/emeter/1", RECEIVED, Q.ENERGY_INDEX_KWH, pytest.approx(2.5))]  # type: ignore[arg-type]
+    assert parse("shellies/em/emeter/1/energy", b"600") == []
+    assert parse("shellies/plug/relay/0/energy", b"600") == [
+        Reading("plug/relay/0", RECEIVED, Q.ENERGY_INDEX_KWH, pytest.approx(0.01))]  # type: ignore[arg-type]

@@ -522,9 +522,13 @@ def test_acl_follows_the_ingester_topics() -> None:
     topics = set(Settings.model_fields["mqtt_topics"].default)
     blocks = _acl_blocks()
     assert {t for a, t in blocks["coopwatt-ingest"] if a == "read"} == topics
-    assert {a for a, _ in blocks["coopwatt-ingest"]} == {"read", "deny"}, "the ingester must not write"
+    # The ingester writes nothing but its presence for the shared-group failover (ingest/failover.py).
+    assert {(a, t) for a, t in blocks["coopwatt-ingest"] if a not in ("read", "deny")} == {
+        ("readwrite", "coopwatt/ingest/presence/+")}, "the ingester must not write readings nor alerts"
     assert {t for a, t in blocks["coopwatt-simulator"] if a == "write"} == topics
     for account in ("coopwatt-analytics", "coopwatt-dashboard"):
         assert {(a, t) for a, t in blocks[account] if a != "deny"} == {("write", "coopwatt/alerts/#")}
-    assert all(a.startswith("pattern write") for a, _ in blocks[None]), "patterns may only let meters publish"
-    assert all("%u" in t for _, t in blocks[None]), "every meter pattern must be scoped to the user name"
+    meter_patterns = [t for a, t in blocks[None] if a != "pattern deny"]
+    assert all(a in ("pattern write", "pattern deny") for a, _ in blocks[None]), "patterns may only let meters publish"
+    assert all("%u" in t for t in meter_patterns), "every meter pattern must be scoped to the user name"
+    assert all("%u" not in t for a, t in blocks[None] if a == "pattern deny"), "a deny pattern closes a subtree to all"

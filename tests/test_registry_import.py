@@ -125,3 +125,32 @@ def test_command_line_imports_good_lines_and_reports_bad_ones(
     captured = capsys.readouterr()
     assert "line 7: floor_area_m2" in captured.err
     assert len(_registry(migrated_db_url)) == 5
+
+
+@pytest.mark.parametrize(("source", "why"), [
+    ("alerts", "reserved"), ("tele", "reserved"), ("Shellies", "reserved"), ("status", "reserved"),
+    ("coopwatt-ingest-1", "coopwatt"), ("a+b", "wildcards"), ("tasmota#1", "wildcards"),
+    ("$SYS", "$"), ("tasmota-a02/extra", "channel"), ("tele/em:0", "reserved"),
+])
+def test_meter_ids_that_could_collide_on_the_broker_are_refused(source: str, why: str) -> None:
+    """A meter id equal to a topic prefix or level, a service's name, or with wildcards: refused, naming it."""
+    rows, errors = parse_registry(HEADER + f"r1,A,A-01,62.5,electric,{source},electricity,index\n"
+                                  "r1,A,A-02,40,gas,tasmota-a02,electricity,index\n")
+    assert [row.meter_source for row in rows] == ["tasmota-a02"]
+    assert len(errors) == 1 and errors[0].line == 2
+    assert repr(source) in errors[0].reason and "meter_source" in errors[0].reason and why in errors[0].reason
+
+
+def test_auto_registration_refuses_the_ids_the_import_refuses(migrated_db_url: str) -> None:
+    """The ingester's auto-registration applies the same rules: no meter 'tele' or 'coopwatt-ingest-1'."""
+    from coopwatt.quantities import Quantity
+    from ingest.registry import Registry
+
+    registry = Registry()
+    with psycopg.connect(migrated_db_url) as conn:
+        for source in ("tele", "alerts", "coopwatt-ingest-1", "a+b"):
+            assert registry.register(conn, source, Quantity.POWER_W) is None
+        assert registry.register(conn, "tasmota-a02", Quantity.POWER_W) is not None
+        conn.commit()
+        sources = [row[0] for row in conn.execute("SELECT source FROM meter")]
+    assert sources == ["tasmota-a02"]

@@ -86,3 +86,16 @@ def test_a_frozen_index_longer_than_the_readings_read_is_refused() -> None:
     assert "COOPWATT_ANALYTICS_INDEX_LOOKBACK_DAYS" in str(info.value)
     assert load_settings({"COOPWATT_ANALYTICS_FROZEN_MIN_HOURS": "80",
                           "COOPWATT_ANALYTICS_INDEX_LOOKBACK_DAYS": "4"}).analytics_frozen_min_hours == 80
+
+
+def test_failover_settings_are_checked_with_the_session_they_rely_on() -> None:
+    """A failover delay the session would not outlive, or a client id that cannot be a topic level, stops start-up."""
+    group = {"COOPWATT_MQTT_SHARED_GROUP": "coopwatt-ingest", "COOPWATT_MQTT_CLIENT_ID": "coopwatt-ingest-1"}
+    assert load_settings({**group}).mqtt_failover_after_s == 30
+    with pytest.raises(SettingsError, match="COOPWATT_MQTT_FAILOVER_AFTER_S.*COOPWATT_MQTT_SESSION_EXPIRY_S"):
+        load_settings({**group, "COOPWATT_MQTT_FAILOVER_AFTER_S": "3600", "COOPWATT_MQTT_SESSION_EXPIRY_S": "600"})
+    with pytest.raises(SettingsError, match="COOPWATT_MQTT_CLIENT_ID"):
+        load_settings({**group, "COOPWATT_MQTT_CLIENT_ID": "ingest/1"})
+    # Off, or without a group: nothing to check.
+    load_settings({**group, "COOPWATT_MQTT_FAILOVER_AFTER_S": "0", "COOPWATT_MQTT_SESSION_EXPIRY_S": "0"})
+    load_settings({"COOPWATT_MQTT_CLIENT_ID": "ingest/1"})

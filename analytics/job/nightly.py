@@ -220,6 +220,10 @@ def _analyse_chunk(conn: psycopg.Connection, chunk: list[load.DwellingInfo], tod
             continue
         results.append(year)
         acc.add(info, year)
+        if info.dwelling_id not in hourly and np.isfinite(kinds.get("electricity", empty).to_numpy()).any():
+            # Daily data only (utility exports): baselines and comparisons ran on it, but the night base load,
+            # leaks, the hour-of-week profile and the off-peak check need hours; counted, never guessed.
+            summary.skipped["hourly_features_no_hourly_data"] += 1
         for kind in year.kinds.values():
             if kind.qualified:
                 summary.baselines_qualified += 1

@@ -2,6 +2,8 @@
 
 Aggregation happens in SQL (sums per dwelling, kind and local day; mean temperature per
 residence and local day); what comes back is small enough for one chunk of dwellings.
+Daily use reads ``consumption_daily_all``: the hourly rollup, completed by the daily figures of
+utility exports, so a household with only daily data gets baselines and comparisons too.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def daily_use(conn: psycopg.Connection, dwellings: list[DwellingInfo], start: da
                SELECT m.dwelling_id, m.kind, cd.meter_id, cd.day, cd.hours,
                       CASE WHEN m.kind = 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
                            ELSE cd.energy_kwh END AS kwh
-                 FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id
+                 FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
                 WHERE m.dwelling_id = ANY(%(ids)s) AND m.removed_at IS NULL AND m.kind = ANY(%(kinds)s)
                   AND cd.day >= %(start)s AND cd.day < %(end)s),
            n AS (SELECT dwelling_id, kind, count(DISTINCT meter_id) AS meters FROM d GROUP BY 1, 2)
@@ -188,7 +190,7 @@ def intervention_daily_use(conn: psycopg.Connection, item: Intervention, start: 
                 SELECT m.kind, cd.meter_id, cd.day, cd.hours,
                        CASE WHEN m.kind = 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
                             ELSE cd.energy_kwh END AS kwh
-                  FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id
+                  FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
                  WHERE m.removed_at IS NULL AND {scope} AND m.kind = ANY(%(kinds)s)
                    AND cd.day >= %(start)s AND cd.day < %(end)s),
             n AS (SELECT kind, count(DISTINCT meter_id) AS meters FROM d GROUP BY 1)

@@ -13,7 +13,12 @@ topic (prefix already stripped)             module           source id
 ``<device>/status/em|em1|emdata|em1data:<n>``  shelly (Gen2+)  ``<device>/em:<n>``, ``<device>/em1:<n>``
 ``zigbee2mqtt/<friendly name>``             zigbee2mqtt      ``<friendly name>``
 ``esphome/<node>/sensor/<object id>/state`` esphome          ``<node>``
+``<node>/sensor/<object id>/state``         esphome          ``<node>`` (ESPHome's default prefix)
 ==========================================  ===============  =============================
+
+Each topic goes to exactly one adapter: the first row whose shape it has, in this order
+(a four-level ``<x>/sensor/<y>/state`` is ESPHome's unless ``<x>`` is ``zigbee2mqtt``,
+whose device names may hold slashes).
 """
 
 from __future__ import annotations
@@ -67,6 +72,9 @@ def parse_message(topic: str, payload: bytes, received_at: datetime, state: Adap
             return zigbee2mqtt.parse(name, payload, received_at)
     elif head == "esphome" and count == 5 and parts[2] == "sensor" and parts[4] == "state" and parts[1]:
         return esphome.parse(parts[1], parts[3], payload, received_at)
+    elif count == 4 and parts[1] == "sensor" and parts[3] == "state" and head and parts[2]:
+        # ESPHome without a topic_prefix: it defaults to the node name.
+        return esphome.parse(head, parts[2], payload, received_at, prefix="")
     if count >= 3 and parts[-2] == "status":
         component, _, component_id = parts[-1].partition(":")
         device = "/".join(parts[:-2])

@@ -1,7 +1,10 @@
-"""ESPHome MQTT sensor states: ``esphome/<node>/sensor/<object_id>/state`` (a bare number; source = node).
+"""ESPHome MQTT sensor states: ``<node>/sensor/<object_id>/state`` or ``esphome/<node>/…`` (a bare number; source = node).
 
-ESPHome publishes each sensor's state as text on ``<topic_prefix>/sensor/<object_id>/state``;
-set ``mqtt: topic_prefix: esphome/<node>`` on the node. The object id (the sensor
+ESPHome publishes each sensor's state as text on ``<topic_prefix>/sensor/<object_id>/state``.
+``topic_prefix`` defaults to the node's name, so a node configured with only
+``mqtt: broker: …`` publishes ``<node>/sensor/<object_id>/state``; a node may also set
+``topic_prefix: esphome/<node>`` (both are subscribed). The node name is the meter's
+source in the registry either way. The object id (the sensor
 name in lower case, spaces as underscores) says what it is, by this convention:
 
 =====================================  ===============================  ============
@@ -56,13 +59,13 @@ def quantity_for(object_id: str) -> tuple[Quantity, str] | None:
     return None
 
 
-def parse(node: str, object_id: str, payload: bytes, received_at: datetime) -> list[Reading]:
-    """One sensor state; [] for sensors outside the convention and for ``nan``."""
+def parse(node: str, object_id: str, payload: bytes, received_at: datetime, *, prefix: str = "esphome/") -> list[Reading]:
+    """One sensor state; [] for sensors outside the convention and for ``nan``. ``prefix``: before the node."""
     meaning = quantity_for(object_id)
     if meaning is None:
         return []
     quantity, unit = meaning
     if payload.strip().lower() == b"nan":
         return []
-    value = bare_number(payload, f"esphome/{node}/sensor/{object_id}/state")
+    value = bare_number(payload, f"{prefix}{node}/sensor/{object_id}/state")
     return [Reading(node, received_at, quantity, to_canonical(value, unit, quantity))]

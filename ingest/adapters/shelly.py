@@ -1,18 +1,35 @@
 """Shelly devices: Gen1 per-value topics and Gen2+ (Plus/Pro) component status topics.
 
 Gen1 (``shellies/<id>/emeter/<n>/<value>``, ``shellies/<id>/relay/<n>/<value>``),
-one bare number per message, no timestamp (the receive time is used):
+one bare number per message, no timestamp (the receive time is used). What Shelly's
+Gen1 API documents for these values, and what is stored:
 
-* ``power``: active power, W;
-* emeter ``total``: the persistent energy index, Wh;
-* relay ``energy``: energy counter in watt-minutes (it restarts from 0 when the
-  device reboots; the consumption derivation treats that as a counter reset).
+==========================  ===========================================  ==========================
+value                       meaning (Shelly Gen1 MQTT)                   stored as
+==========================  ===========================================  ==========================
+emeter ``power``            active power, W                              power_w
+emeter ``total``            energy in Wh, kept in non-volatile memory    energy_index_kwh (÷ 1000)
+emeter ``energy``           energy counter in watt-minutes, restarts     not stored (see below)
+                            from 0 when the device reboots
+emeter ``total_returned``,  energy sent back to the grid (Wh; Wmin)      not stored
+``returned_energy``
+relay ``power``             active power, W (Plug, Plug S, 1PM, 2.5)     power_w
+relay ``energy``            energy counter in watt-minutes, restarts     energy_index_kwh (÷ 60 000)
+                            from 0 when the device reboots
+==========================  ===========================================  ==========================
 
-The emeter's own ``energy`` (watt-minutes since the last report or reboot) is
-not used: ``total`` is the index of that channel, and emitting both would give
-one meter two disagreeing indices. Other values (voltage, current, pf,
-reactive_power, total_returned, returned_energy, command, overpower_value…) are
-valid but not stored. Sources: ``<id>/emeter/<n>`` and ``<id>/relay/<n>``.
+An EM or 3EM channel publishes ``energy`` and ``total`` side by side, and both count the
+same energy. ``total`` is the channel's index: it survives reboots, so its differences are
+the consumption, whereas ``energy`` drops to 0 at every reboot and would read as a counter
+reset. Storing both as the one index quantity of one meter would interleave two series
+of different values (one index in Wh since installation, one in Wmin since boot), which
+the derivation would read as resets and jumps at every message: double counting at best.
+So ``energy`` is left out where ``total`` exists, which for an emeter channel is always.
+A plug or 1PM publishes no persistent total over MQTT: its ``energy`` watt-minute counter
+is the index, and the consumption derivation treats each reboot's drop to 0 as a counter
+reset (the new count is the use since the reboot), never as negative use.
+Other values (voltage, current, pf, reactive_power, command, overpower_value…) are valid
+but not stored. Sources: ``<id>/emeter/<n>`` and ``<id>/relay/<n>``.
 
 Gen2+ (``<device>/status/<component>:<n>``, the component status as JSON, when
 "generic status update over MQTT" is on):
@@ -36,7 +53,8 @@ from ingest.adapters.payload import bare_number, load_object, number
 from ingest.reading import PayloadError, Reading
 from ingest.units import to_canonical
 
-# Gen1: (channel type, value name) → (quantity, unit).
+# Gen1: (channel type, value name) → (quantity, unit). emeter "energy" is deliberately absent: "total" is that
+# channel's index (persistent Wh); both would be two disagreeing indices of one meter (module docstring).
 _GEN1_VALUES: dict[tuple[str, str], tuple[Quantity, str]] = {
     ("emeter", "power"): (Quantity.POWER_W, "W"),
     ("emeter", "total"): (Quantity.ENERGY_INDEX_KWH, "Wh"),

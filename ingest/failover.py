@@ -1,0 +1,116 @@
+"""Shared-group failover: a surviving ingester takes over the session of a member that died.
+
+Mosquitto keeps a dead member in its shared group: it goes on routing that member's share of
+the readings to its persistent session and queues them until the member comes back (issue 11:
+30,887 of 100,000 readings waited). A short session expiry would end that, but the broker then
+drops what it had queued and sent unacknowledged: readings lost (docs/operations.md measures
+both). So instead, once a member has been gone for COOPWATT_MQTT_FAILOVER_AFTER_S (its delayed
+will says so, ingest/presence.py), one survivor connects with the member's client id: it
+resumes that session, stores what was queued and in flight (acknowledged after commit, as
+always) and every reading the group still routes to it. When the member comes back, its
+connection takes the session over and the survivor lets it go without reconnecting
+(ingest/subscriber.py).
+
+The survivor chosen is the online member with the smallest client id, so that two survivors
+never take one session from each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+
+from coopwatt.settings import Settings
+from ingest.batch import Message
+from ingest.metrics import IngestMetrics
+from ingest.presence import Presence, parse_presence
+from ingest.subscriber import Subscriber
+
+log = logging.getLogger(__name__)
+
+
+def sessions_to_adopt(me: str, online_by_member: Mapping[str, bool], held: Iterable[str]) -> list[str]:
+    """The members whose sessions `me` should take over now (pure): all gone ones, if `me` is the chosen survivor."""
+    online = {member for member, is_online in online_by_member.items() if is_online} | {me}
+    if min(online) != me:
+        return []
+    held_now = set(held)
+    return sorted(member for member, is_online in online_by_member.items()
+                  if not is_online and member != me and member not in held_now)
+
+
+class Failover:
+    """Hears the group's presence and holds the sessions of the members that are gone."""
+
+    def __init__(self, settings: Settings, url: str, out: queue.Queue[Message], metrics: IngestMetrics,
+                 generations: Iterator[int], presence: Presence) -> None:
+        self._settings = settings
+        self._url = url
+        self._queue = out
+        self._metrics = metrics
+        self._generations = generations
+        self._presence = presence
+        self._lock = threading.Lock()
+        self._online: dict[str, bool] = {}
+        self._held: dict[str, Subscriber] = {}
+        self._stopped = False
+
+    def on_presence(self, payload: bytes) -> None:
+        """A presence message of the group (from the subscriber's network thread)."""
+        member = parse_presence(payload)
+        if member is None or member.group != self._presence.group:
+            return
+        with self._lock:
+            if self._stopped:
+                return
+            self._online[member.client_id] = member.online
+            # A member back online has taken its session over already (the holder let go), or
+            # is about to: either way the holder stops and nothing is held for it any more.
+            released = [name for name, held in self._held.items()
+                        if held.released.is_set() or self._online.get(name)]
+            for name in released:
+                self._held.pop(name).stop()
+            for name in sessions_to_adopt(self._presence.client_id, self._online, self._held):
+                self._held[name] = self._adopt(name)
+            self._metrics.sessions_held.set(len(self._held))
+
+    def _adopt(self, member: str) -> Subscriber:
+        log.warning("ingester %s of group %s has been gone for %d s: taking over its session so that the "
+                    "readings the broker keeps for it are stored", member, self._presence.group,
+                    self._settings.mqtt_failover_after_s)
+        settings = self._settings.model_copy(update={"mqtt_client_id": member})
+        held = Subscriber(settings, self._url, self._queue, self._metrics, generations=self._generations,
+                          presence=self._presence, adopted=True)
+        held.start()
+        return held
+
+    def held(self) -> list[str]:
+        """Client ids of the sessions this ingester holds for gone members."""
+        with self._lock:
+            return sorted(name for name, held in self._held.items() if not held.released.is_set())
+
+    def ack(self, messages: Iterable[Message]) -> int:
+        """Acknowledge committed messages that came through a held session; return how many."""
+        batch = list(messages)
+        with self._lock:
+            holders = list(self._held.values())
+        return sum(holder.ack(batch) for holder in holders)
+
+    def stop_accepting(self) -> None:
+        """Stop queueing messages of held sessions (they will be redelivered)."""
+        with self._lock:
+            self._stopped = True
+            holders = list(self._held.values())
+        for holder in holders:
+            holder.stop_accepting()
+
+    def stop(self) -> None:
+        """Disconnect the held sessions; they stay on the broker for their member (or the next survivor)."""
+        with self._lock:
+            self._stopped = True
+            holders, self._held = list(self._held.values()), {}
+        for holder in holders:
+            holder.stop()
+        self._metrics.sessions_held.set(0)
