@@ -107,9 +107,15 @@ class Settings(BaseModel):
     dashboard_port: int = Field(8050, ge=1, le=65_535)
     dashboard_workers: int = Field(2, ge=1, le=64, description="gunicorn worker processes")
     dashboard_session_hours: float = Field(12.0, gt=0, le=24 * 90, description="how long a login lasts")
-    dashboard_cookie_secure: bool = Field(False, description="send the session cookie over HTTPS only (set behind TLS)")
+    # On by default: production is served over HTTPS by a reverse proxy; the demo (plain HTTP on localhost) turns it off.
+    dashboard_cookie_secure: bool = Field(True, description="send the session cookie over HTTPS only (false: plain HTTP)")
     dashboard_login_max_failures: int = Field(5, ge=1, description="failed logins per user or address before a pause")
-    dashboard_login_window_s: int = Field(900, ge=1, description="window (and pause) for the login rate limit")
+    dashboard_login_window_s: int = Field(900, ge=1, description="window failures are counted over, and the longest login pause")
+    # Login throttle and reverse proxy (dashboard/throttle.py, dashboard/client_address.py).
+    dashboard_login_first_pause_s: float = Field(
+        30.0, gt=0, description="first pause after too many failed logins; it doubles with each further failure")
+    dashboard_trusted_proxies: tuple[str, ...] = Field(
+        (), description="reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is read")
     tariff_electricity_eur_per_kwh: float = Field(0.2016, ge=0, description="electricity price shown to households")
     tariff_gas_eur_per_kwh: float = Field(0.1050, ge=0, description="gas price per kWh")
     tariff_water_eur_per_m3: float = Field(4.30, ge=0, description="water price per m³ (supply and sanitation)")
@@ -262,6 +268,26 @@ class Settings(BaseModel):
                 f"COOPWATT_ANALYTICS_FROZEN_MIN_HOURS ({self.analytics_frozen_min_hours:g}) must be shorter than "
                 f"COOPWATT_ANALYTICS_INDEX_LOOKBACK_DAYS ({self.analytics_index_lookback_days:g}) × 24 h, the raw "
                 "readings the anomaly job reads")
+        return self
+
+    @field_validator("dashboard_trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is not an address or network (expected e.g. 10.0.0.5,172.18.0.0/16)") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _check_login_pause(self) -> Settings:
+        if self.dashboard_login_first_pause_s > self.dashboard_login_window_s:
+            raise ValueError(
+                f"COOPWATT_DASHBOARD_LOGIN_FIRST_PAUSE_S ({self.dashboard_login_first_pause_s:g}) must not exceed "
+                f"COOPWATT_DASHBOARD_LOGIN_WINDOW_S ({self.dashboard_login_window_s}), the longest pause")
         return self
 
     @field_validator("tariff_offpeak_hours")

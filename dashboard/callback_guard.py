@@ -14,6 +14,8 @@ from typing import Any
 
 import flask
 
+from dashboard import rejections
+
 CALLBACK_PATH = "/_dash-update-component"
 LOCATION_IDS = ("_pages_location",)
 
@@ -43,8 +45,7 @@ def check_request() -> flask.Response | None:
     for entry in _entries(body):
         if isinstance(entry, dict) and entry.get("id") in LOCATION_IDS \
                 and not location_value_ok(entry.get("property"), entry.get("value")):
-            flask.current_app.logger.warning("callback refused: page location is not a path")
-            return flask.Response("bad request", 400, mimetype="text/plain")
+            return rejections.refuse(400, "page location is not a path")
     return None
 
 

@@ -39,6 +39,8 @@ class Scope:
     dwelling_id: int | None
     residence_ids: frozenset[int]
     building_ids: frozenset[int]
+    # Raised by logout: a session cookie from before it no longer matches (dashboard/auth.py).
+    session_version: int = 0
 
 
 def load_scope(conn: psycopg.Connection, account_id: int) -> Scope | None:
@@ -47,7 +49,8 @@ def load_scope(conn: psycopg.Connection, account_id: int) -> Scope | None:
         """
         SELECT a.id, a.username, a.role, a.language, a.password_changed_at::text, a.dwelling_id,
                coalesce(array(SELECT residence_id FROM account_residence WHERE account_id = a.id), '{}'),
-               coalesce(array(SELECT building_id FROM account_building WHERE account_id = a.id), '{}')
+               coalesce(array(SELECT building_id FROM account_building WHERE account_id = a.id), '{}'),
+               a.session_version
         FROM account a WHERE a.id = %s
         """,
         (account_id,),
@@ -57,6 +60,7 @@ def load_scope(conn: psycopg.Connection, account_id: int) -> Scope | None:
     return Scope(
         account_id=row[0], username=row[1], role=Role(row[2]), language=row[3], password_changed_at=row[4],
         dwelling_id=row[5], residence_ids=frozenset(row[6]), building_ids=frozenset(row[7]),
+        session_version=row[8],
     )
 
 

@@ -132,6 +132,8 @@ class DashboardServer:
             "COOPWATT_DATABASE_URL": database_url,
             "COOPWATT_DASHBOARD_SECRET_KEY": SECRET,
             "COOPWATT_LOG_LEVEL": "INFO",
+            # Plain HTTP on 127.0.0.1: a Secure cookie would never come back.
+            "COOPWATT_DASHBOARD_COOKIE_SECURE": "false",
         })
         env.update({"COOPWATT_" + key.upper(): value for key, value in settings.items()})
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
@@ -197,3 +199,9 @@ def csrf_from(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "no CSRF token in the login page"
     return match.group(1)
+
+
+def post_form(session: requests.Session, base_url: str, path: str, **fields: str) -> requests.Response:
+    """POST to a state-changing route the way the pages' forms do: with the session's CSRF token."""
+    token = csrf_from(session.get(base_url + "/login", timeout=10).text)
+    return session.post(base_url + path, data={"csrf_token": token, **fields}, allow_redirects=False, timeout=30)

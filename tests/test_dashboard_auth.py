@@ -15,7 +15,16 @@ import requests
 from coopwatt.settings import SettingsError, load_settings
 from coopwatt.users import set_password
 from dashboard.auth import attempt_login, hash_password, verify_password
-from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed, csrf_from, login, seed_cooperative
+from tests.dashboard_support import (
+    PARIS,
+    PASSWORD,
+    DashboardServer,
+    Seed,
+    csrf_from,
+    login,
+    post_form,
+    seed_cooperative,
+)
 
 MAX_FAILURES = 3
 
@@ -54,10 +63,12 @@ def test_login_page_is_french_first_and_switches_to_english(server: DashboardSer
     session = requests.Session()
     page = session.get(server.url + "/login", timeout=10)
     assert page.status_code == 200 and 'lang="fr"' in page.text and "Mot de passe" in page.text
-    english = session.get(server.url + "/lang/en?next=/login", timeout=10)
+    switched = post_form(session, server.url, "/lang/en", next="/login")
+    assert switched.status_code == 302 and switched.headers["Location"] == "/login"
+    english = session.get(server.url + "/login", timeout=10)
     assert 'lang="en"' in english.text and "Password" in english.text
     # Only local redirect targets.
-    away = session.get(server.url + "/lang/fr?next=//evil.example/x", allow_redirects=False, timeout=10)
+    away = post_form(session, server.url, "/lang/fr", next="//evil.example/x")
     assert away.headers["Location"] == "/"
 
 
@@ -83,7 +94,7 @@ def test_login_needs_the_csrf_token_and_the_right_password(server: DashboardServ
 def test_logout_ends_the_session(server: DashboardServer) -> None:
     session = login(server.url, "alice")
     assert session.get(server.url + "/_dash-layout", timeout=10).status_code == 200
-    bye = session.get(server.url + "/logout", allow_redirects=False, timeout=10)
+    bye = post_form(session, server.url, "/logout")
     assert bye.status_code == 302 and bye.headers["Location"].startswith("/login")
     assert session.get(server.url + "/_dash-layout", timeout=10).status_code == 401
 
@@ -129,16 +140,19 @@ def test_cross_site_posts_are_refused(server: DashboardServer) -> None:
 
 def test_attempt_login_counts_failures_in_the_database(seeded: tuple[str, Seed]) -> None:
     url, seed = seeded
-    settings = load_settings({}, database_url=url, dashboard_login_max_failures=2, dashboard_login_window_s=600)
+    settings = load_settings({}, database_url=url, dashboard_login_max_failures=2, dashboard_login_window_s=600,
+                             dashboard_login_first_pause_s=60)
     with psycopg.connect(url) as conn:
         assert attempt_login(conn, settings, "alice", PASSWORD, "10.0.0.1").account_id == seed.accounts["alice"]
-        assert attempt_login(conn, settings, "alice", "nope", "10.0.0.1").account_id is None
         assert attempt_login(conn, settings, "alice", "nope", "10.0.0.2").account_id is None
-        limited = attempt_login(conn, settings, "alice", PASSWORD, "10.0.0.3")
-        assert limited.rate_limited and limited.account_id is None
+        assert attempt_login(conn, settings, "alice", "nope", "10.0.0.2").account_id is None
+        # That name from that address pauses; the owner from another address does not.
+        limited = attempt_login(conn, settings, "alice", PASSWORD, "10.0.0.2")
+        assert limited.rate_limited and limited.account_id is None and 0 < limited.retry_after_s <= 60
+        assert attempt_login(conn, settings, "alice", PASSWORD, "10.0.0.3").account_id == seed.accounts["alice"]
         # Failures older than the window no longer count.
         conn.execute("UPDATE login_attempt SET attempted_at = attempted_at - interval '11 minutes'")
-        assert attempt_login(conn, settings, "alice", PASSWORD, "10.0.0.3").account_id == seed.accounts["alice"]
+        assert attempt_login(conn, settings, "alice", PASSWORD, "10.0.0.2").account_id == seed.accounts["alice"]
         # Many failures from one address on many names limit that address.
         for n in range(4 * 2):
             attempt_login(conn, settings, f"guess{n}", "x", "10.9.9.9")
