@@ -2,7 +2,7 @@
 
 Long periods are never read from raw readings: consumption comes from
 ``consumption_daily_all`` (one row per meter and local day: the hourly rollup,
-completed by the daily figures of utility exports; migration 0011). Only the member's own
+completed by the daily figures of utility exports; migration 0010). Only the member's own
 data export reads raw readings, streamed.
 """
 

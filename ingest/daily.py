@@ -2,7 +2,7 @@
 
 Utility exports give either a day's consumption (Enedis daily consumption, GRDF)
 or an index read once a day (Enedis daily indices, a water utility). Both end up
-as :class:`DayFigure` rows, stored in ``consumption_day`` (migration 0011), which
+as :class:`DayFigure` rows, stored in ``consumption_day`` (migration 0010), which
 the analytics read together with the hourly rollup (view ``consumption_daily_all``).
 
 An index read on day D is the meter's count at the start of D (Enedis' "arrêté
