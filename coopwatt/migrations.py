@@ -15,7 +15,8 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
-from coopwatt.db import StorageMode, storage_mode, timescaledb_available
+from coopwatt.db import StorageMode, storage_mode
+from coopwatt.storage import StorageSetting, probe_timescaledb, resolve_mode
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,18 @@ def _render(text: str, timezone: str) -> str:
     return text.replace("{{timezone}}", literal)
 
 
-def choose_mode(conn: psycopg.Connection) -> StorageMode:
-    """The mode already recorded, else TimescaleDB when the server has it."""
+def choose_mode(conn: psycopg.Connection, setting: StorageSetting = "auto") -> StorageMode:
+    """The mode already recorded, else the one COOPWATT_STORAGE asks for and the server allows.
+
+    Raises StorageModeError when the setting cannot be honoured; logs one warning
+    when `auto` falls back to plain PostgreSQL on a server that has TimescaleDB
+    installed but unusable (e.g. not preloaded).
+    """
     recorded = storage_mode(conn)
-    if recorded is not None:
-        return recorded
-    return StorageMode.TIMESCALEDB if timescaledb_available(conn) else StorageMode.POSTGRESQL
+    mode, warning = resolve_mode(setting, recorded, probe_timescaledb(conn, try_create=recorded is None))
+    if warning:
+        log.warning(warning)
+    return mode
 
 
 def applied_versions(conn: psycopg.Connection) -> set[int]:
@@ -74,13 +81,14 @@ def applied_versions(conn: psycopg.Connection) -> set[int]:
     return {row[0] for row in conn.execute("SELECT version FROM schema_migration")}
 
 
-def migrate(url: str, *, timezone: str = "Europe/Paris") -> tuple[StorageMode, list[Migration]]:
-    """Apply every pending migration; return the mode and what was applied."""
+def migrate(url: str, *, timezone: str = "Europe/Paris",
+            storage: StorageSetting = "auto") -> tuple[StorageMode, list[Migration]]:
+    """Apply every pending migration in the mode `storage` resolves to; return the mode and what was applied."""
     applied: list[Migration] = []
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATE_LOCK_KEY,))
         try:
-            mode = choose_mode(conn)
+            mode = choose_mode(conn, storage)
             log.info("storage mode: %s%s", mode, "" if mode is StorageMode.TIMESCALEDB
                      else " (TimescaleDB not available on this server; rollups refreshed by coopwatt)")
             done = applied_versions(conn)
@@ -101,7 +109,10 @@ def migrate(url: str, *, timezone: str = "Europe/Paris") -> tuple[StorageMode, l
                 log.info("applied migration %04d_%s", migration.version, migration.name)
                 applied.append(migration)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATE_LOCK_KEY,))
+            # A server that killed the session (a FATAL error) already released the lock; unlocking
+            # there would raise "the connection is closed" and hide the real error.
+            if not conn.closed:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATE_LOCK_KEY,))
     return mode, applied
 
 
