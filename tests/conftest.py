@@ -28,6 +28,8 @@ import pytest
 
 from coopwatt.settings import Settings, load_settings
 
+pytest_plugins = ["pytester"]  # tests of these fixtures run pytest on a small file of their own
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TSDB_ADMIN_URL = os.environ.get("TEST_TSDB_ADMIN_URL", "postgresql://postgres@127.0.0.1:5433/postgres")

@@ -257,3 +257,41 @@ def test_a_failed_job_shows_in_status_metrics_and_health(settings: Settings, cap
         finally:
             # Not left behind: the fixtures stop the whole run at a failed job.
             conn.execute("SELECT delete_job(%s)", (job,))
+
+
+FAILING_RUN = '''
+import time
+import psycopg
+import pytest
+
+
+@pytest.mark.storage("timescaledb")
+def test_leaves_a_failed_job(migrated_db_url):
+    with psycopg.connect(migrated_db_url, autocommit=True) as conn:
+        conn.execute("CREATE PROCEDURE failing_job(job_id int, config jsonb) LANGUAGE plpgsql AS"
+                     " $$ BEGIN RAISE EXCEPTION 'deliberate failure in a fixture test'; END $$")
+        job = conn.execute("SELECT add_job('failing_job', INTERVAL '1 hour', initial_start => now())").fetchone()[0]
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and conn.execute(
+                "SELECT last_run_status FROM timescaledb_information.job_stats WHERE job_id = %s",
+                (job,)).fetchone() != ("Failed",):
+            time.sleep(0.5)
+
+
+@pytest.mark.storage("timescaledb")
+def test_never_reached(migrated_db_url):
+    pass
+'''
+
+
+@pytest.mark.storage("timescaledb")
+def test_the_fixtures_stop_the_run_at_the_first_failed_job(pytester: pytest.Pytester, pg_admin_url: str) -> None:
+    """The run ends at the failed job with its error, instead of going on to pile up follow-on failures."""
+    pytester.makeconftest((Path(__file__).resolve().parent / "conftest.py").read_text())
+    pytester.makeini("[pytest]\nmarkers =\n    storage(*modes): storage modes\n    browser: browser\n")
+    pytester.makepyfile(test_failing_run=FAILING_RUN)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 1, output
+    assert "TimescaleDB background job failed" in output and "deliberate failure in a fixture test" in output
+    assert "test_never_reached" not in output.split("test_leaves_a_failed_job", 1)[1], output
