@@ -361,6 +361,7 @@ def _seed(url: str, name: str, dwellings: int, seed: int, start: datetime, end: 
         else:
             # reading_hourly/reading_daily over the raw days (consumption_daily's last days are rebuilt identically).
             refresh_rollups(conn, settings, since=raw_since, until=end)
+        conn.commit()  # the count above opened a transaction; autocommit can only change outside one
         conn.autocommit = True
         conn.execute("SET maintenance_work_mem = '1GB'")
         for statement in deferred:

@@ -1,75 +1,126 @@
-"""Storage benchmark: disk per reading in the `reading` table, as the ingester writes it.
+"""Storage benchmark: disk per reading in the `reading` table, as the ingester writes it, in both storage modes.
 
-One million readings of 100 meters arriving time-first (every meter, minute after minute,
-as from a live residence), written with the ingester's COPY path, then VACUUM ANALYZE.
+A month of one-minute energy indexes from 100 meters (4.3 million readings) arriving
+time-first (every meter, minute after minute, as from a live residence), written with the
+ingester's COPY path, then VACUUM ANALYZE. Each meter's index rises by a random, Wh-rounded
+step each minute (a seeded generator), not a straight line that any codec would flatten.
 Baseline in the same run: the bytes of the native JSON messages that carried them.
-On TimescaleDB the same script reports the hypertable's size before and after compressing
-its chunks (`compress_chunk`), which is the ratio the sizing in docs/operations.md needs.
+On TimescaleDB the script also compresses every chunk (`compress_chunk`, what the
+compression policy does) and reports the size after, and the ratio to plain PostgreSQL.
 
-Run:  uv run python bench/storage_bench.py [--meters 100] [--minutes 10000]
+Run:  uv run python bench/storage_bench.py [--meters 100] [--days 30] [--modes postgresql,timescaledb]
+Servers: BENCH_PG_ADMIN_URL (default the machine's 127.0.0.1:5432) for plain PostgreSQL and
+BENCH_TSDB_ADMIN_URL (default 127.0.0.1:5433, deploy/timescaledb/dev-server.sh) for TimescaleDB.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import numpy as np
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest_bench import drop_database, fresh_database  # noqa: E402
-from coopwatt.db import StorageMode, storage_mode  # noqa: E402
+from coopwatt.db import StorageMode  # noqa: E402
+from coopwatt.migrations import migrate  # noqa: E402
 from ingest.store import store_readings  # noqa: E402
 from tests.factories import make_meters, native_payload  # noqa: E402
 
 MINUTES_PER_YEAR = 525_600
+ADMIN_URLS = {
+    "postgresql": os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    "timescaledb": os.environ.get("BENCH_TSDB_ADMIN_URL", "postgresql://postgres@127.0.0.1:5433/postgres"),
+}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """What one mode's run measured."""
+
+    mode: str
+    readings: int
+    total_bytes: int
+    heap_bytes: int | None
+    compressed_bytes: int | None
+
+
+def minute_indexes(meters: int, minutes: int, seed: int = 7) -> np.ndarray:
+    """Energy indexes (kWh, Wh resolution) of `meters` meters over `minutes` minutes, shape (minutes, meters)."""
+    rng = np.random.default_rng(seed)
+    steps_wh = rng.gamma(shape=0.6, scale=12.0, size=(minutes, meters)).round()  # ~7 Wh a minute, ~0.4 kW mean
+    start = rng.uniform(1_000.0, 30_000.0, size=meters).round(3)
+    return start + np.cumsum(steps_wh, axis=0) / 1000.0
+
+
+def measure(mode: str, admin_url: str, meters: int, minutes: int) -> Sizes:
+    """Load the readings into a fresh database of this mode and measure the reading table."""
+    name = "cw_bench_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = urlsplit(admin_url)._replace(path="/" + name).geturl()
+    try:
+        got, _ = migrate(url, storage=mode)  # type: ignore[arg-type]
+        assert got is StorageMode(mode)
+        ids = list(make_meters(url, [f"size{i}" for i in range(meters)]).values())
+        index = minute_indexes(meters, minutes)
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        with psycopg.connect(url) as conn:
+            for first in range(0, minutes, 500):
+                rows = [(meter, 1, start + timedelta(minutes=m), float(index[m, k]))
+                        for m in range(first, min(first + 500, minutes)) for k, meter in enumerate(ids)]
+                store_readings(conn, rows)
+                conn.commit()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE reading")
+            n = conn.execute("SELECT count(*) FROM reading").fetchone()[0]
+            if mode == "timescaledb":
+                total = conn.execute("SELECT hypertable_size('reading')").fetchone()[0]
+                conn.execute("SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('reading') c")
+                compressed = conn.execute("SELECT hypertable_size('reading')").fetchone()[0]
+                return Sizes(mode, n, total, None, compressed)
+            total, heap = conn.execute(
+                "SELECT pg_total_relation_size('reading'), pg_relation_size('reading')").fetchone()
+            return Sizes(mode, n, total, heap, None)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meters", type=int, default=100)
-    parser.add_argument("--minutes", type=int, default=10_000)
+    parser.add_argument("--days", type=float, default=30)
+    parser.add_argument("--modes", default="postgresql,timescaledb")
     args = parser.parse_args()
-    url = fresh_database()
-    try:
-        ids = list(make_meters(url, [f"size{i}" for i in range(args.meters)]).values())
-        start = datetime(2026, 1, 1, tzinfo=UTC)
-        json_bytes = len(native_payload(start, 12345.678)) + len("coopwatt/size00/reading")
-        with psycopg.connect(url) as conn:
-            for first in range(0, args.minutes, 500):
-                rows = [(meter, 1, start + timedelta(minutes=m), 1000.0 + m * 0.01)
-                        for m in range(first, min(first + 500, args.minutes)) for meter in ids]
-                store_readings(conn, rows)
-                conn.commit()
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("VACUUM ANALYZE reading")
-            mode = storage_mode(conn)
-            n = conn.execute("SELECT count(*) FROM reading").fetchone()[0]
-            if mode is StorageMode.TIMESCALEDB:
-                before = conn.execute("SELECT hypertable_size('reading')").fetchone()[0]
-                conn.execute("SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('reading') c")
-                after = conn.execute("SELECT hypertable_size('reading')").fetchone()[0]
-                heap = None
-            else:
-                before, heap = conn.execute(
-                    "SELECT pg_total_relation_size('reading'), pg_relation_size('reading')").fetchone()
-                after = None
-        per_reading = before / n
-        print(f"storage mode: {mode}; {n:,} readings from {args.meters} meters")
-        print(f"reading table: {per_reading:.1f} bytes/reading"
-              + (f" (heap {heap / n:.1f}, primary-key index {(before - heap) / n:.1f})" if heap else ""))
-        print(f"one meter, one reading a minute for a year: {per_reading * MINUTES_PER_YEAR / 1e6:.1f} MB")
-        print(f"baseline: the JSON message carrying one reading is {json_bytes} bytes "
-              f"(stored/JSON = {per_reading / json_bytes:.2f})")
-        if after is not None:
-            print(f"after compression: {after / n:.1f} bytes/reading, ratio {before / after:.1f}x")
-        else:
-            print("compression: not available on plain PostgreSQL (run this on TimescaleDB for the ratio)")
-    finally:
-        drop_database(url)
+    minutes = int(args.days * 1440)
+    json_bytes = len(native_payload(datetime(2026, 1, 1, tzinfo=UTC), 12345.678)) + len("coopwatt/size00/reading")
+    results = [measure(mode, ADMIN_URLS[mode], args.meters, minutes) for mode in args.modes.split(",")]
+    print(f"{args.meters} meters x {minutes:,} minutes; the JSON message carrying one reading: {json_bytes} bytes")
+    print("| mode | readings | bytes/reading | heap | compressed bytes/reading | one meter, 1/min, one year |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        stored = r.compressed_bytes if r.compressed_bytes is not None else r.total_bytes
+        print(f"| {r.mode} | {r.readings:,} | {r.total_bytes / r.readings:.1f} | "
+              f"{'' if r.heap_bytes is None else f'{r.heap_bytes / r.readings:.1f}'} | "
+              f"{'' if r.compressed_bytes is None else f'{r.compressed_bytes / r.readings:.2f}'} | "
+              f"{stored * MINUTES_PER_YEAR / r.readings / 1e6:.2f} MB |")
+    by_mode = {r.mode: r for r in results}
+    tsdb = by_mode.get("timescaledb")
+    if tsdb is not None and tsdb.compressed_bytes:
+        print(f"TimescaleDB compression: {tsdb.total_bytes / tsdb.compressed_bytes:.1f}x its own uncompressed size")
+        if "postgresql" in by_mode:
+            plain = by_mode["postgresql"]
+            print(f"TimescaleDB compressed vs plain PostgreSQL: "
+                  f"{(plain.total_bytes / plain.readings) / (tsdb.compressed_bytes / tsdb.readings):.1f}x smaller"
+                  " (target >= 10x)")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import psycopg
 
 from coopwatt.errors import CoopwattError
 from coopwatt.settings import Settings, SettingsError, load_settings
+from coopwatt.storage import StorageModeError
 
 Handler = Callable[[Settings, argparse.Namespace], int]
 
@@ -41,7 +42,7 @@ def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from coopwatt.policies import apply_policies
 
     url = require_database_url(settings)
-    mode, applied = migrate(url, timezone=settings.timezone)
+    mode, applied = migrate(url, timezone=settings.timezone, storage=settings.storage)
     apply_policies(url, settings)
     print(f"storage mode: {mode}; applied {len(applied)} migration(s)")
     return 0
@@ -155,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(settings, args)
-    except SettingsError as exc:
+    except (SettingsError, StorageModeError) as exc:
         print(f"coopwatt: {exc}", file=sys.stderr)
         return 2
     except psycopg.OperationalError as exc:

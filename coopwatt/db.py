@@ -33,12 +33,6 @@ def make_pool(url: str, *, min_size: int = 1, max_size: int = 4, name: str = "co
     return pool
 
 
-def timescaledb_available(conn: psycopg.Connection) -> bool:
-    """True when the server can load the TimescaleDB extension."""
-    row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
-    return row is not None
-
-
 def storage_mode(conn: psycopg.Connection) -> StorageMode | None:
     """The mode recorded by migrate, or None before the first migration."""
     exists = conn.execute("SELECT to_regclass('coopwatt_meta') IS NOT NULL").fetchone()

@@ -140,7 +140,7 @@ def prepare_database(settings: Settings) -> StorageMode:
     from coopwatt.policies import apply_policies
 
     assert settings.database_url is not None
-    mode, applied = migrate(settings.database_url, timezone=settings.timezone)
+    mode, applied = migrate(settings.database_url, timezone=settings.timezone, storage=settings.storage)
     apply_policies(settings.database_url, settings)
     if mode is StorageMode.TIMESCALEDB:
         explained = ("TimescaleDB (hypertables, agrégats continus)", "TimescaleDB (hypertables, continuous aggregates)")

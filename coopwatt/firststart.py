@@ -97,7 +97,7 @@ def first_start(settings: Settings, environ: Mapping[str, str]) -> None:
     credentials = admin_credentials(environ)
     wait_s = float(environ.get("FIRSTSTART_WAIT_S", DEFAULT_WAIT_S))
     wait_for_database(url, wait_s)
-    mode, applied = migrate(url, timezone=settings.timezone)
+    mode, applied = migrate(url, timezone=settings.timezone, storage=settings.storage)
     apply_policies(url, settings)
     log.info("storage mode: %s; applied %d migration(s)", mode, len(applied))
     if credentials is None:

@@ -16,8 +16,9 @@ from importlib.resources.abc import Traversable
 import psycopg
 from psycopg import sql
 
-from coopwatt.db import StorageMode, storage_mode, timescaledb_available
+from coopwatt.db import StorageMode, storage_mode
 from coopwatt.errors import CoopwattError
+from coopwatt.storage import StorageSetting, probe_timescaledb, resolve_mode
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +63,18 @@ def _render(text: str, timezone: str) -> str:
     return text.replace("{{timezone}}", literal)
 
 
-def choose_mode(conn: psycopg.Connection) -> StorageMode:
-    """The mode already recorded, else TimescaleDB when the server has it."""
+def choose_mode(conn: psycopg.Connection, setting: StorageSetting = "auto") -> StorageMode:
+    """The mode already recorded, else the one COOPWATT_STORAGE asks for and the server allows.
+
+    Raises StorageModeError when the setting cannot be honoured; logs one warning
+    when `auto` falls back to plain PostgreSQL on a server that has TimescaleDB
+    installed but unusable (e.g. not preloaded).
+    """
     recorded = storage_mode(conn)
-    if recorded is not None:
-        return recorded
-    return StorageMode.TIMESCALEDB if timescaledb_available(conn) else StorageMode.POSTGRESQL
+    mode, warning = resolve_mode(setting, recorded, probe_timescaledb(conn, try_create=recorded is None))
+    if warning:
+        log.warning(warning)
+    return mode
 
 
 def applied_versions(conn: psycopg.Connection) -> set[int]:
@@ -80,18 +87,20 @@ def applied_versions(conn: psycopg.Connection) -> set[int]:
     return {row[0] for row in conn.execute("SELECT version FROM schema_migration")}
 
 
-def migrate(url: str, *, timezone: str = "Europe/Paris", target_version: int | None = None,
+def migrate(url: str, *, timezone: str = "Europe/Paris", storage: StorageSetting = "auto",
+            target_version: int | None = None,
             directory: Traversable | None = None) -> tuple[StorageMode, list[Migration]]:
-    """Apply every pending migration (up to ``target_version``); return the mode and what was applied.
+    """Apply every pending migration (up to ``target_version``) in the mode ``storage`` resolves to.
 
     Each migration runs in a transaction of its own: one that fails raises :class:`MigrationError` naming it,
     and leaves the schema at the version before it. ``directory`` replaces coopwatt/schema (tests).
+    Returns the mode and what was applied.
     """
     applied: list[Migration] = []
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATE_LOCK_KEY,))
         try:
-            mode = choose_mode(conn)
+            mode = choose_mode(conn, storage)
             log.info("storage mode: %s%s", mode, "" if mode is StorageMode.TIMESCALEDB
                      else " (TimescaleDB not available on this server; rollups refreshed by coopwatt)")
             done = applied_versions(conn)
@@ -120,7 +129,10 @@ def migrate(url: str, *, timezone: str = "Europe/Paris", target_version: int | N
                 log.info("applied migration %04d_%s", migration.version, migration.name)
                 applied.append(migration)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATE_LOCK_KEY,))
+            # A server that killed the session (a FATAL error) already released the lock; unlocking
+            # there would raise "the connection is closed" and hide the real error.
+            if not conn.closed:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATE_LOCK_KEY,))
     return mode, applied
 
 

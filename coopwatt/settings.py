@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -97,6 +97,9 @@ class Settings(BaseModel):
     timezone: str = "Europe/Paris"
     retention_days: int = Field(1095, ge=1, description="how long raw readings are kept (CNIL: personal data)")
     compress_after_days: int = Field(7, ge=1, description="TimescaleDB compresses raw chunks older than this")
+    # Storage mode of a new database (an existing one keeps the mode it was migrated in; see coopwatt.storage).
+    storage: Literal["auto", "timescaledb", "postgresql"] = Field(
+        "auto", description="auto (TimescaleDB when it can be created, else plain PostgreSQL), timescaledb or postgresql")
 
     # Derived consumption (ingest/derive.py): hours sharing an index step longer than this are "estimated".
     consumption_max_gap_s: float = Field(7200.0, gt=0, description="longest index step still counted as measured")

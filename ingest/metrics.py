@@ -32,6 +32,8 @@ class IngestMetrics:
                                          buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30), registry=r)
         self.queue_depth = Gauge("coopwatt_ingest_queue_depth", "messages waiting for the writer", registry=r)
         self.connected = Gauge("coopwatt_ingest_broker_connected", "1 while connected to the broker", registry=r)
+        self.timescaledb_jobs_failed = Gauge("coopwatt_timescaledb_jobs_failed",
+                                             "TimescaleDB background jobs whose last run failed", registry=r)
         self.last_commit = Gauge("coopwatt_ingest_last_commit_timestamp_seconds", "time of the last commit", registry=r)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from coopwatt.cli import require_database_url, require_mqtt_url
 from coopwatt.settings import Settings, SettingsError
+from coopwatt.storage import JobWatch
 from ingest.batch import Message
 from ingest.failover import Failover
 from ingest.metrics import IngestMetrics, serve
@@ -43,6 +44,10 @@ class IngestService:
         self.writer = Writer(settings, database_url or require_database_url(settings), self._queue,
                              self._ack, self.metrics)
         self.metrics.queue_depth.set_function(self._queue.qsize)
+        # Failed TimescaleDB policy jobs (refresh, compression, retention) are shown, not hidden:
+        # they do not stop ingest, but rollups or compression silently fall behind.
+        self.jobs = JobWatch(database_url or require_database_url(settings))
+        self.metrics.timescaledb_jobs_failed.set_function(lambda: len(self.jobs.current()))
         self._http: Any = None
 
     def _ack(self, messages: Iterable[Message]) -> int:
@@ -74,6 +79,8 @@ class IngestService:
             "messages_uncommitted": self._queue.qsize() + self.writer.holding,
             "seconds_since_commit": None if last is None else round(time.monotonic() - last, 3),
             "sessions_held": self.failover.held() if self.failover is not None else [],
+            # Shown but not counted against health: ingest itself still works.
+            "timescaledb_jobs_failed": [job.describe() for job in self.jobs.current()],
         }
         healthy = bool(detail["subscribed"] and detail["database_ok"] and detail["writer_alive"])
         return healthy, detail

@@ -3,6 +3,14 @@
 Where the machine's PostgreSQL (127.0.0.1:5432) and Mosquitto (127.0.0.1:1883)
 are reachable, the tests use them; otherwise they start the embedded ones.
 In CI (CI=true) a missing service is a failure, never a skip.
+
+Storage modes: every test whose fixtures reach ``pg_admin_url`` runs once per
+mode, ``[postgresql]`` on the server above and ``[timescaledb]`` on the
+TimescaleDB server at TEST_TSDB_ADMIN_URL (deploy/timescaledb/dev-server.sh
+starts one on 127.0.0.1:5433). Where none answers, the TimescaleDB variants
+skip with the reason (never in CI). ``@pytest.mark.storage("timescaledb")``
+narrows a test to the modes it names; browser tests run on plain PostgreSQL
+only; TEST_STORAGE_MODES=postgresql (comma-separated) narrows the whole run.
 """
 
 from __future__ import annotations
@@ -20,8 +28,13 @@ import pytest
 
 from coopwatt.settings import Settings, load_settings
 
+pytest_plugins = ["pytester"]  # tests of these fixtures run pytest on a small file of their own
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TSDB_ADMIN_URL = os.environ.get("TEST_TSDB_ADMIN_URL", "postgresql://postgres@127.0.0.1:5433/postgres")
+STORAGE_MODES = tuple(m.strip() for m in os.environ.get("TEST_STORAGE_MODES", "postgresql,timescaledb").split(",")
+                      if m.strip())
 MQTT_URL = os.environ.get("TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
@@ -43,9 +56,55 @@ def _tcp_reachable(url: str) -> bool:
         return False
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every storage-touching test once per storage mode (see the module docstring)."""
+    if "storage_mode_name" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("storage")
+    if marker is not None:
+        modes = tuple(m for m in marker.args if m in STORAGE_MODES)
+    elif metafunc.definition.get_closest_marker("browser") is not None:
+        modes = ("postgresql",)  # the dashboard's storage paths are covered by the non-browser tests
+    else:
+        modes = STORAGE_MODES
+    if not modes:  # a narrowed run (TEST_STORAGE_MODES) leaves this test no mode: say so rather than "empty set"
+        reason = f"runs only on {', '.join(marker.args) if marker else 'other modes'}; TEST_STORAGE_MODES={','.join(STORAGE_MODES)}"
+        metafunc.parametrize("storage_mode_name", [pytest.param("none", marks=pytest.mark.skip(reason=reason))],
+                             indirect=True, scope="session")
+        return
+    metafunc.parametrize("storage_mode_name", modes, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A URL to a maintenance database on a real PostgreSQL server."""
+def storage_mode_name(request: pytest.FixtureRequest) -> str:
+    """The storage mode this test runs on: 'postgresql' or 'timescaledb'."""
+    return str(getattr(request, "param", "postgresql"))
+
+
+def _timescaledb_problem(url: str) -> str | None:
+    """Why the server at `url` cannot serve the TimescaleDB mode, or None when it can."""
+    from coopwatt.storage import probe_timescaledb
+
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            support = probe_timescaledb(conn)
+    except psycopg.OperationalError as exc:
+        return (f"no TimescaleDB server at {url} ({str(exc).strip().splitlines()[0]});"
+                " start one with deploy/timescaledb/dev-server.sh or set TEST_TSDB_ADMIN_URL")
+    return None if support.usable else f"{url}: {support.why_not()}"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(storage_mode_name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL to a maintenance database on a real server of this test's storage mode."""
+    if storage_mode_name == "timescaledb":
+        problem = _timescaledb_problem(TSDB_ADMIN_URL)
+        if problem is None:
+            yield TSDB_ADMIN_URL
+            return
+        if IN_CI:
+            pytest.fail(f"TimescaleDB tests cannot run in CI: {problem}")
+        pytest.skip(problem)
     if _postgres_reachable(ADMIN_URL):
         yield ADMIN_URL
         return
@@ -66,25 +125,41 @@ def _with_database(admin_url: str, name: str) -> str:
     return parts._replace(path="/" + name).geturl()
 
 
+def _stop_on_failed_jobs(url: str) -> None:
+    """End the whole run at the first failed TimescaleDB job, with its error, not with a cascade of failures."""
+    from coopwatt.storage import failed_jobs
+
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            failed = failed_jobs(conn)
+    except psycopg.Error:
+        return  # a test that broke its database reports that itself
+    if failed:
+        pytest.exit("TimescaleDB background job failed: " + "; ".join(job.describe() for job in failed), returncode=1)
+
+
 @pytest.fixture
-def db_url(pg_admin_url: str) -> Iterator[str]:
+def db_url(pg_admin_url: str, storage_mode_name: str) -> Iterator[str]:
     """An empty database of its own for one test, dropped afterwards."""
     name = "cw_test_" + uuid.uuid4().hex[:12]
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(pg_admin_url, name)
     try:
-        yield _with_database(pg_admin_url, name)
+        yield url
+        if storage_mode_name == "timescaledb":
+            _stop_on_failed_jobs(url)
     finally:
         with psycopg.connect(pg_admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
-def migrated_db_url(db_url: str) -> str:
-    """A database with the whole schema applied."""
+def migrated_db_url(db_url: str, storage_mode_name: str) -> str:
+    """A database with the whole schema applied, in this test's storage mode (never silently the other)."""
     from coopwatt.migrations import migrate
 
-    migrate(db_url)
+    migrate(db_url, storage="timescaledb" if storage_mode_name == "timescaledb" else "postgresql")
     return db_url
 
 
@@ -139,11 +214,13 @@ def topic_prefix() -> str:
 
 
 @pytest.fixture
-def settings(migrated_db_url: str, broker: Broker, topic_prefix: str, tmp_path: Path) -> Settings:
+def settings(migrated_db_url: str, storage_mode_name: str, broker: Broker, topic_prefix: str,
+             tmp_path: Path) -> Settings:
     """Settings pointing at this test's database and broker."""
     return load_settings(
         {},
         database_url=migrated_db_url,
+        storage=storage_mode_name,
         mqtt_url=broker.url,
         mqtt_topic_prefix=topic_prefix,
         mqtt_client_id="ingest-" + topic_prefix,

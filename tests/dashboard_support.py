@@ -10,13 +10,15 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
 import requests
 
+from coopwatt.rollups import refresh_rollups
+from coopwatt.settings import load_settings
 from dashboard.auth import hash_password
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,6 +44,12 @@ class Seed:
 
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), PARIS)
+
+
+def local_hours(day: date) -> list[datetime]:
+    """The UTC hours of one local day: 23, 24 or 25 of them."""
+    start, stop = _day_start(day).astimezone(UTC), _day_start(day + timedelta(days=1)).astimezone(UTC)
+    return [start + timedelta(hours=h) for h in range(int((stop - start) / timedelta(hours=1)))]
 
 
 def seed_cooperative(url: str, *, today: date, days: int = 400) -> Seed:
@@ -76,21 +84,29 @@ def seed_cooperative(url: str, *, today: date, days: int = 400) -> Seed:
                 "INSERT INTO meter (dwelling_id, kind, mode, source) VALUES (%s, %s, 'index', %s) RETURNING id",
                 (dwelling, kind, "src-" + name),
             )
+        # Daily use goes in through the product's path: hourly consumption (as the derivation writes it),
+        # then the rollup refresh, so consumption_daily is built by coopwatt in either storage mode.
+        # A day's whole use sits in its local-noon hour, so the daily sums are exact; its first
+        # `estimated` hours are marked estimated.
         rows = []
         for n in range(days):
             day = today - timedelta(days=n)
-            start = _day_start(day)
             estimated = 3 if n % 17 == 0 else 0
-            rows.append((seed.meters["a-elec"], start, 6.0 + (n % 7) * 0.75, None, estimated))
-            rows.append((seed.meters["a-gas"], start, None, 1.0 + (n % 5) * 0.2, 0))
-            rows.append((seed.meters["a-water"], start, None, 0.1 + (n % 3) * 0.05, 0))
-            rows.append((seed.meters["b-elec"], start, 777.0 + (n % 10) * 0.01, None, 0))
-            rows.append((seed.meters["c-elec"], start, 555.0, None, 0))
+            for meter, energy, volume in (("a-elec", 6.0 + (n % 7) * 0.75, None), ("a-gas", None, 1.0 + (n % 5) * 0.2),
+                                          ("a-water", None, 0.1 + (n % 3) * 0.05),
+                                          ("b-elec", 777.0 + (n % 10) * 0.01, None), ("c-elec", 555.0, None)):
+                hours = local_hours(day)
+                for h, hour in enumerate(hours):
+                    at_noon = hour.astimezone(PARIS).hour == 12
+                    rows.append((seed.meters[meter], hour,
+                                 (energy if at_noon else 0.0) if energy is not None else None,
+                                 (volume if at_noon else 0.0) if volume is not None else None,
+                                 meter == "a-elec" and h < estimated))
         with conn.cursor().copy(
-            "COPY consumption_daily (meter_id, day, energy_kwh, volume_m3, estimated_hours, hours) FROM STDIN"
+            "COPY consumption_hourly (meter_id, hour, energy_kwh, volume_m3, estimated) FROM STDIN"
         ) as copy:
-            for meter_id, start, energy, volume, estimated in rows:
-                copy.write_row((meter_id, start, energy, volume, estimated, 24))
+            for row in rows:
+                copy.write_row(row)
         # A few raw readings so the export has something to stream.
         for name, value0 in (("a-elec", 1000.0), ("b-elec", 99999.0)):
             for i in range(48):
@@ -106,6 +122,8 @@ def seed_cooperative(url: str, *, today: date, days: int = 400) -> Seed:
             )
         conn.execute("INSERT INTO account_residence VALUES (%s, %s)", (seed.accounts["claire"], other_residence))
         conn.execute("INSERT INTO account_building VALUES (%s, %s)", (seed.accounts["marc"], other_building))
+    refresh_rollups(url, load_settings({}, database_url=url, timezone="Europe/Paris"),
+                    since=_day_start(today - timedelta(days=days)), until=_day_start(today + timedelta(days=1)))
     return seed
 
 

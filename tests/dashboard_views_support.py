@@ -8,7 +8,9 @@ from datetime import date, datetime, timedelta
 import psycopg
 from psycopg.types.json import Jsonb
 
-from tests.dashboard_support import PARIS, Seed
+from coopwatt.rollups import refresh_rollups
+from coopwatt.settings import load_settings
+from tests.dashboard_support import PARIS, Seed, local_hours
 
 
 @dataclass
@@ -133,12 +135,21 @@ def seed_analytics(url: str, seed: Seed, *, today: date) -> AnalyticsSeed:
                  Jsonb([{"code": "base_load", "message_fr": reason, "message_en": "High base load"
                          if rank == 1 else "Year-on-year growth", "evidence": {}}]), *result.periods[period]),
             )
-        # Dwelling C's hourly curve over 14 days (a daily shape), and a water meter silent for three days.
+        # Dwelling C's hourly curve over 14 days (a daily shape: 15 kWh at night, 27.1875 kWh from 7:00 to
+        # 22:59), in place of the hours seed_cooperative gave it: still 555 kWh a local day (DST days: the
+        # noon hour takes the difference), so the rollups refreshed below keep its daily bars.
+        curve_start = datetime.combine(today - timedelta(days=14), datetime.min.time(), PARIS)
+        conn.execute("DELETE FROM consumption_hourly WHERE meter_id = %s AND hour >= %s",
+                     (seed.meters["c-elec"], curve_start))
         with conn.cursor().copy("COPY consumption_hourly (meter_id, hour, energy_kwh) FROM STDIN") as copy:
-            start = datetime.combine(today - timedelta(days=14), datetime.min.time(), PARIS)
-            for h in range(14 * 24):
-                hour = start + timedelta(hours=h)
-                copy.write_row((seed.meters["c-elec"], hour, 18.0 + 10.0 * (7 <= hour.hour <= 22)))
+            for n in range(14, -1, -1):
+                hours = local_hours(today - timedelta(days=n))
+                local = [hour.astimezone(PARIS).hour for hour in hours]
+                energy = [27.1875 if 7 <= h <= 22 else 15.0 for h in local]
+                noon = local.index(12)
+                energy[noon] += 555.0 - sum(energy)
+                for hour, kwh in zip(hours, energy, strict=True):
+                    copy.write_row((seed.meters["c-elec"], hour, kwh))
         water = conn.execute("INSERT INTO meter (dwelling_id, kind, mode, source) VALUES (%s, 'water', 'index',"
                              " 'src-c-water') RETURNING id", (seed.dwelling_c,)).fetchone()
         assert water is not None
@@ -170,4 +181,8 @@ def seed_analytics(url: str, seed: Seed, *, today: date) -> AnalyticsSeed:
             " band_kwh, confidence) VALUES (%s, 'electricity', 180, 12345.6, 0.143, 2100, 0.9)",
             (result.intervention_id,),
         )
+    # The hours written above reach the daily rollups through the product's refresh, in either storage mode.
+    refresh_rollups(url, load_settings({}, database_url=url, timezone="Europe/Paris"),
+                    since=curve_start - timedelta(days=1), until=datetime.combine(today + timedelta(days=1),
+                                                                                  datetime.min.time(), PARIS))
     return result

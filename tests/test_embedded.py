@@ -76,6 +76,7 @@ def test_postgres_runs_on_its_own_port_and_answers(embedded_pg: EmbeddedPostgres
     assert row == ("coopwatt", 42)
 
 
+@pytest.mark.storage("postgresql")  # about the machine's own server, not a storage mode
 def test_machine_postgres_is_untouched(embedded_pg: EmbeddedPostgres, pg_admin_url: str) -> None:
     with psycopg.connect(pg_admin_url) as machine, psycopg.connect(embedded_pg.url("postgres")) as embedded:
         machine_dir = machine.execute("SHOW data_directory").fetchone()

@@ -1,4 +1,8 @@
-"""Plain-PostgreSQL rollups: hourly and local-daily aggregates of readings and of derived consumption."""
+"""Rollups in both storage modes: hourly and local-daily aggregates of readings and of derived consumption.
+
+Plain PostgreSQL computes them in coopwatt.rollups; TimescaleDB keeps them as continuous
+aggregates refreshed over the same windows. The results must be the same.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +42,7 @@ def test_day_and_hour_bounds_follow_local_days() -> None:
         datetime(2026, 10, 25, 1, tzinfo=UTC), datetime(2026, 10, 26, 0, tzinfo=UTC))
 
 
-def test_reading_rollups_over_a_fall_back_day(migrated_db_url: str) -> None:
+def test_reading_rollups_over_a_fall_back_day(migrated_db_url: str, storage_mode_name: str) -> None:
     settings = load_settings({}, database_url=migrated_db_url, timezone="Europe/Paris")
     start = FALL_BACK_DAY.astimezone(UTC)
     times = [start + timedelta(minutes=10 * i) for i in range(25 * 6)]  # the whole 25-hour day, every 10 min
@@ -48,7 +52,7 @@ def test_reading_rollups_over_a_fall_back_day(migrated_db_url: str) -> None:
         store_readings(conn, [(meter, int(Quantity.POWER_W), t, float(i)) for i, t in reversed(list(enumerate(times)))])
         conn.commit()
         mode = refresh_rollups(conn, settings, since=start, until=start + timedelta(hours=25))
-        assert mode is StorageMode.POSTGRESQL
+        assert mode is StorageMode(storage_mode_name)
         refresh_rollups(conn, settings, since=start, until=start + timedelta(hours=25))  # twice: same result
         hourly = conn.execute(
             "SELECT bucket, value_min, value_max, value_avg, value_first, value_last, n FROM reading_hourly"
