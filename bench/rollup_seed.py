@@ -9,9 +9,9 @@ read the rollups, so this fills, chunk of whole buildings by chunk (memory stays
 - ``consumption_hourly``: each meter's 30-minute index readings turned into hours by the very
   computation ``ingest.derive`` runs (energy for electricity and heat; volume for water and gas,
   gas also in kWh through ``Settings.gas_kwh_per_m3``);
-- ``consumption_daily``: plain PostgreSQL — per chunk, the refresh's own INSERT … SELECT grouped
-  by local day (``coopwatt.rollups``), restricted to the chunk's meters; TimescaleDB — one
-  ``refresh_rollups`` over the whole period at the end;
+- ``consumption_daily``: plain PostgreSQL — per chunk, the refresh's sums per local day
+  (``coopwatt.rollups``) computed from the chunk's hourly rows in memory and copied in, never read
+  back from the growing table; TimescaleDB — one ``refresh_rollups`` over the whole period at the end;
 - the last ``RAW_DAYS`` days of raw ``reading`` rows (what the anomaly job reads), then
   ``refresh_rollups`` over those days, so ``reading_hourly``/``reading_daily`` hold them too.
 
@@ -138,11 +138,12 @@ def _copy(conn: psycopg.Connection, statement: str, parts: Sequence[bytes]) -> N
 
 
 def hourly_parts(chunk: Chunk, meters: dict[str, Meter], meter_ids: dict[str, int],
-                 settings: Settings) -> tuple[list[bytes], int, list[int]]:
-    """The chunk's consumption_hourly rows as binary COPY parts; also the row count and the meters derived."""
+                 settings: Settings) -> tuple[list[bytes], int, list[bytes], int]:
+    """The chunk's consumption_hourly and consumption_daily rows as binary COPY parts, with their row counts."""
     parts: list[bytes] = []
-    rows = 0
-    derived_meters: list[int] = []
+    daily_parts: list[bytes] = []
+    rows = daily_rows = 0
+    midnights_ns = local_midnights_ns(chunk.times, settings.timezone)
     for quantity in (Quantity.ENERGY_INDEX_KWH, Quantity.VOLUME_INDEX_M3):
         block = chunk.block(quantity)
         if block is None:
@@ -155,7 +156,6 @@ def hourly_parts(chunk: Chunk, meters: dict[str, Meter], meter_ids: dict[str, in
             times = chunk.times[present]
             hourly = derive_hourly(settings, quantity, times, block.values[row][present]).hourly
             n = len(hourly)
-            derived_meters.append(meter_ids[source])
             if n == 0:
                 continue
             amounts = hourly["amount"].to_numpy(dtype=np.float64)
@@ -166,12 +166,63 @@ def hourly_parts(chunk: Chunk, meters: dict[str, Meter], meter_ids: dict[str, in
             else:
                 energy, volume = amounts, None
             hours_ns = pd.DatetimeIndex(hourly["hour"]).as_unit("ns").asi8
+            estimated = hourly["estimated"].to_numpy(dtype=np.uint8)
             parts.append(binary_rows([
                 (">i4", np.full(n, meter_ids[source], dtype=np.int32)), (">i8", _pg_micros(hours_ns)),
-                (">f8", energy), (">f8", volume), ("u1", hourly["estimated"].to_numpy(dtype=np.uint8)),
+                (">f8", energy), (">f8", volume), ("u1", estimated),
             ], n))
             rows += n
-    return parts, rows, derived_meters
+            day_part, days = daily_part(meter_ids[source], hours_ns, energy, volume, estimated, midnights_ns)
+            daily_parts.append(day_part)
+            daily_rows += days
+    return parts, rows, daily_parts, daily_rows
+
+
+def local_midnights_ns(times: pd.DatetimeIndex, timezone: str) -> np.ndarray:
+    """UTC nanoseconds of every local midnight from the day of ``times[0]`` to the day after ``times[-1]``."""
+    if not len(times):
+        return np.zeros(0, dtype=np.int64)
+    local = times.tz_convert(timezone)
+    first, last = local[0].normalize(), local[-1].normalize() + pd.Timedelta(days=1)
+    # Calendar days, not 24-hour steps: 23 or 25 hours at the DST changes, as date_trunc('day', hour, tz).
+    return pd.date_range(first.tz_localize(None), last.tz_localize(None), freq="D").tz_localize(
+        timezone).as_unit("ns").asi8
+
+
+def _sequential_sums(values: np.ndarray, group: np.ndarray, position: np.ndarray, groups: int) -> np.ndarray:
+    """Per-group sums added one value after the other in order, as PostgreSQL's sum(float8) adds its rows.
+
+    numpy's reductions sum pairwise, which can differ in the last bit; a (group × position) grid added
+    column by column keeps the order (padding adds +0.0, which changes no sum).
+    """
+    grid = np.zeros((groups, int(position.max()) + 1))
+    grid[group, position] = values
+    total = grid[:, 0].copy()
+    for column in range(1, grid.shape[1]):
+        total += grid[:, column]
+    return total
+
+
+def daily_part(meter_id: int, hours_ns: np.ndarray, energy: np.ndarray | None, volume: np.ndarray | None,
+               estimated: np.ndarray, midnights_ns: np.ndarray) -> tuple[bytes, int]:
+    """One meter's consumption_daily rows from its hourly rows (sorted by hour), as binary COPY, and their count.
+
+    The same figures as coopwatt.rollups' daily INSERT … SELECT (sum per local day, estimated and all
+    hours counted), computed from the chunk in memory: read back from consumption_hourly, the chunk's rows
+    became a sequential scan of the whole table once it held tens of millions of rows (issue 18).
+    """
+    day = np.searchsorted(midnights_ns, hours_ns, side="right") - 1
+    starts = np.flatnonzero(np.diff(day, prepend=day[0] - 1))  # hours sorted: each day's hours are contiguous
+    group = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(day))))
+    position = np.arange(len(day)) - starts[group]
+    n = len(starts)
+    hours = np.diff(np.append(starts, len(day))).astype(np.int64)
+    return binary_rows([
+        (">i4", np.full(n, meter_id, dtype=np.int32)), (">i8", _pg_micros(midnights_ns[day[starts]])),
+        (">f8", None if energy is None else _sequential_sums(energy, group, position, n)),
+        (">f8", None if volume is None else _sequential_sums(volume, group, position, n)),
+        (">i8", np.add.reduceat(estimated.astype(np.int64), starts)), (">i8", hours),
+    ], n), n
 
 
 def temperature_part(chunk: Chunk, residence_ids: dict[str, int]) -> tuple[bytes, int]:
@@ -207,15 +258,6 @@ def raw_part(chunk: Chunk, meter_ids: dict[str, int], since: datetime) -> tuple[
     return binary_rows([(">i4", np.concatenate(ids)), (">i2", np.concatenate(quantities)),
                         (">i8", np.concatenate(times)), (">f8", np.concatenate(values))], n), n
 
-
-# coopwatt.rollups._refresh_plain's consumption_daily statement, for the chunk's meters instead of a time window.
-_DAILY_FOR_METERS = (
-    "INSERT INTO consumption_daily (meter_id, day, energy_kwh, volume_m3, estimated_hours, hours)"
-    " SELECT meter_id, date_trunc('day', hour, %(tz)s) AS day, sum(energy_kwh), sum(volume_m3),"
-    "        count(*) FILTER (WHERE estimated), count(*)"
-    " FROM consumption_hourly WHERE meter_id = ANY(%(meters)s)"
-    " GROUP BY meter_id, day"
-)
 
 _STATE_TABLE = (
     "CREATE TABLE IF NOT EXISTS bench_seed ("
@@ -334,12 +376,6 @@ def _seed(url: str, name: str, dwellings: int, seed: int, start: datetime, end: 
                              timezone=settings.timezone, gas_kwh_per_m3=settings.gas_kwh_per_m3,
                              buildings=groups[number])
             chunk = sim.advance(end, STEP_S)
-            if number == first or number == first + 1:
-                # Without statistics the planner reads `meter_id = ANY(…)` as most of the table and the daily
-                # INSERT … SELECT becomes a sequential scan of everything loaded so far (seen: a minute per chunk
-                # at 70M rows); with them it uses the primary key. Before a resumed run's first chunk, and
-                # once the first chunk of a fresh one is in.
-                conn.execute("ANALYZE consumption_hourly")
             counts = _load_chunk(conn, chunk, meters, registered, settings, raw_since, mode)
             hourly_rows += counts[0]
             daily_rows += counts[1]
@@ -403,12 +439,14 @@ def _defer_indexes(conn: psycopg.Connection) -> list[str]:
 def _load_chunk(conn: psycopg.Connection, chunk: Chunk, meters: dict[str, Meter], registered: Registered,
                 settings: Settings, raw_since: datetime, mode: StorageMode | None) -> tuple[int, int, int, int]:
     """Write one chunk (hourly, daily, raw readings, temperatures) in the open transaction; return the row counts."""
-    parts, hourly, derived = hourly_parts(chunk, meters, registered.meter_ids, settings)
+    parts, hourly, daily_parts, daily = hourly_parts(chunk, meters, registered.meter_ids, settings)
     _copy(conn, "COPY consumption_hourly (meter_id, hour, energy_kwh, volume_m3, estimated) FROM STDIN"
           " (FORMAT BINARY)", parts)
-    daily = 0
-    if mode is not StorageMode.TIMESCALEDB:
-        daily = conn.execute(_DAILY_FOR_METERS, {"tz": settings.timezone, "meters": derived}).rowcount
+    if mode is StorageMode.TIMESCALEDB:
+        daily = 0  # consumption_daily is a continuous aggregate, refreshed once at the end
+    else:
+        _copy(conn, "COPY consumption_daily (meter_id, day, energy_kwh, volume_m3, estimated_hours, hours)"
+              " FROM STDIN (FORMAT BINARY)", daily_parts)
     raw, n_raw = raw_part(chunk, registered.meter_ids, raw_since)
     # Straight into reading, not through ingest.store: consumption is already derived, so nothing is pending.
     _copy(conn, "COPY reading (meter_id, quantity_id, time, value) FROM STDIN (FORMAT BINARY)", [raw])
