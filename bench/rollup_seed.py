@@ -27,6 +27,9 @@ e.g. 2025-11-01 → 2026-11-01 during November 2026, so "last 12 months" views h
 fingerprint stays the same for a month.
 
 Run:  uv run python bench/rollup_seed.py --dwellings 10000 [--reseed]
+      --quick: 60 dwellings over 8 weeks in chunks of 10 into a throwaway database (seconds), dropped after.
+It prints the time of each chunk and the last chunks' time against the first ones' (≤ 1.5: the load stays
+linear as the tables grow).
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -91,6 +96,16 @@ class SeedInfo:
     seeded_now: bool  # False when the fingerprint matched and nothing was written
     start: datetime
     end: datetime
+    chunk_seconds: tuple[float, ...] = ()  # each chunk's load time, when seeded now
+    chunk_rows: tuple[int, ...] = ()  # each chunk's hourly rows (chunks are whole buildings: sizes differ)
+
+
+def chunk_time_ratio(seconds: Sequence[float], rows: Sequence[int], edge: int = 3) -> float:
+    """Time per hourly row of the last ``edge`` chunks over the first ``edge`` chunks' (1: linear; NaN: too few)."""
+    edge = min(edge, len(seconds) // 2)
+    if edge == 0:
+        return float("nan")
+    return float((sum(seconds[-edge:]) / sum(rows[-edge:])) / (sum(seconds[:edge]) / sum(rows[:edge])))
 
 
 def default_period(timezone: str = "Europe/Paris", today: date | None = None) -> tuple[datetime, datetime]:
@@ -369,7 +384,10 @@ def _seed(url: str, name: str, dwellings: int, seed: int, start: datetime, end: 
         say(f"{name}: {len(residences)} residences, {dwellings} dwellings, {len(registered.meter_ids)} meters; "
             f"{start.isoformat()} → {end.isoformat()}, {len(groups)} chunks ({mode}), starting at chunk {first}")
         loaded_rows = 0
+        chunk_seconds: list[float] = []
+        chunk_rows: list[int] = []
         for number in range(first, len(groups)):
+            chunk_began = time.perf_counter()
             # iter_chunks' own steps, so a resumed run need not generate the chunks it skips. The clock starts
             # one step early: the first index falls on `start`, so the first hour is whole.
             sim = Simulation(residences, start.astimezone(UTC) - timedelta(seconds=STEP_S), seed=seed,
@@ -386,9 +404,11 @@ def _seed(url: str, name: str, dwellings: int, seed: int, start: datetime, end: 
                          " seconds = %s, updated_at = now() WHERE id = 1",
                          (number + 1, hourly_rows, daily_rows, raw_rows, earlier_s + elapsed))
             conn.commit()
+            chunk_seconds.append(time.perf_counter() - chunk_began)
+            chunk_rows.append(counts[0])
             done = number + 1 - first
             eta = elapsed / done * (len(groups) - number - 1)
-            say(f"  chunk {number + 1}/{len(groups)}: {hourly_rows:,} hourly rows so far, "
+            say(f"  chunk {number + 1}/{len(groups)}: {chunk_seconds[-1]:.2f} s, {hourly_rows:,} hourly rows so far, "
                 f"{loaded_rows / elapsed:,.0f} rows/s, {elapsed:.0f} s elapsed, ~{eta:.0f} s to go")
         finish_began = time.perf_counter()
         if mode is StorageMode.TIMESCALEDB:
@@ -413,7 +433,21 @@ def _seed(url: str, name: str, dwellings: int, seed: int, start: datetime, end: 
     say(f"{name}: seeded in {seconds:.0f} s — {hourly_rows:,} hourly, {daily_rows:,} daily, {raw_rows:,} raw rows "
         f"({(hourly_rows + daily_rows + raw_rows) / seconds:,.0f} rows/s overall); database {size / 1024**3:.2f} GiB")
     return SeedInfo(url, dwellings, len(registered.meter_ids), hourly_rows, daily_rows, raw_rows, seconds, True,
-                    start, end)
+                    start, end, tuple(chunk_seconds), tuple(chunk_rows))
+
+
+QUICK_DWELLINGS = 20
+
+
+@contextmanager
+def quick_seed(admin_url: str = ADMIN_URL, dwellings: int = QUICK_DWELLINGS, **options) -> Iterator[SeedInfo]:
+    """A tiny seeded database of its own for a bench's --quick mode (seconds to seed), dropped afterwards."""
+    name = f"coopwatt_bench_quick_{uuid.uuid4().hex[:10]}"
+    try:
+        yield ensure_seeded(admin_url, dwellings, name=name, **({"progress": None} | options))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _defer_indexes(conn: psycopg.Connection) -> list[str]:
@@ -472,9 +506,16 @@ def main() -> None:
     parser.add_argument("--admin-url", default=ADMIN_URL)
     parser.add_argument("--name", help="database name (default coopwatt_bench_<dwellings>)")
     parser.add_argument("--reseed", action="store_true", help="drop the database and seed again")
+    parser.add_argument("--quick", action="store_true", help="a tiny throwaway seed, seconds: checks it still runs")
     args = parser.parse_args()
     settings = load_settings()
     start, end = default_period(settings.timezone)
+    if args.quick:
+        load = os.getloadavg()[0]
+        with quick_seed(args.admin_url, 60, start=end - timedelta(weeks=8), end=end, settings=settings,
+                        per_chunk=10) as info:
+            report(info, load)
+        return
     if args.end:
         end = _parse_day(args.end, settings.timezone)
         start = end.replace(year=end.year - 1)
@@ -483,12 +524,22 @@ def main() -> None:
     load = os.getloadavg()[0]
     info = ensure_seeded(args.admin_url, args.dwellings, seed=args.seed, start=start, end=end, settings=settings,
                          reseed=args.reseed, per_chunk=args.per_chunk, name=args.name)
+    report(info, load)
+
+
+def report(info: SeedInfo, load: float) -> None:
+    """Print what the database holds, how long it took, and how the chunk time held as the tables grew."""
     with psycopg.connect(info.url) as conn:
         size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
     print(f"{info.url}: {info.dwellings} dwellings, {info.meters} meters, {info.hourly_rows:,} hourly rows, "
           f"{info.daily_rows:,} daily rows, {info.raw_rows:,} raw rows; seeded in {info.seconds:.0f} s"
           f"{'' if info.seeded_now else ' (earlier; nothing done now)'}; {size / 1024**3:.2f} GiB; "
           f"load average at start {load:.2f}, now {os.getloadavg()[0]:.2f}")
+    if info.chunk_seconds:
+        print("chunk seconds per million hourly rows: " + " ".join(
+            f"{s / max(n, 1) * 1e6:.2f}" for s, n in zip(info.chunk_seconds, info.chunk_rows)))
+        print(f"chunk time per row, last 3 / first 3 chunks: "
+              f"{chunk_time_ratio(info.chunk_seconds, info.chunk_rows):.2f} (target ≤ 1.5)")
 
 
 if __name__ == "__main__":
