@@ -55,8 +55,8 @@ QUICK: dict[str, tuple[str, ...]] = {
     "rollup_seed.py": (rf"^chunk time per row, last 3 / first 3 chunks: {NUMBER} ",),
     "storage_bench.py": (rf"\(stored/JSON = {NUMBER}\)$",),
 }
-# Scripts that are no benchmark of their own, and the benchmark whose quick run runs them.
-RUN_BY: dict[str, str] = {"opendsm_runner.py": "analytics_opendsm.py"}
+# Modules that are no benchmark of their own, and the benchmark whose quick run runs them.
+RUN_BY: dict[str, str] = {"opendsm_runner.py": "analytics_opendsm.py", "seed_rows.py": "rollup_seed.py"}
 OPENDSM_PYTHON = os.environ.get("OPENDSM_PYTHON", "/tmp/opendsm-venv/bin/python")
 
 
