@@ -130,6 +130,7 @@ def detect_base_load_rise(
     windows = _judged_windows(intervals, thresholds, outdoor_c)
     values = windows.base_w
     power = _power_w(intervals)
+    power_step = _step(power.index, pd.Timedelta(hours=1))  # once: every episode dates on the same index
     period_power = _power_w(periods) if periods is not None else None
     found: list[Anomaly] = []
     reference_pool: list[float] = []
@@ -150,12 +151,12 @@ def detect_base_load_rise(
             continue
         if run_start is not None:
             found += _base_load_episode(windows, run_start, i - 1, run_reference, False, meter_id, dwelling_id,
-                                        thresholds, power, period_power)
+                                        thresholds, power, power_step, period_power)
             run_start = None
         reference_pool.append(float(value))
     if run_start is not None:
         found += _base_load_episode(windows, run_start, len(values) - 1, run_reference, True, meter_id,
-                                    dwelling_id, thresholds, power, period_power)
+                                    dwelling_id, thresholds, power, power_step, period_power)
     return found
 
 
@@ -214,7 +215,7 @@ def hold_open_rise(
 def _base_load_episode(
     windows: _JudgedWindows, first: int, last: int, reference_w: float,
     ongoing: bool, meter_id: int, dwelling_id: int | None, t: AnomalyThresholds,
-    power: pd.Series, period_power: pd.Series | None,
+    power: pd.Series, power_step: pd.Timedelta, period_power: pd.Series | None,
 ) -> list[Anomaly]:
     count = last - first + 1
     if count < windows.min_count:
@@ -227,13 +228,13 @@ def _base_load_episode(
     floor_w = _floor_w(power, windows.opens[max(0, first - t.base_load_reference_nights)], first_seen) \
         if windows.date_from_floor else None
     low_w = (reference_w if floor_w is None else floor_w) + rise / 2.0
-    start = _rise_onset(power, first_seen, low_w)
+    start = _rise_onset(power, first_seen, low_w, power_step)
     if start is None:
         start = first_seen  # no low interval in the data given (never seen: the reference windows are low)
     elif period_power is not None:
         # The last low period lies inside the last low interval or after it: never look further back than that
         # interval, whatever gaps the periods have.
-        interval_start = start - _step(power.index, pd.Timedelta(hours=1))
+        interval_start = start - power_step
         by_period = _rise_onset(period_power[period_power.index >= interval_start], first_seen, low_w)
         if by_period is not None:
             start = by_period
@@ -257,7 +258,9 @@ def _power_w(frame: pd.DataFrame) -> pd.Series:
     if "weather_kwh" in frame.columns:
         energy = energy - np.nan_to_num(frame["weather_kwh"].to_numpy(dtype=float))
     step_h = _step(index, pd.Timedelta(hours=1)) / pd.Timedelta(hours=1)
-    hours = np.diff(index.to_numpy()) / np.timedelta64(1, "h")
+    # Integer nanoseconds: a tz-aware index's to_numpy() builds one Timestamp object per row (most of the
+    # nightly run's time went there); ns / 3.6e12 rounds to the same float as Timedelta / 1 h.
+    hours = np.diff(index.as_unit("ns").asi8) / 3.6e12
     hours = np.append(np.where(hours <= 1.5 * step_h, hours, step_h), step_h)[:len(index)]
     return pd.Series(energy * 1000.0 / hours, index=index)
 
@@ -275,20 +278,25 @@ def _floor_w(power: pd.Series, since: pd.Timestamp, before: pd.Timestamp) -> flo
     return float(window.min()) if len(window) else None
 
 
-def _rise_onset(power: pd.Series, before: pd.Timestamp, low_w: float) -> pd.Timestamp | None:
+def _rise_onset(power: pd.Series, before: pd.Timestamp, low_w: float,
+                step: pd.Timedelta | None = None) -> pd.Timestamp | None:
     """End of the last interval starting before ``before`` whose power was below ``low_w`` (None: none in the data).
 
     An always-on load of +R W raises every interval after it began by R, so with ``low_w`` = reference + R/2 it
     cannot have been on during a low interval: the end of the last one is the earliest start the data allow.
-    Unknown (NaN) intervals prove nothing and are passed over.
+    Unknown (NaN) intervals prove nothing and are passed over. ``step``: the typical step of ``power``'s
+    index, when the caller already has it.
     """
     times = power.index
+    # Integer nanoseconds: comparing a tz-aware index with a Timestamp goes through pandas' operator dispatch.
+    earlier = times.as_unit("ns").asi8 < pd.Timestamp(before).as_unit("ns").value
     with np.errstate(invalid="ignore"):
-        low = np.flatnonzero((times < before) & (power.to_numpy() < low_w))
+        low = np.flatnonzero(earlier & (power.to_numpy() < low_w))
     if len(low) == 0:
         return None
     last = int(low[-1])
-    step = _step(times, pd.Timedelta(hours=1))
+    if step is None:
+        step = _step(times, pd.Timedelta(hours=1))
     if last + 1 < len(times) and times[last + 1] - times[last] <= 1.5 * step:
         return times[last + 1]
     return times[last] + step

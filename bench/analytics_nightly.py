@@ -16,6 +16,7 @@ candidate in a Python loop, same grids — on every `--naive-every`-th dwelling,
 on the same frames; the ratio is printed, and the naive nightly time is extrapolated from it.
 
 Run:  uv run python bench/analytics_nightly.py --dwellings 10000
+      --quick: 10 dwellings, the naive fit on every other one (seconds; checks the script runs)
 """
 
 from __future__ import annotations
@@ -241,7 +242,10 @@ def main() -> None:
     parser.add_argument("--dwellings", type=int, default=10_000)
     parser.add_argument("--per-chunk", type=int, default=50)
     parser.add_argument("--naive-every", type=int, default=50, help="naive baseline on every n-th dwelling")
+    parser.add_argument("--quick", action="store_true", help="tiny scale, seconds: checks the script still runs")
     args = parser.parse_args()
+    if args.quick:
+        args.dwellings, args.naive_every = 10, 2
     run(args.dwellings, args.per_chunk, args.naive_every)
 
 

@@ -16,6 +16,7 @@ Targets (issue 3): 10,000 dwellings ≤ 10 minutes and ≤ 2 GiB on this 2-core 
 With --anomalies, one anomaly run over every meter is timed too (it runs every 15 minutes).
 
 Run:  uv run python bench/analytics_nightly_db.py --dwellings 10000
+      --quick: a throwaway seed of 20 dwellings, a sample of 5 (seconds), dropped after.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.rollup_seed import ensure_seeded  # noqa: E402
+from bench.rollup_seed import ADMIN_URL as SEED_ADMIN_URL  # noqa: E402
+from bench.rollup_seed import SeedInfo, ensure_seeded, quick_seed  # noqa: E402
 from coopwatt.settings import load_settings  # noqa: E402
 
-ADMIN_URL = os.environ.get("COOPWATT_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get("COOPWATT_BENCH_ADMIN_URL", SEED_ADMIN_URL)  # the seeder reads TEST_PG_ADMIN_URL
 TARGET_S = 600.0
 TARGET_BYTES = 2 * 1024**3
 RESULT_TABLES = ("baseline", "comparison_group", "high_consumer", "suggestion", "savings_result", "analytics_run")
@@ -110,9 +112,8 @@ def clear_results(url: str) -> None:
         conn.execute("TRUNCATE " + ", ".join(RESULT_TABLES) + " CASCADE")
 
 
-def run(dwellings: int, chunk: int, sample: int, anomalies: bool) -> None:
-    """Seed (or reuse), run the nightly job, print the figures."""
-    info = ensure_seeded(ADMIN_URL, dwellings)
+def run(info: SeedInfo, chunk: int, sample: int, anomalies: bool) -> None:
+    """Run the nightly job on the seeded database, print the figures."""
     now = info.end + timedelta(hours=3)  # the night after the seeded year
     load_start = os.getloadavg()[0]
     clear_results(info.url)
@@ -152,8 +153,13 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=500, help="COOPWATT_ANALYTICS_CHUNK_DWELLINGS")
     parser.add_argument("--sample", type=int, default=200, help="dwellings for the one-by-one baseline")
     parser.add_argument("--anomalies", action="store_true", help="also time one anomaly run over every meter")
+    parser.add_argument("--quick", action="store_true", help="a tiny throwaway seed, seconds: checks it still runs")
     args = parser.parse_args()
-    run(args.dwellings, args.chunk, args.sample, args.anomalies)
+    if args.quick:
+        with quick_seed(ADMIN_URL) as info:
+            run(info, chunk=10, sample=5, anomalies=True)
+    else:
+        run(ensure_seeded(ADMIN_URL, args.dwellings), args.chunk, args.sample, args.anomalies)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Both models' CV(RMSE) and NMBE are computed here with the same formula
 parameter count). Fit time: opendsm one fit, coopwatt the median of many.
 
 Run:  sh bench/opendsm_env.sh && uv run python bench/analytics_opendsm.py [--json saved.json]
+      --quick: one sample, 3 coopwatt fits (seconds, once opendsm's venv exists)
 """
 
 from __future__ import annotations
@@ -35,15 +36,16 @@ from analytics.metrics import cv_rmse, nmbe  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPEATS = 30
+QUICK_SAMPLE = "il-electricity-cdd-hdd-daily"
 
 
-def run_opendsm(python: str, out: Path) -> dict:
-    """Fit opendsm's samples in its own interpreter; return the JSON it wrote."""
-    subprocess.run([python, str(HERE / "opendsm_runner.py"), str(out)], check=True)
+def run_opendsm(python: str, out: Path, samples: list[str] | None = None) -> dict:
+    """Fit opendsm's samples (default: all) in its own interpreter; return the JSON it wrote."""
+    subprocess.run([python, str(HERE / "opendsm_runner.py"), str(out), *(samples or [])], check=True)
     return json.loads(out.read_text())
 
 
-def fit_coopwatt(daily: pd.DataFrame) -> tuple[np.ndarray, float, str]:
+def fit_coopwatt(daily: pd.DataFrame, repeats: int = REPEATS) -> tuple[np.ndarray, float, str]:
     """Fit coopwatt's model (with its sufficiency check when the data passes it); predictions, median fit s, note."""
     settings = BaselineSettings()
     try:
@@ -56,7 +58,7 @@ def fit_coopwatt(daily: pd.DataFrame) -> tuple[np.ndarray, float, str]:
         fit = lambda: fit_daily_arrays(energy, temperature, settings)  # noqa: E731
         note = "sufficiency refused: " + ", ".join(r.code for r in error.reasons)
     times = []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         started = time.perf_counter()
         result = fit()
         times.append(time.perf_counter() - started)
@@ -70,13 +72,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", default=os.environ.get("OPENDSM_PYTHON", "/tmp/opendsm-venv/bin/python"))
     parser.add_argument("--json", type=Path, help="reuse a JSON written by opendsm_runner.py instead of running it")
+    parser.add_argument("--quick", action="store_true", help="one sample, seconds: checks the script still runs")
     args = parser.parse_args()
+    if not args.json and not Path(args.python).exists():
+        sys.exit(f"no opendsm interpreter at {args.python}: run `sh bench/opendsm_env.sh` first (or pass --python)")
     load = os.getloadavg()[0]
     if args.json:
         result = json.loads(args.json.read_text())
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            result = run_opendsm(args.python, Path(tmp) / "opendsm.json")
+            result = run_opendsm(args.python, Path(tmp) / "opendsm.json", [QUICK_SAMPLE] if args.quick else None)
     print(f"load average at start {load:.2f}; opendsm {result['opendsm_version']} with pandas {result['pandas_version']}")
     header = ("sample", "days", "CV(RMSE) odsm", "CV(RMSE) cw", "cw/odsm", "NMBE odsm", "NMBE cw",
               "fit odsm", "fit cw", "speed-up", "coopwatt model / note")
@@ -88,7 +93,7 @@ def main() -> None:
                               "temperature_c": (np.asarray(s["temperature_f"]) - 32) * 5 / 9}, index=index)
         observed = daily["energy_kwh"].to_numpy()
         odsm = np.asarray(s["opendsm_predicted"], dtype=float)
-        predicted, fit_s, note = fit_coopwatt(daily)
+        predicted, fit_s, note = fit_coopwatt(daily, 3 if args.quick else REPEATS)
         cv_o, cv_c = cv_rmse(observed, odsm, 0), cv_rmse(observed, predicted, 0)
         ratios.append(cv_c / cv_o)
         speedups.append(s["opendsm_fit_s"] / fit_s)

@@ -7,6 +7,7 @@ readings arrives (every meter's last half hour repeated, its counters moved on);
 later with nothing new. The alerts and the added readings are removed first, so a rerun measures the same.
 
 Run:  uv run python bench/anomaly_incremental.py --dwellings 500
+      --quick: a throwaway seed of 20 dwellings (seconds), dropped after.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analytics.job.run import RunSummary, run_anomalies  # noqa: E402
-from bench.rollup_seed import ensure_seeded  # noqa: E402
+from bench.rollup_seed import ADMIN_URL as SEED_ADMIN_URL  # noqa: E402
+from bench.rollup_seed import SeedInfo, ensure_seeded, quick_seed  # noqa: E402
 from coopwatt.settings import Settings, load_settings  # noqa: E402
 
-ADMIN_URL = os.environ.get("COOPWATT_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get("COOPWATT_BENCH_ADMIN_URL", SEED_ADMIN_URL)  # the seeder reads TEST_PG_ADMIN_URL
 NEW_DATA = timedelta(minutes=30)
 
 
@@ -67,9 +69,8 @@ def describe(label: str, seconds: float, summary: RunSummary) -> str:
             f"alerts opened {summary.alerts_opened}, resolved {summary.alerts_resolved}, status {summary.status}")
 
 
-def run(dwellings: int) -> None:
-    """Seed (or reuse), time the runs, print the figures and the ratio."""
-    info = ensure_seeded(ADMIN_URL, dwellings)
+def run(info: SeedInfo) -> None:
+    """Time the runs on the seeded database, print the figures and the ratio."""
     settings = load_settings({}, database_url=info.url)
     end = info.end
     reset(info.url, end)
@@ -95,8 +96,13 @@ def main() -> None:
     """Parse arguments and run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dwellings", type=int, default=500, help="seeded database coopwatt_bench_<n>")
+    parser.add_argument("--quick", action="store_true", help="a tiny throwaway seed, seconds: checks it still runs")
     args = parser.parse_args()
-    run(args.dwellings)
+    if args.quick:
+        with quick_seed(ADMIN_URL) as info:
+            run(info)
+    else:
+        run(ensure_seeded(ADMIN_URL, args.dwellings))
 
 
 if __name__ == "__main__":

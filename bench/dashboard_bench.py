@@ -21,6 +21,8 @@ Baseline in the same run: the same requests from one household and one adviser s
 time (no concurrency); the concurrent p95 is also printed as a multiple of that one.
 
 Run:  uv run python bench/dashboard_bench.py [--dwellings 10000] [--households 16 --advisers 4] [--seconds 60]
+      --quick: a throwaway seed of 20 dwellings, 2 households + 1 adviser for a few seconds, one gunicorn
+      worker (under a minute; checks the script runs, its figures mean little), dropped after.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.rollup_seed import ADMIN_URL, SeedInfo, ensure_seeded  # noqa: E402
+from bench.rollup_seed import ADMIN_URL, SeedInfo, ensure_seeded, quick_seed  # noqa: E402
 from coopwatt.settings import Settings, load_settings  # noqa: E402
 from coopwatt.users import add_user, remove_user  # noqa: E402
 
@@ -468,13 +470,25 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: the settings')")
     parser.add_argument("--rerun-analytics", action="store_true")
     parser.add_argument("--admin-url", default=ADMIN_URL)
+    parser.add_argument("--quick", action="store_true", help="a tiny throwaway seed, seconds: checks it still runs")
     args = parser.parse_args()
     settings = load_settings({})
+    if args.quick:
+        args.households, args.advisers, args.seconds, args.baseline_seconds = 2, 1, 3.0, 2.0
+        args.workers, args.think = 1, args.think or [0.0]
+        with quick_seed(args.admin_url, settings=settings) as info:
+            bench(args, settings, info, warm_up_s=2.0, accounts=args.households)
+    else:
+        info = ensure_seeded(args.admin_url, args.dwellings, settings=settings)
+        bench(args, settings, info, warm_up_s=10.0, accounts=max(HOUSEHOLD_ACCOUNTS, args.households))
+
+
+def bench(args: argparse.Namespace, settings: Settings, info: SeedInfo, warm_up_s: float, accounts: int) -> None:
+    """Analyse (cached), serve, load the seeded database's dashboard and print the tables."""
     workers = args.workers or settings.dashboard_workers
     thinks = args.think if args.think is not None else [0.0, 3.0]
-    info: SeedInfo = ensure_seeded(args.admin_url, args.dwellings, settings=settings)
     print("\n".join(ensure_analytics(info.url, settings, info.end, rerun=args.rerun_analytics)), flush=True)
-    accounts = ensure_accounts(info.url, max(HOUSEHOLD_ACCOUNTS, args.households))
+    accounts = ensure_accounts(info.url, accounts)
     log_path = Path("/tmp") / f"coopwatt-dashboard-bench-{os.getpid()}.log"
     server = Server(info.url, workers, log_path)
     phases: list[tuple[float, Results, float, tuple[float, float], float, float]] = []
@@ -484,7 +498,7 @@ def main() -> None:
         homes = [(name, household_script) for name, _ in accounts.households[:args.households]]
         advisers = [(accounts.adviser, adviser_script)] * args.advisers
         # Warm-up: each worker's pool and imports, the database's caches for these dwellings.
-        run_phase(server.base, homes + advisers, deps, 10.0)
+        run_phase(server.base, homes + advisers, deps, warm_up_s)
         single = run_sequential(server.base, homes[:1] + advisers[:1], deps, args.baseline_seconds)
         for think in thinks:
             load_start = os.getloadavg()[0]

@@ -1,6 +1,6 @@
 """Why an electrically heated home's base load is judged on its unheated hours, not on its nights.
 
-Usage: python bench/electric_night_load.py [--dwellings 60] [--seed 21]
+Usage: python bench/electric_night_load.py [--dwellings 60] [--seed 21] [--quick]   (--quick: 20 homes)
 
 Simulates a fault-free year of 30-minute readings and, for each electrically heated home, takes each
 night's lowest 30-minute power between 01:00 and 05:00 (what ``night_base_load_w`` judges). Prints, per
@@ -38,7 +38,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dwellings", type=int, default=60)
     parser.add_argument("--seed", type=int, default=21)
+    parser.add_argument("--quick", action="store_true", help="tiny scale, seconds: checks the script still runs")
     args = parser.parse_args()
+    if args.quick:
+        args.dwellings = 20  # the fewest homes of seed 21 with electric heating (3)
     residences = make_residences(args.dwellings, seed=args.seed)
     dwellings = {(d.residence_code, d.code): d for r in residences for d in r.dwellings}
     meters = {m.source: m for r in residences for m in r.meters}

@@ -1,7 +1,8 @@
 """Recall and dating of injected faults, and false alarms, over several simulated years (beyond the test's one).
 
 Usage: python bench/fault_recall.py [--seeds 41 42 43] [--dwellings 120] [--per-kind 20] [--unheated-min-days N]
-                                    [--unheated-reference-quantile Q]
+                                    [--unheated-reference-quantile Q] [--quick]
+       --quick: one seed of 40 homes, 2 faults of each kind (seconds; checks the script runs, not the recall)
 
 Each seed simulates a year of 30-minute readings for ``--dwellings`` homes, ``--per-kind`` faults of each
 kind on distinct homes, and runs every detector of the anomaly job (``detect_meter``) on the frames the job
@@ -39,7 +40,10 @@ def main() -> None:
     parser.add_argument("--per-kind", type=int, default=20)
     parser.add_argument("--unheated-min-days", type=int, default=None)
     parser.add_argument("--unheated-reference-quantile", type=float, default=None)
+    parser.add_argument("--quick", action="store_true", help="tiny scale, seconds: checks the script still runs")
     args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.dwellings, args.per_kind = args.seeds[:1], 40, 2
     settings = Settings()
     thresholds = thresholds_from(settings)
     if args.unheated_min_days is not None:

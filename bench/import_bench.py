@@ -4,11 +4,12 @@ Baseline in the same run: the same rows inserted one INSERT per row in one trans
 (what a straightforward importer would do). Also prints parse-only time and the
 re-import of the same file (idempotent: nothing new).
 
-Run:  uv run python bench/import_bench.py
+Run:  uv run python bench/import_bench.py [--quick]   (--quick: two weeks of rows, seconds)
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
@@ -30,8 +31,8 @@ PRM = "09876543210123"
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def write_year(path: Path) -> int:
-    """A year of 30-minute average power, as Enedis exports it (local time with offset, step end)."""
+def write_year(path: Path, days: int = 365) -> int:
+    """A year (or ``days``) of 30-minute average power, as Enedis exports it (local time with offset, step end)."""
     start = datetime(2025, 1, 1, tzinfo=PARIS).astimezone(UTC)
     lines = [
         "Identifiant PRM;Type de donnees;Date de debut;Date de fin;Grandeur physique;Grandeur metier;"
@@ -39,7 +40,7 @@ def write_year(path: Path) -> int:
         f"{PRM};Courbe de charge;01/01/2025;01/01/2026;Energie active;Consommation;Comptage Brut;W;30",
         "Horodate;Valeur",
     ]
-    rows = 365 * 48
+    rows = days * 48
     for i in range(1, rows + 1):
         end = (start + timedelta(minutes=30 * i)).astimezone(PARIS)
         lines.append(f"{end.isoformat()};{400 + (i * 37) % 2600}")
@@ -55,9 +56,13 @@ def fresh() -> str:
 
 
 def main() -> None:
+    """Import the generated file, then the same rows one INSERT each; print both and the ratio."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="two weeks of rows, seconds: checks the script runs")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "enedis_year.csv"
-        rows = write_year(path)
+        rows = write_year(path, days=14 if args.quick else 365)
         settings = load_settings({})
 
         started = time.perf_counter()

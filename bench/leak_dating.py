@@ -1,6 +1,6 @@
 """How close the water-leak detector dates simulated leaks: on the meter's own periods vs on hourly sums alone.
 
-Usage: python bench/leak_dating.py [--seeds 3] [--dwellings 300]
+Usage: python bench/leak_dating.py [--seeds 3] [--dwellings 300] [--quick]   (--quick: 1 seed of 40 homes)
 
 Each seed simulates a year of 30-minute readings for ``--dwellings`` homes with one leak in every sixth of
 them (``plan_faults``), derives hourly volumes as the ingester does, and runs ``detect_water_leak`` on each
@@ -72,7 +72,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--dwellings", type=int, default=300)
+    parser.add_argument("--quick", action="store_true", help="tiny scale, seconds: checks the script still runs")
     args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.dwellings = 1, 40
     settings = Settings()
     pairs = [pair for seed in range(1, args.seeds + 1) for pair in leak_errors(seed, args.dwellings, settings)]
     period_h = STEP_S / 3600

@@ -1,7 +1,8 @@
 """Runs inside the separate opendsm venv (never the project's): fits opendsm's daily model on its own samples.
 
 Writes JSON to stdout-path argv[1]: per sample, the exact daily input (day, kWh, °F) opendsm fitted on,
-its in-sample predictions and the fit time. Run by bench/analytics_opendsm.py, not by hand.
+its in-sample predictions and the fit time; further arguments name the samples to fit (default: all of
+SAMPLES). Run by bench/analytics_opendsm.py, not by hand.
 """
 
 import json
@@ -52,8 +53,8 @@ def run(sample: str) -> dict:
 
 
 def main() -> None:
-    """Fit every sample and write the JSON file."""
-    out = [run(s) for s in SAMPLES]
+    """Fit the samples asked (every one by default) and write the JSON file."""
+    out = [run(s) for s in (sys.argv[2:] or SAMPLES)]
     with open(sys.argv[1], "w") as f:
         json.dump({"opendsm_version": eemeter.__version__ if hasattr(eemeter, "__version__") else "1.2.7",
                    "pandas_version": pd.__version__, "samples": out}, f)

@@ -9,13 +9,14 @@ read the rollups, so this fills, chunk of whole buildings by chunk (memory stays
 - ``consumption_hourly``: each meter's 30-minute index readings turned into hours by the very
   computation ``ingest.derive`` runs (energy for electricity and heat; volume for water and gas,
   gas also in kWh through ``Settings.gas_kwh_per_m3``);
-- ``consumption_daily``: plain PostgreSQL — per chunk, the refresh's own INSERT … SELECT grouped
-  by local day (``coopwatt.rollups``), restricted to the chunk's meters; TimescaleDB — one
-  ``refresh_rollups`` over the whole period at the end;
+- ``consumption_daily``: plain PostgreSQL — per chunk, the refresh's sums per local day
+  (``coopwatt.rollups``) computed from the chunk's hourly rows in memory and copied in, never read
+  back from the growing table; TimescaleDB — one ``refresh_rollups`` over the whole period at the end;
 - the last ``RAW_DAYS`` days of raw ``reading`` rows (what the anomaly job reads), then
   ``refresh_rollups`` over those days, so ``reading_hourly``/``reading_daily`` hold them too.
 
-Everything goes in with binary COPY built column-wise in numpy (no Python object per row).
+Everything goes in with binary COPY built column-wise in numpy (no Python object per row;
+``bench/seed_rows.py``).
 One transaction per chunk, which also records progress: an interrupted seed resumes where it
 stopped. The database records a fingerprint (dwellings, seed, period, settings that shape the
 data, seeder version, schema version at seeding): when it matches, nothing is seeded again;
@@ -27,6 +28,9 @@ e.g. 2025-11-01 → 2026-11-01 during November 2026, so "last 12 months" views h
 fingerprint stays the same for a month.
 
 Run:  uv run python bench/rollup_seed.py --dwellings 10000 [--reseed]
+      --quick: 60 dwellings over 8 weeks in chunks of 10 into a throwaway database (seconds), dropped after.
+It prints the time of each chunk and the last chunks' time against the first ones' (≤ 1.5: the load stays
+linear as the tables grow).
 """
 
 from __future__ import annotations
@@ -37,15 +41,15 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import numpy as np
-import pandas as pd
 import psycopg
 from psycopg import sql
 
@@ -53,13 +57,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from coopwatt.db import StorageMode, storage_mode  # noqa: E402
 from coopwatt.migrations import migrate, schema_version  # noqa: E402
-from coopwatt.quantities import Quantity  # noqa: E402
 from coopwatt.rollups import refresh_rollups  # noqa: E402
 from coopwatt.settings import Settings, load_settings  # noqa: E402
 from coopwatt.simulator.register import Registered, register_residences  # noqa: E402
 from coopwatt.simulator.residence import Meter, make_residences  # noqa: E402
 from coopwatt.simulator.series import Chunk, Simulation, building_groups  # noqa: E402
-from ingest.derive import _compute as derive_hourly  # noqa: E402  (the derivation job's pure step)
+from bench.seed_rows import copy_binary, hourly_parts, raw_part, temperature_part  # noqa: E402
 
 ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SEEDER_VERSION = 1  # bump when what is written changes
@@ -67,14 +70,6 @@ DEFAULT_SEED = 7
 STEP_S = 1800
 RAW_DAYS = 3
 PER_CHUNK = 50
-
-_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 UTC in µs since 1970: binary timestamptz counts from there
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
-_COPY_TRAILER = b"\xff\xff"
-# Consumption comes from the energy index for electricity and heat, the volume index for water and gas
-# (ingest.derive.choose_quantity's first choice for index meters).
-_SOURCE_QUANTITY = {"electricity": Quantity.ENERGY_INDEX_KWH, "heat": Quantity.ENERGY_INDEX_KWH,
-                    "water": Quantity.VOLUME_INDEX_M3, "gas": Quantity.VOLUME_INDEX_M3}
 
 
 @dataclass(frozen=True)
@@ -91,6 +86,16 @@ class SeedInfo:
     seeded_now: bool  # False when the fingerprint matched and nothing was written
     start: datetime
     end: datetime
+    chunk_seconds: tuple[float, ...] = ()  # each chunk's load time, when seeded now
+    chunk_rows: tuple[int, ...] = ()  # each chunk's hourly rows (chunks are whole buildings: sizes differ)
+
+
+def chunk_time_ratio(seconds: Sequence[float], rows: Sequence[int], edge: int = 3) -> float:
+    """Time per hourly row of the last ``edge`` chunks over the first ``edge`` chunks' (1: linear; NaN: too few)."""
+    edge = min(edge, len(seconds) // 2)
+    if edge == 0:
+        return float("nan")
+    return float((sum(seconds[-edge:]) / sum(rows[-edge:])) / (sum(seconds[:edge]) / sum(rows[:edge])))
 
 
 def default_period(timezone: str = "Europe/Paris", today: date | None = None) -> tuple[datetime, datetime]:
@@ -106,116 +111,6 @@ def database_url(admin_url: str, name: str) -> str:
     return urlsplit(admin_url)._replace(path="/" + name).geturl()
 
 
-def binary_rows(columns: Sequence[tuple[str, np.ndarray | None]], n: int) -> bytes:
-    """n rows in COPY's binary format, built column-wise: (numpy big-endian type, values, or None for NULL)."""
-    fields: list[tuple[str, str]] = [("count", ">i2")]
-    for i, (kind, values) in enumerate(columns):
-        fields.append((f"len{i}", ">i4"))
-        if values is not None:
-            fields.append((f"val{i}", kind))
-    out = np.empty(n, dtype=np.dtype(fields))  # packed: exactly the wire layout
-    out["count"] = len(columns)
-    for i, (kind, values) in enumerate(columns):
-        if values is None:
-            out[f"len{i}"] = -1
-        else:
-            out[f"len{i}"] = np.dtype(kind).itemsize
-            out[f"val{i}"] = values
-    return out.tobytes()
-
-
-def _pg_micros(ns: np.ndarray) -> np.ndarray:
-    """UTC nanoseconds since 1970 as binary timestamptz (µs since 2000)."""
-    return ns // 1000 - _PG_EPOCH_US
-
-
-def _copy(conn: psycopg.Connection, statement: str, parts: Sequence[bytes]) -> None:
-    with conn.cursor() as cur, cur.copy(statement) as copy:
-        copy.write(_COPY_HEADER)
-        for part in parts:
-            copy.write(part)
-        copy.write(_COPY_TRAILER)
-
-
-def hourly_parts(chunk: Chunk, meters: dict[str, Meter], meter_ids: dict[str, int],
-                 settings: Settings) -> tuple[list[bytes], int, list[int]]:
-    """The chunk's consumption_hourly rows as binary COPY parts; also the row count and the meters derived."""
-    parts: list[bytes] = []
-    rows = 0
-    derived_meters: list[int] = []
-    for quantity in (Quantity.ENERGY_INDEX_KWH, Quantity.VOLUME_INDEX_M3):
-        block = chunk.block(quantity)
-        if block is None:
-            continue
-        for row, source in enumerate(block.sources):
-            meter = meters[source]
-            if _SOURCE_QUANTITY[meter.kind] is not quantity:
-                continue
-            present = block.present[row]
-            times = chunk.times[present]
-            hourly = derive_hourly(settings, quantity, times, block.values[row][present]).hourly
-            n = len(hourly)
-            derived_meters.append(meter_ids[source])
-            if n == 0:
-                continue
-            amounts = hourly["amount"].to_numpy(dtype=np.float64)
-            # As ingest.derive._write_hours: volume meters keep m³, gas also in kWh; energy meters kWh only.
-            if quantity is Quantity.VOLUME_INDEX_M3:
-                energy = amounts * settings.gas_kwh_per_m3 if meter.kind == "gas" else None
-                volume: np.ndarray | None = amounts
-            else:
-                energy, volume = amounts, None
-            hours_ns = pd.DatetimeIndex(hourly["hour"]).as_unit("ns").asi8
-            parts.append(binary_rows([
-                (">i4", np.full(n, meter_ids[source], dtype=np.int32)), (">i8", _pg_micros(hours_ns)),
-                (">f8", energy), (">f8", volume), ("u1", hourly["estimated"].to_numpy(dtype=np.uint8)),
-            ], n))
-            rows += n
-    return parts, rows, derived_meters
-
-
-def temperature_part(chunk: Chunk, residence_ids: dict[str, int]) -> tuple[bytes, int]:
-    """The chunk's outdoor temperatures (every reading time, as ``register.temperature_rows``)."""
-    block = chunk.block(Quantity.TEMPERATURE_C)
-    if block is None or not len(chunk.times):
-        return b"", 0
-    n_t = len(chunk.times)
-    micros = _pg_micros(np.asarray(chunk.times.as_unit("ns").asi8))
-    ids = np.repeat(np.array([residence_ids[c] for c in block.sources], dtype=np.int32), n_t)
-    n = ids.size
-    return binary_rows([(">i4", ids), (">i8", np.tile(micros, len(block.sources))),
-                        (">f4", block.values.reshape(-1))], n), n
-
-
-def raw_part(chunk: Chunk, meter_ids: dict[str, int], since: datetime) -> tuple[bytes, int]:
-    """The chunk's meter readings after `since` (temperature excluded) for ``reading``."""
-    keep = np.asarray(chunk.times >= since)
-    micros = _pg_micros(np.asarray(chunk.times.as_unit("ns").asi8))[keep]
-    ids, quantities, times, values = [], [], [], []
-    for block in chunk.blocks:
-        if block.quantity == Quantity.TEMPERATURE_C:
-            continue
-        rows, cols = np.nonzero(block.present[:, keep])
-        source_ids = np.array([meter_ids[s] for s in block.sources], dtype=np.int32)
-        ids.append(source_ids[rows])
-        quantities.append(np.full(rows.size, int(block.quantity), dtype=np.int16))
-        times.append(micros[cols])
-        values.append(block.values[:, keep][rows, cols])
-    if not ids:
-        return b"", 0
-    n = sum(a.size for a in ids)
-    return binary_rows([(">i4", np.concatenate(ids)), (">i2", np.concatenate(quantities)),
-                        (">i8", np.concatenate(times)), (">f8", np.concatenate(values))], n), n
-
-
-# coopwatt.rollups._refresh_plain's consumption_daily statement, for the chunk's meters instead of a time window.
-_DAILY_FOR_METERS = (
-    "INSERT INTO consumption_daily (meter_id, day, energy_kwh, volume_m3, estimated_hours, hours)"
-    " SELECT meter_id, date_trunc('day', hour, %(tz)s) AS day, sum(energy_kwh), sum(volume_m3),"
-    "        count(*) FILTER (WHERE estimated), count(*)"
-    " FROM consumption_hourly WHERE meter_id = ANY(%(meters)s)"
-    " GROUP BY meter_id, day"
-)
 
 _STATE_TABLE = (
     "CREATE TABLE IF NOT EXISTS bench_seed ("
@@ -327,19 +222,16 @@ def _seed(url: str, name: str, dwellings: int, seed: int, start: datetime, end: 
         say(f"{name}: {len(residences)} residences, {dwellings} dwellings, {len(registered.meter_ids)} meters; "
             f"{start.isoformat()} → {end.isoformat()}, {len(groups)} chunks ({mode}), starting at chunk {first}")
         loaded_rows = 0
+        chunk_seconds: list[float] = []
+        chunk_rows: list[int] = []
         for number in range(first, len(groups)):
+            chunk_began = time.perf_counter()
             # iter_chunks' own steps, so a resumed run need not generate the chunks it skips. The clock starts
             # one step early: the first index falls on `start`, so the first hour is whole.
             sim = Simulation(residences, start.astimezone(UTC) - timedelta(seconds=STEP_S), seed=seed,
                              timezone=settings.timezone, gas_kwh_per_m3=settings.gas_kwh_per_m3,
                              buildings=groups[number])
             chunk = sim.advance(end, STEP_S)
-            if number == first or number == first + 1:
-                # Without statistics the planner reads `meter_id = ANY(…)` as most of the table and the daily
-                # INSERT … SELECT becomes a sequential scan of everything loaded so far (seen: a minute per chunk
-                # at 70M rows); with them it uses the primary key. Before a resumed run's first chunk, and
-                # once the first chunk of a fresh one is in.
-                conn.execute("ANALYZE consumption_hourly")
             counts = _load_chunk(conn, chunk, meters, registered, settings, raw_since, mode)
             hourly_rows += counts[0]
             daily_rows += counts[1]
@@ -350,9 +242,11 @@ def _seed(url: str, name: str, dwellings: int, seed: int, start: datetime, end: 
                          " seconds = %s, updated_at = now() WHERE id = 1",
                          (number + 1, hourly_rows, daily_rows, raw_rows, earlier_s + elapsed))
             conn.commit()
+            chunk_seconds.append(time.perf_counter() - chunk_began)
+            chunk_rows.append(counts[0])
             done = number + 1 - first
             eta = elapsed / done * (len(groups) - number - 1)
-            say(f"  chunk {number + 1}/{len(groups)}: {hourly_rows:,} hourly rows so far, "
+            say(f"  chunk {number + 1}/{len(groups)}: {chunk_seconds[-1]:.2f} s, {hourly_rows:,} hourly rows so far, "
                 f"{loaded_rows / elapsed:,.0f} rows/s, {elapsed:.0f} s elapsed, ~{eta:.0f} s to go")
         finish_began = time.perf_counter()
         if mode is StorageMode.TIMESCALEDB:
@@ -378,7 +272,21 @@ def _seed(url: str, name: str, dwellings: int, seed: int, start: datetime, end: 
     say(f"{name}: seeded in {seconds:.0f} s — {hourly_rows:,} hourly, {daily_rows:,} daily, {raw_rows:,} raw rows "
         f"({(hourly_rows + daily_rows + raw_rows) / seconds:,.0f} rows/s overall); database {size / 1024**3:.2f} GiB")
     return SeedInfo(url, dwellings, len(registered.meter_ids), hourly_rows, daily_rows, raw_rows, seconds, True,
-                    start, end)
+                    start, end, tuple(chunk_seconds), tuple(chunk_rows))
+
+
+QUICK_DWELLINGS = 20
+
+
+@contextmanager
+def quick_seed(admin_url: str = ADMIN_URL, dwellings: int = QUICK_DWELLINGS, **options) -> Iterator[SeedInfo]:
+    """A tiny seeded database of its own for a bench's --quick mode (seconds to seed), dropped afterwards."""
+    name = f"coopwatt_bench_quick_{uuid.uuid4().hex[:10]}"
+    try:
+        yield ensure_seeded(admin_url, dwellings, name=name, **({"progress": None} | options))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _defer_indexes(conn: psycopg.Connection) -> list[str]:
@@ -404,17 +312,19 @@ def _defer_indexes(conn: psycopg.Connection) -> list[str]:
 def _load_chunk(conn: psycopg.Connection, chunk: Chunk, meters: dict[str, Meter], registered: Registered,
                 settings: Settings, raw_since: datetime, mode: StorageMode | None) -> tuple[int, int, int, int]:
     """Write one chunk (hourly, daily, raw readings, temperatures) in the open transaction; return the row counts."""
-    parts, hourly, derived = hourly_parts(chunk, meters, registered.meter_ids, settings)
-    _copy(conn, "COPY consumption_hourly (meter_id, hour, energy_kwh, volume_m3, estimated) FROM STDIN"
+    parts, hourly, daily_parts, daily = hourly_parts(chunk, meters, registered.meter_ids, settings)
+    copy_binary(conn, "COPY consumption_hourly (meter_id, hour, energy_kwh, volume_m3, estimated) FROM STDIN"
           " (FORMAT BINARY)", parts)
-    daily = 0
-    if mode is not StorageMode.TIMESCALEDB:
-        daily = conn.execute(_DAILY_FOR_METERS, {"tz": settings.timezone, "meters": derived}).rowcount
+    if mode is StorageMode.TIMESCALEDB:
+        daily = 0  # consumption_daily is a continuous aggregate, refreshed once at the end
+    else:
+        copy_binary(conn, "COPY consumption_daily (meter_id, day, energy_kwh, volume_m3, estimated_hours, hours)"
+              " FROM STDIN (FORMAT BINARY)", daily_parts)
     raw, n_raw = raw_part(chunk, registered.meter_ids, raw_since)
     # Straight into reading, not through ingest.store: consumption is already derived, so nothing is pending.
-    _copy(conn, "COPY reading (meter_id, quantity_id, time, value) FROM STDIN (FORMAT BINARY)", [raw])
+    copy_binary(conn, "COPY reading (meter_id, quantity_id, time, value) FROM STDIN (FORMAT BINARY)", [raw])
     temperatures, n_temp = temperature_part(chunk, registered.residence_ids)
-    _copy(conn, "COPY outdoor_temperature (residence_id, time, temperature_c) FROM STDIN (FORMAT BINARY)",
+    copy_binary(conn, "COPY outdoor_temperature (residence_id, time, temperature_c) FROM STDIN (FORMAT BINARY)",
           [temperatures])
     return hourly, daily, n_raw, n_temp
 
@@ -435,9 +345,16 @@ def main() -> None:
     parser.add_argument("--admin-url", default=ADMIN_URL)
     parser.add_argument("--name", help="database name (default coopwatt_bench_<dwellings>)")
     parser.add_argument("--reseed", action="store_true", help="drop the database and seed again")
+    parser.add_argument("--quick", action="store_true", help="a tiny throwaway seed, seconds: checks it still runs")
     args = parser.parse_args()
     settings = load_settings()
     start, end = default_period(settings.timezone)
+    if args.quick:
+        load = os.getloadavg()[0]
+        with quick_seed(args.admin_url, 60, start=end - timedelta(weeks=8), end=end, settings=settings,
+                        per_chunk=10) as info:
+            report(info, load)
+        return
     if args.end:
         end = _parse_day(args.end, settings.timezone)
         start = end.replace(year=end.year - 1)
@@ -446,12 +363,22 @@ def main() -> None:
     load = os.getloadavg()[0]
     info = ensure_seeded(args.admin_url, args.dwellings, seed=args.seed, start=start, end=end, settings=settings,
                          reseed=args.reseed, per_chunk=args.per_chunk, name=args.name)
+    report(info, load)
+
+
+def report(info: SeedInfo, load: float) -> None:
+    """Print what the database holds, how long it took, and how the chunk time held as the tables grew."""
     with psycopg.connect(info.url) as conn:
         size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
     print(f"{info.url}: {info.dwellings} dwellings, {info.meters} meters, {info.hourly_rows:,} hourly rows, "
           f"{info.daily_rows:,} daily rows, {info.raw_rows:,} raw rows; seeded in {info.seconds:.0f} s"
           f"{'' if info.seeded_now else ' (earlier; nothing done now)'}; {size / 1024**3:.2f} GiB; "
           f"load average at start {load:.2f}, now {os.getloadavg()[0]:.2f}")
+    if info.chunk_seconds:
+        print("chunk seconds per million hourly rows: " + " ".join(
+            f"{s / max(n, 1) * 1e6:.2f}" for s, n in zip(info.chunk_seconds, info.chunk_rows)))
+        print(f"chunk time per row, last 3 / first 3 chunks: "
+              f"{chunk_time_ratio(info.chunk_seconds, info.chunk_rows):.2f} (target ≤ 1.5)")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ On TimescaleDB the script also compresses every chunk (`compress_chunk`, what th
 compression policy does) and reports the size after, and the ratio to plain PostgreSQL.
 
 Run:  uv run python bench/storage_bench.py [--meters 100] [--days 30] [--modes postgresql,timescaledb]
+      --quick: 10 meters × 500 minutes, and only the modes whose server answers (seconds; proves the
+      script runs, its figures mean little)
 Servers: BENCH_PG_ADMIN_URL (default the machine's 127.0.0.1:5432) for plain PostgreSQL and
 BENCH_TSDB_ADMIN_URL (default 127.0.0.1:5433, deploy/timescaledb/dev-server.sh) for TimescaleDB.
 """
@@ -60,6 +62,15 @@ def minute_indexes(meters: int, minutes: int, seed: int = 7) -> np.ndarray:
     return start + np.cumsum(steps_wh, axis=0) / 1000.0
 
 
+def _answers(admin_url: str) -> bool:
+    """Whether a server answers at this URL (quick mode leaves out a mode whose server is not running)."""
+    try:
+        with psycopg.connect(admin_url, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
 def measure(mode: str, admin_url: str, meters: int, minutes: int) -> Sizes:
     """Load the readings into a fresh database of this mode and measure the reading table."""
     name = "cw_bench_" + uuid.uuid4().hex[:8]
@@ -99,10 +110,15 @@ def main() -> None:
     parser.add_argument("--meters", type=int, default=100)
     parser.add_argument("--days", type=float, default=30)
     parser.add_argument("--modes", default="postgresql,timescaledb")
+    parser.add_argument("--quick", action="store_true", help="tiny scale, seconds: checks the script still runs")
     args = parser.parse_args()
+    modes = args.modes.split(",")
+    if args.quick:
+        args.meters, args.days = 10, 500 / 1440
+        modes = [mode for mode in modes if _answers(ADMIN_URLS[mode])]
     minutes = int(args.days * 1440)
     json_bytes = len(native_payload(datetime(2026, 1, 1, tzinfo=UTC), 12345.678)) + len("coopwatt/size00/reading")
-    results = [measure(mode, ADMIN_URLS[mode], args.meters, minutes) for mode in args.modes.split(",")]
+    results = [measure(mode, ADMIN_URLS[mode], args.meters, minutes) for mode in modes]
     print(f"{args.meters} meters x {minutes:,} minutes; the JSON message carrying one reading: {json_bytes} bytes")
     print("| mode | readings | bytes/reading | heap | compressed bytes/reading | one meter, 1/min, one year |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -112,6 +128,10 @@ def main() -> None:
               f"{'' if r.heap_bytes is None else f'{r.heap_bytes / r.readings:.1f}'} | "
               f"{'' if r.compressed_bytes is None else f'{r.compressed_bytes / r.readings:.2f}'} | "
               f"{stored * MINUTES_PER_YEAR / r.readings / 1e6:.2f} MB |")
+    for r in results:
+        stored = r.compressed_bytes if r.compressed_bytes is not None else r.total_bytes
+        print(f"{r.mode}: baseline, the JSON message carrying one reading "
+              f"(stored/JSON = {stored / r.readings / json_bytes:.2f})")
     by_mode = {r.mode: r for r in results}
     tsdb = by_mode.get("timescaledb")
     if tsdb is not None and tsdb.compressed_bytes:

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from bench.rollup_seed import RAW_DAYS, ensure_seeded
+from coopwatt.rollups import refresh_rollups
 from coopwatt.settings import Settings, load_settings
 from coopwatt.simulator.residence import make_residences
 
@@ -86,6 +87,21 @@ def test_seeded_rollups_are_consistent_and_a_second_call_does_nothing(
     for column in ("energy_kwh", "volume_m3"):
         assert (got[column].isna() == expected[column].isna()).all()
         assert ((got[column] - expected[column]).abs().fillna(0) < 1e-9).all()
+
+    # The daily rows the seeder computed from each chunk in memory are those coopwatt.rollups' own refresh
+    # computes from consumption_hourly (estimated hours included), to the last few bits of the sums.
+    columns = ["meter_id", "day", "energy_kwh", "volume_m3", "estimated_hours", "hours"]
+    query = "SELECT " + ", ".join(columns) + " FROM consumption_daily ORDER BY meter_id, day"
+    with psycopg.connect(info.url, autocommit=True) as conn:
+        seeded = pd.DataFrame(conn.execute(query).fetchall(), columns=columns)
+        refresh_rollups(conn, seed_settings, since=START, until=END)
+        refreshed = pd.DataFrame(conn.execute(query).fetchall(), columns=columns)
+    assert len(seeded) == len(refreshed) == 17 * len(simulated)
+    assert seeded[["meter_id", "day", "estimated_hours", "hours"]].equals(
+        refreshed[["meter_id", "day", "estimated_hours", "hours"]])
+    for column in ("energy_kwh", "volume_m3"):
+        assert (seeded[column].isna() == refreshed[column].isna()).all()
+        assert ((seeded[column] - refreshed[column]).abs().fillna(0) <= 1e-12 * refreshed[column].abs().fillna(0)).all()
 
     # The raw readings of the last days agree with the hourly rows derived from them.
     recent = hourly[hourly["hour"] >= END - timedelta(days=RAW_DAYS)].groupby("meter_id")["energy_kwh"].sum()

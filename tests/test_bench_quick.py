@@ -1,0 +1,83 @@
+"""Every benchmark in bench/ still runs: its --quick mode (tiny scale, seconds) exits 0 and prints its ratios.
+
+The figures in docs/benchmarks.md come from these scripts; a script broken by a change elsewhere would leave
+them standing unverifiable. Nothing here looks at a timing: only that each script runs to its end and prints
+the lines its table is read from. A new script in bench/ must be listed here (the first test fails otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+NUMBER = r"[0-9][0-9,]*(?:\.[0-9]+)?"
+
+# Script -> the lines (regular expressions, multiline) its quick run must print: its ratios or recall counts.
+QUICK: dict[str, tuple[str, ...]] = {
+    "analytics_nightly.py": (
+        rf"^nightly vs target 600 s: {NUMBER}",
+        rf"^baseline \(naive loop over [1-9][0-9]* dwellings\).* ratio {NUMBER}×\)$",
+    ),
+    "analytics_nightly_db.py": (
+        rf"^vs target 600 s: {NUMBER}",
+        rf"→ chunked reads {NUMBER}× faster$",
+        rf"vs its interval: {NUMBER}$",
+    ),
+    "analytics_opendsm.py": (
+        rf"^CV\(RMSE\) coopwatt/opendsm: worst {NUMBER}, median {NUMBER} .* speed-up: slowest {NUMBER}×",
+    ),
+    "anomaly_incremental.py": (rf"^full / incremental: {NUMBER}× \(new readings\), {NUMBER}× \(nothing new\)$",),
+    "dashboard_bench.py": (
+        rf"^\| household page \|.*\| \*\*{NUMBER}\*\* \| {NUMBER}× \| [0-9]+ \|$",
+        rf"^\| ranking, filtered \|.*\| \*\*{NUMBER}\*\* \| {NUMBER}× \| [0-9]+ \|$",
+    ),
+    "electric_night_load.py": (
+        r"^base-load rises with the daily baseline's heating share .*: [0-9]+ false alarms on [0-9]+ of [1-9][0-9]* ",
+        r"^base-load rises against a night weather model .*: [0-9]+ false alarms on [0-9]+ of [1-9][0-9]* homes$",
+    ),
+    "fault_recall.py": (
+        r"^ *water_leak: found [0-9]+/[1-9][0-9]*, within one period [0-9]+/[0-9]+",
+        r"^alarms on meters without a fault: [0-9]+ ",
+    ),
+    "import_bench.py": (rf"^ratio coopwatt / naive = {NUMBER}x faster$",),
+    "ingest_bench.py": (rf"^ratio coopwatt / bare  = {NUMBER}", rf"^ratio coopwatt / naive = {NUMBER}x"),
+    "leak_dating.py": (
+        r"^ *per period: found [0-9]+/[1-9][0-9]*, within one period",
+        r"^ *hourly only: found [0-9]+/[1-9][0-9]*, within one period",
+    ),
+    "rollup_seed.py": (rf"^chunk time per row, last 3 / first 3 chunks: {NUMBER} ",),
+    "storage_bench.py": (rf"\(stored/JSON = {NUMBER}\)$",),
+}
+# Modules that are no benchmark of their own, and the benchmark whose quick run runs them.
+RUN_BY: dict[str, str] = {"opendsm_runner.py": "analytics_opendsm.py", "seed_rows.py": "rollup_seed.py"}
+OPENDSM_PYTHON = os.environ.get("OPENDSM_PYTHON", "/tmp/opendsm-venv/bin/python")
+
+
+def test_every_bench_script_has_a_quick_run_here() -> None:
+    scripts = {path.name for path in BENCH.glob("*.py")} - {"__init__.py"}
+    assert scripts - set(QUICK) - set(RUN_BY) == set(), "bench script(s) without a quick run in this test"
+    assert set(QUICK) | set(RUN_BY) <= scripts, "listed here but gone from bench/"
+    assert set(RUN_BY.values()) <= set(QUICK)
+    for script in QUICK:
+        assert '"--quick"' in (BENCH / script).read_text(encoding="utf-8"), f"{script} has no --quick option"
+
+
+@pytest.mark.parametrize("script", sorted(QUICK))
+def test_quick_mode_runs_and_prints_its_ratios(script: str, pg_admin_url: str) -> None:
+    if script == "analytics_opendsm.py" and not Path(OPENDSM_PYTHON).exists():
+        pytest.skip(f"opendsm runs in its own venv, absent here: `sh bench/opendsm_env.sh` makes {OPENDSM_PYTHON}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COOPWATT_")}
+    # No COOPWATT_* variable: the scripts' settings would refuse one they do not know.
+    env.update({"PYTHONPATH": str(ROOT), "TEST_PG_ADMIN_URL": pg_admin_url, "OPENDSM_PYTHON": OPENDSM_PYTHON})
+    result = subprocess.run([sys.executable, str(BENCH / script), "--quick"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=280)
+    assert result.returncode == 0, f"{script} --quick exited {result.returncode}:\n{result.stderr[-4000:]}"
+    missing = [p for p in QUICK[script] if not re.search(p, result.stdout, re.MULTILINE)]
+    assert not missing, f"{script} --quick did not print {missing}; it printed:\n{result.stdout[-4000:]}"
