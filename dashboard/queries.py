@@ -319,45 +319,79 @@ def suggestions(conn: psycopg.Connection, dwelling_id: int) -> list[SuggestionRo
     return [SuggestionRow(row[0], float(row[1]), float(row[2]), dict(row[3] or {})) for row in rows]
 
 
-def use_between(conn: psycopg.Connection, dwelling_id: int, kind: str, start: date, end: date, *,
-                timezone: str, gas_kwh_per_m3: float) -> tuple[float, int] | None:
-    """A dwelling's use of a kind over local days [start, end) and the number of days measured, from consumption_daily_all."""
-    row = conn.execute(
+@dataclass(frozen=True)
+class PairedUse:
+    """A window's use against the same local days a year earlier, on the days complete on both sides only."""
+
+    this_period: float
+    last_year: float
+    days: tuple[date, ...]  # this window's days kept; each is compared with the day `shift_days` earlier
+    window_days: int
+
+
+def paired_use(conn: psycopg.Connection, dwelling_id: int, kind: str, start: date, end: date, *,
+               shift_days: int, timezone: str, gas_kwh_per_m3: float) -> PairedUse:
+    """A dwelling's use of a kind over local days [start, end) and over the same days `shift_days` earlier.
+
+    Only days measured on both sides count: every meter of the kind reported at least 22 hours
+    and none of them estimated (a gap spread over).
+    A day missing on either side leaves both out, so a silent meter never reads as lower use.
+    """
+    rows = conn.execute(
         """
-        SELECT sum(CASE %(kind)s WHEN 'water' THEN cd.volume_m3
-                                 WHEN 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
-                                 ELSE cd.energy_kwh END), count(DISTINCT cd.day)
-        FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
-        WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s
-          AND cd.day >= (%(start)s::timestamp AT TIME ZONE %(tz)s) AND cd.day < (%(end)s::timestamp AT TIME ZONE %(tz)s)
+        WITH days AS (
+            SELECT (cd.day AT TIME ZONE %(tz)s)::date AS day,
+                   sum(CASE %(kind)s WHEN 'water' THEN cd.volume_m3
+                                     WHEN 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
+                                     ELSE cd.energy_kwh END) AS amount,
+                   bool_and(cd.hours >= 22 AND cd.estimated_hours = 0) AS complete,
+                   count(*) AS meters, min(cd.day) AS day_start
+            FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
+            WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s
+              AND ((cd.day >= (%(start)s::timestamp AT TIME ZONE %(tz)s)
+                    AND cd.day < (%(end)s::timestamp AT TIME ZONE %(tz)s))
+                OR (cd.day >= (%(last_start)s::timestamp AT TIME ZONE %(tz)s)
+                    AND cd.day < (%(last_end)s::timestamp AT TIME ZONE %(tz)s)))
+            GROUP BY 1),
+        kept AS (SELECT * FROM days
+                 WHERE complete AND amount IS NOT NULL
+                   -- every meter of the kind in service that day reported it (a dead second meter is no saving)
+                   AND meters = (SELECT count(*) FROM meter m
+                                 WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s
+                                   AND m.installed_at < day_start + interval '1 day'
+                                   AND (m.removed_at IS NULL OR m.removed_at > day_start)))
+        SELECT this.day, this.amount, last.amount
+        FROM kept this JOIN kept last ON last.day = this.day - %(shift)s
+        WHERE this.day >= %(start_day)s AND this.day < %(end_day)s
+        ORDER BY this.day
         """,
-        {"kind": kind, "coef": gas_kwh_per_m3, "dwelling": dwelling_id, "tz": timezone,
-         "start": datetime.combine(start, datetime.min.time()), "end": datetime.combine(end, datetime.min.time())},
-    ).fetchone()
-    if row is None or row[0] is None:
-        return None
-    return float(row[0]), int(row[1])
+        {"kind": kind, "coef": gas_kwh_per_m3, "dwelling": dwelling_id, "tz": timezone, "shift": shift_days,
+         "start_day": start, "end_day": end,
+         "start": datetime.combine(start, datetime.min.time()), "end": datetime.combine(end, datetime.min.time()),
+         "last_start": datetime.combine(start - timedelta(days=shift_days), datetime.min.time()),
+         "last_end": datetime.combine(end - timedelta(days=shift_days), datetime.min.time())},
+    ).fetchall()
+    return PairedUse(sum(float(row[1]) for row in rows), sum(float(row[2]) for row in rows),
+                     tuple(row[0] for row in rows), (end - start).days)
 
 
-def degree_days_between(conn: psycopg.Connection, dwelling_id: int, start: date, end: date, *,
-                        timezone: str, balance_point_c: float) -> tuple[float, int]:
-    """Heating degree-days at a dwelling's residence over local days [start, end), and the days with temperatures."""
-    row = conn.execute(
+def degree_days_by_day(conn: psycopg.Connection, dwelling_id: int, start: date, end: date, *,
+                       timezone: str, balance_point_c: float) -> dict[date, float]:
+    """Heating degree-days per local day at a dwelling's residence over [start, end), for days with temperatures."""
+    rows = conn.execute(
         """
-        SELECT coalesce(sum(greatest(%(base)s - t.mean_c, 0)), 0), count(*)
-        FROM (SELECT (ot.time AT TIME ZONE %(tz)s)::date AS day, avg(ot.temperature_c) AS mean_c
-              FROM outdoor_temperature ot
-              WHERE ot.residence_id = (SELECT b.residence_id FROM dwelling d JOIN building b ON b.id = d.building_id
-                                       WHERE d.id = %(dwelling)s)
-                AND ot.time >= (%(start)s::timestamp AT TIME ZONE %(tz)s)
-                AND ot.time < (%(end)s::timestamp AT TIME ZONE %(tz)s)
-              GROUP BY 1) t
+        SELECT (ot.time AT TIME ZONE %(tz)s)::date, greatest(%(base)s - avg(ot.temperature_c), 0)
+        FROM outdoor_temperature ot
+        WHERE ot.residence_id = (SELECT b.residence_id FROM dwelling d JOIN building b ON b.id = d.building_id
+                                 WHERE d.id = %(dwelling)s)
+          AND ot.time >= (%(start)s::timestamp AT TIME ZONE %(tz)s)
+          AND ot.time < (%(end)s::timestamp AT TIME ZONE %(tz)s)
+        GROUP BY 1
         """,
         {"base": balance_point_c, "tz": timezone, "dwelling": dwelling_id,
          "start": datetime.combine(start, datetime.min.time()), "end": datetime.combine(end, datetime.min.time())},
-    ).fetchone()
-    assert row is not None
-    return float(row[0]), int(row[1])
+    ).fetchall()
+    return {row[0]: float(row[1]) for row in rows}
 
 
 @dataclass(frozen=True)
