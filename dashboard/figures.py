@@ -92,6 +92,7 @@ class Summary:
     average: str
     days: int
     estimated_days: int
+    suspect_days: int = 0
 
 
 def consumption_summary(
@@ -113,6 +114,7 @@ def consumption_summary(
         average=format_value(total / len(values), kind, measure, lang),
         days=sum(period.days for period in periods),
         estimated_days=sum(period.estimated_days for period in periods),
+        suspect_days=sum(period.suspect_days for period in periods),
     )
 
 
@@ -122,7 +124,8 @@ def consumption_figure(
 ) -> Figure:
     """Bars of consumption per period, labelled in the language, with the value on hover.
 
-    A period still in progress on `today` is drawn lighter, so a short bar does not read as a drop.
+    A period still in progress on `today` is drawn lighter, so a short bar does not read as a drop;
+    one holding suspect days (frozen index, counter reset, spike) is hatched and says so on hover.
     """
     values = values_shown(periods, kind, measure, tariffs)
     opacity = [
@@ -130,12 +133,15 @@ def consumption_figure(
         for period in periods
     ]
     labels = [format_period(period.start, granularity, lang) for period in periods]
-    texts = [format_value(value, kind, measure, lang) for value in values]
+    texts = [format_value(value, kind, measure, lang)
+             + (" · " + t("consumption.suspect_hover", lang, days=period.suspect_days) if period.suspect_days else "")
+             for value, period in zip(values, periods, strict=True)]
+    hatches = ["/" if period.suspect_days else "" for period in periods]
     unit = "€" if measure == "cost" else UNIT_OF_KIND[kind]
     return {
         "data": [{
             "type": "bar", "x": labels, "y": values, "customdata": texts, "name": t(f"kind.{kind}", lang),
-            "marker": {"color": KIND_COLOURS[kind], "opacity": opacity},
+            "marker": {"color": KIND_COLOURS[kind], "opacity": opacity, "pattern": {"shape": hatches}},
             "hovertemplate": "%{x}<br><b>%{customdata}</b><extra></extra>",
         }],
         "layout": {

@@ -43,6 +43,7 @@ class PeriodUse:
     amount: float
     days: int
     estimated_days: int
+    suspect_days: int = 0  # days with hours a frozen index, a counter reset or a spike made unbelievable
 
 
 def dwelling_info(conn: psycopg.Connection, dwelling_id: int) -> DwellingInfo | None:
@@ -92,7 +93,8 @@ def consumption_by_period(
                        WHEN 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
                        ELSE cd.energy_kwh END) AS amount,
                count(DISTINCT cd.day) AS days,
-               count(DISTINCT cd.day) FILTER (WHERE cd.estimated_hours > 0) AS estimated_days
+               count(DISTINCT cd.day) FILTER (WHERE cd.estimated_hours > 0) AS estimated_days,
+               count(DISTINCT cd.day) FILTER (WHERE cd.suspect_hours > 0) AS suspect_days
         FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
         WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s
           AND cd.day >= (%(since)s::timestamp AT TIME ZONE %(tz)s)
@@ -108,7 +110,7 @@ def consumption_by_period(
             "dwelling": dwelling_id, "since": datetime.combine(first_period_shown(today, granularity), datetime.min.time()),
         },
     ).fetchall()
-    return [PeriodUse(row[0], float(row[1]), int(row[2]), int(row[3])) for row in rows]
+    return [PeriodUse(row[0], float(row[1]), int(row[2]), int(row[3]), int(row[4])) for row in rows]
 
 
 def open_erasure_request(conn: psycopg.Connection, account_id: int) -> datetime | None:
@@ -120,7 +122,8 @@ def open_erasure_request(conn: psycopg.Connection, account_id: int) -> datetime 
 
 
 READINGS_CSV_HEADER = ("meter", "kind", "quantity", "unit", "time_utc", "value")
-DAILY_CSV_HEADER = ("meter", "kind", "day_local", "energy_kwh", "volume_m3", "hours", "estimated_hours")
+DAILY_CSV_HEADER = ("meter", "kind", "day_local", "energy_kwh", "volume_m3", "hours", "estimated_hours",
+                    "suspect_hours")
 
 
 def iter_readings(conn: psycopg.Connection, dwelling_id: int) -> Iterator[tuple[object, ...]]:
@@ -146,7 +149,7 @@ def iter_daily(conn: psycopg.Connection, dwelling_id: int, timezone: str) -> Ite
         cursor.execute(
             """
             SELECT m.source, m.kind, (cd.day AT TIME ZONE %s)::date, cd.energy_kwh, cd.volume_m3,
-                   cd.hours, cd.estimated_hours
+                   cd.hours, cd.estimated_hours, cd.suspect_hours
             FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
             WHERE m.dwelling_id = %s
             ORDER BY m.source, cd.day
@@ -334,7 +337,7 @@ def paired_use(conn: psycopg.Connection, dwelling_id: int, kind: str, start: dat
     """A dwelling's use of a kind over local days [start, end) and over the same days `shift_days` earlier.
 
     Only days measured on both sides count: every meter of the kind reported at least 22 hours
-    and none of them estimated (a gap spread over).
+    and none of them estimated (a gap spread over) or suspect (a frozen index, a reset, a spike).
     A day missing on either side leaves both out, so a silent meter never reads as lower use.
     """
     rows = conn.execute(
@@ -344,7 +347,7 @@ def paired_use(conn: psycopg.Connection, dwelling_id: int, kind: str, start: dat
                    sum(CASE %(kind)s WHEN 'water' THEN cd.volume_m3
                                      WHEN 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
                                      ELSE cd.energy_kwh END) AS amount,
-                   bool_and(cd.hours >= 22 AND cd.estimated_hours = 0) AS complete,
+                   bool_and(cd.hours >= 22 AND cd.estimated_hours = 0 AND cd.suspect_hours = 0) AS complete,
                    count(*) AS meters, min(cd.day) AS day_start
             FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
             WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s

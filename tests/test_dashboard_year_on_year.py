@@ -10,6 +10,7 @@ import plotly.utils
 import psycopg
 import pytest
 
+from analytics.job.suspect import mark_suspect_hours
 from coopwatt.settings import Settings, load_settings
 from dashboard import household_analytics
 from tests.dashboard_support import PARIS, Seed, seed_cooperative
@@ -100,3 +101,21 @@ def test_lower_use_beside_an_open_alert_is_not_praised(coop: tuple[Settings, See
     text = _card(settings, seed.dwelling_b, today)
     assert "20 % de moins" in text and "Continuez" not in text and "alerte est ouverte" in text
     assert "Keep it up" not in _card(settings, seed.dwelling_b, today, "en")
+
+
+def test_suspect_days_are_left_out_like_missing_ones(coop: tuple[Settings, Seed, date]) -> None:
+    """A frozen index for three days (tiny figures, no estimated hour): not a drop, those days are not compared."""
+    settings, seed, today = coop
+    meter = seed.meters["b-elec"]
+    frozen = [today - timedelta(days=n) for n in (5, 6, 7)]
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute("UPDATE consumption_daily SET energy_kwh = 0.3 WHERE meter_id = %s AND day = ANY(%s)",
+                     (meter, [_day(day) for day in frozen]))
+        alert = conn.execute(
+            "INSERT INTO alert (kind, severity, meter_id, dwelling_id, started_at, ended_at, status)"
+            " VALUES ('frozen_index', 'warning', %s, %s, %s, %s, 'resolved') RETURNING id",
+            (meter, seed.dwelling_b, _day(frozen[-1]), _day(frozen[0]) + timedelta(hours=23))).fetchone()
+        assert alert is not None
+        assert mark_suspect_hours(conn, meter) == 3 * 24
+    text = _card(settings, seed.dwelling_b, today)
+    assert "stable" in text and "27 jours sur 30" in text, text
