@@ -65,8 +65,10 @@ def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: s
                                            comparison.efficient_kwh_per_m2, lang),
                   config={"displayModeBar": False, "responsive": True}, style={"height": "180px"},
                   id="similar-graph"),
+        # The group's period is local days [start, end): the last day shown is the one before `end`.
         html.P(t("similar.period", lang, start=format_day(comparison.period_start, lang),
-                 end=format_day(comparison.period_end, lang)), className="small text-body-secondary mb-0"),
+                 end=format_day(comparison.period_end - timedelta(days=1), lang)),
+               className="small text-body-secondary mb-0", id="similar-period"),
         html.P(similar_homes_explained(comparison.group_key, lang),
                className="small text-body-secondary mb-0", id="similar-who"),
     ])
