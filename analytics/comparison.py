@@ -31,12 +31,15 @@ Privacy rules, and why
   averages are ΣkWh/n and ΣkWh/Σm² (not a mean of ratios, which would weight
   each home by its own area and add independent equations), and the
   efficient-neighbours level is the same set's ΣkWh/count and ΣkWh/Σm².
-* The efficient set is the ``max(ceil(20 % of n), m)`` homes using the least
-  per m² (m = ``min_efficient_homes``, 3), published only when both that set
-  and the rest have at least m homes. A member who knows their own value then
-  learns only sums: of the other efficient homes (≥ m − 1 ≥ 2 of them) and of
-  the other remaining homes (≥ m − 1 ≥ 2). With n = k = 5 that cannot hold, so
-  a group of exactly 5 shows its average but not its efficient level.
+* The efficient set is the ``max(ceil(20 % of n), k)`` homes using the least
+  per m², published only when both that set and the rest (whose sum anyone can
+  work out from the average and the efficient level) have at least k homes,
+  so only in groups of 2k homes or more. Each of these two sums then rests on
+  at least k homes, like the group's: a coalition of fewer than k − 1 members
+  who pool their own values still learns only a sum over two or more others.
+  (With 3 homes behind the efficient level of a 7-home group, two of them
+  recovered the third's use exactly: issue 12.) ``min_efficient_homes`` can only
+  raise that floor.
 * If a group's membership changes while its period is still being published
   (a dwelling leaves or joins), the period's figures before and after would
   differ by exactly that dwelling's value: the group is withheld for the rest
@@ -68,7 +71,12 @@ class ComparisonSettings:
     min_group_size: int = 5  # k
     floor_area_bands_m2: tuple[float, ...] = (0.0, 35.0, 55.0, 75.0, 95.0, 120.0, math.inf)
     efficient_fraction: float = 0.20  # "efficient neighbours" = the lowest-using 20 %
-    min_efficient_homes: int = 3  # never fewer homes behind the efficient level (nor in the rest)
+    min_efficient_homes: int = 3  # a floor beside k: never fewer homes behind the efficient level (nor in the rest)
+
+    @property
+    def efficient_floor(self) -> int:
+        """Fewest homes behind the efficient level, and in the rest of the group: k at least."""
+        return max(self.min_efficient_homes, self.min_group_size)
 
 
 @dataclass(frozen=True)
@@ -133,8 +141,9 @@ def _known(dwellings: pd.DataFrame) -> pd.Series:
 def efficient_set(energy_kwh: np.ndarray, floor_area_m2: np.ndarray, settings: ComparisonSettings) -> np.ndarray | None:
     """Positions of the homes using the least per m², or None when publishing their level could reveal one home."""
     n = len(energy_kwh)
-    count = max(math.ceil(settings.efficient_fraction * n), settings.min_efficient_homes)
-    if n - count < settings.min_efficient_homes:
+    floor = settings.efficient_floor
+    count = max(math.ceil(settings.efficient_fraction * n), floor)
+    if n - count < floor:
         return None
     # Stable sort so ties give the same set on every run.
     return np.argsort(energy_kwh / floor_area_m2, kind="stable")[:count]

@@ -11,8 +11,8 @@ baseline: ``dwelling_id``, ``energy_kind``, ``residence_id``, ``district``,
 The neighbours' figures behind a suggestion are shown to the household, so they
 follow the comparison's privacy rules: similar homes are the same partition as
 :func:`analytics.comparison.assign_groups`; a group of fewer than k homes gives
-nothing; the efficient base load is the mean over the efficient set (never one
-home's value); the typical heating sensitivity is Σ slope / Σ m² over at least k
+nothing; the efficient base load is the mean over the efficient set (at least k
+homes, and k more outside it: the kWh a suggestion shows is own − efficient); the typical heating sensitivity is Σ slope / Σ m² over at least k
 homes with a heating term (a sum, not a median, which would be one home's value).
 """
 

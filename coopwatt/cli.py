@@ -7,7 +7,11 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
+import psycopg
+
+from coopwatt.errors import CoopwattError
 from coopwatt.settings import Settings, SettingsError, load_settings
 
 Handler = Callable[[Settings, argparse.Namespace], int]
@@ -127,6 +131,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _where(url: str | None) -> str:
+    """host:port/database of a URL, never its password."""
+    if not url:
+        return "(embedded)"
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, load settings once, run the subcommand."""
     args = build_parser().parse_args(argv)
@@ -141,6 +158,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"coopwatt: {exc}", file=sys.stderr)
         return 2
+    except psycopg.OperationalError as exc:
+        print(f"coopwatt: COOPWATT_DATABASE_URL: the database at {_where(settings.database_url)} is unreachable"
+              f" or failing: {_first_line(exc)}", file=sys.stderr)
+        return 1
+    except CoopwattError as exc:
+        print(f"coopwatt: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -24,12 +24,14 @@ import psycopg
 from psycopg import pq, sql
 
 from coopwatt.db import StorageMode, connect, storage_mode
+from coopwatt.policies import retention_horizon
 from coopwatt.settings import Settings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LOOKBACK = timedelta(days=3)
 _HOUR = timedelta(hours=1)
+_ONE_US = timedelta(microseconds=1)
 
 
 def hour_bounds(since: datetime, until: datetime) -> tuple[datetime, datetime]:
@@ -81,15 +83,33 @@ ON CONFLICT (meter_id, quantity_id, bucket) DO UPDATE SET
 """
 
 
-def _refresh_plain(conn: psycopg.Connection, tz_name: str, hours: tuple[datetime, datetime],
-                   days: tuple[datetime, datetime]) -> None:
+Window = tuple[datetime, datetime]
+
+
+def _kept_by_retention(hours: Window, days: Window, horizon: datetime | None, tz: ZoneInfo) -> tuple[Window, Window]:
+    """The reading-rollup windows cut to the whole hours and local days whose raw readings retention has kept.
+
+    Recomputing a bucket whose readings retention deleted (all or some) would replace it with what is left: an hour
+    or a day of the raw curve's rollup lost, on TimescaleDB as on plain PostgreSQL.
+    """
+    if horizon is None:
+        return hours, days
+    first_hour = hour_bounds(horizon - _ONE_US, horizon)[1]
+    first_day = day_bounds(horizon - _ONE_US, horizon, tz)[1]
+    return (max(hours[0], first_hour), hours[1]), (max(days[0], first_day), days[1])
+
+
+def _refresh_plain(conn: psycopg.Connection, tz_name: str, days: Window, reading_hours: Window,
+                   reading_days: Window) -> None:
     hourly_bucket = sql.SQL("date_bin('1 hour', time, TIMESTAMPTZ '2000-01-01 00:00+00')")
     daily_bucket = sql.SQL("date_trunc('day', time, %(tz)s)")
     with conn.transaction():
-        conn.execute(sql.SQL(_READING_ROLLUP).format(table=sql.Identifier("reading_hourly"), bucket=hourly_bucket),
-                     {"start": hours[0], "stop": hours[1]})
-        conn.execute(sql.SQL(_READING_ROLLUP).format(table=sql.Identifier("reading_daily"), bucket=daily_bucket),
-                     {"start": days[0], "stop": days[1], "tz": tz_name})
+        if reading_hours[0] < reading_hours[1]:
+            conn.execute(sql.SQL(_READING_ROLLUP).format(table=sql.Identifier("reading_hourly"), bucket=hourly_bucket),
+                         {"start": reading_hours[0], "stop": reading_hours[1]})
+        if reading_days[0] < reading_days[1]:
+            conn.execute(sql.SQL(_READING_ROLLUP).format(table=sql.Identifier("reading_daily"), bucket=daily_bucket),
+                         {"start": reading_days[0], "stop": reading_days[1], "tz": tz_name})
         conn.execute("DELETE FROM consumption_daily WHERE day >= %s AND day < %s", days)
         conn.execute(
             "INSERT INTO consumption_daily (meter_id, day, energy_kwh, volume_m3, estimated_hours, hours)"
@@ -101,10 +121,12 @@ def _refresh_plain(conn: psycopg.Connection, tz_name: str, hours: tuple[datetime
         )
 
 
-def _refresh_timescale(conn: psycopg.Connection, hours: tuple[datetime, datetime],
-                       days: tuple[datetime, datetime]) -> None:
+def _refresh_timescale(conn: psycopg.Connection, days: Window, reading_hours: Window, reading_days: Window) -> None:
     # Literals, not parameters: CALL is a utility statement and its arguments are bound client-side.
-    for view, (start, stop) in (("reading_hourly", hours), ("reading_daily", days), ("consumption_daily", days)):
+    for view, (start, stop) in (("reading_hourly", reading_hours), ("reading_daily", reading_days),
+                                ("consumption_daily", days)):
+        if start >= stop:
+            continue
         conn.execute(sql.SQL("CALL refresh_continuous_aggregate({}, {}, {})").format(
             sql.Literal(view), sql.Literal(start.astimezone(UTC)), sql.Literal(stop.astimezone(UTC))))
 
@@ -129,10 +151,11 @@ def refresh_rollups(url_or_conn: str | psycopg.Connection, settings: Settings,
         mode = storage_mode(conn)
         if mode is None:
             raise RuntimeError("the database is not migrated yet (run `coopwatt migrate`)")
+        reading_hours, reading_days = _kept_by_retention(hours, days, retention_horizon(conn), settings.tz)
         if mode is StorageMode.TIMESCALEDB:
-            _refresh_timescale(conn, hours, days)
+            _refresh_timescale(conn, days, reading_hours, reading_days)
         else:
-            _refresh_plain(conn, settings.timezone, hours, days)
+            _refresh_plain(conn, settings.timezone, days, reading_hours, reading_days)
     log.info("rollups refreshed (%s): hours %s..%s, days %s..%s", mode, hours[0].isoformat(), hours[1].isoformat(),
              days[0].isoformat(), days[1].isoformat())
     return mode

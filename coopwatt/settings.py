@@ -73,6 +73,22 @@ class Settings(BaseModel):
     ingest_max_power_w: float = Field(100_000.0, gt=0, description="a dwelling drawing more is implausible")
     # Ingest validation (payload adapters): a water/gas/heat index rising faster than this is a glitch.
     ingest_max_flow_m3_per_h: float = Field(10.0, gt=0, description="a meter passing more m³/h is implausible")
+    # Ingest robustness (ingest/adapters/bounds.py, ingest/validate.py): what one message may be, and the
+    # physical limits beyond which a reading is a glitch. Past a limit a message becomes a dead letter.
+    ingest_max_payload_bytes: int = Field(65_536, ge=1024, le=16 * 1024 * 1024, description="largest MQTT payload read")
+    ingest_max_json_depth: int = Field(16, ge=4, le=256, description="deepest JSON nesting read")
+    ingest_max_number_digits: int = Field(40, ge=20, le=4000, description="longest run of digits in a payload")
+    ingest_max_text_chars: int = Field(256, ge=64, le=65_536, description="longest topic read")
+    ingest_max_readings_per_message: int = Field(1000, ge=1, le=100_000, description="most readings one message may carry")
+    ingest_max_device_states: int = Field(10_000, ge=10, description="devices whose partial TIC frames are remembered")
+    ingest_max_energy_kwh_per_year: float = Field(
+        500_000.0, gt=0, description="most an energy index may rise in a year (any gap up to a year gets this much)")
+    ingest_max_volume_m3_per_year: float = Field(
+        100_000.0, gt=0, description="most a volume index may rise in a year")
+    ingest_max_index_kwh: float = Field(1e9, gt=0, description="largest energy index any meter can show")
+    ingest_max_index_m3: float = Field(1e9, gt=0, description="largest volume index any meter can show")
+    ingest_min_temperature_c: float = Field(-60.0, ge=-273.15, description="colder outdoor readings are sensor faults")
+    ingest_max_temperature_c: float = Field(60.0, le=100.0, description="warmer outdoor readings are sensor faults")
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(9108, ge=0, le=65_535, description="0 disables the health/metrics endpoint")
 
@@ -220,6 +236,22 @@ class Settings(BaseModel):
             raise ValueError("COOPWATT_SMTP_FROM is required when COOPWATT_SMTP_HOST is set")
         if self.smtp_password and not self.smtp_username:
             raise ValueError("COOPWATT_SMTP_PASSWORD is set without COOPWATT_SMTP_USERNAME")
+        return self
+
+    @model_validator(mode="after")
+    def _check_ingest_limits(self) -> Settings:
+        if self.ingest_min_temperature_c >= self.ingest_max_temperature_c:
+            raise ValueError(
+                f"COOPWATT_INGEST_MIN_TEMPERATURE_C ({self.ingest_min_temperature_c:g}) must be below "
+                f"COOPWATT_INGEST_MAX_TEMPERATURE_C ({self.ingest_max_temperature_c:g})")
+        if self.ingest_max_energy_kwh_per_year > self.ingest_max_index_kwh:
+            raise ValueError(
+                f"COOPWATT_INGEST_MAX_ENERGY_KWH_PER_YEAR ({self.ingest_max_energy_kwh_per_year:g}) is above "
+                f"COOPWATT_INGEST_MAX_INDEX_KWH ({self.ingest_max_index_kwh:g}): no index could show a year of it")
+        if self.ingest_max_volume_m3_per_year > self.ingest_max_index_m3:
+            raise ValueError(
+                f"COOPWATT_INGEST_MAX_VOLUME_M3_PER_YEAR ({self.ingest_max_volume_m3_per_year:g}) is above "
+                f"COOPWATT_INGEST_MAX_INDEX_M3 ({self.ingest_max_index_m3:g}): no index could show a year of it")
         return self
 
     @model_validator(mode="after")

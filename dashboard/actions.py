@@ -28,15 +28,19 @@ def request_erasure(conn: psycopg.Connection, scope: Scope) -> datetime:
 
 ALERT_ACTIONS = ("acknowledge", "resolve", "comment")
 FOLLOW_UP_STATUSES = ("open", "contacted", "closed")
+# Who may act on an alert: the managers of its building, and admins. An adviser may see the
+# building's dwellings (a residence of theirs) but acknowledging would stop the managers' reminders.
+ALERT_ROLES = (Role.MANAGER, Role.ADMIN)
 
 
 def act_on_alert(conn: psycopg.Connection, scope: Scope, alert_id: int, action: str, comment: str) -> bool:
     """Record a manager's action on an alert of a building in their scope; False (nothing written) otherwise.
 
-    The scope check is made here, on the alert's building read from the database,
-    so an alert id that came from the browser can never reach another building.
+    The role and scope checks are made here, on the alert's building read from the database,
+    so an alert id that came from the browser can never reach another building, and only
+    a manager of that building (or an admin) can act, whatever else the account may see.
     """
-    if action not in ALERT_ACTIONS:
+    if action not in ALERT_ACTIONS or scope.role not in ALERT_ROLES:
         return False
     building_id = alert_building(conn, alert_id)
     if building_id is None or not building_allowed(conn, scope, building_id):

@@ -17,7 +17,7 @@ import flask
 from dash import Input, Output, dcc, html
 
 from coopwatt.settings import Settings, SettingsError, load_settings
-from dashboard import auth, downloads
+from dashboard import auth, callback_guard, downloads
 from dashboard.context import CONFIG_KEY, AppContext
 from dashboard.i18n import LANGUAGES, t
 
@@ -84,6 +84,7 @@ def create_app(settings: Settings) -> dash.Dash:
     server = flask.Flask("dashboard")
     server.config[CONFIG_KEY] = AppContext(settings=settings, database_url=database_url)
     auth.install(server, settings, secret_key)
+    callback_guard.install(server)
     downloads.install(server)
     app = dash.Dash(
         "dashboard",

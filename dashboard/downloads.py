@@ -1,4 +1,4 @@
-"""CSV downloads of a member's own data, streamed; the dwelling comes from the session's scope."""
+"""CSV downloads of a member's own data (or, for staff, of what their role may see), streamed."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import flask
+import psycopg
 
 from dashboard import context, queries
-from dashboard.scope import ScopeDenied, current_scope, resolve_dwelling
+from dashboard.scope import (
+    Scope, ScopeDenied, building_meters_allowed, current_scope, may_download_readings, parse_id, resolve_dwelling,
+)
 
 READINGS_PATH = "/download/readings.csv"
 DAILY_PATH = "/download/daily.csv"
@@ -29,22 +32,41 @@ def _csv_lines(header: Iterable[str], rows: Iterable[tuple[object, ...]]) -> Ite
     yield buffer.getvalue()
 
 
+def _owner(conn: psycopg.Connection, scope: Scope, kind: str) -> tuple[str, int]:
+    """Whose meters this download covers, after the role and scope checks (ScopeDenied otherwise).
+
+    ``?building=`` asks for a building's own (collective) meters: its managers and admins only.
+    ``?dwelling=`` (or nothing, for a household) asks for a dwelling's meters, within the scope;
+    a manager never gets a dwelling's raw readings (who sees what: docs/operations.md).
+    """
+    args = flask.request.args
+    if "building" in args:
+        building_id = parse_id(args.get("building"))
+        if "dwelling" in args or building_id is None or not building_meters_allowed(conn, scope, building_id):
+            raise ScopeDenied("building outside the scope")
+        return "building", building_id
+    # ?dwelling= is only a request: a household always gets its own dwelling or nothing.
+    dwelling_id = resolve_dwelling(conn, scope, args.get("dwelling"))
+    if kind == "readings" and not may_download_readings(scope):
+        raise ScopeDenied("raw readings of a home")
+    return "dwelling", dwelling_id
+
+
 def _stream(kind: str) -> flask.Response:
     ctx = context.current()
     try:
         scope = current_scope()
         with ctx.connection() as conn:
-            # ?dwelling= is only a request: a household always gets its own dwelling or nothing.
-            dwelling_id = resolve_dwelling(conn, scope, flask.request.args.get("dwelling"))
+            owner, owner_id = _owner(conn, scope, kind)
     except ScopeDenied:
         return flask.Response("forbidden", 403, mimetype="text/plain")
 
     def generate() -> Iterator[str]:
         with ctx.connection() as conn:
             if kind == "readings":
-                yield from _csv_lines(queries.READINGS_CSV_HEADER, queries.iter_readings(conn, dwelling_id))
+                yield from _csv_lines(queries.READINGS_CSV_HEADER, queries.iter_readings(conn, owner_id, owner))
             else:
-                rows = queries.iter_daily(conn, dwelling_id, ctx.settings.timezone)
+                rows = queries.iter_daily(conn, owner_id, ctx.settings.timezone, owner)
                 yield from _csv_lines(queries.DAILY_CSV_HEADER, rows)
 
     filename = f"coopwatt-{kind}-{datetime.now(ctx.settings.tz):%Y%m%d}.csv"

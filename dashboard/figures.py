@@ -17,7 +17,7 @@ from babel.dates import format_date, format_datetime
 
 from coopwatt.settings import Settings
 from dashboard.i18n import (
-    MESSAGES, format_money_eur, format_period, format_quantity, language_or_default, locale_of, t,
+    MESSAGES, format_money_eur, format_period, format_quantity, language_or_default, locale_of, round_as_shown, t,
 )
 from dashboard.queries import UNIT_OF_KIND, PeriodUse
 
@@ -168,7 +168,7 @@ def consumption_figure(
     so on hover, so a short bar does not read as a drop; one holding suspect days (frozen index,
     counter reset, spike) is hatched and says so on hover.
     """
-    values = values_shown(periods, kind, measure, tariffs)
+    values = [round_as_shown(v, CONSUMPTION_DIGITS) for v in values_shown(periods, kind, measure, tariffs)]
     partial = [period_partial(period, granularity, today) for period in periods]
     opacity = [0.45 if is_partial else 1.0 for is_partial in partial]
     labels = [format_period(period.start, granularity, lang) for period in periods]
@@ -239,15 +239,31 @@ def _known_keys(lang: str) -> dict[str, str]:
     return MESSAGES[language_or_default(lang)]
 
 
+# Digits the browser gets, the same as the page shows (text and hover): a figure's data carries no more.
+COMPARISON_DIGITS = 1
+CONSUMPTION_DIGITS = 2  # the cents of a cost; amounts are shown with at most one decimal
+LOAD_CURVE_DIGITS = 2
+BUILDING_CURVE_DIGITS = 1
+
+
+def shown_kwh_per_m2(value: float) -> float:
+    """A comparison figure (kWh/m²) rounded as the similar-homes card shows it."""
+    return round_as_shown(value, COMPARISON_DIGITS)
+
+
+def _rounded(values: Sequence[float | None], digits: int) -> list[float | None]:
+    return [None if v is None else round_as_shown(v, digits) for v in values]
+
+
 def comparison_figure(own_kwh_per_m2: float, average_kwh_per_m2: float, efficient_kwh_per_m2: float | None,
                       lang: str) -> Figure:
     """Three horizontal bars in kWh/m²: this home, the similar homes' average, the efficient ones (lowest 20 %)."""
     labels = [t("similar.you", lang), t("similar.average", lang)]
-    values = [own_kwh_per_m2, average_kwh_per_m2]
+    values = [shown_kwh_per_m2(own_kwh_per_m2), shown_kwh_per_m2(average_kwh_per_m2)]
     colours = ["#2a9d8f", "#adb5bd"]
     if efficient_kwh_per_m2 is not None:
         labels.append(t("similar.efficient", lang))
-        values.append(efficient_kwh_per_m2)
+        values.append(shown_kwh_per_m2(efficient_kwh_per_m2))
         colours.append("#8ac926")
     texts = [format_quantity(v, "kWh/m²", lang, digits=1) for v in values]
     return {
@@ -364,12 +380,13 @@ def load_curve_figure(points: Sequence[tuple[datetime, float]], unit: str, lang:
     """A dwelling's hourly load curve, with its baseline's base load as a dashed line when known."""
     traces: list[dict[str, Any]] = [{
         # A lone hour draws no line: it gets a marker so it is not an empty chart.
-        "type": "scatter", "x": [p[0] for p in points], "y": [p[1] for p in points],
+        "type": "scatter", "x": [p[0] for p in points], "y": _rounded([p[1] for p in points], LOAD_CURVE_DIGITS),
         "mode": "lines" if len(points) > 1 else "markers",
         "line": {"color": "#2a9d8f", "width": 1.5}, "marker": {"color": "#2a9d8f"},
         "name": t("adviser.curve", lang), "hovertemplate": "%{x}<br><b>%{y:.2f} " + unit + "</b><extra></extra>",
     }]
     if baseline_per_hour is not None and points:
+        baseline_per_hour = round_as_shown(baseline_per_hour, LOAD_CURVE_DIGITS)
         traces.append({
             "type": "scatter", "x": [points[0][0], points[-1][0]], "y": [baseline_per_hour, baseline_per_hour],
             "mode": "lines", "line": {"color": "#6c757d", "dash": "dash"}, "name": t("adviser.base_load", lang),
@@ -386,9 +403,10 @@ def load_curve_figure(points: Sequence[tuple[datetime, float]], unit: str, lang:
 def building_curve_figure(days: Sequence[tuple[date, float, float | None]], unit: str, lang: str) -> Figure:
     """A building's daily use (bars) against heating degree-days (line, right axis)."""
     return {"data": [
-        {"type": "bar", "x": [d[0] for d in days], "y": [d[1] for d in days], "name": t("manager.daily_use", lang),
+        {"type": "bar", "x": [d[0] for d in days], "y": _rounded([d[1] for d in days], BUILDING_CURVE_DIGITS),
+         "name": t("manager.daily_use", lang),
          "marker": {"color": "#2a9d8f"}, "hovertemplate": "%{x}<br><b>%{y:.1f} " + unit + "</b><extra></extra>"},
-        {"type": "scatter", "x": [d[0] for d in days], "y": [d[2] for d in days],
+        {"type": "scatter", "x": [d[0] for d in days], "y": _rounded([d[2] for d in days], BUILDING_CURVE_DIGITS),
          "name": t("manager.degree_days", lang), "yaxis": "y2", "mode": "lines",
          "line": {"color": "#c8553d", "width": 2}, "connectgaps": False,
          "hovertemplate": "%{x}<br><b>%{y:.1f} DJU</b><extra></extra>" if lang == "fr" else

@@ -17,7 +17,7 @@ from dash import dcc, html
 from coopwatt.settings import Settings
 from dashboard import queries
 from dashboard.figures import (
-    anomaly_sentence, comparison_figure, comparison_verdict, similar_homes_explained, year_on_year,
+    anomaly_sentence, comparison_figure, comparison_verdict, shown_kwh_per_m2, similar_homes_explained, year_on_year,
 )
 from dashboard.i18n import MESSAGES, format_day, format_fraction_percent, format_money_eur, format_quantity, language_or_default, t
 
@@ -57,12 +57,15 @@ def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: s
     if not comparison.published or comparison.average_kwh_per_m2 is None:
         return html.P(t("similar.withheld", lang, k=min_group_size), className="text-body-secondary small mb-0",
                       id="similar-withheld")
-    verdict = comparison_verdict(comparison.own_kwh_per_m2, comparison.average_kwh_per_m2,
-                                 comparison.efficient_kwh_per_m2)
+    # Rounded here, as shown, before anything is built from them: the browser never gets more digits
+    # than the page shows (full precision let two households subtract their way to a third's use).
+    own, average = shown_kwh_per_m2(comparison.own_kwh_per_m2), shown_kwh_per_m2(comparison.average_kwh_per_m2)
+    efficient = (None if comparison.efficient_kwh_per_m2 is None
+                 else shown_kwh_per_m2(comparison.efficient_kwh_per_m2))
+    verdict = comparison_verdict(own, average, efficient)
     return html.Div([
         html.P(t(f"verdict.{verdict}", lang), className="fw-semibold mb-1", id="similar-verdict"),
-        dcc.Graph(figure=comparison_figure(comparison.own_kwh_per_m2, comparison.average_kwh_per_m2,
-                                           comparison.efficient_kwh_per_m2, lang),
+        dcc.Graph(figure=comparison_figure(own, average, efficient, lang),
                   config={"displayModeBar": False, "responsive": True}, style={"height": "180px"},
                   id="similar-graph"),
         # The group's period is local days [start, end): the last day shown is the one before `end`.
@@ -71,6 +74,8 @@ def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: s
                className="small text-body-secondary mb-0", id="similar-period"),
         html.P(similar_homes_explained(comparison.group_key, lang),
                className="small text-body-secondary mb-0", id="similar-who"),
+        html.P(t("similar.efficient_rule", lang, k=min_group_size, twice_k=2 * min_group_size),
+               className="small text-body-secondary mb-0", id="similar-efficient-rule"),
     ])
 
 

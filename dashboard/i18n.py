@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from babel.dates import format_date, format_skeleton
 from babel.numbers import format_currency, format_decimal, format_percent
@@ -94,6 +94,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "similar.average": "Moyenne des logements similaires",
         "similar.efficient": "Les plus sobres (20 %)",
         "similar.who": "Logements similaires : {where}, {area}, chauffage {heating}.",
+        "similar.efficient_rule": "Les plus sobres : la moyenne des 20 % de logements qui consomment le moins par m², jamais moins de {k} logements ; elle n'apparaît que dans un groupe d'au moins {twice_k} logements, et les chiffres sont arrondis comme affichés : personne ne peut en déduire la consommation d'un voisin.",
         "similar.where_residence": "même résidence",
         "similar.where_district": "même quartier",
         "similar.area_between": "de {low} à {high} m²",
@@ -199,6 +200,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "manager.silent_row": "{meter} ({kind}{dwelling}) — dernière donnée : {last}",
         "manager.never": "jamais",
         "manager.curve": "Consommation quotidienne du bâtiment et degrés-jours",
+        "manager.download_daily": "Compteurs du bâtiment : consommation par jour (CSV)",
+        "manager.download_readings": "Compteurs du bâtiment : relevés (CSV)",
         "manager.building": "Bâtiment",
         "manager.daily_use": "Consommation du jour",
         "manager.degree_days": "Degrés-jours unifiés",
@@ -306,6 +309,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "similar.average": "Average of similar homes",
         "similar.efficient": "Most efficient (20%)",
         "similar.who": "Similar homes: {where}, {area}, {heating} heating.",
+        "similar.efficient_rule": "Most efficient: the average of the 20% of homes using the least per m², never fewer than {k} homes; it appears only in a group of at least {twice_k} homes, and figures are rounded as shown: nobody can work out a neighbour's use from them.",
         "similar.where_residence": "same residence",
         "similar.where_district": "same district",
         "similar.area_between": "{low} to {high} m²",
@@ -410,6 +414,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "manager.silent_row": "{meter} ({kind}{dwelling}) — last data: {last}",
         "manager.never": "never",
         "manager.curve": "Building daily use and degree-days",
+        "manager.download_daily": "Building meters: daily use (CSV)",
+        "manager.download_readings": "Building meters: readings (CSV)",
         "manager.building": "Building",
         "manager.daily_use": "Daily use",
         "manager.degree_days": "Heating degree-days",
@@ -456,6 +462,15 @@ def t(key: str, lang: str, **values: object) -> str:
 def locale_of(lang: str) -> str:
     """The Babel locale used to format numbers and dates in a language."""
     return _LOCALES[language_or_default(lang)]
+
+
+def round_as_shown(value: float, digits: int) -> float:
+    """A number rounded the way format_number shows it (Babel: decimal, half to even), as a float.
+
+    Python's round() works on the binary value and can differ in the last digit (9.925 → 9.93,
+    shown "9,92"); figures' data must say what their text says.
+    """
+    return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN))
 
 
 def format_number(value: float, lang: str, *, digits: int = 1) -> str:

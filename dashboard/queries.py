@@ -126,24 +126,32 @@ DAILY_CSV_HEADER = ("meter", "kind", "day_local", "energy_kwh", "volume_m3", "ho
                     "suspect_hours")
 
 
-def iter_readings(conn: psycopg.Connection, dwelling_id: int) -> Iterator[tuple[object, ...]]:
-    """Every raw reading of a dwelling's meters, streamed with a server-side cursor."""
+# Whose meters an export covers: a dwelling's, or a building's own (collective) meters, never its dwellings'.
+_METERS_OF = {
+    "dwelling": "m.dwelling_id = %s",
+    "building": "m.building_id = %s AND m.dwelling_id IS NULL",
+}
+
+
+def iter_readings(conn: psycopg.Connection, owner_id: int, owner: str = "dwelling") -> Iterator[tuple[object, ...]]:
+    """Every raw reading of a dwelling's (or a building's own) meters, streamed with a server-side cursor."""
     with conn.cursor(name="export_readings") as cursor:
         cursor.itersize = 5000
         cursor.execute(
             """
             SELECT m.source, m.kind, q.name, q.unit, r.time AT TIME ZONE 'UTC', r.value
             FROM reading r JOIN meter m ON m.id = r.meter_id JOIN quantity q ON q.id = r.quantity_id
-            WHERE m.dwelling_id = %s
+            WHERE """ + _METERS_OF[owner] + """
             ORDER BY m.source, q.name, r.time
             """,
-            (dwelling_id,),
+            (owner_id,),
         )
         yield from cursor
 
 
-def iter_daily(conn: psycopg.Connection, dwelling_id: int, timezone: str) -> Iterator[tuple[object, ...]]:
-    """A dwelling's daily consumption per meter, oldest first."""
+def iter_daily(conn: psycopg.Connection, owner_id: int, timezone: str,
+               owner: str = "dwelling") -> Iterator[tuple[object, ...]]:
+    """A dwelling's (or a building's own meters') daily consumption per meter, oldest first."""
     with conn.cursor(name="export_daily") as cursor:
         cursor.itersize = 5000
         cursor.execute(
@@ -151,10 +159,10 @@ def iter_daily(conn: psycopg.Connection, dwelling_id: int, timezone: str) -> Ite
             SELECT m.source, m.kind, (cd.day AT TIME ZONE %s)::date, cd.energy_kwh, cd.volume_m3,
                    cd.hours, cd.estimated_hours, cd.suspect_hours
             FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
-            WHERE m.dwelling_id = %s
+            WHERE """ + _METERS_OF[owner] + """
             ORDER BY m.source, cd.day
             """,
-            (timezone, dwelling_id),
+            (timezone, owner_id),
         )
         yield from cursor
 
@@ -186,7 +194,8 @@ def latest_comparison(conn: psycopg.Connection, dwelling_id: int, kind: str, *, 
     row = conn.execute(
         """
         SELECT g.group_key, g.energy_kind, g.period_start, g.period_end, g.description, g.member_count, g.published,
-               g.withheld_reason, g.average_kwh_per_m2, g.efficient_kwh_per_m2, m.energy_kwh_per_m2
+               g.withheld_reason, g.average_kwh_per_m2, g.efficient_kwh_per_m2, m.energy_kwh_per_m2,
+               g.efficient_home_count
         FROM comparison_member m
         JOIN comparison_group g USING (group_key, energy_kind, period_start, period_end)
         WHERE m.dwelling_id = %s AND m.energy_kind = %s
@@ -196,11 +205,24 @@ def latest_comparison(conn: psycopg.Connection, dwelling_id: int, kind: str, *, 
     ).fetchone()
     if row is None:
         return None
-    published = bool(row[6]) and int(row[5]) >= min_group_size
+    member_count = int(row[5])
+    published = bool(row[6]) and member_count >= min_group_size
     # Below k nothing of the group leaves the database, even if a column were filled by mistake
     # or the group was published under a smaller k.
-    return Comparison(row[0], row[1], row[2], row[3], dict(row[4] or {}), int(row[5]), published, row[7],
-                      row[8] if published else None, row[9] if published else None, float(row[10]))
+    return Comparison(row[0], row[1], row[2], row[3], dict(row[4] or {}), member_count, published, row[7],
+                      row[8] if published else None,
+                      row[9] if published and efficient_level_safe(member_count, row[11], min_group_size) else None,
+                      float(row[10]))
+
+
+def efficient_level_safe(member_count: int, efficient_home_count: int | None, min_group_size: int) -> bool:
+    """Whether an efficient level rests on at least k homes, with at least k others in the group.
+
+    Groups published before that rule (frozen for their period) may rest on fewer; the level
+    is then not shown: two of its three homes could otherwise work out the third's use.
+    """
+    return (efficient_home_count is not None and efficient_home_count >= min_group_size
+            and member_count - efficient_home_count >= min_group_size)
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,25 @@ def dwelling_allowed(conn: psycopg.Connection, scope: Scope, dwelling_id: int) -
     building_id, residence_id = row
     if scope.role is Role.ADVISER:
         return residence_id in scope.residence_ids
-    return building_id in scope.building_ids
+    # A manager comes for meters going silent, leaks and heating faults: a home of their building
+    # is theirs to look at only while it has an open alert (data minimisation, docs/operations.md).
+    return building_id in scope.building_ids and dwelling_has_open_alert(conn, dwelling_id)
+
+
+def dwelling_has_open_alert(conn: psycopg.Connection, dwelling_id: int) -> bool:
+    """True when an alert of this dwelling is still open."""
+    return conn.execute("SELECT 1 FROM alert WHERE dwelling_id = %s AND status = 'open' LIMIT 1",
+                        (dwelling_id,)).fetchone() is not None
+
+
+def may_download_readings(scope: Scope) -> bool:
+    """Whether this role may download a dwelling's raw readings (its fine-grained load curve): never a manager."""
+    return scope.role is not Role.MANAGER
+
+
+def building_meters_allowed(conn: psycopg.Connection, scope: Scope, building_id: int) -> bool:
+    """True when the scope covers a building's own (collective) meters: its managers and admins."""
+    return scope.role in (Role.MANAGER, Role.ADMIN) and building_allowed(conn, scope, building_id)
 
 
 def building_allowed(conn: psycopg.Connection, scope: Scope, building_id: int) -> bool:

@@ -1,7 +1,14 @@
-"""Turn a batch of raw MQTT messages into rows to store and dead letters (pure; no I/O)."""
+"""Turn a batch of raw MQTT messages into rows to store and dead letters (pure; no I/O).
+
+No message, however crafted, makes these functions raise: a PayloadError is the
+dead-letter reason it carries, and any other exception (a defect an attacker
+found before we did) costs only its own message, dead-lettered with the
+exception's type in the reason.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,10 +17,14 @@ from zoneinfo import ZoneInfo
 
 from coopwatt.quantities import Quantity
 from ingest.adapters import AdapterState, parse_message
-from ingest.reading import PayloadError, Reading
+from ingest.reading import PayloadError, Reading, shown
 from ingest.registry import RESIDENCE_SOURCE_PREFIX
 from ingest.store import DeadLetterRow, ReadingRow, TemperatureRow
 from ingest.validate import MeterInfo, ValidationLimits, check_reading
+
+log = logging.getLogger(__name__)
+
+_MAX_REASON_CHARS = 2000
 
 
 class Message(NamedTuple):
@@ -53,6 +64,24 @@ class BatchRows:
     rejected: Counter[str] = field(default_factory=Counter)
 
 
+def dead_letter(message: Message, reason: str) -> DeadLetterRow:
+    """The dead-letter row of a message: its reason made storable (no NUL, valid UTF-8, bounded)."""
+    return ("mqtt", _storable(message.topic), message.payload, _storable(reason[:_MAX_REASON_CHARS]),
+            message.received_at)
+
+
+def _storable(text: str) -> str:
+    """Text PostgreSQL accepts: NUL and lone surrogates (JSON can carry both) written as escapes."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def unexpected(exc: BaseException) -> str:
+    """The reason for a message that raised what nothing anticipated: the exception's type and text."""
+    return f"internal error while reading this message ({type(exc).__name__}: {str(exc)[:200]})"
+
+
 def parse_batch(messages: list[Message], state: AdapterState, tz: ZoneInfo) -> ParsedBatch:
     """Parse every message with its adapter; a failure is kept with its reason."""
     parsed = ParsedBatch()
@@ -61,7 +90,24 @@ def parse_batch(messages: list[Message], state: AdapterState, tz: ZoneInfo) -> P
             parsed.readings.append((message, parse_message(message.topic, message.payload, message.received_at, state, tz)))
         except PayloadError as exc:
             parsed.failures.append((message, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - the last resort: one message is lost to a defect, not the writer
+            log.warning("message on %r raised %s while being parsed; dead-lettered", message.topic[:100],
+                        type(exc).__name__, exc_info=True)
+            parsed.failures.append((message, unexpected(exc)))
     return parsed
+
+
+def first_seen(parsed: ParsedBatch, meters: dict[str, MeterInfo], seen: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """(meter id, quantity id) of the cumulative readings in the batch whose last value is not yet known."""
+    keys = set()
+    for _, readings in parsed.readings:
+        for reading in readings:
+            meter = meters.get(reading.source)
+            if meter is not None and reading.quantity.cumulative:
+                key = (meter.meter_id, int(reading.quantity))
+                if key not in seen:
+                    keys.add(key)
+    return keys
 
 
 def build_rows(
@@ -79,36 +125,68 @@ def build_rows(
     """
     rows = BatchRows()
     for message, reason in parsed.failures:
-        rows.dead_letters.append(("mqtt", message.topic, message.payload, reason, message.received_at))
+        rows.dead_letters.append(dead_letter(message, reason))
         rows.rejected["malformed"] += 1
     for message, readings in parsed.readings:
-        problems: list[str] = []
-        for reading in readings:
-            if reading.quantity is Quantity.TEMPERATURE_C and reading.source.startswith(RESIDENCE_SOURCE_PREFIX):
-                code = reading.source[len(RESIDENCE_SOURCE_PREFIX):]
-                residence_id = residences.get(code)
-                reason = check_reading(reading, None, None, now, limits)  # finite, plausible, not in the future
-                if residence_id is None:
-                    problems.append(f"unknown residence {code!r}")
-                elif reason is not None:
-                    problems.append(reason)
-                else:
-                    rows.temperatures.append((residence_id, reading.time, reading.value))
-                continue
-            meter = meters.get(reading.source)
-            key = (meter.meter_id, int(reading.quantity)) if meter else None
-            previous = last_values.get(key) if key else None
-            reason = check_reading(reading, meter, previous, now, limits)
-            if reason is not None:
-                problems.append(reason)
-                continue
-            assert meter is not None and key is not None
-            rows.readings.append((meter.meter_id, int(reading.quantity), reading.time, reading.value))
+        try:
+            outcome = _message_rows(readings, meters, residences, last_values, now, limits)
+        except Exception as exc:  # noqa: BLE001 - the last resort, as in parse_batch
+            log.warning("message on %r raised %s while being validated; dead-lettered", message.topic[:100],
+                        type(exc).__name__, exc_info=True)
+            rows.dead_letters.append(dead_letter(message, unexpected(exc)))
+            rows.rejected["invalid"] += 1
+            continue
+        readings_rows, temperature_rows, problems, accepted = outcome
+        rows.readings += readings_rows
+        rows.temperatures += temperature_rows
+        for key, reading in accepted:
+            previous = last_values.get(key)
             if previous is None or reading.time > previous.time:
                 last_values[key] = reading
         if problems:
             # The whole payload is kept for context; the good readings of the same message are stored.
             reason = "; ".join(dict.fromkeys(problems))
-            rows.dead_letters.append(("mqtt", message.topic, message.payload, reason, message.received_at))
+            rows.dead_letters.append(dead_letter(message, reason))
             rows.rejected["unknown_device" if reason.startswith("unknown") else "invalid"] += 1
     return rows
+
+
+def _message_rows(
+    readings: list[Reading],
+    meters: dict[str, MeterInfo],
+    residences: dict[str, int],
+    last_values: dict[tuple[int, int], Reading],
+    now: datetime,
+    limits: ValidationLimits,
+) -> tuple[list[ReadingRow], list[TemperatureRow], list[str], list[tuple[tuple[int, int], Reading]]]:
+    """One message's rows, problems and accepted readings; nothing shared is changed until it is all done."""
+    reading_rows: list[ReadingRow] = []
+    temperature_rows: list[TemperatureRow] = []
+    problems: list[str] = []
+    accepted: list[tuple[tuple[int, int], Reading]] = []
+    latest: dict[tuple[int, int], Reading] = {}  # a later reading of the same message is judged against an earlier one
+    for reading in readings:
+        if reading.quantity is Quantity.TEMPERATURE_C and reading.source.startswith(RESIDENCE_SOURCE_PREFIX):
+            code = reading.source[len(RESIDENCE_SOURCE_PREFIX):]
+            residence_id = residences.get(code)
+            reason = check_reading(reading, None, None, now, limits)  # finite, plausible, not in the future
+            if residence_id is None:
+                problems.append(f"unknown residence {shown(code)}")
+            elif reason is not None:
+                problems.append(reason)
+            else:
+                temperature_rows.append((residence_id, reading.time, reading.value))
+            continue
+        meter = meters.get(reading.source)
+        key = (meter.meter_id, int(reading.quantity)) if meter else None
+        previous = (latest.get(key) or last_values.get(key)) if key else None
+        reason = check_reading(reading, meter, previous, now, limits)
+        if reason is not None:
+            problems.append(reason)
+            continue
+        assert meter is not None and key is not None
+        reading_rows.append((meter.meter_id, int(reading.quantity), reading.time, reading.value))
+        accepted.append((key, reading))
+        if previous is None or reading.time > previous.time:
+            latest[key] = reading
+    return reading_rows, temperature_rows, problems, accepted

@@ -32,6 +32,7 @@ import pandas as pd
 import psycopg
 from psycopg import errors, pq
 
+from coopwatt.policies import retention_horizon
 from coopwatt.quantities import Quantity
 from coopwatt.settings import Settings
 from ingest.consumption import Derived, floor_hour, hourly_from_index, hourly_from_intervals
@@ -129,8 +130,26 @@ def _compute(settings: Settings, quantity: Quantity, times: pd.DatetimeIndex, va
     return hourly_from_index(times, values, max_rate_per_h=max_rate, max_gap_s=settings.consumption_max_gap_s)
 
 
+def _protected_until(conn: psycopg.Connection, meter_id: int, quantity: Quantity, horizon: datetime) -> datetime:
+    """The first hour that can be derived again from readings retention has kept (hours before it stay as they are).
+
+    Interval values: the first whole hour after the horizon. Indices: an hour needs readings on both of its edges,
+    so the first hour from the meter's first kept reading; with no reading kept, nothing can be derived again.
+    """
+    first_hour = floor_hour(horizon - _ONE_US) + _HOUR
+    if not quantity.cumulative:
+        return first_hour
+    row = conn.execute(
+        "SELECT min(time) FROM reading WHERE meter_id = %s AND quantity_id = %s AND time >= %s",
+        (meter_id, int(quantity), horizon),
+    ).fetchone()
+    if not row or row[0] is None:
+        return datetime.max.replace(tzinfo=UTC)
+    return max(first_hour, floor_hour(row[0] - _ONE_US) + _HOUR)
+
+
 def _derive_meter(conn: psycopg.Connection, settings: Settings, meter_id: int, kind: str, mode: str,
-                  stats: DeriveStats) -> bool:
+                  stats: DeriveStats, horizon: datetime | None = None) -> bool:
     """Derive one meter inside the current transaction; False when it must wait for a later run."""
     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, meter_id)).fetchone()
@@ -143,6 +162,10 @@ def _derive_meter(conn: psycopg.Connection, settings: Settings, meter_id: int, k
     quantity = choose_quantity(conn, meter_id, kind, mode)
     if quantity is not None:
         read_from, emit_from = _window(conn, meter_id, quantity, from_time)
+        if horizon is not None and emit_from < horizon:
+            # A reading older than what retention keeps (a late message, an old file imported): rewriting from it
+            # would replace the consumption of hours whose raw readings are gone with what little is left.
+            emit_from = max(emit_from, _protected_until(conn, meter_id, quantity, horizon))
         # Microseconds since the epoch, not datetimes: no Python datetime per reading. date_part's float8
         # seconds hold microseconds exactly for dates this century (< 2^53 µs), and the cast rounds.
         with conn.cursor(binary=True) as cur:
@@ -215,6 +238,7 @@ def derive_pending(conn: psycopg.Connection, settings: Settings, *, max_meters: 
     """Bring consumption_hourly up to date for pending meters; commits once per meter."""
     if conn.autocommit or conn.info.transaction_status is not pq.TransactionStatus.IDLE:
         raise ValueError("derive_pending needs an idle connection that is not in autocommit mode")
+    horizon = retention_horizon(conn)
     pending = conn.execute(
         "SELECT p.meter_id, m.kind, m.mode FROM consumption_pending p JOIN meter m ON m.id = p.meter_id"
         " ORDER BY p.from_time, p.meter_id LIMIT %s",
@@ -226,7 +250,7 @@ def derive_pending(conn: psycopg.Connection, settings: Settings, *, max_meters: 
         meter_stats = DeriveStats()
         try:
             with conn.transaction():
-                done = _derive_meter(conn, settings, meter_id, kind, mode, meter_stats)
+                done = _derive_meter(conn, settings, meter_id, kind, mode, meter_stats, horizon)
         except errors.SerializationFailure:
             done = False
         if done:

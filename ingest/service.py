@@ -71,6 +71,7 @@ class IngestService:
             "database_ok": self.writer.database_ok.is_set(),
             "writer_alive": self.writer.is_alive(),
             "queue_depth": self._queue.qsize(),
+            "messages_uncommitted": self._queue.qsize() + self.writer.holding,
             "seconds_since_commit": None if last is None else round(time.monotonic() - last, 3),
             "sessions_held": self.failover.held() if self.failover is not None else [],
         }

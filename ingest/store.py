@@ -86,3 +86,19 @@ def store_dead_letters(conn: psycopg.Connection, rows: Iterable[DeadLetterRow]) 
                 copy.write_row(row)
                 count += 1
     return count
+
+
+def last_readings(conn: psycopg.Connection, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], tuple[datetime, float]]:
+    """The latest stored (time, value) of each (meter id, quantity id) that has one: one query for them all."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    rows = conn.execute(
+        "SELECT k.meter_id, k.quantity_id, last.time, last.value"
+        " FROM unnest(%s::integer[], %s::smallint[]) AS k (meter_id, quantity_id)"
+        " CROSS JOIN LATERAL (SELECT time, value FROM reading r"
+        "   WHERE r.meter_id = k.meter_id AND r.quantity_id = k.quantity_id"
+        "   ORDER BY time DESC LIMIT 1) AS last",
+        ([meter for meter, _ in keys], [quantity for _, quantity in keys]),
+    ).fetchall()
+    return {(meter, quantity): (time, value) for meter, quantity, time, value in rows}

@@ -106,6 +106,7 @@ class Subscriber:
             client.message_callback_add(self._presence.filter, self._on_presence_message)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         return client
@@ -125,6 +126,11 @@ class Subscriber:
         else:  # MQTT 3.1.1: the persistent session was asked for with clean_session=False
             self.client.connect_async(host, port, keepalive=30)
         self.client.loop_start()
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        # Without this, an unreachable broker (wrong COOPWATT_MQTT_URL, broker down) left the log silent.
+        log.warning("cannot reach the MQTT broker at %s:%s (COOPWATT_MQTT_URL); retrying",
+                    self._url.hostname or "127.0.0.1", self._url.port or 1883)
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:

@@ -1,8 +1,13 @@
-"""Unit conversion at the ingest boundary: any unit a meter sends → the canonical unit of a Quantity.
+"""Unit conversion at the ingest boundary: a unit a meter sends → the canonical unit of a Quantity.
 
-One pint registry for the process. pint is only consulted the first time a
-(unit, quantity) pair is seen; the resulting linear map (scale and offset) is
-cached, so the hot path is a dictionary lookup and one multiply-add.
+Only the spellings listed here are accepted (an allow-list per kind of unit,
+from what meters, their firmwares and docs/payload-formats.md write). A unit
+string is never handed to pint's parser: pint reads any expression, so
+``"V*A"`` would pass for active power, ``"percent*W"`` would scale by 0.01,
+``"1_000"`` would be a number and ``"W)"`` or ``"W/0"`` would raise from deep
+inside pint. pint still does the arithmetic of each accepted unit, once: the
+linear map (scale and offset) of each (unit, quantity) pair is cached, so the
+hot path is a dictionary lookup and one multiply-add.
 
 Active power (W) and apparent power (VA) have the same dimension, so pint
 would happily convert one into the other; they are kept apart here on purpose
@@ -16,7 +21,7 @@ from enum import Enum
 import pint
 
 from coopwatt.quantities import Quantity
-from ingest.reading import PayloadError
+from ingest.reading import PayloadError, shown
 
 UREG: pint.UnitRegistry = pint.UnitRegistry()
 UREG.define("watt_minute = watt * minute = Wmin")
@@ -45,20 +50,27 @@ _CANONICAL: dict[Quantity, tuple[str, Family]] = {
     Quantity.TEMPERATURE_C: ("degree_Celsius", Family.TEMPERATURE),
 }
 
-# Spellings found in meter payloads and documentation, mapped to pint units.
+# Spellings found in meter payloads and documentation, mapped to pint units: the allow-list.
 # Case matters for the SI prefixes (mW is not MW), so each accepted casing is listed.
 _ALIASES: dict[str, tuple[str, Family]] = {}
+# The first spelling of each unit, by family, for the reasons that list what is accepted.
+_ACCEPTED: dict[Family, list[str]] = {family: [] for family in Family}
 
 
 def _alias(spellings: str, pint_unit: str, family: Family) -> None:
     for spelling in spellings.split():
         _ALIASES[spelling] = (pint_unit, family)
+    _ACCEPTED[family].append(spellings.split()[0])
 
 
 _alias("Wh wh WH", "watt_hour", Family.ENERGY)
 _alias("kWh kwh KWH KWh", "kilowatt_hour", Family.ENERGY)
 _alias("MWh", "megawatt_hour", Family.ENERGY)
 _alias("Wmin Wm watt-minute watt-minutes watt_minute watt_minutes W·min W*min", "watt_minute", Family.ENERGY)
+_alias("J", "joule", Family.ENERGY)  # heat meters (M-Bus) count in J multiples
+_alias("kJ", "kilojoule", Family.ENERGY)
+_alias("MJ", "megajoule", Family.ENERGY)
+_alias("GJ", "gigajoule", Family.ENERGY)
 _alias("W w", "watt", Family.POWER)
 _alias("kW kw KW", "kilowatt", Family.POWER)
 _alias("VA va", "volt_ampere", Family.APPARENT_POWER)
@@ -66,13 +78,14 @@ _alias("kVA kva KVA", "kilovolt_ampere", Family.APPARENT_POWER)
 _alias("m³ m3 m^3 m**3 M3", "meter ** 3", Family.VOLUME)
 _alias("L l litre liter litres liters", "liter", Family.VOLUME)
 _alias("°C ºC degC C celsius Celsius deg_C", "degree_Celsius", Family.TEMPERATURE)
-_alias("°F degF", "degree_Fahrenheit", Family.TEMPERATURE)
+_alias("°F ºF degF", "degree_Fahrenheit", Family.TEMPERATURE)
+_alias("K kelvin", "kelvin", Family.TEMPERATURE)
 
 # (unit, quantity) → (factor, divide, offset), or the PayloadError text for a bad pair.
 # Dividing by an integer factor (Wh → kWh: / 1000) keeps decimal indices exact.
+# Only allow-listed spellings are cached, so the cache is bounded by the allow-list, whatever devices send.
 _Conversion = tuple[float, bool, float]
 _cache: dict[tuple[str, Quantity], _Conversion | str] = {}
-_CACHE_LIMIT = 10_000  # a misbehaving device inventing unit strings must not grow memory without end
 
 
 def canonical_unit(quantity: Quantity) -> str:
@@ -83,10 +96,12 @@ def canonical_unit(quantity: Quantity) -> str:
 
 def to_canonical(value: float, unit: str, quantity: Quantity) -> float:
     """Convert ``value`` in ``unit`` to the canonical unit of ``quantity``; PayloadError if impossible."""
+    if not isinstance(unit, str):
+        raise PayloadError(f"unit for {quantity.name.lower()} must be a text, got {shown(unit)}")
     conversion = _cache.get((unit, quantity))
     if conversion is None:
         conversion = _conversion(unit, quantity)
-        if len(_cache) < _CACHE_LIMIT:
+        if unit.strip() in _ALIASES:
             _cache[(unit, quantity)] = conversion
     if isinstance(conversion, str):
         raise PayloadError(conversion)
@@ -95,24 +110,12 @@ def to_canonical(value: float, unit: str, quantity: Quantity) -> float:
 
 
 def _family_of(unit: str) -> tuple[pint.Unit, Family] | None:
-    """The pint unit and family of a spelling, or None if pint does not know it as one of ours."""
-    if unit in _ALIASES:
-        name, family = _ALIASES[unit]
-        return UREG.Unit(name), family
-    try:
-        parsed = UREG.Unit(unit)
-    except (pint.errors.PintError, ValueError, TypeError, AttributeError, AssertionError):
+    """The pint unit and family of an allow-listed spelling, or None."""
+    found = _ALIASES.get(unit)
+    if found is None:
         return None
-    if parsed.dimensionality == UREG.Unit("kWh").dimensionality:
-        return parsed, Family.ENERGY
-    if parsed.dimensionality == UREG.Unit("W").dimensionality:
-        # Only an explicit volt-ampere makes it apparent power; anything else in watts is active power.
-        return parsed, Family.APPARENT_POWER if "volt_ampere" in str(parsed) else Family.POWER
-    if parsed.dimensionality == UREG.Unit("m**3").dimensionality:
-        return parsed, Family.VOLUME
-    if parsed.dimensionality == UREG.Unit("degC").dimensionality:
-        return parsed, Family.TEMPERATURE
-    return None
+    name, family = found
+    return UREG.Unit(name), family
 
 
 def _conversion(unit: str, quantity: Quantity) -> _Conversion | str:
@@ -123,10 +126,11 @@ def _conversion(unit: str, quantity: Quantity) -> _Conversion | str:
         return f"missing unit for {name}"
     found = _family_of(unit.strip())
     if found is None:
-        return f"unknown unit {unit!r} for {name} (expected {wanted.value}, e.g. {canonical_unit(quantity)})"
+        return (f"unknown unit {shown(unit)} for {name} "
+                f"(accepted for {wanted.value}: {', '.join(_ACCEPTED[wanted])})")
     parsed, family = found
     if family is not wanted:
-        return f"unit {unit!r} is {family.value}, not {wanted.value} as {name} needs ({canonical_unit(quantity)})"
+        return f"unit {shown(unit)} is {family.value}, not {wanted.value} as {name} needs ({canonical_unit(quantity)})"
     canonical = UREG.Unit(canonical_name)
     # Two points give scale and offset; only temperatures have an offset.
     at_zero = float(UREG.Quantity(0.0, parsed).to(canonical).magnitude)

@@ -8,7 +8,13 @@ first readings.
 
 Jumps are judged against the previous accepted reading of the same meter and
 quantity, and only when the new reading is later than it: an out-of-order
-(late) reading is not checked for jumps.
+(late) reading is not checked for jumps. The previous reading survives restarts:
+the writer reads it from the database the first time a process sees a meter.
+
+An index may rise by at most the power (or flow) limit times the gap, and by at
+most a year's growth for each started year of the gap: the first bounds short
+gaps, the second a meter silent for months. No index may exceed what any
+meter's register can show, and no interval value a year's growth.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from ingest.units import canonical_unit
 
 RESIDENCE_SOURCE_PREFIX = "residence:"
 
-# Outdoor temperatures outside this range are sensor faults, not weather (°C).
+# Outdoor temperatures outside this range are sensor faults, not weather (°C); the default of the settings.
 OUTDOOR_TEMPERATURE_RANGE_C = (-60.0, 60.0)
+_HOURS_PER_YEAR = 8766.0  # 365.25 days
 
 _ELECTRIC_ENERGY = frozenset({
     Quantity.ENERGY_INDEX_KWH, Quantity.ENERGY_INDEX_OFFPEAK_KWH, Quantity.ENERGY_INDEX_PEAK_KWH,
@@ -43,6 +50,7 @@ QUANTITIES_BY_KIND: dict[str, frozenset[Quantity]] = {
 }
 
 _NEVER_NEGATIVE = frozenset(Quantity) - {Quantity.TEMPERATURE_C}
+_INDEX_KWH = frozenset({Quantity.ENERGY_INDEX_KWH, Quantity.ENERGY_INDEX_OFFPEAK_KWH, Quantity.ENERGY_INDEX_PEAK_KWH})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,12 @@ class ValidationLimits:
     max_future_s: float = 300.0
     max_power_w: float = 100_000.0
     max_flow_m3_per_h: float = 10.0
+    max_energy_kwh_per_year: float = 500_000.0
+    max_volume_m3_per_year: float = 100_000.0
+    max_index_kwh: float = 1e9
+    max_index_m3: float = 1e9
+    min_temperature_c: float = OUTDOOR_TEMPERATURE_RANGE_C[0]
+    max_temperature_c: float = OUTDOOR_TEMPERATURE_RANGE_C[1]
 
 
 def limits_from_settings(settings: Settings) -> ValidationLimits:
@@ -71,6 +85,12 @@ def limits_from_settings(settings: Settings) -> ValidationLimits:
         max_future_s=settings.ingest_max_future_s,
         max_power_w=settings.ingest_max_power_w,
         max_flow_m3_per_h=settings.ingest_max_flow_m3_per_h,
+        max_energy_kwh_per_year=settings.ingest_max_energy_kwh_per_year,
+        max_volume_m3_per_year=settings.ingest_max_volume_m3_per_year,
+        max_index_kwh=settings.ingest_max_index_kwh,
+        max_index_m3=settings.ingest_max_index_m3,
+        min_temperature_c=settings.ingest_min_temperature_c,
+        max_temperature_c=settings.ingest_max_temperature_c,
     )
 
 
@@ -110,7 +130,7 @@ def check_reading(
         return (f"timestamp {reading.time.isoformat()} is {ahead_s:.0f} s in the future "
                 f"(more than {limits.max_future_s:g} s ahead of the server clock)")
     if is_outdoor_temperature:
-        low, high = OUTDOOR_TEMPERATURE_RANGE_C
+        low, high = limits.min_temperature_c, limits.max_temperature_c
         if not low <= value <= high:
             return f"outdoor temperature {value:g} °C is outside {low:g}…{high:g} °C"
         return None
@@ -129,7 +149,23 @@ def check_reading(
         return f"{_label(reading.quantity)} does not fit a {meter.kind} meter"
     if reading.quantity in (Quantity.POWER_W, Quantity.APPARENT_POWER_VA) and value > limits.max_power_w:
         return f"{_label(reading.quantity)} of {value:g} is above the plausible {limits.max_power_w:g}"
+    ceiling = _ceiling(reading.quantity, limits)
+    if ceiling is not None and value > ceiling[0]:
+        return f"{_label(reading.quantity)} of {value:g} is above {ceiling[1]} ({ceiling[0]:g})"
     return _check_jump(reading, previous, limits)
+
+
+def _ceiling(quantity: Quantity, limits: ValidationLimits) -> tuple[float, str] | None:
+    """The largest value a quantity can take whatever came before, and what that limit is."""
+    if quantity in _INDEX_KWH:
+        return limits.max_index_kwh, "the largest index a meter can show"
+    if quantity is Quantity.VOLUME_INDEX_M3:
+        return limits.max_index_m3, "the largest index a meter can show"
+    if quantity is Quantity.ENERGY_KWH:
+        return limits.max_energy_kwh_per_year, "a year's plausible consumption"
+    if quantity is Quantity.VOLUME_M3:
+        return limits.max_volume_m3_per_year, "a year's plausible consumption"
+    return None
 
 
 def _check_jump(reading: Reading, previous: Reading | None, limits: ValidationLimits) -> str | None:
@@ -139,15 +175,26 @@ def _check_jump(reading: Reading, previous: Reading | None, limits: ValidationLi
         return None  # first reading, interval value, late reading, or a reset (decrease): not a jump
     hours = (reading.time - previous.time).total_seconds() / 3600
     increase = reading.value - previous.value
-    since = f"since {previous.time.isoformat()}"
+    years = max(1.0, math.ceil(hours / _HOURS_PER_YEAR))
     if reading.quantity is Quantity.VOLUME_INDEX_M3:
         flow_m3_per_h = increase / hours
         if flow_m3_per_h > limits.max_flow_m3_per_h:
-            return (f"absurd jump: volume index rose by {increase:g} m³ {since}, an average flow of "
+            return (f"absurd jump: volume index rose by {increase:g} m³ {_since(previous)}, an average flow of "
                     f"{flow_m3_per_h:.3g} m³/h (limit {limits.max_flow_m3_per_h:g} m³/h)")
+        if increase > limits.max_volume_m3_per_year * years:
+            return (f"absurd jump: volume index rose by {increase:g} m³ {_since(previous)}, more than "
+                    f"{limits.max_volume_m3_per_year:g} m³ a year")
         return None
     power_w = increase * 1000 / hours
     if power_w > limits.max_power_w:
-        return (f"absurd jump: {_label(reading.quantity)} rose by {increase:g} kWh {since}, an average of "
+        return (f"absurd jump: {_label(reading.quantity)} rose by {increase:g} kWh {_since(previous)}, an average of "
                 f"{power_w:.3g} W (limit {limits.max_power_w:g} W)")
+    if increase > limits.max_energy_kwh_per_year * years:
+        return (f"absurd jump: {_label(reading.quantity)} rose by {increase:g} kWh {_since(previous)}, more than "
+                f"{limits.max_energy_kwh_per_year:g} kWh a year")
     return None
+
+
+def _since(previous: Reading) -> str:
+    """Where a jump is measured from, as its reason says (built only for a reason: isoformat is not free)."""
+    return f"since {previous.time.isoformat()}"

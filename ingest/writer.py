@@ -1,4 +1,9 @@
-"""The one writer: takes messages from the queue, batches by size and time, COPYs, commits, acknowledges."""
+"""The one writer: takes messages from the queue, batches by size and time, COPYs, commits, acknowledges.
+
+A message that cannot be stored becomes a dead letter, committed with its batch and then acknowledged like
+any other: the broker never redelivers a poison message, and no message stops the writer. A database that
+is down is different: nothing is dead-lettered or acknowledged, the batch is retried until it is written.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,15 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from coopwatt.quantities import Quantity
 from coopwatt.settings import Settings
-from ingest.adapters import AdapterState
-from ingest.batch import BatchRows, Message, build_rows, parse_batch
+from ingest.adapters import AdapterState, InputLimits
+from ingest.adapters.teleinfo import TicStates
+from ingest.batch import BatchRows, Message, ParsedBatch, build_rows, dead_letter, first_seen, parse_batch
 from ingest.metrics import IngestMetrics
 from ingest.reading import Reading
 from ingest.registry import Registry
-from ingest.store import store_dead_letters, store_readings, store_temperatures
+from ingest.store import last_readings, store_dead_letters, store_readings, store_temperatures
 from ingest.validate import ValidationLimits, limits_from_settings
 
 log = logging.getLogger(__name__)
@@ -39,12 +46,25 @@ class Writer(threading.Thread):
         self._stop_requested = threading.Event()
         self._conn: psycopg.Connection | None = None
         self._registry = Registry()
-        self._state = AdapterState()
+        self._state = AdapterState(
+            tic=TicStates(settings.ingest_max_device_states, keep=self._keeps_state),
+            limits=input_limits(settings),
+        )
+        # (meter id, quantity id) → last accepted reading, and the keys already looked up in the database:
+        # the absurd-jump check starts from what is stored, not from nothing, after a restart.
         self._last_values: dict[tuple[int, int], Reading] = {}
+        self._looked_up: set[tuple[int, int]] = set()
         self._limits: ValidationLimits = limits_from_settings(settings)
         self.last_commit_monotonic: float | None = None
         self.database_ok = threading.Event()
         self.failed: BaseException | None = None
+        # Messages taken from the queue into the batch being collected or written: neither committed nor
+        # acknowledged yet (for /health; a plain int, written by this thread only).
+        self.holding = 0
+
+    def _keeps_state(self, source: str) -> bool:
+        """Partial-frame state is kept for registered devices only (or any, when they register themselves)."""
+        return self._settings.ingest_auto_register or source in self._registry.meters
 
     # -- connection -------------------------------------------------------------------------
     def _connection(self) -> psycopg.Connection:
@@ -75,19 +95,23 @@ class Writer(threading.Thread):
             batch.append(self._queue.get(timeout=0.2))
         except queue.Empty:
             return batch
+        self.holding = 1
         deadline = time.monotonic() + self._settings.ingest_flush_interval_s
         size = self._settings.ingest_batch_size
         while len(batch) < size:
             try:
                 batch.append(self._queue.get_nowait())
+                self.holding = len(batch)
                 continue
             except queue.Empty:
                 pass
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            # A stop commits what is held at once, not when the flush interval (up to a minute) is up.
+            if remaining <= 0 or self._stop_requested.is_set():
                 break
             try:
                 batch.append(self._queue.get(timeout=min(remaining, 0.05)))
+                self.holding = len(batch)
             except queue.Empty:
                 continue
         return batch
@@ -102,8 +126,23 @@ class Writer(threading.Thread):
                     for reading in readings:
                         if reading.source not in self._registry.meters and not reading.source.startswith("residence:"):
                             self._registry.register(conn, reading.source, reading.quantity)
+        self._load_last_values(conn, parsed)
         return build_rows(parsed, self._registry.meters, self._registry.residences, self._last_values,
                           datetime.now(UTC), self._limits)
+
+    def _load_last_values(self, conn: psycopg.Connection, parsed: ParsedBatch) -> None:
+        """Read the stored last value of every meter and quantity this process sees for the first time."""
+        keys = first_seen(parsed, self._registry.meters, self._looked_up)
+        if not keys:
+            return
+        meters = self._registry.meters
+        sources = {meters[r.source].meter_id: r.source for _, readings in parsed.readings for r in readings
+                   if r.source in meters}
+        for key, (time, value) in last_readings(conn, keys).items():
+            known = self._last_values.get(key)
+            if known is None or time > known.time:
+                self._last_values[key] = Reading(sources.get(key[0], ""), time, Quantity(key[1]), value)
+        self._looked_up |= keys
 
     def _store(self, conn: psycopg.Connection, rows: BatchRows) -> int:
         stored = store_readings(conn, rows.readings) if rows.readings else 0
@@ -119,14 +158,15 @@ class Writer(threading.Thread):
             stored = self._store(conn, rows)
             conn.commit()
             return rows, stored
-        except psycopg.OperationalError:
-            raise
-        except psycopg.Error as exc:
-            # Refused, not unreachable (e.g. a meter deleted since the registry was loaded):
-            # isolate the messages responsible so they become dead letters and the rest is stored.
+        except Exception as exc:
+            if _database_down(conn, exc):
+                raise
+            # Refused, not unreachable (e.g. a meter deleted since the registry was loaded), or a value
+            # that could not be sent: isolate the messages responsible so they become dead letters and the
+            # rest is stored.
             conn.rollback()
-            log.warning("batch refused by the database (%s); writing it message by message",
-                        str(exc).strip().splitlines()[0])
+            log.warning("batch refused (%s: %s); writing it message by message", type(exc).__name__,
+                        (str(exc).strip().splitlines() or [""])[0])
             self._registry.load(conn)
             conn.commit()
             return self._attempt_each(conn, batch)
@@ -135,15 +175,19 @@ class Writer(threading.Thread):
         total = BatchRows()
         stored = 0
         for message in batch:
-            rows = self._rows(conn, [message])
             try:
                 with conn.transaction():
+                    rows = self._rows(conn, [message])
                     stored += self._store(conn, rows)
-            except psycopg.OperationalError:
-                raise
-            except psycopg.Error as exc:
-                reason = "refused by the database: " + str(exc).strip().splitlines()[0]
-                rows = BatchRows(dead_letters=[("mqtt", message.topic, message.payload, reason, message.received_at)])
+            except Exception as exc:
+                if _database_down(conn, exc):
+                    raise
+                first_line = (str(exc).strip().splitlines() or [""])[0]
+                if isinstance(exc, psycopg.Error):
+                    reason = "refused by the database: " + first_line
+                else:
+                    reason = f"could not be stored ({type(exc).__name__}: {first_line[:200]})"
+                rows = BatchRows(dead_letters=[dead_letter(message, reason)])
                 rows.rejected["refused"] += 1
                 store_dead_letters(conn, rows.dead_letters)
             total.readings += rows.readings
@@ -155,15 +199,25 @@ class Writer(threading.Thread):
 
     def _write(self, batch: list[Message]) -> None:
         """Write one batch, retrying until it is committed (or the process is killed); then acknowledge it."""
+        failures = 0
         while True:
             conn = self._connection()
             started = time.monotonic()
             try:
                 rows, stored = self._attempt(conn, batch)
-            except psycopg.OperationalError as exc:
+            except Exception as exc:
+                # The database is down, or (never seen: every message's own failure is dead-lettered) the
+                # batch failed as a whole: nothing is acknowledged, the batch is retried on a new connection.
                 self._metrics.write_errors.inc()
                 self.database_ok.clear()
-                log.warning("batch of %d not written (%s); will retry", len(batch), str(exc).strip().splitlines()[0])
+                failures += 1
+                first_line = (str(exc).strip().splitlines() or [""])[0]
+                if _database_down(conn, exc):
+                    log.warning("batch of %d not written (%s); will retry", len(batch), first_line)
+                else:
+                    log.exception("batch of %d not written (%s: %s); will retry", len(batch),
+                                  type(exc).__name__, first_line)
+                    time.sleep(min(0.5 * failures, 10.0))
                 try:
                     conn.close()
                 finally:
@@ -171,6 +225,7 @@ class Writer(threading.Thread):
                 continue
             break
         self._ack(batch)
+        self.holding = 0
         now = time.monotonic()
         self.last_commit_monotonic = now
         m = self._metrics
@@ -211,3 +266,21 @@ class Writer(threading.Thread):
     def stop(self) -> None:
         """Ask the writer to finish the queued messages and stop."""
         self._stop_requested.set()
+
+
+def _database_down(conn: psycopg.Connection, exc: BaseException) -> bool:
+    """Whether an error means the database cannot be reached (retry the batch) rather than refused one message."""
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return True
+    return conn.closed or conn.broken
+
+
+def input_limits(settings: Settings) -> InputLimits:
+    """The limits every message is held to, from the COOPWATT_INGEST_MAX_* settings."""
+    return InputLimits(
+        max_payload_bytes=settings.ingest_max_payload_bytes,
+        max_json_depth=settings.ingest_max_json_depth,
+        max_number_digits=settings.ingest_max_number_digits,
+        max_text_chars=settings.ingest_max_text_chars,
+        max_readings=settings.ingest_max_readings_per_message,
+    )

@@ -44,12 +44,12 @@ def seed_analytics(url: str, seed: Seed, *, today: date) -> AnalyticsSeed:
     period_end = today - timedelta(days=1)
     period_start = period_end - timedelta(days=364)
     with psycopg.connect(url) as conn:
-        # Alice's group is published (6 homes); bob's is below k: its figures must never be shown,
-        # so they are filled here with a value easy to spot if it leaked.
+        # Alice's group is published (12 homes, its efficient level over 5 of them); bob's is below k: its
+        # figures must never be shown, so they are filled here with a value easy to spot if it leaked.
         conn.execute(
             "INSERT INTO comparison_group (group_key, energy_kind, period_start, period_end, member_count, published,"
             " average_kwh, average_kwh_per_m2, efficient_kwh, efficient_kwh_per_m2, efficient_home_count)"
-            " VALUES ('residence:%s|55-75|gas', 'electricity', %s, %s, 6, true, 2600, 40.5, 1500, 25.25, 2)",
+            " VALUES ('residence:%s|55-75|gas', 'electricity', %s, %s, 12, true, 2600, 40.5, 1500, 25.25, 5)",
             (seed.residence_id, period_start, period_end),
         )
         conn.execute(

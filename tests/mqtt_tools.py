@@ -114,6 +114,13 @@ class ReliablePublisher:
         self._max = max_outstanding
         self._client.connect(host, port)
         self._client.loop_start()
+        # Wait for the CONNACK: a message published before it would be taken as failed by _settle (not connected)
+        # and sent again, while paho still sends the first copy once connected: every first message went twice.
+        deadline = time.monotonic() + 30
+        while not self._client.is_connected():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no CONNACK from {host}:{port}")
+            time.sleep(0.01)
         self.acknowledged = 0
         self.sent = 0
 

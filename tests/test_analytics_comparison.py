@@ -106,18 +106,58 @@ def test_groups_are_a_partition_residence_first_then_district_pool() -> None:
 
 
 def test_efficient_neighbours_level_is_an_aggregate_of_several_homes() -> None:
-    dwellings = _dwellings(20, seed=5)
+    dwellings = _dwellings(30, seed=5)
     result = compare_dwellings(dwellings)
     (group,) = result.groups.values()
-    assert group.efficient_home_count == 4  # 20 % of 20
+    assert group.efficient_home_count == 6  # 20 % of 30
     intensity = dwellings["normalised_energy_kwh"] / dwellings["floor_area_m2"]
-    lowest = intensity.sort_values().index[:4]
+    lowest = intensity.sort_values().index[:6]
     assert group.efficient_kwh == pytest.approx(dwellings.loc[lowest, "normalised_energy_kwh"].mean())
     assert group.efficient_kwh_per_m2 == pytest.approx(
         dwellings.loc[lowest, "normalised_energy_kwh"].sum() / dwellings.loc[lowest, "floor_area_m2"].sum())
     assert not np.isclose(dwellings["normalised_energy_kwh"], group.efficient_kwh).any()
-    small = compare_dwellings(_dwellings(6, seed=6))
-    assert next(iter(small.groups.values())).efficient_home_count == 3  # never fewer than three homes
+    # Never fewer than k homes behind it, nor in the rest of the group: shown from 2k homes on.
+    smallest = compare_dwellings(_dwellings(10, seed=6))
+    assert next(iter(smallest.groups.values())).efficient_home_count == 5
+    for n in (6, 7, 9):
+        (small,) = compare_dwellings(_dwellings(n, seed=n)).groups.values()
+        assert small.published and small.efficient_kwh is None and small.efficient_home_count is None, n
+
+
+def test_two_households_cannot_recover_a_third_from_the_efficient_level() -> None:
+    """Issue 12, item 4: in a 7-home group the efficient level was the mean of 3 homes; two of them knew their
+    own use, the figures were sent unrounded, and the third's use followed exactly."""
+    dwellings = _dwellings(7, seed=12)
+    (group,) = compare_dwellings(dwellings).groups.values()
+    assert group.published and group.average_kwh is not None
+    # The attack needs an efficient level; none is published for seven homes any more.
+    assert group.efficient_kwh is None and group.efficient_kwh_per_m2 is None
+    # Under a smaller k (3) the level of 20 % of 7 homes would rest on 3: still refused, as the floor is k at least.
+    (three,) = compare_dwellings(dwellings, ComparisonSettings(min_group_size=3)).groups.values()
+    assert three.efficient_home_count is None or three.efficient_home_count >= 3
+
+
+@pytest.mark.parametrize("k", [3, 5, 7])
+def test_no_coalition_of_fewer_than_k_minus_1_can_work_out_another_members_use(k: int) -> None:
+    # The coalition pools its members' own uses with the published sums (group, efficient set, and so the rest).
+    settings = ComparisonSettings(min_group_size=k)
+    rng = np.random.default_rng(k)
+    for n in range(k, 4 * k + 3):
+        energy = rng.uniform(5000, 15000, n)
+        area = rng.uniform(55, 75, n)
+        chosen = efficient_set(energy, area, settings)
+        published_sums = [np.ones(n)]
+        if chosen is not None:
+            indicator = np.zeros(n)
+            indicator[chosen] = 1.0
+            published_sums.append(indicator)
+        order = list(np.argsort(energy / area, kind="stable"))
+        # The most dangerous coalitions are inside the efficient set (lowest users first) and inside the rest.
+        for coalition in (order[:k - 2], order[-(k - 2):] if k > 2 else [], list(rng.choice(n, k - 2, replace=False))):
+            known = np.vstack([*published_sums, *(np.eye(n)[list(coalition)])])
+            projection = np.linalg.pinv(known) @ known
+            outsiders = [j for j in range(n) if j not in set(coalition)]
+            assert not any(np.isclose(projection[j, j], 1.0) for j in outsiders), (k, n, coalition)
 
 
 @pytest.mark.parametrize("n", range(5, 31))

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from analytics.job.run import run_anomalies
 from coopwatt.simulator.faults import plan_faults
 from coopwatt.simulator.register import backfill_to_db, register_residences
 from coopwatt.simulator.residence import make_residences
 from ingest.derive import derive_and_refresh
+from tests.job_runs import anomalies_ok
 
 START = datetime(2025, 9, 1, tzinfo=UTC)
 DAYS = 100
@@ -49,7 +49,7 @@ def simulated(settings):
 def test_every_injected_fault_is_found_and_healthy_meters_stay_quiet(simulated):
     settings, faults, registered, residences = simulated
     url = settings.database_url
-    summary = run_anomalies(url, settings, now=END)
+    summary = anomalies_ok(url, settings, now=END)
     assert summary.status == "ok" and summary.failures == 0
     with psycopg.connect(url) as conn:
         alerts = conn.execute("SELECT kind, meter_id, started_at, status FROM alert").fetchall()
@@ -79,7 +79,7 @@ def test_a_base_load_rise_older_than_the_index_look_back_is_dated_from_readings_
     url = settings.database_url
     # Three days of raw index (the default): the rise began weeks earlier, so its start needs readings of its own.
     short = settings.model_copy(update={"analytics_index_lookback_days": 3.0})
-    run_anomalies(url, short, now=END)
+    anomalies_ok(url, short, now=END)
     fault = next(f for f in faults if f.kind == "base_load_jump")
     with psycopg.connect(url) as conn:
         started = conn.execute("SELECT started_at FROM alert WHERE kind = 'base_load_rise' AND meter_id = %s",
@@ -93,20 +93,20 @@ def test_a_base_load_rise_older_than_the_index_look_back_is_dated_from_readings_
 def test_second_run_adds_no_alert_or_outbox_row_and_alerts_resolve(simulated):
     settings, faults, registered, residences = simulated
     url = settings.database_url
-    run_anomalies(url, settings, now=END)
+    anomalies_ok(url, settings, now=END)
     with psycopg.connect(url) as conn:
         before = conn.execute("SELECT count(*) FROM alert").fetchone()[0], \
             conn.execute("SELECT count(*) FROM alert_notification").fetchone()[0]
         open_before = conn.execute("SELECT id, meter_id, kind FROM alert WHERE status = 'open'").fetchall()
     assert before[0] > 0 and before[1] >= 2 * before[0] - len(open_before)
-    run_anomalies(url, settings, now=END)
+    anomalies_ok(url, settings, now=END)
     with psycopg.connect(url) as conn:
         after = conn.execute("SELECT count(*) FROM alert").fetchone()[0], \
             conn.execute("SELECT count(*) FROM alert_notification").fetchone()[0]
     assert after == before
     # Twelve hours without data: every meter falls silent and opens exactly one meter_silent alert.
     later = END + timedelta(hours=12)
-    run_anomalies(url, settings, now=later)
+    anomalies_ok(url, settings, now=later)
     with psycopg.connect(url) as conn:
         silent = conn.execute("SELECT id FROM alert WHERE kind = 'meter_silent' AND status = 'open'").fetchall()
         meters = conn.execute("SELECT count(*) FROM meter").fetchone()[0]
@@ -116,7 +116,7 @@ def test_second_run_adds_no_alert_or_outbox_row_and_alerts_resolve(simulated):
         backfill_to_db(conn, residences, registered, END, later, seed=3, faults=faults, dwellings_per_chunk=14)
     derive_and_refresh(url, settings)
     for _ in range(2):  # the second run changes nothing
-        run_anomalies(url, settings, now=later)
+        anomalies_ok(url, settings, now=later)
         with psycopg.connect(url) as conn:
             statuses = conn.execute("SELECT status FROM alert WHERE id = ANY(%s)", ([i for (i,) in silent],)).fetchall()
             events = conn.execute("SELECT event, count(*) FROM alert_notification WHERE alert_id = ANY(%s)"
@@ -140,7 +140,7 @@ def test_a_frozen_index_alert_on_a_water_meter_resolves(simulated):
         conn.execute("INSERT INTO alert (kind, severity, meter_id, dwelling_id, building_id, started_at, evidence)"
                      " VALUES ('frozen_index', 'warning', %s, %s, %s, %s, '{}')",
                      (meter_id, dwelling_id, building_id, END - timedelta(days=2)))
-    run_anomalies(url, settings, now=END)
+    anomalies_ok(url, settings, now=END)
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT status FROM alert WHERE kind = 'frozen_index' AND meter_id = %s",
                             (meter_id,)).fetchall()
@@ -168,13 +168,13 @@ def test_an_electrically_heated_home_has_its_base_load_judged_when_outdoor_tempe
 
         first = open_alert()
         conn.commit()
-        run_anomalies(url, settings, now=END)
+        anomalies_ok(url, settings, now=END)
         # Judged (on its unheated hours): no rise in its data, so the alert resolves.
         assert conn.execute("SELECT status FROM alert WHERE id = %s", (first,)).fetchone() == ("resolved",)
         conn.execute("DELETE FROM outdoor_temperature WHERE residence_id = %s", (residence_id,))
         second = open_alert()
         conn.commit()
-        run_anomalies(url, settings, now=END, full=True)  # at the same `now`, an incremental run would not judge it
+        anomalies_ok(url, settings, now=END, full=True)  # at the same `now`, an incremental run would not judge it
         # No temperature, no judgement: the alert is left as it is rather than resolved on a guess.
         assert conn.execute("SELECT status FROM alert WHERE id = %s", (second,)).fetchone() == ("open",)
 
@@ -202,7 +202,7 @@ def test_an_open_base_load_rise_is_judged_against_the_level_it_rose_from(simulat
         # … and far less than 1 W + 100 kW/2: that load has gone.
         gone = open_alert(meters[1], 1.0, 100_000.0)
         conn.commit()
-        run_anomalies(url, settings, now=END, full=True)
+        anomalies_ok(url, settings, now=END, full=True)
         status, evidence = conn.execute("SELECT status, evidence FROM alert WHERE id = %s", (still_on,)).fetchone()
         assert status == "open" and evidence["judged_against_alert"] == 1.0 and evidence["reference_w"] == 1.0
         assert evidence["base_load_w"] > 6.0 and evidence["nights"] == 3.0
@@ -249,9 +249,9 @@ def _run_detail(url: str, run_id: int) -> dict:
 def test_an_incremental_run_without_new_data_reads_no_frames_and_changes_nothing(simulated):
     settings, _, _, _ = simulated
     url = settings.database_url
-    run_anomalies(url, settings, now=END)
+    anomalies_ok(url, settings, now=END)
     alerts, outbox = _alerts(url), _outbox_rows(url)
-    summary = run_anomalies(url, settings, now=END + timedelta(minutes=15))
+    summary = anomalies_ok(url, settings, now=END + timedelta(minutes=15))
     judged, meters = _meters_to_judge(url, END)
     assert summary.mode == "incremental" and summary.detector_groups == ("sub_hourly",)
     # Only meters carrying an open sub-hourly alert are read (to keep its start and evidence); the rest: silence.
@@ -292,11 +292,11 @@ NEW_DATA = timedelta(minutes=30)  # a reporting period: 15 minutes may hold no r
 def test_an_incremental_run_on_new_data_finds_what_a_full_run_finds(arriving):
     settings, release = arriving
     url = settings.database_url
-    run_anomalies(url, settings, now=END)
+    anomalies_ok(url, settings, now=END)
     later = END + NEW_DATA
     release()
     before = _alerts(url)
-    incremental = run_anomalies(url, settings, now=later)
+    incremental = anomalies_ok(url, settings, now=later)
     judged, meters = _meters_to_judge(url, END)
     assert incremental.mode == "incremental" and incremental.meters_judged == judged == meters
     detail = _run_detail(url, incremental.run_id)
@@ -310,7 +310,7 @@ def test_an_incremental_run_on_new_data_finds_what_a_full_run_finds(arriving):
     assert _of_kinds(after_incremental, DAILY) == _of_kinds(before, DAILY)
     assert ("base_load_rise", "open") in {(kind, status) for kind, _, _, status, _ in after_incremental}
     # A full run on the same data and the same `now` finds nothing the incremental run missed or closed.
-    full = run_anomalies(url, settings, now=later, full=True)
+    full = anomalies_ok(url, settings, now=later, full=True)
     assert full.mode == "full" and full.meters_judged == meters
     assert _of_kinds(_alerts(url), SUB_HOURLY) == _of_kinds(after_incremental, SUB_HOURLY)
     assert _outbox_rows(url, SUB_HOURLY) == outbox
@@ -319,9 +319,9 @@ def test_an_incremental_run_on_new_data_finds_what_a_full_run_finds(arriving):
 def test_an_incremental_run_opens_silences_as_a_full_run_would(simulated):
     settings, _, _, _ = simulated
     url = settings.database_url
-    run_anomalies(url, settings, now=END)
+    anomalies_ok(url, settings, now=END)
     quiet = END + timedelta(hours=3, minutes=30)  # 04:30 in Paris: longer than every meter's silence limit
-    summary = run_anomalies(url, settings, now=quiet)
+    summary = anomalies_ok(url, settings, now=quiet)
     assert summary.mode == "incremental"
     with psycopg.connect(url) as conn:
         silent = conn.execute("SELECT count(*) FROM alert WHERE kind = 'meter_silent' AND status = 'open'"
@@ -329,7 +329,7 @@ def test_an_incremental_run_opens_silences_as_a_full_run_would(simulated):
         meters = conn.execute("SELECT count(*) FROM meter").fetchone()[0]
     assert silent == meters
     after, outbox = _alerts(url), _outbox_rows(url)
-    full = run_anomalies(url, settings, now=quiet, full=True)
+    full = anomalies_ok(url, settings, now=quiet, full=True)
     assert (full.alerts_opened, full.alerts_resolved) == (0, 0)
     assert _alerts(url) == after and _outbox_rows(url) == outbox
 
@@ -337,17 +337,17 @@ def test_an_incremental_run_opens_silences_as_a_full_run_would(simulated):
 def test_daily_detectors_run_when_a_night_or_a_day_has_completed(simulated):
     settings, _, _, _ = simulated
     url = settings.database_url
-    first = run_anomalies(url, settings, now=END)
+    first = anomalies_ok(url, settings, now=END)
     assert first.mode == "full" and "daily" in first.detector_groups
     steps = [(timedelta(minutes=15), False), (timedelta(hours=3, minutes=45), False),
              (timedelta(hours=4, minutes=5), True),  # 05:05 in Paris: last night's base load is complete
              (timedelta(hours=12), False), (timedelta(hours=23, minutes=5), True)]  # 00:05: yesterday is complete
     for offset, daily in steps:
-        summary = run_anomalies(url, settings, now=END + offset)
+        summary = anomalies_ok(url, settings, now=END + offset)
         assert ("daily" in summary.detector_groups) is daily, offset
         assert summary.mode == ("full" if daily else "incremental")
     # `now` before the previous run's: judged in full, as tests and replays expect.
-    assert run_anomalies(url, settings, now=END).mode == "full"
+    assert anomalies_ok(url, settings, now=END).mode == "full"
 
 
 def test_a_silent_meter_that_resumes_raises_no_base_load_rise_or_leak(settings):
@@ -372,7 +372,7 @@ def test_a_silent_meter_that_resumes_raises_no_base_load_rise_or_leak(settings):
         estimated = conn.execute("SELECT count(*) FROM consumption_hourly WHERE estimated AND meter_id = ANY(%s)",
                                  ([registered.meter_ids[m.source] for m in meters.values()],)).fetchone()[0]
     assert estimated >= 2 * 48  # the silence was spread over its hours, for both meters
-    summary = run_anomalies(url, settings, end, full=True)
+    summary = anomalies_ok(url, settings, end, full=True)
     assert summary.failures == 0
     with psycopg.connect(url) as conn:
         alerts = conn.execute("SELECT m.source, a.kind FROM alert a JOIN meter m ON m.id = a.meter_id").fetchall()

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from analytics.job.run import run_anomalies
 from coopwatt.simulator.faults import plan_faults
 from coopwatt.simulator.register import backfill_to_db, register_residences
 from coopwatt.simulator.residence import make_residences
+from tests.job_runs import anomalies_ok
 
 
 def _env(url: str, **extra: str) -> dict[str, str]:
@@ -91,7 +91,7 @@ def test_a_run_killed_half_way_is_recorded_failed_and_the_next_completes(setting
         if process.poll() is None:
             process.kill()
             process.wait()
-    summary = run_anomalies(url, settings.model_copy(update={"analytics_lookback_days": 45.0}), now=end)
+    summary = anomalies_ok(url, settings.model_copy(update={"analytics_lookback_days": 45.0}), now=end)
     assert summary.status == "ok"
     with psycopg.connect(url) as conn:
         runs = conn.execute("SELECT id, status, finished_at IS NOT NULL, detail->>'reason' FROM analytics_run"

@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from analytics.job.nightly import run_nightly
-from analytics.job.run import run_anomalies
 from coopwatt.settings import Settings, load_settings
+from tests.job_runs import anomalies_ok, nightly_ok
 from tests.nightly_support import Home, write_coop
 
 TODAY = date(2026, 11, 1)
@@ -31,7 +30,7 @@ def _rows(settings: Settings, sql: str, *params: object) -> list[tuple]:
 def test_baselines_recover_each_homes_heating_slope_and_balance_point(nightly_settings):
     homes = [Home(f"D{i}", slope_kwh_per_degree_day=0.8 + 0.3 * i, balance_c=15.0 + 0.5 * i) for i in range(5)]
     coop = write_coop(nightly_settings, homes, TODAY)
-    summary = run_nightly(nightly_settings.database_url, nightly_settings, now=NOW)
+    summary = nightly_ok(nightly_settings.database_url, nightly_settings, now=NOW)
     assert summary.status == "ok" and summary.dwellings_processed == 5 and summary.baselines_qualified == 5
     fitted = {row[0]: row[1:] for row in _rows(
         nightly_settings, "SELECT dwelling_id, qualified, heating_kwh_per_degree_day, heating_balance_point_c,"
@@ -51,7 +50,7 @@ def test_baselines_recover_each_homes_heating_slope_and_balance_point(nightly_se
 def test_a_dwelling_without_enough_data_gets_its_reasons_not_a_model(nightly_settings):
     homes = [Home("OLD"), Home("NEW", first_day=date(2026, 8, 1)), Home("COLD", residence="R2")]
     coop = write_coop(nightly_settings, homes, TODAY, temperature_residences=("R1",))
-    summary = run_nightly(nightly_settings.database_url, nightly_settings, now=NOW)
+    summary = nightly_ok(nightly_settings.database_url, nightly_settings, now=NOW)
     assert summary.failures == 0 and summary.baselines_qualified == 1 and summary.baselines_unqualified == 2
     rows = {row[0]: row[1:] for row in _rows(
         nightly_settings, "SELECT dwelling_id, qualified, params, reasons FROM baseline")}
@@ -71,25 +70,26 @@ def _groups(settings: Settings) -> dict[tuple[str, date], tuple]:
 
 
 def test_comparisons_publish_groups_of_k_or_more_and_their_figures_are_sums(nightly_settings):
-    homes = [Home(f"A{i}", slope_kwh_per_degree_day=1.0 + 0.2 * i) for i in range(6)]
+    homes = [Home(f"A{i}", slope_kwh_per_degree_day=1.0 + 0.2 * i) for i in range(10)]
     homes += [Home(f"B{i}", floor_area_m2=40.0) for i in range(4)]  # a smaller band: 4 < k
     coop = write_coop(nightly_settings, homes, TODAY)
-    summary = run_nightly(nightly_settings.database_url, nightly_settings, now=NOW)
+    summary = nightly_ok(nightly_settings.database_url, nightly_settings, now=NOW)
     groups = _groups(nightly_settings)
     periods = sorted({period for _, period in groups})
     assert periods == [date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)]  # three complete months
     residence = coop.residence_ids["R1"]
     for period in periods:
         count, published, reason, average, efficient, average_m2 = groups[(f"residence:{residence}|55-75|electric", period)]
-        assert (count, published, reason) == (6, True, None)
+        assert (count, published, reason) == (10, True, None)
         members = _rows(nightly_settings, "SELECT energy_kwh, energy_kwh_per_m2 FROM comparison_member"
                         " WHERE group_key = %s AND period_start = %s",
                         f"residence:{residence}|55-75|electric", period)
-        assert len(members) == 6
-        assert average == pytest.approx(sum(m[0] for m in members) / 6)
-        assert average_m2 == pytest.approx(sum(m[0] for m in members) / (6 * 60.0))
-        # Efficient neighbours: the lowest-using 20 % but never fewer than three homes (same floor area here).
-        assert efficient == pytest.approx(sum(sorted(m[0] for m in members)[:3]) / 3)
+        assert len(members) == 10
+        assert average == pytest.approx(sum(m[0] for m in members) / 10)
+        assert average_m2 == pytest.approx(sum(m[0] for m in members) / (10 * 60.0))
+        # Efficient neighbours: the lowest-using 20 % but never fewer than k = 5 homes (same floor area here),
+        # and k more outside it: a group of 10 is the smallest that shows it.
+        assert efficient == pytest.approx(sum(sorted(m[0] for m in members)[:5]) / 5)
         # The smaller homes pool into their district, still fewer than k: withheld, no figure stored.
         count, published, reason, average, efficient, _ = groups[("district:Bacalan|35-55|electric", period)]
         assert (count, published, reason, average, efficient) == (4, False, "group_too_small", None, None)
@@ -100,7 +100,7 @@ def test_a_group_of_exactly_k_hides_its_efficient_level_and_a_leaver_withholds_t
     settings = nightly_settings.model_copy(update={"comparison_min_group_size": 5})
     homes = [Home(f"K{i}", slope_kwh_per_degree_day=1.0 + 0.1 * i) for i in range(5)]
     coop = write_coop(settings, homes, date(2026, 12, 1))
-    run_nightly(settings.database_url, settings, now=NOW)
+    nightly_ok(settings.database_url, settings, now=NOW)
     key = f"residence:{coop.residence_ids['R1']}|55-75|electric"
     before = _groups(settings)
     for period in (date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)):
@@ -109,7 +109,7 @@ def test_a_group_of_exactly_k_hides_its_efficient_level_and_a_leaver_withholds_t
         assert (count, published, efficient) == (5, True, None) and average is not None
     with psycopg.connect(settings.database_url) as conn:
         conn.execute("UPDATE meter SET removed_at = '2026-11-15' WHERE id = %s", (coop.meter_ids["K4"],))
-    second = run_nightly(settings.database_url, settings, now=datetime(2026, 12, 1, 3, tzinfo=UTC))
+    second = nightly_ok(settings.database_url, settings, now=datetime(2026, 12, 1, 3, tzinfo=UTC))
     after = _groups(settings)
     # The summary says so: September's and October's group stay as published; the four homes left make a group
     # too small in each of the three months, withheld.
@@ -126,7 +126,7 @@ def test_a_group_of_exactly_k_hides_its_efficient_level_and_a_leaver_withholds_t
 def test_k_comes_from_the_settings(nightly_settings):
     settings = nightly_settings.model_copy(update={"comparison_min_group_size": 7})
     write_coop(settings, [Home(f"A{i}") for i in range(6)], TODAY)
-    run_nightly(settings.database_url, settings, now=NOW)
+    nightly_ok(settings.database_url, settings, now=NOW)
     groups = _groups(settings)
     assert len(groups) == 3  # one group, three months
     for (group, _), (count, published, reason, average, *_rest) in groups.items():
@@ -135,7 +135,7 @@ def test_k_comes_from_the_settings(nightly_settings):
 
 
 def test_rankings_suggestions_and_the_run_log(nightly_settings):
-    homes = [Home(f"D{i}", base_load_w=90 + 5 * i) for i in range(7)]
+    homes = [Home(f"D{i}", base_load_w=90 + 5 * i) for i in range(9)]
     homes.append(Home("BIG", slope_kwh_per_degree_day=2.4, base_load_w=450, growth_last_year=0.3))
     coop = write_coop(nightly_settings, homes, TODAY)
     with psycopg.connect(nightly_settings.database_url) as conn:
@@ -144,7 +144,7 @@ def test_rankings_suggestions_and_the_run_log(nightly_settings):
         conn.execute("INSERT INTO alert (kind, severity, meter_id, dwelling_id, started_at, evidence)"
                      " VALUES ('water_leak', 'warning', %s, %s, '2026-10-30', '{\"min_flow_l_per_h\": 6.0}')",
                      (water, coop.dwelling_ids["D0"]))
-    summary = run_nightly(nightly_settings.database_url, nightly_settings, now=NOW)
+    summary = nightly_ok(nightly_settings.database_url, nightly_settings, now=NOW)
     big = coop.dwelling_ids["BIG"]
     ranks = _rows(nightly_settings, "SELECT period_start, period_end, dwelling_id, rank, ratio_to_group, reasons"
                   " FROM high_consumer WHERE rank = 1 ORDER BY period_end")
@@ -156,8 +156,8 @@ def test_rankings_suggestions_and_the_run_log(nightly_settings):
     suggestions = {(row[0], row[1]): row[2:] for row in _rows(
         nightly_settings, "SELECT dwelling_id, kind, energy_kwh_per_year, cost_eur_per_year, evidence FROM suggestion")}
     kwh, eur, evidence = suggestions[(big, "base_load")]
-    # The efficient level is the mean of the lowest 20 % (at least three homes): 90, 95, 100 W.
-    assert evidence["efficient_base_load_w"] == pytest.approx(95.0, abs=3.0)
+    # The efficient level is the mean of the lowest 20 % (at least k = 5 homes): 90, 95, 100, 105, 110 W.
+    assert evidence["efficient_base_load_w"] == pytest.approx(100.0, abs=3.0)
     assert kwh == pytest.approx((450 - evidence["efficient_base_load_w"]) * 8.76, rel=0.02)
     assert eur == pytest.approx(kwh * nightly_settings.tariff_electricity_eur_per_kwh)
     kwh, eur, evidence = suggestions[(big, "drift")]
@@ -178,7 +178,7 @@ def test_savings_after_a_ten_percent_cut_come_out_at_ten_percent(nightly_setting
             " RETURNING id", (coop.building_ids["R1"], cut)).fetchone()[0]
         conn.execute("INSERT INTO intervention (building_id, day, description) VALUES (%s, '2027-01-01', 'Prévu')",
                      (coop.building_ids["R1"],))
-    summary = run_nightly(nightly_settings.database_url, nightly_settings, now=NOW)
+    summary = nightly_ok(nightly_settings.database_url, nightly_settings, now=NOW)
     (reporting_days, avoided_fraction, band_kwh, avoided_kwh, baseline_kwh), = _rows(
         nightly_settings, "SELECT reporting_days, avoided_fraction, band_kwh, avoided_kwh,"
         " (detail->>'baseline_kwh')::float FROM savings_result WHERE intervention_id = %s", intervention)
@@ -194,8 +194,8 @@ def test_the_anomaly_run_flags_days_far_above_the_stored_baseline(nightly_settin
     with psycopg.connect(nightly_settings.database_url) as conn:
         conn.execute("INSERT INTO meter (dwelling_id, kind, mode, source) VALUES (%s, 'electricity', 'index', 'sub')",
                      (coop.dwelling_ids["HOT"],))  # a second meter: the dwelling's first one carries the alert
-    run_nightly(nightly_settings.database_url, nightly_settings, now=NOW)
-    summary = run_anomalies(nightly_settings.database_url, nightly_settings, now=NOW)
+    nightly_ok(nightly_settings.database_url, nightly_settings, now=NOW)
+    summary = anomalies_ok(nightly_settings.database_url, nightly_settings, now=NOW)
     assert summary.failures == 0
     alerts = _rows(nightly_settings, "SELECT meter_id, started_at, status, evidence FROM alert"
                    " WHERE kind = 'above_baseline'")

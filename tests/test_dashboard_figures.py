@@ -58,7 +58,9 @@ def test_month_figure_has_one_bar_per_period_labelled_in_the_language(lang: str,
 def test_cost_figure_is_in_euros_and_water_in_cubic_metres() -> None:
     cost = as_figure(consumption_figure(PERIODS, kind="gas", granularity="month", measure="cost", lang="fr",
                                         tariffs=TARIFFS))
-    assert list(cost.data[0].y) == pytest.approx([31.0, 125.05, 9.925])
+    # Rounded to the cent as shown (9.925 € is shown, and sent, as 9.92 €): no more digits leave the server.
+    assert list(cost.data[0].y) == [31.0, 125.05, 9.92]
+    assert cost.data[0].customdata[2] == format_money_eur(9.92, "fr")
     assert cost.layout.yaxis.title.text == "€"
     assert cost.data[0].customdata[0] == format_money_eur(31.0, "fr")
     water = as_figure(consumption_figure(PERIODS, kind="water", granularity="month", measure="amount", lang="en",

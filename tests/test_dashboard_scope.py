@@ -156,9 +156,22 @@ def test_logged_out_requests_get_nothing(server: DashboardServer, seeded: tuple[
     assert forged.get(server.url + "/_dash-layout", timeout=30).status_code == 401
 
 
+def open_alert(url: str, meter_id: int, dwelling_id: int | None, building_id: int, kind: str = "spike") -> int:
+    """An open alert on this meter (of a dwelling, or of the building itself when dwelling_id is None)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "INSERT INTO alert (kind, severity, meter_id, dwelling_id, building_id, started_at)"
+            " VALUES (%s, 'warning', %s, %s, %s, now()) RETURNING id", (kind, meter_id, dwelling_id, building_id),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def test_staff_see_dwellings_in_their_scope_only(server: DashboardServer, seeded: tuple[str, Seed]) -> None:
     url, seed = seeded
     endpoint = server.url + "/_dash-update-component"
+    # A manager sees a home of their building only while it has an open alert (see the next test).
+    open_alert(url, seed.meters["c-elec"], seed.dwelling_c, seed.other_building_id)
     # Claire advises residence ERA (dwelling C); Marc manages building B (dwelling C).
     for username in ("claire", "marc"):
         staff = login(server.url, username)
@@ -174,6 +187,54 @@ def test_staff_see_dwellings_in_their_scope_only(server: DashboardServer, seeded
     admin = login(server.url, "root")
     seen = admin.post(endpoint, json=consumption_payload(seed.dwelling_b), timeout=30)
     assert figure_y(seen) == pytest.approx(yearly(url, seed.meters["b-elec"]))
+
+
+def _csv_meters(response: requests.Response) -> set[str]:
+    return {line.split(",")[0] for line in response.text.splitlines()[1:]}
+
+
+def test_who_sees_what_in_downloads(server: DashboardServer, seeded: tuple[str, Seed]) -> None:
+    """Issue 12, item 8: a manager gets the building's own meters, a home's daily use only while it has an
+    open alert, and never a home's raw readings (its load curve); docs/operations.md, "Who sees what"."""
+    url, seed = seeded
+    with psycopg.connect(url) as conn:
+        row = conn.execute("INSERT INTO meter (building_id, kind, mode, source) VALUES (%s, 'heat', 'index',"
+                           " 'src-b-heat') RETURNING id", (seed.other_building_id,)).fetchone()
+        assert row is not None
+        heat = int(row[0])
+        conn.execute("INSERT INTO reading VALUES (%s, 1, now() - interval '1 hour', 4242.5)", (heat,))
+        conn.execute("INSERT INTO reading VALUES (%s, 1, now() - interval '1 hour', 1.25)", (seed.meters["c-elec"],))
+        conn.execute("INSERT INTO consumption_daily (meter_id, day, energy_kwh, hours, estimated_hours) VALUES (%s, %s, 12.5, 24, 0)",
+                     (heat, datetime.now(PARIS).replace(hour=0, minute=0, second=0, microsecond=0)))
+    download = server.url + "/download/{}.csv"
+    marc = login(server.url, "marc")  # manager of building B (dwelling C)
+    for kind in ("readings", "daily"):
+        own = marc.get(download.format(kind), params={"building": seed.other_building_id}, timeout=30)
+        assert own.status_code == 200 and _csv_meters(own) == {"src-b-heat"}, kind
+        for tampered in ({"building": seed.building_id}, {"building": "abc"}, {"building": [seed.building_id]},
+                         {"building": seed.other_building_id, "dwelling": seed.dwelling_c}):
+            assert marc.get(download.format(kind), params=tampered, timeout=30).status_code == 403, (kind, tampered)
+    # Dwelling C has no open alert: nothing of it.
+    for kind in ("readings", "daily"):
+        refused = marc.get(download.format(kind), params={"dwelling": seed.dwelling_c}, timeout=30)
+        assert refused.status_code == 403 and "src-c" not in refused.text, kind
+    open_alert(url, seed.meters["c-elec"], seed.dwelling_c, seed.other_building_id)
+    daily = marc.get(download.format("daily"), params={"dwelling": seed.dwelling_c}, timeout=30)
+    assert daily.status_code == 200 and _csv_meters(daily) == {"src-c-elec"}
+    readings = marc.get(download.format("readings"), params={"dwelling": seed.dwelling_c}, timeout=30)
+    assert readings.status_code == 403 and "src-c" not in readings.text
+    # Households and advisers get no building meters; an adviser still gets a home's readings in their residence.
+    claire = login(server.url, "claire")
+    alice = login(server.url, "alice")
+    for session in (claire, alice):
+        for kind in ("readings", "daily"):
+            response = session.get(download.format(kind), params={"building": seed.other_building_id}, timeout=30)
+            assert response.status_code == 403 and "src-b-heat" not in response.text
+    adviser = claire.get(download.format("readings"), params={"dwelling": seed.dwelling_c}, timeout=30)
+    assert adviser.status_code == 200 and _csv_meters(adviser) == {"src-c-elec"}
+    admin = login(server.url, "root").get(download.format("readings"), params={"building": seed.other_building_id},
+                                          timeout=30)
+    assert admin.status_code == 200 and _csv_meters(admin) == {"src-b-heat"}
 
 
 def _scope(role: Role, dwelling_id: int | None = None, residences: frozenset[int] = frozenset(),
@@ -194,6 +255,10 @@ def test_resolve_dwelling_on_the_database(seeded: tuple[str, Seed]) -> None:
         with pytest.raises(ScopeDenied):
             resolve_dwelling(conn, adviser, seed.dwelling_c)
         manager = _scope(Role.MANAGER, buildings=frozenset({seed.other_building_id}))
+        with pytest.raises(ScopeDenied):  # no open alert in the home: nothing to look at there
+            resolve_dwelling(conn, manager, seed.dwelling_c)
+    open_alert(url, seed.meters["c-elec"], seed.dwelling_c, seed.other_building_id)
+    with psycopg.connect(url) as conn:
         assert resolve_dwelling(conn, manager, seed.dwelling_c) == seed.dwelling_c
         with pytest.raises(ScopeDenied):
             resolve_dwelling(conn, manager, None)

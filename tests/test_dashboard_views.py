@@ -131,6 +131,42 @@ def test_household_below_k_sees_no_group_figure_and_cannot_ask_for_another_home(
             assert secret not in text, (tampered, secret)
 
 
+def _numbers(tree: object) -> list[float]:
+    """Every float anywhere in a callback answer."""
+    if isinstance(tree, float):
+        return [tree]
+    if isinstance(tree, dict):
+        return [n for value in tree.values() for n in _numbers(value)]
+    if isinstance(tree, list):
+        return [n for value in tree for n in _numbers(value)]
+    return []
+
+
+def test_an_efficient_level_published_over_fewer_than_k_homes_is_not_shown_and_figures_come_rounded(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+) -> None:
+    """Issue 12, item 4: a 7-home group published (and frozen) before the rule, its efficient level over 3 homes:
+    two of them, with the figures at full precision, recovered the third's use exactly."""
+    url, seed, _ = seeded
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE comparison_group SET member_count = 7, efficient_home_count = 3,"
+                     " average_kwh_per_m2 = 41.23456789, efficient_kwh_per_m2 = 4.122162962962951"
+                     " WHERE group_key = (SELECT group_key FROM comparison_member WHERE dwelling_id = %s)",
+                     (seed.dwelling_a,))
+        conn.execute("UPDATE comparison_member SET energy_kwh_per_m2 = 34.876543219 WHERE dwelling_id = %s",
+                     (seed.dwelling_a,))
+    answer = household_cards(login(server.url, "alice"), server.url, None)
+    assert "similar-graph" in answer.text and "41,2 kWh/m²" in answer.text and "34,9 kWh/m²" in answer.text
+    for secret in ("4,1 kWh/m²", "4.12", "41.23", "34.87"):
+        assert secret not in answer.text, secret
+    # No number leaves the server with more digits than the card shows (one decimal).
+    figure = _component(answer.json, "similar-graph")["figure"]
+    assert figure["data"][0]["x"] == [34.9, 41.2]  # this home and the average: no efficient bar
+    assert all(round(n, 2) == n for n in _numbers(answer.json)), _numbers(answer.json)
+    # The rule is said on the card.
+    assert "jamais moins de 5 logements" in answer.text and "au moins 10 logements" in answer.text
+
+
 def period_value(period: tuple[date, date]) -> str:
     """A ranking period as the period filter offers it."""
     return f"{period[0].isoformat()}/{period[1].isoformat()}"
@@ -303,6 +339,22 @@ def test_manager_acknowledges_own_alerts_and_nothing_of_another_building(
     assert acknowledged == sorted([(own, seed.accounts["marc"]), (analytics.c_alerts[1], seed.accounts["marc"])])
 
 
+def test_an_adviser_cannot_act_on_alerts_of_a_building_in_their_residence(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+) -> None:
+    """Issue 12, item 6: claire advises the residence of building B, whose alerts only its managers may act on."""
+    url, seed, analytics = seeded
+    claire = login(server.url, "claire")
+    for alert_id in (*analytics.c_alerts, analytics.building_alert):
+        for button in ("alert-acknowledge", "alert-resolve"):
+            assert "Accès refusé" in alert_action(claire, server.url, alert_id, button).text
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM alert_action").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM alert WHERE acknowledged_at IS NOT NULL").fetchone() == (0,)
+    # The admin still may.
+    assert "Action enregistrée" in alert_action(login(server.url, "root"), server.url, analytics.c_alerts[0]).text
+
+
 def page(session: requests.Session, base_url: str, path: str, search: str = "") -> str:
     """A page's layout as the Dash page router renders it for this session."""
     body = {
@@ -395,10 +447,10 @@ def test_staff_landing_links_only_the_views_of_the_role(
 
 def test_comparison_k_comes_from_the_settings(seeded: tuple[str, Seed, AnalyticsSeed], tmp_path: Path) -> None:
     url, _, _ = seeded
-    # Alice's group has 6 homes and was published by the job; with k = 7 the dashboard hides it.
-    with DashboardServer(url, tmp_path / "gunicorn-k7.log", comparison_min_group_size="7") as strict:
+    # Alice's group has 12 homes and was published by the job; with k = 13 the dashboard hides it.
+    with DashboardServer(url, tmp_path / "gunicorn-k13.log", comparison_min_group_size="13") as strict:
         text = household_cards(login(strict.url, "alice"), strict.url, None).text
-    assert "similar-withheld" in text and "dès que 7 logements similaires" in text
+    assert "similar-withheld" in text and "dès que 13 logements similaires" in text
     for figure in ("similar-graph", "similar-verdict", "40,5", "25,2", "34,8"):
         assert figure not in text, figure
 
@@ -465,6 +517,32 @@ def test_manager_curve_refuses_another_building(server: DashboardServer, seeded:
     other = curve(str(seed.building_id))
     assert other["manager-curve-note"]["children"] == "Accès refusé."
     assert not other["manager-curve"]["figure"]["data"][0]["y"]
+
+
+def test_manager_downloads_the_buildings_own_meters_from_the_page(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+) -> None:
+    """Who sees what: the manager page links the building's own meters, and the link serves them and nothing else."""
+    url, seed, _ = seeded
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO reading SELECT id, 1, now() - interval '1 hour', 4242.5 FROM meter"
+                     " WHERE source = 'src-b-heat'")
+    marc = login(server.url, "marc")
+    layout = json.loads(page(marc, server.url, "/manager"))
+    links = {name: _component(layout, f"manager-building-{name}")["href"] for name in ("daily", "readings")}
+    assert links == {"daily": f"/download/daily.csv?building={seed.other_building_id}",
+                     "readings": f"/download/readings.csv?building={seed.other_building_id}"}
+    readings = marc.get(server.url + links["readings"], timeout=30)
+    assert readings.status_code == 200
+    assert {line.split(",")[0] for line in readings.text.splitlines()[1:]} == {"src-b-heat"}
+    # Picking a building that is not theirs gives no link.
+    output = _callback_output(marc, server.url, "manager-building-daily")
+    answer = _post(marc, server.url, output, [{"id": "manager-building-daily", "property": "href"},
+                                              {"id": "manager-building-readings", "property": "href"}],
+                   [{"id": "manager-building", "property": "value", "value": str(seed.building_id)}], [],
+                   "manager-building.value")
+    assert answer.json["response"]["manager-building-daily"]["href"] is None
+    assert answer.json["response"]["manager-building-readings"]["href"] is None
 
 
 def test_a_baseline_without_heating_term_makes_the_raw_comparison_fair() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dashboard.i18n import format_number, format_ranking_period
+from dashboard.i18n import format_number, format_ranking_period, round_as_shown
 from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed, seed_cooperative
 from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
 from tests.test_dashboard_browser import browser_page  # noqa: F401 - the shared Chromium fixture
@@ -70,7 +70,8 @@ def test_household_analytics_cards_in_the_browser(
                            " FROM comparison_member m JOIN comparison_group g"
                            " USING (group_key, energy_kind, period_start, period_end) WHERE m.dwelling_id = %s",
                            (seeded[1].dwelling_a,)).fetchone()
-    assert row is not None and bars == pytest.approx(list(row))
+    # The browser gets the figures rounded as the card shows them (one decimal), no more digits.
+    assert row is not None and bars == [round_as_shown(v, 1) for v in row]
     page.wait_for_timeout(600)  # type: ignore[attr-defined]
     page.screenshot(path=str(artifacts_dir / "dashboard-household-analytics-fr.png"), full_page=True)  # type: ignore[attr-defined]
     page.set_viewport_size({"width": 390, "height": 844})  # type: ignore[attr-defined]

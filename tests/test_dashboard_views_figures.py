@@ -54,7 +54,7 @@ def test_without_efficient_level_the_verdict_uses_the_average_only() -> None:
 def test_comparison_figure_shows_the_three_levels_per_m2() -> None:
     figure = as_figure(comparison_figure(34.84, 40.5, 25.25, "fr"))
     bar = figure.data[0]
-    assert list(bar.x) == [34.84, 40.5, 25.25]
+    assert list(bar.x) == [34.8, 40.5, 25.2]  # rounded as the text shows them (half to even, as Babel does)
     assert list(bar.y) == [t("similar.you", "fr"), t("similar.average", "fr"), t("similar.efficient", "fr")]
     assert bar.text[0] == "34,8 kWh/m²"
     assert len(as_figure(comparison_figure(34.84, 40.5, None, "en")).data[0].x) == 2

@@ -125,7 +125,11 @@ def test_demo_on_the_machine_services(db_url: str, broker: Any, topic_prefix: st
                                              " WHERE a.kind = 'meter_silent'")}
         meters = conn.execute("SELECT count(*) FROM meter").fetchone()[0]
         runs = conn.execute("SELECT count(*) FROM analytics_run WHERE job = 'anomalies' AND status = 'ok'").fetchone()[0]
+        # A detector that throws is counted in its run and the run goes on: none may have.
+        failed = conn.execute("SELECT r.job, f.reason FROM analytics_failure f JOIN analytics_run r ON r.id = f.run_id"
+                              ).fetchall()
     assert meters > 10
+    assert failed == []
     assert silent <= made_silent, silent - made_silent
     # Faults seen in the raw index are found wherever in the ten-day fault window they fell, though the job
     # reads 1.5 days of it here: the demo's history arrived at once, so its analysis reads the whole window.

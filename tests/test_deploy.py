@@ -39,10 +39,6 @@ MAKE_PASSWD = ROOT / "deploy" / "mosquitto" / "make-passwd.sh"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHECK_JSONSCHEMA = "check-jsonschema==0.39.0"
 
-# Subcommands and modules other parts of coopwatt are still adding; until they exist, the checks
-# that need them report an expected failure that names what is missing, instead of passing.
-PENDING = {"analytics", "dashboard", "users", "dashboard.app"}
-
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
                        r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)")
 
@@ -350,10 +346,7 @@ def test_every_service_command_exists(compose: dict[str, Any]) -> None:
                 # Without calling a lazy module __getattr__, which would build the app from settings.
                 namespace = vars(importlib.import_module(module))
                 assert attribute in namespace or "__getattr__" in namespace, f"{name}: {target} not found"
-    unexpected = [m for m in missing if not any(p in m for p in PENDING)]
-    assert unexpected == [], f"service commands that do not exist: {unexpected}"
-    if missing:
-        pytest.xfail("not implemented yet by their owners: " + "; ".join(missing))
+    assert missing == [], f"service commands that do not exist: {missing}"
 
 
 def _run_without_settings(args: list[str], env_extra: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -413,8 +406,6 @@ def test_first_start_migrates_and_creates_the_admin_once(db_url: str, tmp_path: 
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT to_regclass('reading') IS NOT NULL").fetchone() == (True,)
     accounts = _accounts(db_url)
-    if not accounts and not _has_account_table(db_url):
-        pytest.xfail("the dashboard's account table does not exist yet")
     assert [(u, r) for u, r, _ in accounts] == [("gestion", "admin")]
     assert PasswordHasher().verify(accounts[0][2], "correct horse battery")
 
@@ -427,8 +418,8 @@ def test_first_start_without_admin_password_creates_no_account(db_url: str, tmp_
     from coopwatt.firststart import first_start
 
     first_start(load_settings({}, database_url=db_url, data_dir=tmp_path), {"ADMIN_USERNAME": "admin"})
-    if _has_account_table(db_url):
-        assert _accounts(db_url) == []
+    assert _has_account_table(db_url)
+    assert _accounts(db_url) == []
 
 
 def test_first_start_refuses_a_short_admin_password() -> None:

@@ -71,7 +71,7 @@ def private_broker(tmp_path: Path) -> Iterator[MosquittoServer]:
 class IngesterProcess:
     """`coopwatt ingest` as a separate process, so it can be SIGKILLed."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **extra_env: str) -> None:
         self.metrics_port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("COOPWATT_")}
         env.update({
@@ -81,6 +81,7 @@ class IngesterProcess:
             "COOPWATT_MQTT_CLIENT_ID": settings.mqtt_client_id,
             "COOPWATT_METRICS_PORT": str(self.metrics_port),
             "COOPWATT_LOG_LEVEL": "WARNING",
+            **extra_env,
         })
         self.process = subprocess.Popen([sys.executable, "-m", "coopwatt.cli", "ingest"], env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -140,10 +141,52 @@ def test_stores_readings_and_dead_letters_bad_messages(settings: Settings, broke
     assert service.counts()["rejected"] == 2
 
 
+def left_for_session(settings: Settings, sentinel: tuple[str, bytes]) -> list[bytes]:
+    """What the broker still held for the ingester's persistent session: resume it with a plain client, publish a
+    sentinel once it is subscribed and collect until the sentinel arrives (one topic, delivered in order, so
+    everything held before it has come by then). Returns the payloads received before the sentinel."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    received: list[bytes] = []
+    subscribed = threading.Event()
+    arrived = threading.Event()
+
+    def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        if message.payload == sentinel[1]:
+            arrived.set()
+        elif not arrived.is_set():
+            received.append(message.payload)
+
+    url = urlsplit(settings.mqtt_url or "")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=settings.mqtt_client_id,
+                         protocol=MQTTProtocolVersion.MQTTv5)
+    client.on_message = on_message
+    client.on_subscribe = lambda *args: subscribed.set()
+    properties = Properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = settings.mqtt_session_expiry_s
+    client.connect(url.hostname or "127.0.0.1", url.port or 1883, clean_start=False, properties=properties)
+    client.loop_start()
+    try:
+        client.subscribe([(topic, 1) for topic in subscription_filters(settings)])
+        assert subscribed.wait(10), "no SUBACK"
+        publisher = ReliablePublisher(url.hostname or "127.0.0.1", url.port or 1883)
+        publisher.publish_all([sentinel])
+        publisher.close()
+        assert arrived.wait(30), "the sentinel never arrived"
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return received
+
+
 def test_committed_messages_are_acknowledged(settings: Settings, broker, topic_prefix: str) -> None:
     """After a clean stop, a new session with the same client id gets nothing redelivered."""
-    make_meters(settings.database_url, ["a1"])
-    stream = index_stream(["a1"], START, 200, prefix=topic_prefix)
+    ids = make_meters(settings.database_url, ["a1"])
+    stream = index_stream(["a1"], START, 201, prefix=topic_prefix)
+    stream, sentinel = stream[:-1], stream[-1]
     service = IngestService(settings)
     service.start()
     assert service.subscriber.subscribed.wait(10)
@@ -152,14 +195,7 @@ def test_committed_messages_are_acknowledged(settings: Settings, broker, topic_p
     publisher.close()
     wait_until(lambda: count(settings.database_url) == len(stream), 30, "readings stored")
     service.stop()
-    again = IngestService(settings)
-    again.start()
-    try:
-        assert again.subscriber.subscribed.wait(10)
-        time.sleep(2)  # a redelivery would arrive within this time; nothing should
-        assert again.counts()["received"] == 0
-    finally:
-        again.stop()
+    assert left_for_session(settings, sentinel[:2]) == []
 
 
 @pytest.mark.slow
@@ -248,23 +284,26 @@ def test_database_outage_loses_nothing(settings: Settings, private_broker: Mosqu
 
 
 def test_sigterm_flushes_and_exits_cleanly(settings: Settings, broker, topic_prefix: str) -> None:
+    """One ingester that commits nothing on its own (no batch fills, no flush interval passes): SIGTERM alone stores
+    what it received, before it exits, and acknowledges it, so the broker has nothing left for its session."""
     ids = make_meters(settings.database_url, ["t1", "t2"])
-    stream = index_stream(["t1", "t2"], START, 500, prefix=topic_prefix)
-    process = IngesterProcess(settings)
+    # 11 messages: fewer than a broker sends unacknowledged to one client (Mosquitto's max_inflight_messages, 20 by
+    # default), since nothing is acknowledged before the commit.
+    stream = index_stream(["t1", "t2"], START, 6, prefix=topic_prefix)
+    stream, sentinel = stream[:-1], stream[-1]
+    process = IngesterProcess(settings, COOPWATT_INGEST_BATCH_SIZE="100000", COOPWATT_INGEST_FLUSH_INTERVAL_S="60")
     publisher = ReliablePublisher(broker.host, broker.port)
     publisher.publish_all([(t, p) for t, p, _, _ in stream])
     publisher.close()
+    wait_until(lambda: process.health()["messages_uncommitted"] == len(stream), 30,
+               "the ingester to hold every message")
+    assert count(settings.database_url) == 0  # received, not committed: only the stop can store them
     process.process.send_signal(signal.SIGTERM)
     assert process.process.wait(30) == 0
-    # Whatever the first process had not committed is redelivered to the next one.
-    if count(settings.database_url) < len(stream):
-        again = IngestService(settings)
-        again.start()
-        try:
-            wait_until(lambda: count(settings.database_url) >= len(stream), 30, "redelivered readings")
-        finally:
-            again.stop()
+    # Right after the exit, no second ingester: every reading is there.
     assert stored(settings.database_url) == expected_keys(stream, ids)
+    # And acknowledged: a fresh session on the same client id receives nothing before a sentinel sent after it.
+    assert left_for_session(settings, sentinel[:2]) == []
 
 
 def test_missing_setting_stops_start_up_with_its_name() -> None:

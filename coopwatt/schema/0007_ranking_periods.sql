@@ -1,8 +1,10 @@
 -- High-consumer rankings per period: advisers compare the last twelve months with the twelve
 -- before. A period is the fitting window of the baselines the ranking is built on, local days
--- [period_start, period_end). Rows from before this migration get the year up to their computation.
+-- [period_start, period_end). Rows from before this migration get the year up to their computation,
+-- in the cooperative's local days (a bare ::date would take the migrating session's time zone).
 ALTER TABLE high_consumer ADD COLUMN period_start date, ADD COLUMN period_end date;
-UPDATE high_consumer SET period_end = computed_at::date, period_start = computed_at::date - 365;
+UPDATE high_consumer SET period_end = (computed_at AT TIME ZONE {{timezone}})::date,
+    period_start = (computed_at AT TIME ZONE {{timezone}})::date - 365;
 ALTER TABLE high_consumer ALTER COLUMN period_start SET NOT NULL, ALTER COLUMN period_end SET NOT NULL,
     ADD CHECK (period_start < period_end);
 ALTER TABLE high_consumer DROP CONSTRAINT high_consumer_pkey,

@@ -15,13 +15,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from coopwatt.errors import CoopwattError
 from coopwatt.simulator.encode import Message, iter_messages
 from coopwatt.simulator.residence import Meter
 from coopwatt.simulator.series import Simulation
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 LIVE_STEP_S = 60  # live devices report every minute
 
 
-class PublishError(RuntimeError):
+class PublishError(CoopwattError):
     """The broker refused us or stopped acknowledging."""
 
 
@@ -62,7 +63,12 @@ class Publisher:
         self.client.reconnect_delay_set(0.5, 10)
         self.client.on_connect = self._on_connect
         self.client.on_publish = self._on_publish
-        self.client.connect(parts.hostname or "127.0.0.1", parts.port or (8883 if parts.scheme == "mqtts" else 1883))
+        host, port = parts.hostname or "127.0.0.1", parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        try:
+            self.client.connect(host, port)
+        except OSError as exc:
+            raise PublishError(f"COOPWATT_MQTT_URL: cannot reach the MQTT broker at {host}:{port}"
+                               f" ({exc.strerror or exc})") from exc
         self.client.loop_start()
         if not self._connected.wait(connect_timeout_s):
             self.client.loop_stop()
@@ -142,10 +148,42 @@ def publish_history(publisher: Publisher, simulation: Simulation, meters: Sequen
     return count
 
 
+class Clock(Protocol):
+    """Where run_live reads the time and waits: the wall clock, or a simulated one in tests."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back."""
+        ...
+
+    def now(self) -> datetime:
+        """The current UTC time."""
+        ...
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        """Wait this long or until `stop` is set; True if it was set."""
+        ...
+
+
+class WallClock:
+    """The real clock."""
+
+    def monotonic(self) -> float:
+        """time.monotonic()."""
+        return time.monotonic()
+
+    def now(self) -> datetime:
+        """datetime.now(UTC)."""
+        return datetime.now(UTC)
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        """stop.wait(seconds)."""
+        return stop.wait(seconds)
+
+
 def run_live(publisher: Publisher, simulation: Simulation, meters: Sequence[Meter], *, speed: float = 1.0,
              duration_s: float | None = None, step_s: int = LIVE_STEP_S, tz: ZoneInfo | str = "Europe/Paris",
              stop: threading.Event | None = None, on_step: Callable[[datetime, int], None] | None = None,
-             start: datetime | None = None) -> int:
+             start: datetime | None = None, clock: Clock | None = None) -> int:
     """Publish readings as the simulated clock passes them; the clock runs `speed` times the wall clock.
 
     The simulated clock shows `start` (default: where the simulation stands) when this
@@ -154,27 +192,28 @@ def run_live(publisher: Publisher, simulation: Simulation, meters: Sequence[Mete
     devices speak their own formats; accelerated, every message carries its time.
     """
     stop = stop or threading.Event()
+    clock = clock or WallClock()
     timed = speed != 1.0
-    wall_start = time.monotonic()
+    wall_start = clock.monotonic()
     sim_start = simulation.now if start is None else start
     count = 0
     while not stop.is_set():
-        elapsed = time.monotonic() - wall_start
+        elapsed = clock.monotonic() - wall_start
         if duration_s is not None and elapsed >= duration_s:
             break
-        target = min(sim_start + timedelta(seconds=elapsed * speed), datetime.now(UTC))
+        target = min(sim_start + timedelta(seconds=elapsed * speed), clock.now())
         chunk = simulation.advance(target, step_s)
         if len(chunk.times):
             # Readings already late (catching up with the wall clock) must carry their time:
             # stamped on receipt, they would all land at the same instant.
-            late = chunk.times[0].to_pydatetime() < datetime.now(UTC) - timedelta(seconds=step_s)
+            late = chunk.times[0].to_pydatetime() < clock.now() - timedelta(seconds=step_s)
             count += publisher.publish_all(iter_messages(chunk, meters, timed=timed or late, tz=tz))
             if on_step is not None:
                 on_step(simulation.now, count)
         next_time = simulation.now + timedelta(seconds=step_s)
-        wait_s = max((next_time - sim_start).total_seconds() / speed - (time.monotonic() - wall_start),
-                     (next_time - datetime.now(UTC)).total_seconds(), 0.0)
+        wait_s = max((next_time - sim_start).total_seconds() / speed - (clock.monotonic() - wall_start),
+                     (next_time - clock.now()).total_seconds(), 0.0)
         if duration_s is not None:
-            wait_s = min(wait_s, max(duration_s - (time.monotonic() - wall_start), 0.0))
-        stop.wait(wait_s)
+            wait_s = min(wait_s, max(duration_s - (clock.monotonic() - wall_start), 0.0))
+        clock.wait(stop, wait_s)
     return count

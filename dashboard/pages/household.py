@@ -20,7 +20,7 @@ from dashboard.auth import session_language
 from dashboard.downloads import DAILY_PATH, READINGS_PATH
 from dashboard.figures import Tariffs, consumption_figure, consumption_summary
 from dashboard.i18n import format_day, format_money_eur, format_quantity, t
-from dashboard.scope import Role, ScopeDenied, current_scope, resolve_dwelling
+from dashboard.scope import Role, ScopeDenied, current_scope, may_download_readings, resolve_dwelling
 
 dash.register_page(__name__, path="/", title="coopwatt", name="household")
 
@@ -142,11 +142,12 @@ def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
             _analytics_card(ANOMALIES_SLOT, "soon.title.anomalies", lang),
             _analytics_card(SUGGESTIONS_SLOT, "soon.title.suggestions", lang),
         ]),
-        _data_card(lang, own_data, dwelling_id, erasure_at),
+        _data_card(lang, own_data, dwelling_id, erasure_at, readings=may_download_readings(scope)),
     ])
 
 
-def _data_card(lang: str, own_data: bool, dwelling_id: int, erasure_at: datetime | None) -> dbc.Card:
+def _data_card(lang: str, own_data: bool, dwelling_id: int, erasure_at: datetime | None, *,
+               readings: bool) -> dbc.Card:
     query = "" if own_data else f"?dwelling={dwelling_id}"
     erase: list[Any] = []
     if own_data:
@@ -165,8 +166,9 @@ def _data_card(lang: str, own_data: bool, dwelling_id: int, erasure_at: datetime
         html.H2(t("data.title" + staff, lang), className="h5 card-title"),
         html.P(t("data.intro" + staff, lang), className="text-body-secondary"),
         html.Div([
+            # A manager gets no raw readings of a home (the download refuses them too).
             html.A(t("data.download_readings" + staff, lang), href=READINGS_PATH + query, id=DOWNLOAD_READINGS_LINK,
-                   className="btn btn-outline-success btn-sm me-2 mb-2", download=""),
+                   className="btn btn-outline-success btn-sm me-2 mb-2", download="") if readings else None,
             html.A(t("data.download_daily" + staff, lang), href=DAILY_PATH + query, id=DOWNLOAD_DAILY_LINK,
                    className="btn btn-outline-success btn-sm mb-2", download=""),
         ]),

@@ -22,7 +22,10 @@ from dashboard.auth import session_language
 from dashboard.figures import building_curve_figure, manager_alert_sentence
 from dashboard.household_analytics import SEVERITY_COLOURS
 from dashboard.i18n import format_day, format_fraction_percent, format_quantity, t
-from dashboard.scope import Role, Scope, ScopeDenied, building_allowed, current_scope, parse_id
+from dashboard.downloads import DAILY_PATH, READINGS_PATH
+from dashboard.scope import (
+    Role, Scope, ScopeDenied, building_allowed, building_meters_allowed, current_scope, parse_id,
+)
 
 dash.register_page(__name__, path="/manager", title="coopwatt · gestionnaire", name="Gestionnaire / Manager")
 
@@ -30,6 +33,8 @@ BUILDING_PICK = "manager-building"
 KIND_PICK = "manager-kind"
 CURVE = "manager-curve"
 CURVE_NOTE = "manager-curve-note"
+BUILDING_DAILY = "manager-building-daily"
+BUILDING_READINGS = "manager-building-readings"
 ACK = "alert-acknowledge"
 RESOLVE = "alert-resolve"
 COMMENT = "alert-comment"
@@ -103,6 +108,13 @@ def layout(**_query: Any) -> Any:
             dcc.Loading(dcc.Graph(id=CURVE, config={"displayModeBar": False, "responsive": True},
                                   style={"height": "320px"})),
             html.P(id=CURVE_NOTE, className="small text-body-secondary mb-0"),
+            # The building's own meters only: no household's data is downloaded here (docs/operations.md).
+            html.Div([
+                html.A(t("manager.download_daily", lang), id=BUILDING_DAILY, download="",
+                       href=building_download(DAILY_PATH, named[0][0]), className="btn btn-outline-success btn-sm me-2"),
+                html.A(t("manager.download_readings", lang), id=BUILDING_READINGS, download="",
+                       href=building_download(READINGS_PATH, named[0][0]), className="btn btn-outline-success btn-sm"),
+            ], className="mt-2"),
         ]), className="mb-3 shadow-sm"),
     ])
 
@@ -181,6 +193,8 @@ def act_on_alert(ack_clicks: int | None, resolve_clicks: int | None, comment: ob
     action = "acknowledge" if triggered.get("type") == ACK else "resolve"
     try:
         scope = current_scope()
+        if scope.role not in actions.ALERT_ROLES:
+            raise ScopeDenied("only managers act on alerts")
         alert_id = parse_id(triggered.get("alert"))
         if alert_id is None:
             raise ScopeDenied("no alert")
@@ -192,6 +206,33 @@ def act_on_alert(ack_clicks: int | None, resolve_clicks: int | None, comment: ob
         flask.current_app.logger.warning("alert action refused")
         return t("error.denied", lang), False
     return t("manager.action_done", lang), True
+
+
+def building_download(path: str, building_id: int) -> str:
+    """The download link of a building's own meters."""
+    return f"{path}?building={building_id}"
+
+
+@callback(
+    Output(BUILDING_DAILY, "href"),
+    Output(BUILDING_READINGS, "href"),
+    Input(BUILDING_PICK, "value"),
+    prevent_initial_call=True,
+)
+def update_downloads(building: object) -> tuple[str | None, str | None]:
+    """The chosen building's download links, if the building is the session's (the download checks again)."""
+    try:
+        scope = current_scope()
+        building_id = parse_id(building)
+        if building_id is None:
+            raise ScopeDenied("no building")
+        with context.current().connection() as conn:
+            if not building_meters_allowed(conn, scope, building_id):
+                raise ScopeDenied("building outside the scope")
+    except ScopeDenied:
+        flask.current_app.logger.warning("scope denied in update_downloads")
+        return None, None
+    return building_download(DAILY_PATH, building_id), building_download(READINGS_PATH, building_id)
 
 
 @callback(

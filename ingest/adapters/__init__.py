@@ -28,22 +28,26 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ingest.adapters import esphome, native, shelly, tasmota, teleinfo, zigbee2mqtt
-from ingest.adapters.teleinfo import TicState
+from ingest.adapters.bounds import DEFAULT_LIMITS, InputLimits, check_raw
+from ingest.adapters.teleinfo import TicStates
 from ingest.reading import PayloadError, Reading
 
-__all__ = ["AdapterState", "PayloadError", "parse_message"]
+__all__ = ["AdapterState", "InputLimits", "PayloadError", "parse_message"]
 
 _ZIGBEE2MQTT_NON_DEVICE_SUFFIXES = ("/availability", "/set", "/get")
 
 
 @dataclass
 class AdapterState:
-    """Per-process memory of formats that send partial messages (Linky TIC labels by device).
+    """Per-process memory of formats that send partial messages (Linky TIC labels by device), and the
+    limits every message is held to.
 
-    Owned by the single thread that parses (the writer); not thread-safe.
+    Owned by the single thread that parses (the writer); not thread-safe. ``tic`` keeps state only for
+    the devices its ``keep`` accepts (the writer passes "is registered") and for a bounded number of them.
     """
 
-    tic: dict[str, TicState] = field(default_factory=dict)
+    tic: TicStates = field(default_factory=TicStates)
+    limits: InputLimits = DEFAULT_LIMITS
 
 
 def parse_message(topic: str, payload: bytes, received_at: datetime, state: AdapterState,
@@ -53,11 +57,20 @@ def parse_message(topic: str, payload: bytes, received_at: datetime, state: Adap
     ``received_at`` must be timezone-aware; every returned time is. ``tz`` is the
     cooperative's time zone, for formats that send local time without an offset.
     """
+    readings = _parse(topic, payload, received_at, state, tz)
+    if len(readings) > state.limits.max_readings:
+        raise PayloadError(f"{len(readings)} readings in one message (at most {state.limits.max_readings})")
+    return readings
+
+
+def _parse(topic: str, payload: bytes, received_at: datetime, state: AdapterState, tz: ZoneInfo) -> list[Reading]:
+    """Route a message to its format's adapter, once its size, depth and digits are within limits."""
+    check_raw(topic, payload, state.limits)
     parts = topic.split("/")
     head, count = parts[0], len(parts)
     if head == "coopwatt" and count == 3 and parts[1]:
         if parts[2] == "reading":
-            return native.parse_reading(parts[1], payload, received_at)
+            return native.parse_reading(parts[1], payload, received_at, state.limits.max_readings)
         if parts[2] == "temperature":
             return native.parse_temperature(parts[1], payload, received_at)
     elif head == "tele" and count == 3 and parts[2] == "SENSOR" and parts[1]:

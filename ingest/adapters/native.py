@@ -25,7 +25,7 @@ from urllib.parse import quote, unquote
 
 from coopwatt.quantities import Quantity
 from ingest.adapters.payload import iso_time, load_json, load_object, number
-from ingest.reading import PayloadError, Reading
+from ingest.reading import PayloadError, Reading, shown
 from ingest.units import canonical_unit, to_canonical
 
 # Quantity names in the native format: the Quantity names without their unit suffix.
@@ -49,7 +49,7 @@ def topic_level(source: str) -> str:
     return quote(source, safe="")
 
 
-def parse_reading(device: str, payload: bytes, received_at: datetime) -> list[Reading]:
+def parse_reading(device: str, payload: bytes, received_at: datetime, max_readings: int = 1_000) -> list[Reading]:
     """Readings from a native ``coopwatt/<device>/reading`` message; the source is ``device``, decoded."""
     message = load_object(payload)
     try:
@@ -62,6 +62,8 @@ def parse_reading(device: str, payload: bytes, received_at: datetime) -> list[Re
         raise PayloadError("missing field 'readings'")
     if not isinstance(items, list):
         raise PayloadError("'readings' must be an array")
+    if len(items) > max_readings:
+        raise PayloadError(f"{len(items)} readings in one message (at most {max_readings})")
     readings: list[Reading] = []
     for position, item in enumerate(items):
         if not isinstance(item, dict):
@@ -71,7 +73,7 @@ def parse_reading(device: str, payload: bytes, received_at: datetime) -> list[Re
             raise PayloadError(f"readings[{position}]: missing field 'quantity'")
         quantity = QUANTITY_BY_NAME.get(name) if isinstance(name, str) else None
         if quantity is None:
-            raise PayloadError(f"readings[{position}]: unknown quantity {name!r} "
+            raise PayloadError(f"readings[{position}]: unknown quantity {shown(name)} "
                                f"(known: {', '.join(QUANTITY_BY_NAME)})")
         if "value" not in item:
             raise PayloadError(f"readings[{position}]: missing field 'value'")
@@ -79,7 +81,7 @@ def parse_reading(device: str, payload: bytes, received_at: datetime) -> list[Re
         unit = item.get("unit")
         if unit is not None and unit != _CANONICAL_UNIT[quantity]:
             if not isinstance(unit, str):
-                raise PayloadError(f"readings[{position}]: 'unit' must be a text, got {unit!r}")
+                raise PayloadError(f"readings[{position}]: 'unit' must be a text, got {shown(unit)}")
             value = to_canonical(value, unit, quantity)
         item_time = iso_time(item["time"], f"readings[{position}].time") if "time" in item else time
         readings.append(Reading(device, item_time, quantity, value))
@@ -97,7 +99,7 @@ def parse_temperature(residence_code: str, payload: bytes, received_at: datetime
         unit = data.get("unit")
         if unit is not None:
             if not isinstance(unit, str):
-                raise PayloadError(f"'unit' must be a text, got {unit!r}")
+                raise PayloadError(f"'unit' must be a text, got {shown(unit)}")
             value = to_canonical(value, unit, Quantity.TEMPERATURE_C)
         if "time" in data:
             time = iso_time(data["time"], "time")

@@ -22,8 +22,11 @@ from zoneinfo import ZoneInfo
 
 from coopwatt.quantities import Quantity
 from ingest.adapters.payload import iso_time, load_object, number
-from ingest.adapters.teleinfo import TicState, tic_readings
-from ingest.reading import PayloadError, Reading
+from ingest.adapters.teleinfo import TicStates, tic_readings
+from ingest.reading import PayloadError, Reading, shown
+
+# More channels than any multi-channel meter has (Shelly 3EM, 4-channel Sonoff): more is not a meter.
+_MAX_CHANNELS = 16
 
 # ENERGY field → (quantity, factor to the canonical unit).
 _ENERGY_FIELDS: tuple[tuple[str, Quantity], ...] = (
@@ -33,7 +36,7 @@ _ENERGY_FIELDS: tuple[tuple[str, Quantity], ...] = (
 )
 
 
-def parse(device: str, payload: bytes, received_at: datetime, states: dict[str, TicState],
+def parse(device: str, payload: bytes, received_at: datetime, states: TicStates,
           tz: ZoneInfo) -> list[Reading]:
     """Readings from one SENSOR message of the Tasmota device whose topic is ``device``."""
     message = load_object(payload)
@@ -41,13 +44,13 @@ def parse(device: str, payload: bytes, received_at: datetime, states: dict[str, 
     tic = message.get("TIC")
     if tic is not None:
         if not isinstance(tic, dict):
-            raise PayloadError(f"TIC must be an object, got {tic!r}")
-        return tic_readings(device, tic, time, states.setdefault(device, TicState()))
+            raise PayloadError(f"TIC must be an object, got {shown(tic)}")
+        return tic_readings(device, tic, time, states.for_device(device))
     energy = message.get("ENERGY")
     if energy is None:
         return []  # a SENSOR message of other sensors (temperature, switches): nothing to store
     if not isinstance(energy, dict):
-        raise PayloadError(f"ENERGY must be an object, got {energy!r}")
+        raise PayloadError(f"ENERGY must be an object, got {shown(energy)}")
     readings = []
     for field, quantity in _ENERGY_FIELDS:
         if field in energy:
@@ -60,5 +63,7 @@ def _summed(value: object, what: str) -> float:
     if isinstance(value, list):
         if not value:
             raise PayloadError(f"{what} is an empty array")
+        if len(value) > _MAX_CHANNELS:
+            raise PayloadError(f"{what} has {len(value)} channels (at most {_MAX_CHANNELS})")
         return sum(number(item, what) for item in value)
     return number(value, what)

@@ -26,17 +26,23 @@ emitted when one of its labels is in the message and all the labels it needs
 are known. Sums over several standard-mode registers additionally wait until a
 full frame (one carrying the meter address ADSC/ADCO) has been seen, so that a
 register missed after a restart is never left out of a sum.
+
+That memory is bounded (:class:`TicStates`): it keeps only the labels the sums
+and the tariff need, only for devices the caller says to keep (the registered
+ones), and at most a set number of devices, the least recently heard dropped
+first. A frame of a device that is not kept is read on its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from coopwatt.quantities import Quantity
 from ingest.adapters.payload import iso_time, load_object, number_or_numeric_text
-from ingest.reading import PayloadError, Reading
+from ingest.reading import PayloadError, Reading, shown
 
 _WH_PER_KWH = 1000.0
 
@@ -64,6 +70,9 @@ _APPARENT_POWER_LABELS = ("PAPP", "SINSTS")
 
 # Every label whose value must be a number; other labels (OPTARIF, PTEC, NGTF…) are kept as they come.
 NUMERIC_LABELS = frozenset(_HISTORIC_REGISTERS | set(_STANDARD_REGISTERS) | {"EAST", *_APPARENT_POWER_LABELS})
+# The text labels the readings depend on (the tariff); no other text label is remembered.
+_TARIFF_LABELS = ("OPTARIF", "NGTF")
+_MAX_TARIFF_CHARS = 32  # "H PLEINE/CREUSE", "TEMPO", "HC.."; longer is not a tariff name
 
 
 @dataclass
@@ -71,8 +80,36 @@ class TicState:
     """The last known labels of one meter, and whether a full frame has been seen."""
 
     numbers: dict[str, float] = field(default_factory=dict)  # indices (Wh) and apparent power (VA)
-    texts: dict[str, object] = field(default_factory=dict)  # every other label (OPTARIF, NGTF, PTEC…)
+    texts: dict[str, str] = field(default_factory=dict)  # the tariff labels only (OPTARIF, NGTF)
     seen_full_frame: bool = False
+
+
+class TicStates:
+    """Each device's TicState, kept for the devices ``keep`` accepts, at most ``max_devices`` of them."""
+
+    def __init__(self, max_devices: int = 10_000, keep: Callable[[str], bool] | None = None) -> None:
+        self.max_devices = max_devices
+        self.keep = keep
+        self._states: OrderedDict[str, TicState] = OrderedDict()
+
+    def for_device(self, source: str) -> TicState:
+        """The device's remembered state; a fresh one, not remembered, for a device that is not kept."""
+        state = self._states.get(source)
+        if state is not None:
+            self._states.move_to_end(source)
+            return state
+        state = TicState()
+        if self.keep is None or self.keep(source):
+            self._states[source] = state
+            while len(self._states) > self.max_devices:
+                self._states.popitem(last=False)  # the device heard least recently
+        return state
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def __contains__(self, source: object) -> bool:
+        return source in self._states
 
 
 def calendar_has_offpeak(tariff: str | None) -> bool:
@@ -89,7 +126,10 @@ def tic_readings(source: str, frame: Mapping[str, object], time: datetime, state
     """Readings from one (possibly partial) TIC frame of label → value, merged into ``state``."""
     numbers = {label: number_or_numeric_text(value, f"TIC label {label}")
                for label, value in frame.items() if label in NUMERIC_LABELS}
-    state.texts.update((label, value) for label, value in frame.items() if label not in NUMERIC_LABELS)
+    for label in _TARIFF_LABELS:
+        value = frame.get(label)
+        if isinstance(value, str):
+            state.texts[label] = value[:_MAX_TARIFF_CHARS]
     known = state.numbers
     known.update(numbers)
     if any(label in frame for label in _IDENTITY_LABELS):
@@ -140,7 +180,7 @@ def _historic_option(optarif: object, known: Mapping[str, float]) -> str | None:
     return None
 
 
-def parse(meter_id: str, payload: bytes, received_at: datetime, states: dict[str, TicState]) -> list[Reading]:
+def parse(meter_id: str, payload: bytes, received_at: datetime, states: TicStates) -> list[Reading]:
     """teleinfo2mqtt: ``{"LABEL": {"raw": "…", "value": …}, …}`` on ``teleinfo/<meter id>``.
 
     The time is the meter's own DATE (standard mode, sent as an UTC timestamp) when present,
@@ -151,7 +191,7 @@ def parse(meter_id: str, payload: bytes, received_at: datetime, states: dict[str
     time = received_at
     for label, entry in message.items():
         if not isinstance(entry, dict):
-            raise PayloadError(f"label {label}: expected an object with 'raw' and 'value', got {entry!r}")
+            raise PayloadError(f"label {_named(label)}: expected an object with 'raw' and 'value', got {shown(entry)}")
         if label == "DATE":
             stamp = entry.get("timestamp")
             if isinstance(stamp, dict) and "date" in stamp:
@@ -164,9 +204,14 @@ def parse(meter_id: str, payload: bytes, received_at: datetime, states: dict[str
         elif "raw" in entry:
             value = entry["raw"]
         else:
-            raise PayloadError(f"label {label}: missing field 'value'")
+            raise PayloadError(f"label {_named(label)}: missing field 'value'")
         frame[label] = value
-    state = states.setdefault(meter_id, TicState())
+    state = states.for_device(meter_id)
     # teleinfo2mqtt always publishes whole frames.
     state.seen_full_frame = True
     return tic_readings(meter_id, frame, time, state)
+
+
+def _named(label: str) -> str:
+    """A label as a reason names it: as it is when it looks like a TIC label, quoted and cut otherwise."""
+    return label if len(label) <= 16 and label.isascii() and label.isprintable() else shown(label)

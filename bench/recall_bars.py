@@ -1,0 +1,89 @@
+"""The year test's recall bars, derived: dating recall per fault kind over held-out seeds, with its confidence bound.
+
+Usage: python bench/recall_bars.py [--seeds 101 102 103 104 105 106] [--dwellings 60] [--per-kind 10]
+                                   [--confidence 0.95]
+
+Runs tests/test_analytics_year.py's configuration (a simulated year of ``--dwellings`` homes, ``--per-kind`` faults
+of each kind) on seeds that no detector was tuned on (the test's 5 and 21, the tuning seeds 31-36 and 41-43 of
+docs/benchmarks.md are excluded), counts per kind the faults dated within one reporting period, and prints the
+one-sided Clopper-Pearson lower bound of that probability at ``--confidence``, and the bar it gives for
+``--per-kind`` faults: floor(per_kind × lower bound). The test's constants cite the run that set them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections import Counter
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from analytics.job.run import thresholds_from
+from coopwatt.settings import Settings
+from coopwatt.simulator.faults import plan_faults
+from coopwatt.simulator.residence import make_residences
+from tests.analytics_year_support import STEP_S, detect_simulated, match_faults
+
+START = datetime(2025, 1, 1, tzinfo=UTC)
+END = datetime(2026, 1, 1, tzinfo=UTC)
+PERIOD = pd.Timedelta(seconds=STEP_S)
+TUNED_ON = {5, 21, 31, 32, 33, 34, 35, 36, 41, 42, 43}
+
+
+def binomial_tail_at_least(successes: int, trials: int, p: float) -> float:
+    """P(X >= successes) for X ~ Binomial(trials, p)."""
+    return sum(math.comb(trials, k) * p ** k * (1 - p) ** (trials - k) for k in range(successes, trials + 1))
+
+
+def clopper_pearson_lower(successes: int, trials: int, confidence: float) -> float:
+    """One-sided exact lower bound of a binomial probability: the p at which P(X >= successes) = 1 - confidence."""
+    if successes == 0:
+        return 0.0
+    alpha = 1.0 - confidence
+    low, high = 0.0, 1.0
+    for _ in range(60):  # bisection: the tail grows with p
+        mid = (low + high) / 2
+        if binomial_tail_at_least(successes, trials, mid) < alpha:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103, 104, 105, 106])
+    parser.add_argument("--dwellings", type=int, default=60)
+    parser.add_argument("--per-kind", type=int, default=10)
+    parser.add_argument("--confidence", type=float, default=0.95)
+    args = parser.parse_args()
+    if TUNED_ON & set(args.seeds):
+        parser.error(f"seeds {sorted(TUNED_ON & set(args.seeds))} were used for tuning or by the test")
+    settings = Settings()
+    within: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    false_alarms = 0
+    for seed in args.seeds:
+        residences = make_residences(args.dwellings, seed=seed)
+        faults = plan_faults(residences, START, END, seed, per_kind=args.per_kind)
+        results = list(detect_simulated(residences, START, END, seed=seed, settings=settings,
+                                        thresholds=thresholds_from(settings), faults=faults))
+        matches, alarms = match_faults(results, faults)
+        false_alarms += len(alarms)
+        for m in matches:
+            kind = m.fault.kind
+            truth = pd.Timestamp(m.fault.start) - (PERIOD if kind == "spike" else pd.Timedelta(0))
+            total[kind] += 1
+            within[kind] += m.anomaly is not None and abs(m.anomaly.start - truth) <= PERIOD
+        print(f"seed {seed}: " + ", ".join(f"{k} {within[k]}/{total[k]}" for k in sorted(total)), flush=True)
+    print(f"{len(args.seeds)} held-out years (seeds {args.seeds}) of {args.dwellings} homes, {args.per_kind} faults "
+          f"of each kind; false alarms on fault-free meters: {false_alarms}")
+    for kind in sorted(total):
+        lower = clopper_pearson_lower(within[kind], total[kind], args.confidence)
+        print(f"{kind:>16}: dated within one period {within[kind]}/{total[kind]}, {args.confidence:.0%} lower bound "
+              f"{lower:.3f}, bar for {args.per_kind}: {math.floor(args.per_kind * lower)}")
+
+
+if __name__ == "__main__":
+    main()
