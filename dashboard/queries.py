@@ -267,19 +267,58 @@ class AlertRow:
     detected_at: datetime
     acknowledged_at: datetime | None
     evidence: dict[str, object]
+    ended_at: datetime | None = None
+    resolved_at: datetime | None = None
+    # When this alert is the return of one a manager marked resolved: when that one was resolved.
+    reopens_resolved_at: datetime | None = None
 
 
 _ALERT_SELECT = """
     SELECT a.id, a.kind, a.severity, m.source, m.kind, d.code, coalesce(b.name, b.code),
-           a.started_at, a.detected_at, a.acknowledged_at, a.evidence
+           a.started_at, a.detected_at, a.acknowledged_at, a.evidence, a.ended_at, a.resolved_at,
+           (SELECT p.resolved_at FROM alert p WHERE p.id = a.reopens_alert_id)
     FROM alert a JOIN meter m ON m.id = a.meter_id
     LEFT JOIN dwelling d ON d.id = a.dwelling_id
     LEFT JOIN building b ON b.id = coalesce(a.building_id, d.building_id)
 """
 
 
+def _row(row: tuple[object, ...]) -> AlertRow:
+    return AlertRow(*row[:10], dict(row[10] or {}), *row[11:14])  # type: ignore[arg-type]
+
+
+def resolved_alerts_of_buildings(conn: psycopg.Connection, building_ids: list[int], limit: int = 20) -> list[AlertRow]:
+    """The latest resolved alerts of these buildings, most recently resolved first, at most `limit`."""
+    return [_row(row) for row in conn.execute(
+        _ALERT_SELECT + " WHERE a.status = 'resolved' AND coalesce(a.building_id, d.building_id) = ANY(%s)"
+        " ORDER BY a.resolved_at DESC NULLS LAST, a.id DESC LIMIT %s", (building_ids, limit),
+    ).fetchall()]
+
+
+@dataclass(frozen=True)
+class AlertActionRow:
+    """Who did what to an alert, and when."""
+
+    username: str | None  # None once the account is deleted
+    action: str
+    comment: str
+    acted_at: datetime
+
+
+def alert_actions(conn: psycopg.Connection, alert_ids: list[int]) -> dict[int, list[AlertActionRow]]:
+    """The recorded actions (acknowledge, resolve, comment) of these alerts, oldest first."""
+    out: dict[int, list[AlertActionRow]] = {}
+    for row in conn.execute(
+        "SELECT x.alert_id, acc.username, x.action, x.comment, x.acted_at FROM alert_action x"
+        " LEFT JOIN account acc ON acc.id = x.account_id WHERE x.alert_id = ANY(%s) ORDER BY x.acted_at, x.id",
+        (alert_ids,),
+    ).fetchall():
+        out.setdefault(int(row[0]), []).append(AlertActionRow(row[1], row[2], row[3], row[4]))
+    return out
+
+
 def _alerts(rows: list[tuple[object, ...]]) -> list[AlertRow]:
-    alerts = [AlertRow(*row[:10], dict(row[10] or {})) for row in rows]  # type: ignore[arg-type]
+    alerts = [_row(row) for row in rows]
     # Most severe first, then newest.
     return sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a.severity, 9), -a.detected_at.timestamp()))
 
