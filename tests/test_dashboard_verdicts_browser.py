@@ -11,6 +11,7 @@ import pytest
 
 from analytics.job.suspect import mark_suspect_hours
 from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed, seed_cooperative
+from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
 from tests.test_dashboard_browser import browser_page  # noqa: F401 - the shared Chromium fixture
 
 pytestmark = pytest.mark.browser
@@ -71,3 +72,49 @@ def test_household_with_a_silent_then_frozen_meter(server: DashboardServer, brow
     assert "24 of 30 days" in body and "Keep it up" not in body and "Incomplete periods" in body
     page.wait_for_timeout(600)  # type: ignore[attr-defined]
     page.screenshot(path=str(artifacts_dir / "dashboard-household-verdicts-en.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def with_alerts(migrated_db_url: str) -> tuple[str, Seed, AnalyticsSeed]:
+    """The dashboard tests' cooperative and hand-written analytics results (marc manages building B)."""
+    today = datetime.now(PARIS).date()
+    seed = seed_cooperative(migrated_db_url, today=today)
+    return migrated_db_url, seed, seed_analytics(migrated_db_url, seed, today=today)
+
+
+@pytest.fixture
+def manager_server(with_alerts: tuple[str, Seed, AnalyticsSeed], tmp_path: Path) -> Iterator[DashboardServer]:
+    """The dashboard served by gunicorn on the database with alerts."""
+    with DashboardServer(with_alerts[0], tmp_path / "gunicorn.log") as running:
+        yield running
+
+
+def test_manager_resolves_an_alert_and_finds_it_in_the_history(
+    manager_server: DashboardServer, with_alerts: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
+    artifacts_dir: Path,
+) -> None:
+    _, _, analytics = with_alerts
+    page = browser_page
+    page.goto(manager_server.url + "/login")  # type: ignore[attr-defined]
+    page.fill("#username", "marc")  # type: ignore[attr-defined]
+    page.fill("#password", PASSWORD)  # type: ignore[attr-defined]
+    page.click("#login-submit")  # type: ignore[attr-defined]
+    page.goto(manager_server.url + "/manager")  # type: ignore[attr-defined]
+    page.wait_for_selector("#manager-alerts")  # type: ignore[attr-defined]
+    assert page.query_selector("#manager-history-none") is not None  # type: ignore[attr-defined]
+    card = f"#manager-alerts .alert-card[data-alert='{analytics.c_alerts[1]}']"
+    page.fill(f"{card} input", "Disjoncteur remplacé")  # type: ignore[attr-defined]
+    page.click(f"{card} button:has-text('Marquer comme résolue')")  # type: ignore[attr-defined]
+    page.wait_for_selector(f"{card} >> text=l'alerte est résolue")  # type: ignore[attr-defined]
+    page.reload()  # type: ignore[attr-defined]
+    page.wait_for_selector("#manager-history")  # type: ignore[attr-defined]
+    assert page.query_selector(card) is None  # type: ignore[attr-defined]
+    item = page.inner_text(f"#manager-history .history-item[data-alert='{analytics.c_alerts[1]}']")  # type: ignore[attr-defined]
+    assert "Marquée résolue par marc le" in item and "« Disjoncteur remplacé »" in item and "durée" in item
+    page.wait_for_timeout(600)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-manager-history-fr.png"), full_page=True)  # type: ignore[attr-defined]
+    page.click("#lang-en")  # type: ignore[attr-defined]
+    page.wait_for_selector("text=Recently resolved alerts")  # type: ignore[attr-defined]
+    assert "Marked resolved by marc on" in page.inner_text("#manager-history")  # type: ignore[attr-defined]
+    page.wait_for_timeout(600)  # type: ignore[attr-defined]
+    page.screenshot(path=str(artifacts_dir / "dashboard-manager-history-en.png"), full_page=True)  # type: ignore[attr-defined]
