@@ -48,12 +48,17 @@ def act_on_alert(conn: psycopg.Connection, scope: Scope, alert_id: int, action: 
     conn.execute("INSERT INTO alert_action (alert_id, account_id, action, comment) VALUES (%s, %s, %s, %s)",
                  (alert_id, scope.account_id, action, comment[:2000]))
     if action in ("acknowledge", "resolve"):
-        # The one write the dashboard makes to an analytics table (0003): acknowledging stops
-        # reminders. Resolving is the manager's word only: the analytics job closes the alert
-        # itself when the condition clears, so status is left to it.
+        # The dashboard's writes to an analytics table (0003): acknowledging stops reminders.
         conn.execute(
             "UPDATE alert SET acknowledged_at = now(), acknowledged_by = %s WHERE id = %s AND acknowledged_at IS NULL",
             (scope.account_id, alert_id),
+        )
+    if action == "resolve":
+        # Resolved means closed: it leaves the open list for the history. Should the condition still
+        # hold, the analytics job opens a new alert that names this one (alert.reopens_alert_id).
+        conn.execute(
+            "UPDATE alert SET status = 'resolved', resolved_at = now(), ended_at = coalesce(ended_at, now())"
+            " WHERE id = %s AND status = 'open'", (alert_id,),
         )
     return True
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+import calendar
 from datetime import date, datetime
 from typing import Any
 
@@ -82,6 +83,35 @@ def period_in_progress(start: date, granularity: str, today: date) -> bool:
     raise ValueError(f"unknown granularity {granularity!r}")
 
 
+def period_length_days(start: date, granularity: str) -> int:
+    """How many local days the period that starts on `start` has (a month's or a year's own length)."""
+    if granularity == "day":
+        return 1
+    if granularity == "week":
+        return 7
+    if granularity == "month":
+        return calendar.monthrange(start.year, start.month)[1]
+    if granularity == "year":
+        return 366 if calendar.isleap(start.year) else 365
+    raise ValueError(f"unknown granularity {granularity!r}")
+
+
+def period_partial(period: PeriodUse, granularity: str, today: date | None) -> bool:
+    """True when a period's bar does not hold all its days: still in progress, or days without data
+    (readings that began or stopped inside it); such a bar is not comparable with a whole one."""
+    if today is not None and period_in_progress(period.start, granularity, today):
+        return True
+    return period.days < period_length_days(period.start, granularity)
+
+
+def partial_description(period: PeriodUse, granularity: str, today: date | None, lang: str) -> str:
+    """A partial period named with its coverage: "oct. 2025 (10 j sur 31)", "2026 (so far, 339 of 365 days)"."""
+    label = format_period(period.start, granularity, lang)
+    key = ("period.partial_in_progress" if today is not None and period_in_progress(period.start, granularity, today)
+           else "period.partial")
+    return t(key, lang, period=label, days=period.days, length=period_length_days(period.start, granularity))
+
+
 @dataclass(frozen=True)
 class Summary:
     """The figures beside the chart, already formatted for the language."""
@@ -92,13 +122,20 @@ class Summary:
     average: str
     days: int
     estimated_days: int
+    suspect_days: int = 0
+    # The partial periods (see period_partial), described with their coverage; left out of `average`.
+    partial: tuple[str, ...] = ()
 
 
 def consumption_summary(
     periods: Sequence[PeriodUse], *, kind: str, granularity: str, measure: str, lang: str, tariffs: Tariffs,
     today: date | None = None,
 ) -> Summary | None:
-    """Total, latest period and average per period, or None when there is nothing yet."""
+    """Total, latest period and average per whole period, or None when there is nothing yet.
+
+    The average leaves partial periods out (a first month with 10 days of readings, the month in
+    progress): with none whole, it is "—".
+    """
     if not periods:
         return None
     values = values_shown(periods, kind, measure, tariffs)
@@ -106,13 +143,18 @@ def consumption_summary(
     latest_label = format_period(periods[-1].start, granularity, lang)
     if today is not None and period_in_progress(periods[-1].start, granularity, today):
         latest_label = t("period.in_progress", lang, period=latest_label)
+    partial = [period_partial(period, granularity, today) for period in periods]
+    whole = [value for value, is_partial in zip(values, partial, strict=True) if not is_partial]
     return Summary(
         total=format_value(total, kind, measure, lang),
         latest=format_value(values[-1], kind, measure, lang),
         latest_label=latest_label,
-        average=format_value(total / len(values), kind, measure, lang),
+        average=format_value(sum(whole) / len(whole), kind, measure, lang) if whole else "—",
         days=sum(period.days for period in periods),
         estimated_days=sum(period.estimated_days for period in periods),
+        suspect_days=sum(period.suspect_days for period in periods),
+        partial=tuple(partial_description(period, granularity, today, lang)
+                      for period, is_partial in zip(periods, partial, strict=True) if is_partial),
     )
 
 
@@ -122,21 +164,27 @@ def consumption_figure(
 ) -> Figure:
     """Bars of consumption per period, labelled in the language, with the value on hover.
 
-    A period still in progress on `today` is drawn lighter, so a short bar does not read as a drop.
+    A partial period (in progress on `today`, or with days without data) is drawn lighter and says
+    so on hover, so a short bar does not read as a drop; one holding suspect days (frozen index,
+    counter reset, spike) is hatched and says so on hover.
     """
     values = [round_as_shown(v, CONSUMPTION_DIGITS) for v in values_shown(periods, kind, measure, tariffs)]
-    opacity = [
-        0.45 if today is not None and period_in_progress(period.start, granularity, today) else 1.0
-        for period in periods
-    ]
+    partial = [period_partial(period, granularity, today) for period in periods]
+    opacity = [0.45 if is_partial else 1.0 for is_partial in partial]
     labels = [format_period(period.start, granularity, lang) for period in periods]
     texts = [format_value(value, kind, measure, lang) for value in values]
+    notes = ["<br>".join(
+        ([partial_description(period, granularity, today, lang)] if is_partial else [])
+        + ([t("consumption.suspect_hover", lang, days=period.suspect_days)] if period.suspect_days else []))
+        for period, is_partial in zip(periods, partial, strict=True)]
+    hatches = ["/" if period.suspect_days else "" for period in periods]
     unit = "€" if measure == "cost" else UNIT_OF_KIND[kind]
     return {
         "data": [{
             "type": "bar", "x": labels, "y": values, "customdata": texts, "name": t(f"kind.{kind}", lang),
-            "marker": {"color": KIND_COLOURS[kind], "opacity": opacity},
-            "hovertemplate": "%{x}<br><b>%{customdata}</b><extra></extra>",
+            "marker": {"color": KIND_COLOURS[kind], "opacity": opacity, "pattern": {"shape": hatches}},
+            "hovertext": notes,
+            "hovertemplate": "%{x}<br><b>%{customdata}</b><br>%{hovertext}<extra></extra>",
         }],
         "layout": {
             "margin": {"l": 48, "r": 8, "t": 8, "b": 40},

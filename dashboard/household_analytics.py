@@ -6,6 +6,7 @@ caller has already resolved the dwelling against the session's scope.
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,12 @@ from dashboard.i18n import MESSAGES, format_day, format_fraction_percent, format
 
 # The "this period" window compared with the same days a year earlier.
 YEAR_ON_YEAR_DAYS = 30
+# "The same days a year earlier": 365 days back, so weekdays shift by one (as before).
+YEAR_SHIFT_DAYS = 365
+# Fewer days measured on both sides than this share of the window, and no verdict is given.
+MIN_COMPARABLE_DAY_FRACTION = 0.8
+# Below this change either way, the use is called stable (the threshold is shown to the reader).
+STABLE_FRACTION = 0.03
 # Degree-days need most days of temperature to mean anything.
 MIN_WEATHER_DAY_FRACTION = 0.8
 SEVERITY_COLOURS = {"critical": "danger", "warning": "warning", "info": "info"}
@@ -61,8 +68,10 @@ def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: s
         dcc.Graph(figure=comparison_figure(own, average, efficient, lang),
                   config={"displayModeBar": False, "responsive": True}, style={"height": "180px"},
                   id="similar-graph"),
+        # The group's period is local days [start, end): the last day shown is the one before `end`.
         html.P(t("similar.period", lang, start=format_day(comparison.period_start, lang),
-                 end=format_day(comparison.period_end, lang)), className="small text-body-secondary mb-0"),
+                 end=format_day(comparison.period_end - timedelta(days=1), lang)),
+               className="small text-body-secondary mb-0", id="similar-period"),
         html.P(similar_homes_explained(comparison.group_key, lang),
                className="small text-body-secondary mb-0", id="similar-who"),
         html.P(t("similar.efficient_rule", lang, k=min_group_size, twice_k=2 * min_group_size),
@@ -83,51 +92,73 @@ def weather_independent(kind: str, baseline: queries.BaselineRow | None) -> bool
 
 def last_year(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, settings: Settings,
               today: date) -> Any:
-    """The last 30 days against the same days a year earlier, weather-corrected when the baseline allows."""
+    """The last 30 days against the same days a year earlier, weather-corrected when the baseline allows.
+
+    Compared on the days measured on both sides only; with too few of them it says it cannot
+    conclude. No praise beside an open alert on the dwelling: the figures may be the fault's.
+    """
     end = today
     start = end - timedelta(days=YEAR_ON_YEAR_DAYS)
-    last_start, last_end = start - timedelta(days=365), end - timedelta(days=365)
-    common = {"timezone": settings.timezone, "gas_kwh_per_m3": settings.gas_kwh_per_m3}
-    this = queries.use_between(conn, dwelling_id, kind, start, end, **common)
-    before = queries.use_between(conn, dwelling_id, kind, last_start, last_end, **common)
-    if this is None or before is None:
+    last_start, last_end = start - timedelta(days=YEAR_SHIFT_DAYS), end - timedelta(days=YEAR_SHIFT_DAYS)
+    paired = queries.paired_use(conn, dwelling_id, kind, start, end, shift_days=YEAR_SHIFT_DAYS,
+                                timezone=settings.timezone, gas_kwh_per_m3=settings.gas_kwh_per_m3)
+    period = html.P(t("lastyear.period", lang, start=format_day(start, lang), end=format_day(end - timedelta(days=1), lang)),
+                    className="small text-body-secondary mb-0")
+    if not paired.days:
         return html.P(t("lastyear.none", lang), className="text-body-secondary small mb-0", id="lastyear-none")
+    needed = math.ceil(MIN_COMPARABLE_DAY_FRACTION * paired.window_days)
+    if len(paired.days) < needed:
+        return html.Div([
+            html.P(t("lastyear.incomparable", lang, days=len(paired.days), total=paired.window_days, needed=needed),
+                   className="mb-1", id="lastyear-incomparable"),
+            period,
+        ])
     baseline = queries.baselines(conn, dwelling_id).get(kind)
     slope = baseline.heating_kwh_per_degree_day if baseline and baseline.qualified else None
     why = "lastyear.why_no_baseline"
     dd_this = dd_last = None
     if slope is not None and baseline is not None and kind != "water":
         balance = baseline.heating_balance_point_c if baseline.heating_balance_point_c is not None else 18.0
-        dd_this, days_this = queries.degree_days_between(conn, dwelling_id, start, end, timezone=settings.timezone,
-                                                         balance_point_c=balance)
-        dd_last, days_last = queries.degree_days_between(conn, dwelling_id, last_start, last_end,
-                                                         timezone=settings.timezone, balance_point_c=balance)
-        if min(days_this, days_last) < MIN_WEATHER_DAY_FRACTION * YEAR_ON_YEAR_DAYS:
-            dd_this = dd_last = None
+        weather = {"timezone": settings.timezone, "balance_point_c": balance}
+        by_day_this = queries.degree_days_by_day(conn, dwelling_id, start, end, **weather)
+        by_day_last = queries.degree_days_by_day(conn, dwelling_id, last_start, last_end, **weather)
+        # Degree-days over the compared days only, as the use is.
+        shift = timedelta(days=YEAR_SHIFT_DAYS)
+        with_weather = [day for day in paired.days if day in by_day_this and day - shift in by_day_last]
+        if len(with_weather) >= MIN_WEATHER_DAY_FRACTION * len(paired.days):
+            dd_this = sum(by_day_this[day] for day in with_weather)
+            dd_last = sum(by_day_last[day - shift] for day in with_weather)
+        else:
             why = "lastyear.why_no_weather"
-    result = year_on_year(this[0], before[0], degree_days_this=dd_this, degree_days_last=dd_last,
+    result = year_on_year(paired.this_period, paired.last_year, degree_days_this=dd_this, degree_days_last=dd_last,
                           heating_kwh_per_degree_day=slope)
     if result is None:
         return html.P(t("lastyear.none", lang), className="text-body-secondary small mb-0", id="lastyear-none")
     unit = queries.UNIT_OF_KIND[kind]
     change = format_fraction_percent(abs(result.change_fraction), lang)
-    if abs(result.change_fraction) < 0.03:
+    if abs(result.change_fraction) < STABLE_FRACTION:
         verdict = t("lastyear.same", lang)
+    elif result.change_fraction > 0:
+        verdict = t("lastyear.higher", lang, change=change)
     else:
-        verdict = t("lastyear.lower" if result.change_fraction < 0 else "lastyear.higher", lang, change=change)
+        praise = not queries.open_alerts_of_dwelling(conn, dwelling_id)
+        verdict = t("lastyear.lower" if praise else "lastyear.lower_with_alert", lang, change=change)
     if result.weather_normalised:
         note = t("lastyear.normalised", lang, normalised=format_quantity(result.last_year_normalised or 0, unit, lang))
     elif weather_independent(kind, baseline):
         note = t("lastyear.weather_independent", lang)
     else:
         note = t("lastyear.not_normalised", lang, why=t(why, lang))
+    coverage = t("lastyear.coverage", lang, days=len(paired.days), total=paired.window_days)
+    thresholds = t("lastyear.thresholds", lang, stable=format_fraction_percent(STABLE_FRACTION, lang))
     return html.Div([
         html.P(verdict, className="fw-semibold mb-1", id="lastyear-verdict"),
         html.P(t("lastyear.figures", lang, this=format_quantity(result.this_period, unit, lang),
                  last=format_quantity(result.last_year, unit, lang)), className="mb-1", id="lastyear-figures"),
-        html.P(t("lastyear.period", lang, start=format_day(start, lang), end=format_day(end - timedelta(days=1), lang)),
-               className="small text-body-secondary mb-0"),
+        period,
+        html.P(coverage, className="small text-body-secondary mb-0", id="lastyear-coverage"),
         html.P(note, className="small text-body-secondary mb-0", id="lastyear-note"),
+        html.P(thresholds, className="small text-body-secondary mb-0", id="lastyear-thresholds"),
     ])
 
 

@@ -43,6 +43,7 @@ class PeriodUse:
     amount: float
     days: int
     estimated_days: int
+    suspect_days: int = 0  # days with hours a frozen index, a counter reset or a spike made unbelievable
 
 
 def dwelling_info(conn: psycopg.Connection, dwelling_id: int) -> DwellingInfo | None:
@@ -92,7 +93,8 @@ def consumption_by_period(
                        WHEN 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
                        ELSE cd.energy_kwh END) AS amount,
                count(DISTINCT cd.day) AS days,
-               count(DISTINCT cd.day) FILTER (WHERE cd.estimated_hours > 0) AS estimated_days
+               count(DISTINCT cd.day) FILTER (WHERE cd.estimated_hours > 0) AS estimated_days,
+               count(DISTINCT cd.day) FILTER (WHERE cd.suspect_hours > 0) AS suspect_days
         FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
         WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s
           AND cd.day >= (%(since)s::timestamp AT TIME ZONE %(tz)s)
@@ -108,7 +110,7 @@ def consumption_by_period(
             "dwelling": dwelling_id, "since": datetime.combine(first_period_shown(today, granularity), datetime.min.time()),
         },
     ).fetchall()
-    return [PeriodUse(row[0], float(row[1]), int(row[2]), int(row[3])) for row in rows]
+    return [PeriodUse(row[0], float(row[1]), int(row[2]), int(row[3]), int(row[4])) for row in rows]
 
 
 def open_erasure_request(conn: psycopg.Connection, account_id: int) -> datetime | None:
@@ -120,7 +122,8 @@ def open_erasure_request(conn: psycopg.Connection, account_id: int) -> datetime 
 
 
 READINGS_CSV_HEADER = ("meter", "kind", "quantity", "unit", "time_utc", "value")
-DAILY_CSV_HEADER = ("meter", "kind", "day_local", "energy_kwh", "volume_m3", "hours", "estimated_hours")
+DAILY_CSV_HEADER = ("meter", "kind", "day_local", "energy_kwh", "volume_m3", "hours", "estimated_hours",
+                    "suspect_hours")
 
 
 # Whose meters an export covers: a dwelling's, or a building's own (collective) meters, never its dwellings'.
@@ -154,7 +157,7 @@ def iter_daily(conn: psycopg.Connection, owner_id: int, timezone: str,
         cursor.execute(
             """
             SELECT m.source, m.kind, (cd.day AT TIME ZONE %s)::date, cd.energy_kwh, cd.volume_m3,
-                   cd.hours, cd.estimated_hours
+                   cd.hours, cd.estimated_hours, cd.suspect_hours
             FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
             WHERE """ + _METERS_OF[owner] + """
             ORDER BY m.source, cd.day
@@ -264,19 +267,58 @@ class AlertRow:
     detected_at: datetime
     acknowledged_at: datetime | None
     evidence: dict[str, object]
+    ended_at: datetime | None = None
+    resolved_at: datetime | None = None
+    # When this alert is the return of one a manager marked resolved: when that one was resolved.
+    reopens_resolved_at: datetime | None = None
 
 
 _ALERT_SELECT = """
     SELECT a.id, a.kind, a.severity, m.source, m.kind, d.code, coalesce(b.name, b.code),
-           a.started_at, a.detected_at, a.acknowledged_at, a.evidence
+           a.started_at, a.detected_at, a.acknowledged_at, a.evidence, a.ended_at, a.resolved_at,
+           (SELECT p.resolved_at FROM alert p WHERE p.id = a.reopens_alert_id)
     FROM alert a JOIN meter m ON m.id = a.meter_id
     LEFT JOIN dwelling d ON d.id = a.dwelling_id
     LEFT JOIN building b ON b.id = coalesce(a.building_id, d.building_id)
 """
 
 
+def _row(row: tuple[object, ...]) -> AlertRow:
+    return AlertRow(*row[:10], dict(row[10] or {}), *row[11:14])  # type: ignore[arg-type]
+
+
+def resolved_alerts_of_buildings(conn: psycopg.Connection, building_ids: list[int], limit: int = 20) -> list[AlertRow]:
+    """The latest resolved alerts of these buildings, most recently resolved first, at most `limit`."""
+    return [_row(row) for row in conn.execute(
+        _ALERT_SELECT + " WHERE a.status = 'resolved' AND coalesce(a.building_id, d.building_id) = ANY(%s)"
+        " ORDER BY a.resolved_at DESC NULLS LAST, a.id DESC LIMIT %s", (building_ids, limit),
+    ).fetchall()]
+
+
+@dataclass(frozen=True)
+class AlertActionRow:
+    """Who did what to an alert, and when."""
+
+    username: str | None  # None once the account is deleted
+    action: str
+    comment: str
+    acted_at: datetime
+
+
+def alert_actions(conn: psycopg.Connection, alert_ids: list[int]) -> dict[int, list[AlertActionRow]]:
+    """The recorded actions (acknowledge, resolve, comment) of these alerts, oldest first."""
+    out: dict[int, list[AlertActionRow]] = {}
+    for row in conn.execute(
+        "SELECT x.alert_id, acc.username, x.action, x.comment, x.acted_at FROM alert_action x"
+        " LEFT JOIN account acc ON acc.id = x.account_id WHERE x.alert_id = ANY(%s) ORDER BY x.acted_at, x.id",
+        (alert_ids,),
+    ).fetchall():
+        out.setdefault(int(row[0]), []).append(AlertActionRow(row[1], row[2], row[3], row[4]))
+    return out
+
+
 def _alerts(rows: list[tuple[object, ...]]) -> list[AlertRow]:
-    alerts = [AlertRow(*row[:10], dict(row[10] or {})) for row in rows]  # type: ignore[arg-type]
+    alerts = [_row(row) for row in rows]
     # Most severe first, then newest.
     return sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a.severity, 9), -a.detected_at.timestamp()))
 
@@ -341,45 +383,79 @@ def suggestions(conn: psycopg.Connection, dwelling_id: int) -> list[SuggestionRo
     return [SuggestionRow(row[0], float(row[1]), float(row[2]), dict(row[3] or {})) for row in rows]
 
 
-def use_between(conn: psycopg.Connection, dwelling_id: int, kind: str, start: date, end: date, *,
-                timezone: str, gas_kwh_per_m3: float) -> tuple[float, int] | None:
-    """A dwelling's use of a kind over local days [start, end) and the number of days measured, from consumption_daily_all."""
-    row = conn.execute(
+@dataclass(frozen=True)
+class PairedUse:
+    """A window's use against the same local days a year earlier, on the days complete on both sides only."""
+
+    this_period: float
+    last_year: float
+    days: tuple[date, ...]  # this window's days kept; each is compared with the day `shift_days` earlier
+    window_days: int
+
+
+def paired_use(conn: psycopg.Connection, dwelling_id: int, kind: str, start: date, end: date, *,
+               shift_days: int, timezone: str, gas_kwh_per_m3: float) -> PairedUse:
+    """A dwelling's use of a kind over local days [start, end) and over the same days `shift_days` earlier.
+
+    Only days measured on both sides count: every meter of the kind reported at least 22 hours
+    and none of them estimated (a gap spread over) or suspect (a frozen index, a reset, a spike).
+    A day missing on either side leaves both out, so a silent meter never reads as lower use.
+    """
+    rows = conn.execute(
         """
-        SELECT sum(CASE %(kind)s WHEN 'water' THEN cd.volume_m3
-                                 WHEN 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
-                                 ELSE cd.energy_kwh END), count(DISTINCT cd.day)
-        FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
-        WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s
-          AND cd.day >= (%(start)s::timestamp AT TIME ZONE %(tz)s) AND cd.day < (%(end)s::timestamp AT TIME ZONE %(tz)s)
+        WITH days AS (
+            SELECT (cd.day AT TIME ZONE %(tz)s)::date AS day,
+                   sum(CASE %(kind)s WHEN 'water' THEN cd.volume_m3
+                                     WHEN 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
+                                     ELSE cd.energy_kwh END) AS amount,
+                   bool_and(cd.hours >= 22 AND cd.estimated_hours = 0 AND cd.suspect_hours = 0) AS complete,
+                   count(*) AS meters, min(cd.day) AS day_start
+            FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
+            WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s
+              AND ((cd.day >= (%(start)s::timestamp AT TIME ZONE %(tz)s)
+                    AND cd.day < (%(end)s::timestamp AT TIME ZONE %(tz)s))
+                OR (cd.day >= (%(last_start)s::timestamp AT TIME ZONE %(tz)s)
+                    AND cd.day < (%(last_end)s::timestamp AT TIME ZONE %(tz)s)))
+            GROUP BY 1),
+        kept AS (SELECT * FROM days
+                 WHERE complete AND amount IS NOT NULL
+                   -- every meter of the kind in service that day reported it (a dead second meter is no saving)
+                   AND meters = (SELECT count(*) FROM meter m
+                                 WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s
+                                   AND m.installed_at < day_start + interval '1 day'
+                                   AND (m.removed_at IS NULL OR m.removed_at > day_start)))
+        SELECT this.day, this.amount, last.amount
+        FROM kept this JOIN kept last ON last.day = this.day - %(shift)s
+        WHERE this.day >= %(start_day)s AND this.day < %(end_day)s
+        ORDER BY this.day
         """,
-        {"kind": kind, "coef": gas_kwh_per_m3, "dwelling": dwelling_id, "tz": timezone,
-         "start": datetime.combine(start, datetime.min.time()), "end": datetime.combine(end, datetime.min.time())},
-    ).fetchone()
-    if row is None or row[0] is None:
-        return None
-    return float(row[0]), int(row[1])
+        {"kind": kind, "coef": gas_kwh_per_m3, "dwelling": dwelling_id, "tz": timezone, "shift": shift_days,
+         "start_day": start, "end_day": end,
+         "start": datetime.combine(start, datetime.min.time()), "end": datetime.combine(end, datetime.min.time()),
+         "last_start": datetime.combine(start - timedelta(days=shift_days), datetime.min.time()),
+         "last_end": datetime.combine(end - timedelta(days=shift_days), datetime.min.time())},
+    ).fetchall()
+    return PairedUse(sum(float(row[1]) for row in rows), sum(float(row[2]) for row in rows),
+                     tuple(row[0] for row in rows), (end - start).days)
 
 
-def degree_days_between(conn: psycopg.Connection, dwelling_id: int, start: date, end: date, *,
-                        timezone: str, balance_point_c: float) -> tuple[float, int]:
-    """Heating degree-days at a dwelling's residence over local days [start, end), and the days with temperatures."""
-    row = conn.execute(
+def degree_days_by_day(conn: psycopg.Connection, dwelling_id: int, start: date, end: date, *,
+                       timezone: str, balance_point_c: float) -> dict[date, float]:
+    """Heating degree-days per local day at a dwelling's residence over [start, end), for days with temperatures."""
+    rows = conn.execute(
         """
-        SELECT coalesce(sum(greatest(%(base)s - t.mean_c, 0)), 0), count(*)
-        FROM (SELECT (ot.time AT TIME ZONE %(tz)s)::date AS day, avg(ot.temperature_c) AS mean_c
-              FROM outdoor_temperature ot
-              WHERE ot.residence_id = (SELECT b.residence_id FROM dwelling d JOIN building b ON b.id = d.building_id
-                                       WHERE d.id = %(dwelling)s)
-                AND ot.time >= (%(start)s::timestamp AT TIME ZONE %(tz)s)
-                AND ot.time < (%(end)s::timestamp AT TIME ZONE %(tz)s)
-              GROUP BY 1) t
+        SELECT (ot.time AT TIME ZONE %(tz)s)::date, greatest(%(base)s - avg(ot.temperature_c), 0)
+        FROM outdoor_temperature ot
+        WHERE ot.residence_id = (SELECT b.residence_id FROM dwelling d JOIN building b ON b.id = d.building_id
+                                 WHERE d.id = %(dwelling)s)
+          AND ot.time >= (%(start)s::timestamp AT TIME ZONE %(tz)s)
+          AND ot.time < (%(end)s::timestamp AT TIME ZONE %(tz)s)
+        GROUP BY 1
         """,
         {"base": balance_point_c, "tz": timezone, "dwelling": dwelling_id,
          "start": datetime.combine(start, datetime.min.time()), "end": datetime.combine(end, datetime.min.time())},
-    ).fetchone()
-    assert row is not None
-    return float(row[0]), int(row[1])
+    ).fetchall()
+    return {row[0]: float(row[1]) for row in rows}
 
 
 @dataclass(frozen=True)

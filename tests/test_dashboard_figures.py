@@ -76,7 +76,8 @@ def test_summary_totals_latest_and_average() -> None:
     assert summary.total == format_quantity(total, "kWh", "en", digits=0) == "1,660 kWh"
     assert summary.latest == "99.2 kWh"  # Babel rounds half to even
     assert summary.latest_label == "Mar 2026"
-    assert summary.average == format_quantity(total / 3, "kWh", "en")
+    # March has 10 days of readings out of 31: partial, so out of the average (issue 13, item 6).
+    assert summary.average == format_quantity((310.0 + 1250.5) / 2, "kWh", "en")
     assert (summary.days, summary.estimated_days) == (69, 3)
     french = consumption_summary(PERIODS, kind="electricity", granularity="month", measure="cost", lang="fr",
                                  tariffs=TARIFFS)
@@ -97,7 +98,12 @@ def test_a_period_in_progress_is_named_and_drawn_lighter() -> None:
     assert opacity[:2] == [1.0, 1.0] and opacity[2] < 1.0
     later = as_figure(consumption_figure(PERIODS, kind="electricity", granularity="month", measure="amount", lang="en",
                                tariffs=TARIFFS, today=date(2026, 4, 1)))
-    assert list(later.data[0].marker.opacity) == [1.0, 1.0, 1.0]
+    # Ended, but with 10 days of readings out of 31: still partial, still lighter.
+    assert list(later.data[0].marker.opacity) == [1.0, 1.0, 0.45]
+    whole_march = [*PERIODS[:2], PeriodUse(date(2026, 3, 1), 99.25, 31, 1)]
+    ended = as_figure(consumption_figure(whole_march, kind="electricity", granularity="month", measure="amount",
+                                         lang="en", tariffs=TARIFFS, today=date(2026, 4, 1)))
+    assert list(ended.data[0].marker.opacity) == [1.0, 1.0, 1.0]
     assert period_in_progress(date(2026, 3, 2), "week", date(2026, 3, 8))
     assert not period_in_progress(date(2026, 3, 2), "week", date(2026, 3, 9))
     assert period_in_progress(date(2026, 1, 1), "year", date(2026, 12, 31))

@@ -352,8 +352,11 @@ def test_failing_channel_gives_up_and_never_blocks_the_others(
     assert deliver(url, config, moment + timedelta(days=30)).handled == 0
 
 
-def test_email_channel_off_closes_rows_with_a_clear_error(settings: Settings, receiver: tuple[Receiver, str]) -> None:
-    """No COOPWATT_SMTP_HOST: e-mail rows are closed at once (not retried forever); the webhook still goes."""
+def test_email_channel_off_leaves_rows_pending_with_the_reason(
+        settings: Settings, smtp: tuple[Mailbox, int], receiver: tuple[Receiver, str]) -> None:
+    """No COOPWATT_SMTP_HOST: e-mail rows are not attempted, so not given up: they wait, saying why, and go
+    once SMTP is configured; the webhook goes at once (issue 13, item 7)."""
+    mailbox, port = smtp
     state, hook_url = receiver
     url = settings.database_url
     assert url and settings.smtp_host is None
@@ -361,13 +364,39 @@ def test_email_channel_off_closes_rows_with_a_clear_error(settings: Settings, re
     alert = open_alert(url, site.water_meter_a, site.dwelling_a, site.building_a)
     queue_event(url, settings, alert, "opened", T0)
     stats = deliver(url, settings, T0)
-    assert (stats.sent, stats.gave_up, stats.retrying) == (1, 2, 0)
+    assert (stats.sent, stats.gave_up, stats.retrying, stats.waiting) == (1, 0, 0, 2)
     rows = outbox(url)
     for target in (MANAGER_A_FR, MANAGER_A_EN):
         row = rows[(alert, "opened", "email", target)]
-        assert row["gave_up_at"] == T0 and "COOPWATT_SMTP_HOST is not set" in row["last_error"]
+        assert row["gave_up_at"] is None and row["sent_at"] is None and row["attempts"] == 0
+        assert "not attempted" in row["last_error"] and "COOPWATT_SMTP_HOST is not set" in row["last_error"]
     assert len(state.received) == 1
-    assert deliver(url, settings, T0 + timedelta(days=1)).handled == 0
+    later = deliver(url, settings, T0 + timedelta(days=1))
+    assert later.handled == 0 and later.waiting == 2
+    config = with_alerts(settings, smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
+                         smtp_from="alertes@coop.example")
+    configured = deliver(url, config, T0 + timedelta(days=1))
+    assert (configured.sent, configured.waiting) == (2, 0)
+    assert len(mailbox.to(MANAGER_A_FR)) == 1 and len(mailbox.to(MANAGER_A_EN)) == 1
+
+
+def test_mqtt_channel_off_leaves_rows_pending_without_an_attempt(settings: Settings) -> None:
+    """No COOPWATT_MQTT_URL: the alert topic's row was marked given up without one attempt; it now waits."""
+    url = settings.database_url
+    assert url and settings.mqtt_url
+    off = settings.model_copy(update={"mqtt_url": None})
+    site = seed(url)
+    alert = open_alert(url, site.water_meter_a, site.dwelling_a, site.building_a)
+    assert queue_event(url, off, alert, "opened", T0, with_mqtt=True) == 3  # two e-mails + the topic
+    stats = deliver(url, off, T0)
+    assert (stats.sent, stats.gave_up, stats.waiting) == (0, 0, 3)
+    (key, row), = [(k, r) for k, r in outbox(url).items() if k[2] == "mqtt"]
+    assert row["gave_up_at"] is None and row["sent_at"] is None and row["attempts"] == 0
+    assert "COOPWATT_MQTT_URL is not set" in row["last_error"]
+    # The broker configured again (these settings): the waiting row goes, the e-mails still wait.
+    stats = deliver(url, settings, T0 + timedelta(minutes=5))
+    assert (stats.sent, stats.waiting) == (1, 2)
+    assert outbox(url)[key]["sent_at"] is not None
 
 
 def test_a_manager_never_receives_another_buildings_alerts(
@@ -433,7 +462,7 @@ def test_mqtt_alert_topic_receives_the_json_payload(settings: Settings, broker: 
         assert subscribed.wait(10)
         assert queue_event(url, settings, alert, "opened", T0, with_mqtt=True) == 3  # two e-mails + the topic
         stats = deliver(url, settings, T0)
-        assert stats.sent == 1 and stats.gave_up == 2  # e-mail is off in these settings
+        assert stats.sent == 1 and stats.waiting == 2  # e-mail is off in these settings: those rows wait
         message = got.get(timeout=10)
         assert message.topic == f"{topic_prefix}/coopwatt/alerts/TIL/A" and message.qos == 1
         payload = json.loads(message.payload)

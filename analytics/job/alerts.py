@@ -36,6 +36,18 @@ def _evidence(anomaly: Anomaly) -> str:
     return json.dumps({k: float(v) for k, v in anomaly.evidence.items()})
 
 
+def _resolved_by_hand(conn: psycopg.Connection, meter_id: int, kind: str) -> int | None:
+    """The meter's latest alert of this kind, if a manager marked it resolved: a new one is its return."""
+    row = conn.execute(
+        """SELECT a.id FROM alert a
+            WHERE a.meter_id = %s AND a.kind = %s AND a.status = 'resolved'
+              AND EXISTS (SELECT 1 FROM alert_action x WHERE x.alert_id = a.id AND x.action = 'resolve')
+              AND a.id = (SELECT max(id) FROM alert WHERE meter_id = %s AND kind = %s)""",
+        (meter_id, kind, meter_id, kind),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
 def reconcile_meter(
     conn: psycopg.Connection, meter_id: int, building_id: int | None, anomalies: list[Anomaly],
     settings: Settings, kinds_checked: set[str],
@@ -55,10 +67,11 @@ def reconcile_meter(
             refreshed += 1
             continue
         alert_id = conn.execute(
-            """INSERT INTO alert (kind, severity, meter_id, dwelling_id, building_id, started_at, evidence)
-               VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+            """INSERT INTO alert (kind, severity, meter_id, dwelling_id, building_id, started_at, evidence,
+                                  reopens_alert_id)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
             (kind, anomaly.severity.value, meter_id, anomaly.dwelling_id, building_id,
-             anomaly.start.to_pydatetime(), _evidence(anomaly)),
+             anomaly.start.to_pydatetime(), _evidence(anomaly), _resolved_by_hand(conn, meter_id, kind)),
         ).fetchone()[0]
         _notify(conn, alert_id, "opened", settings)
         opened += 1

@@ -29,7 +29,8 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
               f"published, {nightly.groups_withheld} withheld, {nightly.groups_unchanged} unchanged; {nightly.high_consumers} high consumers; "
               f"{nightly.suggestions} suggestions; {nightly.savings} savings results")
         delivered = deliver_pending(url, settings)
-        print(f"alert notifications: {delivered.sent} sent, {delivered.retrying} to retry, {delivered.gave_up} given up")
+        print(f"alert notifications: {delivered.sent} sent, {delivered.retrying} to retry, {delivered.gave_up} given up,"
+              f" {delivered.waiting} waiting for a channel to be configured")
         return 0 if "failed" not in (summary.status, nightly.status) else 1
     scheduler.run_forever(url, settings)
     return 0

@@ -57,12 +57,15 @@ def daily_use(conn: psycopg.Connection, dwellings: list[DwellingInfo], start: da
               tz: str, gas_kwh_per_m3: float) -> dict[tuple[int, str], pd.Series]:
     """Per (dwelling, energy kind): kWh per local day over [start, end); NaN where a meter missed the day.
 
+    A day with suspect hours (a frozen index, a counter reset, a spike: analytics.job.suspect) is NaN
+    too, so it enters no baseline, comparison or ranking.
+
     The meters a day must have are those of the kind that reported at all in the window: one that never
     reported (not connected yet) must not blank every day of the dwelling.
     """
     rows = conn.execute(
         """WITH d AS (
-               SELECT m.dwelling_id, m.kind, cd.meter_id, cd.day, cd.hours,
+               SELECT m.dwelling_id, m.kind, cd.meter_id, cd.day, cd.hours, cd.suspect_hours,
                       CASE WHEN m.kind = 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
                            ELSE cd.energy_kwh END AS kwh
                  FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
@@ -70,7 +73,8 @@ def daily_use(conn: psycopg.Connection, dwellings: list[DwellingInfo], start: da
                   AND cd.day >= %(start)s AND cd.day < %(end)s),
            n AS (SELECT dwelling_id, kind, count(DISTINCT meter_id) AS meters FROM d GROUP BY 1, 2)
            SELECT d.dwelling_id, d.kind, (d.day AT TIME ZONE %(tz)s)::date, sum(d.kwh),
-                  count(*) FILTER (WHERE d.hours >= %(min_hours)s AND d.kwh IS NOT NULL) >= n.meters
+                  count(*) FILTER (WHERE d.hours >= %(min_hours)s AND d.kwh IS NOT NULL
+                                    AND d.suspect_hours = 0) >= n.meters
              FROM d JOIN n USING (dwelling_id, kind)
             GROUP BY 1, 2, 3, n.meters""",
         {"tz": tz, "coef": gas_kwh_per_m3, "ids": [d.dwelling_id for d in dwellings], "kinds": list(ENERGY_KINDS),
@@ -122,9 +126,10 @@ def hourly_electricity(conn: psycopg.Connection, dwelling_ids: list[int], since:
     rows = conn.execute(
         """SELECT m.dwelling_id, ch.hour, sum(ch.energy_kwh)
              FROM consumption_hourly ch JOIN meter m ON m.id = ch.meter_id
+             LEFT JOIN consumption_suspect s ON s.meter_id = ch.meter_id AND s.hour = ch.hour
             WHERE m.dwelling_id = ANY(%s) AND m.kind = 'electricity' AND m.removed_at IS NULL
               AND ch.hour >= %s AND ch.hour < %s
-            GROUP BY 1, 2 HAVING sum(ch.energy_kwh) IS NOT NULL""",
+            GROUP BY 1, 2 HAVING sum(ch.energy_kwh) IS NOT NULL AND bool_and(s.hour IS NULL)""",
         (dwelling_ids, since, until),
     ).fetchall()
     if not rows:
@@ -187,7 +192,7 @@ def intervention_daily_use(conn: psycopg.Connection, item: Intervention, start: 
              "(m.building_id = %(building)s OR m.dwelling_id IN (SELECT id FROM dwelling WHERE building_id = %(building)s))")
     rows = conn.execute(
         f"""WITH d AS (
-                SELECT m.kind, cd.meter_id, cd.day, cd.hours,
+                SELECT m.kind, cd.meter_id, cd.day, cd.hours, cd.suspect_hours,
                        CASE WHEN m.kind = 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
                             ELSE cd.energy_kwh END AS kwh
                   FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
@@ -195,7 +200,8 @@ def intervention_daily_use(conn: psycopg.Connection, item: Intervention, start: 
                    AND cd.day >= %(start)s AND cd.day < %(end)s),
             n AS (SELECT kind, count(DISTINCT meter_id) AS meters FROM d GROUP BY 1)
             SELECT 0, d.kind, (d.day AT TIME ZONE %(tz)s)::date, sum(d.kwh),
-                   count(*) FILTER (WHERE d.hours >= %(min_hours)s AND d.kwh IS NOT NULL) >= n.meters
+                   count(*) FILTER (WHERE d.hours >= %(min_hours)s AND d.kwh IS NOT NULL
+                                    AND d.suspect_hours = 0) >= n.meters
               FROM d JOIN n USING (kind)
              GROUP BY 2, 3, n.meters""",  # noqa: S608 — scope is one of two constant fragments
         {"tz": tz, "coef": gas_kwh_per_m3, "dwelling": item.dwelling_id, "building": item.building_id,

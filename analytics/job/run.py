@@ -22,6 +22,7 @@ from analytics.base_load import OpenRise, detect_base_load_rise, hold_open_rise
 from analytics.job import incremental, load, nightly_load
 from analytics.job.above_baseline import BaselineCheck, baseline_checks, primary_meters
 from analytics.job.alerts import AlertChanges, reconcile_meter
+from analytics.job.suspect import mark_suspect_hours
 from coopwatt.db import connect
 from coopwatt.settings import Settings
 
@@ -234,6 +235,9 @@ def _record_meter(conn: psycopg.Connection, run_id: int, meter: load.MeterInfo, 
             # Nothing found or checked changes no alert: spare the round trip (most meters of an incremental run).
             changes = (reconcile_meter(conn, meter.meter_id, meter.building_id, found, settings, checked)
                        if found or checked else AlertChanges())
+            if found or checked:
+                # After the alerts: their episodes are what marks hours suspect (frozen index, reset, spike).
+                mark_suspect_hours(conn, meter.meter_id)
         conn.commit()
     except Exception as exc:  # one meter never stops the run; the reason is kept
         conn.rollback()

@@ -12,9 +12,11 @@ The analytics job writes one ``alert_notification`` row per alert event and targ
   ``alert_max_attempts`` failures, or at once for a failure retrying cannot fix, the row is
   closed with ``gave_up_at`` and keeps its ``last_error``. One failing row or channel never
   stops the others.
-* Closed without sending, with a clear ``last_error``: e-mail rows while COOPWATT_SMTP_HOST is
-  unset and MQTT rows while COOPWATT_MQTT_URL is unset (the channel is off: an alert e-mailed
-  hours later, once somebody configures SMTP, would only confuse); e-mail and webhook rows whose
+* Left pending, never attempted, with the reason in ``last_error``: e-mail rows while
+  COOPWATT_SMTP_HOST is unset and MQTT rows while COOPWATT_MQTT_URL is unset (the channel is
+  not configured: nothing was tried, so nothing is given up; they go once it is, and the
+  acknowledged and resolved rules below still drop the notices that became pointless).
+* Closed without sending, with a clear ``last_error``: e-mail and webhook rows whose
   target is not (or no longer) a recipient of the alert's building (a manager only ever hears
   about their own buildings); an "opened" notice for an alert acknowledged before it could be
   delivered (somebody already handles it). A "resolved" notice is still sent.
@@ -58,6 +60,7 @@ LEFT JOIN building b ON b.id = coalesce(a.building_id, d.building_id, m.building
 LEFT JOIN residence r ON r.id = b.residence_id
 LEFT JOIN alert_recipient rc ON rc.building_id = b.id AND rc.channel = n.channel AND rc.target = n.target
 WHERE n.sent_at IS NULL AND n.gave_up_at IS NULL AND n.next_attempt_at <= %(now)s
+  AND NOT (n.channel = ANY(%(off)s))
 ORDER BY n.next_attempt_at, n.alert_id, n.event
 LIMIT 1
 FOR UPDATE OF n SKIP LOCKED
@@ -73,6 +76,7 @@ class DeliveryStats:
     sent: int = 0
     retrying: int = 0
     gave_up: int = 0
+    waiting: int = 0  # pending rows of channels not configured (not taken, not attempted)
 
     @property
     def handled(self) -> int:
@@ -177,10 +181,6 @@ def _refusal(due: _Due, settings: Settings) -> str | None:
     """Why this row must be closed without sending, or None when it may go."""
     if due.facts is None:
         return "the alert has no building: nobody to tell"
-    if due.channel == "email" and not email_channel_enabled(settings):
-        return "e-mail channel off: COOPWATT_SMTP_HOST is not set"
-    if due.channel == "mqtt" and not settings.mqtt_url:
-        return "MQTT channel off: COOPWATT_MQTT_URL is not set"
     if due.channel in ("email", "webhook") and not due.is_recipient:
         return f"{due.target} is not a {due.channel} recipient of building {due.facts.building_code}"
     if due.event == "opened" and due.acknowledged:
@@ -190,6 +190,28 @@ def _refusal(due: _Due, settings: Settings) -> str | None:
     if is_reminder(due.event) and due.facts.resolved_at is not None:
         return "alert resolved before this reminder was delivered (its resolution is sent instead)"
     return None
+
+
+def channels_off(settings: Settings) -> dict[str, str]:
+    """The channels not configured, each with the reason its rows wait."""
+    off = {}
+    if not email_channel_enabled(settings):
+        off["email"] = "not attempted: e-mail channel not configured (COOPWATT_SMTP_HOST is not set)"
+    if not settings.mqtt_url:
+        off["mqtt"] = "not attempted: MQTT channel not configured (COOPWATT_MQTT_URL is not set)"
+    return off
+
+
+def _mark_waiting(conn: psycopg.Connection, off: dict[str, str]) -> int:
+    """Give the pending rows of channels that are off their reason; return how many wait."""
+    waiting = 0
+    for channel, reason in off.items():
+        conn.execute("UPDATE alert_notification SET last_error = %s WHERE channel = %s AND sent_at IS NULL"
+                     " AND gave_up_at IS NULL AND last_error IS DISTINCT FROM %s", (reason, channel, reason))
+        row = conn.execute("SELECT count(*) FROM alert_notification WHERE channel = %s AND sent_at IS NULL"
+                           " AND gave_up_at IS NULL", (channel,)).fetchone()
+        waiting += int(row[0]) if row else 0
+    return waiting
 
 
 def _now(now: datetime | None) -> datetime:
@@ -206,11 +228,15 @@ def deliver_due(conn: psycopg.Connection, settings: Settings, *, now: datetime |
     if conn.info.transaction_status != pq.TransactionStatus.IDLE:
         raise ValueError("deliver_due commits row by row: call it outside a transaction")
     stats = DeliveryStats()
+    off = channels_off(settings)
+    if off:
+        with conn.transaction():
+            stats.waiting = _mark_waiting(conn, off)
     channels = _Channels(settings)
     try:
         while stats.handled < limit:
             with conn.transaction():
-                row = conn.execute(_DUE_ROW, {"now": moment}).fetchone()
+                row = conn.execute(_DUE_ROW, {"now": moment, "off": list(off)}).fetchone()
                 if row is None:
                     break
                 due = _as_due(row)
@@ -219,6 +245,9 @@ def deliver_due(conn: psycopg.Connection, settings: Settings, *, now: datetime |
         channels.close()
     if stats.handled:
         log.info("alert notifications: %d sent, %d to retry, %d given up", stats.sent, stats.retrying, stats.gave_up)
+    if stats.waiting:
+        log.warning("alert notifications: %d waiting for their channel to be configured (%s)", stats.waiting,
+                    "; ".join(off.values()))
     return stats
 
 

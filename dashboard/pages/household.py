@@ -230,6 +230,11 @@ def update_consumption(kind: str, granularity: str, measure: str, requested_dwel
         _stat(t("consumption.average", lang), summary.average, "consumption-average"),
     ])
     source = t("consumption.source", lang, days=summary.days, estimated=summary.estimated_days)
+    if summary.suspect_days:
+        source += " " + t("consumption.suspect", lang, days=summary.suspect_days)
+    if summary.partial:
+        key = "consumption.partial_year" if granularity == "year" else "consumption.partial"
+        source += " " + t(key, lang, periods="; ".join(summary.partial))
     if measure == "cost":
         unit = queries.UNIT_OF_KIND[kind]
         price = format_money_eur(tariffs.eur_per_unit(kind), lang) + "/" + unit

@@ -14,6 +14,7 @@ import dash
 import dash_bootstrap_components as dbc
 import flask
 import psycopg
+from babel.dates import format_datetime, format_timedelta
 from dash import MATCH, Input, Output, State, callback, ctx, dcc, html
 
 from analytics.notify.messages import evidence_sentences
@@ -21,7 +22,7 @@ from dashboard import actions, context, queries
 from dashboard.auth import session_language
 from dashboard.figures import building_curve_figure, manager_alert_sentence
 from dashboard.household_analytics import SEVERITY_COLOURS
-from dashboard.i18n import format_day, format_fraction_percent, format_quantity, t
+from dashboard.i18n import format_day, format_fraction_percent, format_quantity, locale_of, t
 from dashboard.downloads import DAILY_PATH, READINGS_PATH
 from dashboard.scope import (
     Role, Scope, ScopeDenied, building_allowed, building_meters_allowed, current_scope, parse_id,
@@ -42,6 +43,8 @@ STATUS = "alert-status"
 
 # A meter with no consumption for this long is listed as silent (the analytics job raises the alert itself).
 SILENT_AFTER = timedelta(hours=24)
+# Resolved alerts listed under the open ones, most recently resolved first.
+HISTORY_SHOWN = 20
 # Anomaly runs that have judged nothing for longer than this have stopped: silence is then judged at the wall clock.
 JUDGED_STALE_AFTER = timedelta(days=2)
 CURVE_DAYS = 90
@@ -70,6 +73,8 @@ def layout(**_query: Any) -> Any:
             return dbc.Alert(t("manager.no_buildings", lang), color="warning", id="manager-denied")
         named = queries.buildings_named(conn, buildings)
         alerts = queries.open_alerts_of_buildings(conn, buildings)
+        history = queries.resolved_alerts_of_buildings(conn, buildings, limit=HISTORY_SHOWN)
+        done = queries.alert_actions(conn, [alert.id for alert in [*alerts, *history]])
         silent = queries.silent_meters(conn, buildings, _silence_clock(conn, datetime.now(settings.tz)) - SILENT_AFTER)
         savings = queries.savings_of_buildings(conn, buildings)
     return html.Div([
@@ -77,9 +82,15 @@ def layout(**_query: Any) -> Any:
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody([
                 html.H2(t("manager.alerts", lang), className="h5 card-title"),
-                html.Div([_alert_card(alert, lang, settings.tz, today) for alert in alerts], id="manager-alerts")
+                html.Div([_alert_card(alert, lang, settings.tz, today, done.get(alert.id, []))
+                          for alert in alerts], id="manager-alerts")
                 if alerts else html.P(t("manager.alerts_none", lang), className="text-success mb-0",
                                       id="manager-alerts-none"),
+                html.H2(t("manager.history", lang), className="h5 card-title mt-3"),
+                html.Div([_history_item(alert, lang, settings.tz, today, done.get(alert.id, []))
+                          for alert in history], id="manager-history")
+                if history else html.P(t("manager.history_none", lang), className="text-body-secondary small mb-0",
+                                       id="manager-history-none"),
             ]), className="h-100 shadow-sm"), xs=12, lg=7, className="mb-3"),
             dbc.Col(dbc.Card(dbc.CardBody([
                 html.H2(t("manager.silent", lang), className="h5 card-title"),
@@ -146,7 +157,43 @@ def _evidence(alert: queries.AlertRow, lang: str) -> list[str]:
     return evidence_sentences(alert.kind, alert.meter_kind, numbers, lang)
 
 
-def _alert_card(alert: queries.AlertRow, lang: str, tz: Any, today: date) -> html.Div:
+def _moment(when: datetime, lang: str, tz: Any) -> str:
+    return format_datetime(when.astimezone(tz), "d MMM y, HH:mm", locale=locale_of(lang))
+
+
+def _action_lines(done: list[queries.AlertActionRow], lang: str, tz: Any) -> html.Ul:
+    """Who acknowledged, resolved or commented, when, and what they wrote."""
+    return html.Ul([
+        html.Li(t(f"manager.action.{row.action}", lang, who=row.username or t("manager.deleted_account", lang),
+                  when=_moment(row.acted_at, lang, tz))
+                + (t("manager.action.said", lang, comment=row.comment) if row.comment else ""),
+                className="alert-action-line")
+        for row in done
+    ], className="small text-body-secondary mb-1 ps-3 alert-actions")
+
+
+def _history_item(alert: queries.AlertRow, lang: str, tz: Any, today: date,
+                  done: list[queries.AlertActionRow]) -> html.Div:
+    """A resolved alert: what, where, from when to when and for how long, its evidence and who did what."""
+    end = alert.ended_at or alert.resolved_at or alert.started_at
+    duration = format_timedelta(end - alert.started_at, threshold=1.5, locale=locale_of(lang))
+    return html.Div([
+        html.Div([
+            dbc.Badge(t(f"severity.{alert.severity}", lang), color="secondary", className="me-2"),
+            html.Span(manager_alert_sentence(alert.kind, alert.meter_kind, alert.started_at.astimezone(tz), lang,
+                                             dwelling_code=alert.dwelling_code, building_name=alert.building_name,
+                                             today=today)),
+        ]),
+        html.Div(t("manager.history_span", lang, start=_moment(alert.started_at, lang, tz),
+                   end=_moment(end, lang, tz), duration=duration), className="small history-span"),
+        html.Ul([html.Li(line) for line in _evidence(alert, lang)], className="small mb-1 alert-evidence"),
+        _action_lines(done, lang, tz) if done else html.Div(t("manager.history_auto", lang),
+                                                            className="small text-body-secondary mb-1"),
+    ], className="border-top pt-2 mb-2 history-item", **{"data-alert": str(alert.id)})
+
+
+def _alert_card(alert: queries.AlertRow, lang: str, tz: Any, today: date,
+                done: list[queries.AlertActionRow] | None = None) -> html.Div:
     acknowledged = (t("manager.acknowledged", lang, date=format_day(alert.acknowledged_at.astimezone(tz).date(), lang))
                     if alert.acknowledged_at else "")
     return html.Div(dbc.Card(dbc.CardBody([
@@ -162,6 +209,9 @@ def _alert_card(alert: queries.AlertRow, lang: str, tz: Any, today: date) -> htm
                  className="small text-body-secondary mb-1"),
         # The numbers behind the alert, in the same words as its e-mail: a manager can judge it before acting.
         html.Ul([html.Li(line) for line in _evidence(alert, lang)], className="small mb-2 alert-evidence"),
+        html.Div(t("manager.reopened", lang, date=_moment(alert.reopens_resolved_at, lang, tz)),
+                 className="small text-warning-emphasis mb-1 alert-reopened") if alert.reopens_resolved_at else None,
+        _action_lines(done, lang, tz) if done else None,
         dbc.Row([
             dbc.Col(dbc.Input(id={"type": COMMENT, "alert": alert.id}, placeholder=t("manager.comment", lang),
                               maxLength=2000, size="sm"), xs=12, md=True, className="mb-1"),
@@ -205,7 +255,7 @@ def act_on_alert(ack_clicks: int | None, resolve_clicks: int | None, comment: ob
     if not done:
         flask.current_app.logger.warning("alert action refused")
         return t("error.denied", lang), False
-    return t("manager.action_done", lang), True
+    return t("manager.resolved_done" if action == "resolve" else "manager.action_done", lang), True
 
 
 def building_download(path: str, building_id: int) -> str:
