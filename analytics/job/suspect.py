@@ -3,7 +3,7 @@
 The anomaly job calls :func:`mark_suspect_hours` for each meter it reconciled; the marks are
 rebuilt from the meter's alerts of those kinds (open or resolved, however resolved), so a
 derivation that rewrote the hours or an episode that grew is followed at the next run.
-``consumption_daily_all`` counts them per day (``suspect_hours``, migration 0012).
+``consumption_daily_all`` counts them per day (``suspect_hours``, migration 0011).
 """
 
 from __future__ import annotations
