@@ -11,7 +11,7 @@ CREATE TABLE consumption_suspect (
     PRIMARY KEY (meter_id, hour)
 );
 
--- consumption_daily_all (0011) carries the count of suspect hours of each meter's day, as it
+-- consumption_daily_all (0010) carries the count of suspect hours of each meter's day, as it
 -- carries the estimated ones; the analytics and the dashboard leave such days out of baselines,
 -- comparisons and rankings, and show them as suspect.
 CREATE OR REPLACE VIEW consumption_daily_all AS
