@@ -8,6 +8,7 @@ be accepted and the old one refused, with no SIGHUP sent by hand.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -62,14 +63,16 @@ def wrapped_broker(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], in
     _make_passwd(auth_dir, "first-" + secrets.token_hex(8))
     env = dict(os.environ, WATCH_FILES=f"{auth_dir / 'passwd'} {auth_dir / 'services.passwd'}",
                WATCH_INTERVAL_S="0.2")
-    process = subprocess.Popen(["sh", str(RUN_BROKER), "mosquitto", "-c", str(config)], env=env)
+    # Its own process group: the broker it starts is stopped with it, whatever the test did.
+    process = subprocess.Popen(["sh", str(RUN_BROKER), "mosquitto", "-c", str(config)], env=env,
+                               start_new_session=True)
     try:
         assert all(_wait_listening(port, process) for port in ports.values()), "the wrapped broker did not start"
         yield process, ports[SERVICE_LISTENER_PORT], auth_dir
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def test_a_rewritten_password_file_is_reloaded_without_a_signal(
