@@ -63,6 +63,9 @@ def test_one_service_builds_the_coopwatt_image(compose_cli: list[str], tmp_path:
     users = {name for name, service in services.items() if service.get("image") == image}
     assert users >= {"migrate", "ingest-1", "ingest-2", "analytics", "dashboard", "simulator"}
     assert services["migrate"]["build"]["dockerfile"].endswith("deploy/Dockerfile")
+    # Without a build of their own they must not be pulled either (a cold `up` tried Docker Hub for them).
+    for name in users - {"migrate"}:
+        assert services[name].get("pull_policy") == "never", name
 
 
 def test_dockerfile_fetches_no_frontend_and_needs_no_buildkit() -> None:
