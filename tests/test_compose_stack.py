@@ -96,6 +96,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> Iter
     finally:
         try:
             (artifacts_dir / "compose-stack.log").write_text(running.compose("logs", "--no-color", "--timestamps"))
+            # The engine's view too: a container that vanished shows here, not in compose's logs.
+            running.sh("docker ps -a --no-trunc; tail -n 300 /var/cache/coopwatt/compose-test/dockerd.log || true")
         except StackError:
             pass
         (artifacts_dir / "compose-stack-transcript.log").write_text("\n".join(running.transcript))
