@@ -17,7 +17,7 @@ from analytics.anomalies import Anomaly, AnomalyKind, Severity
 from analytics.job.alerts import reconcile_meter
 from coopwatt.settings import load_settings
 from dashboard import queries
-from tests.dashboard_support import PARIS, DashboardServer, Seed, login, seed_cooperative
+from tests.dashboard_support import PARIS, DashboardServer, Seed, login, post_form, seed_cooperative
 from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
 from tests.test_dashboard_views import alert_action
 
@@ -87,7 +87,7 @@ def test_resolve_closes_the_alert_and_the_history_keeps_it_with_who_and_when(
     assert reopened is not None and reopened[1] == spike
     page = manager_page(marc, server.url)
     assert "Réapparue : la même alerte avait été marquée résolue le" in page
-    marc.get(server.url + "/lang/en", timeout=10)
+    assert post_form(marc, server.url, "/lang/en").status_code == 302
     english = manager_page(marc, server.url)
     assert "Back again" in english and "Marked resolved by marc on" in english and "Recently resolved alerts" in english
 

@@ -15,7 +15,7 @@ from dashboard import household_analytics
 from dashboard.figures import Tariffs, consumption_figure, consumption_summary, period_length_days, period_partial
 from dashboard.i18n import format_quantity
 from dashboard.queries import PeriodUse
-from tests.dashboard_support import PARIS, DashboardServer, Seed, login, seed_cooperative
+from tests.dashboard_support import PARIS, DashboardServer, Seed, login, post_form, seed_cooperative
 from tests.test_dashboard_scope import consumption_payload
 
 TARIFFS = Tariffs(electricity_eur_per_kwh=0.25, gas_eur_per_kwh=0.1, water_eur_per_m3=4.0, heat_eur_per_kwh=0.12)
@@ -116,7 +116,7 @@ def test_the_year_view_says_its_years_are_incomplete(server: DashboardServer, se
     assert f"{today.year} (en cours, " in source
     summary = json.dumps(answer["household-consumption-summary"], ensure_ascii=False)
     assert "Moyenne par période entière" in summary and "—" in summary
-    alice.get(server.url + "/lang/en", timeout=10)
+    assert post_form(alice, server.url, "/lang/en").status_code == 302
     english = json.dumps(alice.post(endpoint, json=consumption_payload(None), timeout=30).json()["response"]
                          ["household-consumption-source"], ensure_ascii=False)
     assert "Incomplete years" in english and f"{first_day.year} ({first_year_days} of " in english

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from analytics.job.suspect import mark_suspect_hours
+from coopwatt.rollups import refresh_rollups
 from coopwatt.settings import Settings, load_settings
 from dashboard import household_analytics
 from tests.dashboard_support import PARIS, Seed, seed_cooperative
@@ -37,10 +38,26 @@ def _day(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), PARIS)
 
 
-def _silence(settings: Settings, meter_id: int, days: list[date]) -> None:
+def _rewrite_days(settings: Settings, meter_id: int, days: list[date], statement: str, params: tuple = ()) -> None:
+    """Run `statement` on the meter's hourly consumption of each local day, then the product's rollup refresh.
+
+    `statement` is an UPDATE or DELETE of consumption_hourly ending in a WHERE clause; the meter and the
+    day's bounds are appended (the daily rollup is never written behind the product's back).
+    """
+    assert settings.database_url is not None
     with psycopg.connect(settings.database_url) as conn:
-        conn.execute("DELETE FROM consumption_daily WHERE meter_id = %s AND day = ANY(%s)",
-                     (meter_id, [_day(day) for day in days]))
+        for day in days:
+            conn.execute(statement + " AND meter_id = %s AND hour >= %s AND hour < %s",
+                         (*params, meter_id, _day(day), _day(day + timedelta(days=1))))
+    refresh_rollups(settings.database_url, settings, _day(min(days)), _day(max(days) + timedelta(days=1)))
+
+
+def _days_since(today: date, back_days: int) -> list[date]:
+    return [today - timedelta(days=n) for n in range(back_days + 1)]
+
+
+def _silence(settings: Settings, meter_id: int, days: list[date]) -> None:
+    _rewrite_days(settings, meter_id, days, "DELETE FROM consumption_hourly WHERE true")
 
 
 def _open_alert(settings: Settings, seed: Seed, kind: str) -> None:
@@ -78,12 +95,13 @@ def test_estimated_days_are_left_out_and_the_true_change_is_given(coop: tuple[Se
     """12 % more on every day of the window; a day a year ago spread over a gap (estimated) is 40 % low."""
     settings, seed, today = coop
     meter = seed.meters["b-elec"]
-    with psycopg.connect(settings.database_url) as conn:
-        conn.execute("UPDATE consumption_daily SET energy_kwh = energy_kwh * 1.12 WHERE meter_id = %s AND day >= %s",
-                     (meter, _day(today - timedelta(days=30))))
-        estimated_day = _day(today - timedelta(days=365 + 10))
-        conn.execute("UPDATE consumption_daily SET energy_kwh = energy_kwh * 0.6, estimated_hours = 20"
-                     " WHERE meter_id = %s AND day = %s", (meter, estimated_day))
+    _rewrite_days(settings, meter, _days_since(today, 30),
+                  "UPDATE consumption_hourly SET energy_kwh = energy_kwh * 1.12 WHERE true")
+    estimated_day = today - timedelta(days=365 + 10)
+    # 20 of the day's hours spread over a gap (estimated), the day's total 40 % low.
+    _rewrite_days(settings, meter, [estimated_day],
+                  "UPDATE consumption_hourly SET energy_kwh = energy_kwh * 0.6,"
+                  " estimated = hour < %s WHERE true", (_day(estimated_day) + timedelta(hours=20),))
     text = _card(settings, seed.dwelling_b, today)
     # 777.0x kWh against 777.0x × 1.12: +12 % on the 29 days measured both years.
     assert "12 % de plus" in text and "29 jours sur 30" in text, text
@@ -92,9 +110,8 @@ def test_estimated_days_are_left_out_and_the_true_change_is_given(coop: tuple[Se
 
 def test_lower_use_beside_an_open_alert_is_not_praised(coop: tuple[Settings, Seed, date]) -> None:
     settings, seed, today = coop
-    with psycopg.connect(settings.database_url) as conn:
-        conn.execute("UPDATE consumption_daily SET energy_kwh = energy_kwh * 0.8 WHERE meter_id = %s AND day >= %s",
-                     (seed.meters["b-elec"], _day(today - timedelta(days=30))))
+    _rewrite_days(settings, seed.meters["b-elec"], _days_since(today, 30),
+                  "UPDATE consumption_hourly SET energy_kwh = energy_kwh * 0.8 WHERE true")
     assert "20 % de moins" in _card(settings, seed.dwelling_b, today)
     assert "Continuez comme ça" in _card(settings, seed.dwelling_b, today)  # no alert: praise is fair
     _open_alert(settings, seed, "frozen_index")
@@ -108,9 +125,13 @@ def test_suspect_days_are_left_out_like_missing_ones(coop: tuple[Settings, Seed,
     settings, seed, today = coop
     meter = seed.meters["b-elec"]
     frozen = [today - timedelta(days=n) for n in (5, 6, 7)]
+    # 0.3 kWh a day, spread over the day's hours (23 or 25 on a DST day).
+    for day in frozen:
+        _rewrite_days(settings, meter, [day],
+                      "UPDATE consumption_hourly h SET energy_kwh = 0.3 / (SELECT count(*) FROM consumption_hourly d"
+                      " WHERE d.meter_id = h.meter_id AND d.hour >= %s AND d.hour < %s) WHERE true",
+                      (_day(day), _day(day + timedelta(days=1))))
     with psycopg.connect(settings.database_url) as conn:
-        conn.execute("UPDATE consumption_daily SET energy_kwh = 0.3 WHERE meter_id = %s AND day = ANY(%s)",
-                     (meter, [_day(day) for day in frozen]))
         alert = conn.execute(
             "INSERT INTO alert (kind, severity, meter_id, dwelling_id, started_at, ended_at, status)"
             " VALUES ('frozen_index', 'warning', %s, %s, %s, %s, 'resolved') RETURNING id",
