@@ -413,7 +413,8 @@ def test_manager_page_lists_own_alerts_most_severe_first_silent_meters_and_savin
     assert [tab["props"]["label"] for tab in tabs["children"]] == ["Électricité", "Eau"]
     electricity = _component(drill, "drilldown-curve-electricity")["figure"]["data"]
     water = _component(drill, "drilldown-curve-water")["figure"]["data"]
-    assert electricity[0]["y"] and set(electricity[0]["y"]) == {15.0, 27.1875}
+    # 27.1875 kWh an hour by day, sent as the page shows it (two decimals).
+    assert electricity[0]["y"] and set(electricity[0]["y"]) == {15.0, 27.19}
     assert electricity[1]["y"] == [20.0, 20.0]  # the baseline's 480 kWh a day as a base load per hour
     assert len(water[0]["y"]) == 7 * 24 and set(water[0]["y"]) == {0.0, 0.02}
     assert len(water) == 1  # no baseline for water: no base-load line
