@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,8 @@ import psycopg
 import pytest
 import requests
 
+from coopwatt.rollups import refresh_rollups
+from coopwatt.settings import load_settings
 from dashboard.i18n import format_quantity
 from dashboard.scope import Role, Scope, ScopeDenied, parse_id, resolve_dwelling
 from tests.dashboard_support import PARIS, DashboardServer, Seed, login, seed_cooperative
@@ -204,8 +206,12 @@ def test_who_sees_what_in_downloads(server: DashboardServer, seeded: tuple[str, 
         heat = int(row[0])
         conn.execute("INSERT INTO reading VALUES (%s, 1, now() - interval '1 hour', 4242.5)", (heat,))
         conn.execute("INSERT INTO reading VALUES (%s, 1, now() - interval '1 hour', 1.25)", (seed.meters["c-elec"],))
-        conn.execute("INSERT INTO consumption_daily (meter_id, day, energy_kwh, hours, estimated_hours) VALUES (%s, %s, 12.5, 24, 0)",
-                     (heat, datetime.now(PARIS).replace(hour=0, minute=0, second=0, microsecond=0)))
+        # The heat meter's day, through the product's own rollup refresh (a continuous aggregate in TimescaleDB mode).
+        midnight = datetime.now(PARIS).replace(hour=0, minute=0, second=0, microsecond=0)
+        conn.execute("INSERT INTO consumption_hourly (meter_id, hour, energy_kwh) VALUES (%s, %s, 12.5)",
+                     (heat, midnight))
+    refresh_rollups(url, load_settings({}, database_url=url, timezone="Europe/Paris"),
+                    midnight, midnight + timedelta(days=1))
     download = server.url + "/download/{}.csv"
     marc = login(server.url, "marc")  # manager of building B (dwelling C)
     for kind in ("readings", "daily"):
