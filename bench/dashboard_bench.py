@@ -145,7 +145,9 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("COOPWATT_")}
         env.update({"COOPWATT_DATABASE_URL": url, "COOPWATT_DASHBOARD_SECRET_KEY": secrets.token_urlsafe(48),
-                    "COOPWATT_DASHBOARD_WORKERS": str(workers), "COOPWATT_LOG_LEVEL": "WARNING"})
+                    "COOPWATT_DASHBOARD_WORKERS": str(workers), "COOPWATT_LOG_LEVEL": "WARNING",
+                    # Plain HTTP on loopback: a Secure cookie (the default) would never come back.
+                    "COOPWATT_DASHBOARD_COOKIE_SECURE": "false"})
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "coopwatt.cli", "dashboard", "--host", "127.0.0.1", "--port", str(self.port)],
