@@ -88,6 +88,8 @@ def retention_horizon(conn: psycopg.Connection) -> datetime | None:
     at any moment (and runs started with ``run_job`` leave no trace in ``job_stats``).
     """
     if storage_mode(conn) is StorageMode.TIMESCALEDB:
+        if conn.execute("SELECT to_regclass('timescaledb_information.jobs')").fetchone() == (None,):
+            return None  # a schema before its TimescaleDB migration: no policy can have run yet
         row = conn.execute(
             "SELECT max(now() - (config->>'drop_after')::interval) FROM timescaledb_information.jobs"
             " WHERE proc_name = 'policy_retention' AND hypertable_name = 'reading'"
