@@ -52,6 +52,7 @@ QUICK: dict[str, tuple[str, ...]] = {
         r"^ *per period: found [0-9]+/[1-9][0-9]*, within one period",
         r"^ *hourly only: found [0-9]+/[1-9][0-9]*, within one period",
     ),
+    "recall_bars.py": (rf"^ *[a-z_]+: dated within one period [0-9]+/[1-9][0-9]*, 95% lower bound {NUMBER}",),
     "rollup_seed.py": (rf"^chunk time per row, last 3 / first 3 chunks: {NUMBER} ",),
     "storage_bench.py": (rf"\(stored/JSON = {NUMBER}\)$",),
 }
