@@ -20,21 +20,9 @@ from dashboard import queries
 from tests.dashboard_support import PARIS, DashboardServer, Seed, login, post_form, seed_cooperative
 from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
 from tests.test_dashboard_views import alert_action
+from tests.dashboard_fixtures import seeded, server  # noqa: F401 - the shared seeded dashboard
 
 
-@pytest.fixture
-def seeded(migrated_db_url: str) -> tuple[str, Seed, AnalyticsSeed]:
-    """Dwellings, accounts and hand-written alerts: building B (marc's) has three open on dwelling C."""
-    today = datetime.now(PARIS).date()
-    seed = seed_cooperative(migrated_db_url, today=today)
-    return migrated_db_url, seed, seed_analytics(migrated_db_url, seed, today=today)
-
-
-@pytest.fixture
-def server(seeded: tuple[str, Seed, AnalyticsSeed], tmp_path: Path) -> Iterator[DashboardServer]:
-    """The dashboard under gunicorn on the seeded database."""
-    with DashboardServer(seeded[0], tmp_path / "gunicorn.log") as running:
-        yield running
 
 
 def manager_page(session: requests.Session, base_url: str) -> str:

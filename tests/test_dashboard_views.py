@@ -17,23 +17,11 @@ from psycopg.types.json import Jsonb
 from dashboard.i18n import format_day, format_money_eur, format_quantity, format_ranking_period
 from tests.dashboard_support import PARIS, DashboardServer, Seed, login, post_form, seed_cooperative
 from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
+from tests.dashboard_fixtures import seeded, server  # noqa: F401 - the shared seeded dashboard
 
 ALL = "all"
 
 
-@pytest.fixture
-def seeded(migrated_db_url: str) -> tuple[str, Seed, AnalyticsSeed]:
-    """Three dwellings, one account per role, and analytics results written by hand."""
-    today = datetime.now(PARIS).date()
-    seed = seed_cooperative(migrated_db_url, today=today)
-    return migrated_db_url, seed, seed_analytics(migrated_db_url, seed, today=today)
-
-
-@pytest.fixture
-def server(seeded: tuple[str, Seed, AnalyticsSeed], tmp_path: Path) -> Iterator[DashboardServer]:
-    """The dashboard under gunicorn on the seeded database."""
-    with DashboardServer(seeded[0], tmp_path / "gunicorn.log") as running:
-        yield running
 
 
 def _callback_output(session: requests.Session, base_url: str, output_starts: str) -> str:

@@ -13,23 +13,11 @@ from dashboard.i18n import format_number, format_ranking_period, round_as_shown
 from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed, seed_cooperative
 from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
 from tests.test_dashboard_browser import browser_page  # noqa: F401 - the shared Chromium fixture
+from tests.dashboard_fixtures import seeded, server  # noqa: F401 - the shared seeded dashboard
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def seeded(migrated_db_url: str) -> tuple[str, Seed, AnalyticsSeed]:
-    """Dwellings, accounts and hand-written analytics results, up to today (Paris time)."""
-    today = datetime.now(PARIS).date()
-    seed = seed_cooperative(migrated_db_url, today=today)
-    return migrated_db_url, seed, seed_analytics(migrated_db_url, seed, today=today)
-
-
-@pytest.fixture
-def server(seeded: tuple[str, Seed, AnalyticsSeed], tmp_path: Path) -> Iterator[DashboardServer]:
-    """The dashboard served by gunicorn on the seeded database."""
-    with DashboardServer(seeded[0], tmp_path / "gunicorn.log") as running:
-        yield running
 
 
 def _log_in(page: object, base_url: str, username: str, server: DashboardServer | None = None) -> None:
