@@ -247,11 +247,18 @@ def derive_consumption(settings: Settings, reported: set[tuple[int, datetime, st
                     f"{number(stats.hours_written, 'fr')} heures écrites",
                     f"… hourly consumption: {stats.meters}/{total} meters ({percent} %), "
                     f"{stats.hours_written:,} hours written")
-            if stats.since is not None:
-                say(f"… agrégats journaliers et mensuels ({time.monotonic() - started:.0f} s jusqu'ici) …",
-                    f"… daily and monthly rollups ({time.monotonic() - started:.0f} s so far) …")
         if stats.since is not None and stats.until is not None and stats.until > stats.since:
-            refresh_rollups(conn, settings, since=stats.since, until=stats.until)
+            # In parts when asked for progress: each part is widened to whole days, so the parts cover it all.
+            parts = DERIVE_PROGRESS_STEPS if progress else 1
+            step = (stats.until - stats.since) / parts
+            for part_no in range(1, parts + 1):
+                refresh_rollups(conn, settings, since=stats.since + step * (part_no - 1),
+                                until=stats.until if part_no == parts else stats.since + step * part_no)
+                if progress:
+                    say(f"… agrégats par heure et par jour : {100 * part_no // parts} % "
+                        f"({time.monotonic() - started:.0f} s en tout)",
+                        f"… hourly and daily rollups: {100 * part_no // parts} % "
+                        f"({time.monotonic() - started:.0f} s in all)")
     _tell_index_events(settings.database_url, stats.events, reported)
     return stats.hours_written
 

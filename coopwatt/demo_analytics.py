@@ -7,7 +7,7 @@ from datetime import datetime
 
 import psycopg
 
-from coopwatt.demo_console import TopConsumer, alerts_line, high_consumer_line, say, suggestion_line
+from coopwatt.demo_console import TopConsumer, alerts_line, count, high_consumer_line, say, suggestion_line
 from coopwatt.demo_live import tally
 from coopwatt.settings import Settings
 
@@ -32,12 +32,14 @@ def analyse(settings: Settings, *, nightly: bool, now: datetime) -> None:
         say(f"analyse de nuit en {time.monotonic() - started:.0f} s : {n.baselines_qualified} références météo "
             f"ajustées, {n.baselines_unqualified} sans assez de données ; {n.groups_published} groupes de logements "
             f"similaires publiés, {n.groups_withheld} retenus (moins de {settings.comparison_min_group_size}), "
-            f"{n.groups_unchanged} déjà publiés inchangés ; {n.suggestions} piste(s) d'économie ; "
-            f"{n.savings} mesure(s) d'économies",
+            f"{n.groups_unchanged} déjà publiés inchangés ; "
+            f"{count(n.suggestions, 'fr', 'piste', 'pistes')} d'économie ; "
+            f"{count(n.savings, 'fr', 'mesure', 'mesures')} d'économies après travaux",
             f"nightly analytics: {n.baselines_qualified} weather baselines fitted, {n.baselines_unqualified} without "
             f"enough data; {n.groups_published} groups of similar homes published, {n.groups_withheld} withheld "
             f"(fewer than {settings.comparison_min_group_size}), {n.groups_unchanged} published before, unchanged; "
-            f"{n.suggestions} savings suggestion(s); {n.savings} savings result(s)")
+            f"{count(n.suggestions, 'en', 'savings suggestion', 'savings suggestions')}; "
+            f"{count(n.savings, 'en', 'measured saving after works', 'measured savings after works')}")
         for line in _top_findings(settings.database_url, n.high_consumers):
             say(*line)
     # The history was backfilled at once, never seen by a 15-minute run as it arrived: the raw readings of the
