@@ -101,6 +101,27 @@ def alerts_line(tally: AlertTally, *, prefix: Line = ("analyse", "analytics")) -
             f"{count(tally.open_now, 'en', 'alert', 'alerts')} open now")
 
 
+def live_alerts_line(at: datetime, opened: list[tuple[str, Line]], closed: list[tuple[str, Line]],
+                     open_now: int) -> Line:
+    """A live anomaly run's news: which alerts it opened and closed (what, and whose meter), and how many are open."""
+    def listed(alerts: list[tuple[str, Line]], lang: int) -> str:
+        return ", ".join(f"{words(ANOMALY_WORDS, kind)[lang]} ({label[lang]})" for kind, label in alerts)
+
+    parts_fr, parts_en = [], []
+    if opened:
+        parts_fr.append(f"{'nouvelle alerte' if len(opened) == 1 else f'{len(opened)} nouvelles alertes'} : "
+                        f"{listed(opened, 0)}")
+        parts_en.append(f"{'new alert' if len(opened) == 1 else f'{len(opened)} new alerts'}: {listed(opened, 1)}")
+    if closed:
+        gone = count(len(closed), "fr", "alerte refermée d'elle-même", "alertes refermées d'elles-mêmes")
+        parts_fr.append(f"{gone} : {listed(closed, 0)}")
+        parts_en.append(f"{len(closed)} closed by {'itself' if len(closed) == 1 else 'themselves'}: "
+                        f"{listed(closed, 1)}")
+    now = counts(open_now, ("alerte en cours", "alertes en cours"), ("alert open now", "alerts open now"))
+    return (f"analyse au {at:%Y-%m-%d %H:%M} UTC : {' ; '.join(parts_fr + [now[0]])}",
+            f"analytics at {at:%Y-%m-%d %H:%M} UTC: {'; '.join(parts_en + [now[1]])}")
+
+
 @dataclass(frozen=True)
 class TopConsumer:
     """The dwelling first in a ranking of similar homes."""

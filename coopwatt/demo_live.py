@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from coopwatt.demo_console import AlertTally, LiveStatus, StatusPolicy, alerts_line, counts, say
+from coopwatt.demo_console import (AlertTally, Line, LiveStatus, StatusPolicy, counts, live_alerts_line, meter_label,
+                                   say)
 from coopwatt.settings import Settings
 
 if TYPE_CHECKING:
@@ -194,15 +195,27 @@ def tally(url: str, summary: Any) -> AlertTally:
                       tuple(sorted(summary.anomalies_by_kind.items())))
 
 
+def changed_alerts(url: str, since: datetime) -> tuple[list[tuple[str, Line]], list[tuple[str, Line]]]:
+    """Alerts opened and closed since `since` (wall clock): kind and the meter as staff name it."""
+    query = ("SELECT a.kind, d.code, m.kind FROM alert a JOIN meter m ON m.id = a.meter_id"
+             " LEFT JOIN dwelling d ON d.id = a.dwelling_id WHERE {} >= %s ORDER BY a.id")
+    with psycopg.connect(url) as conn:
+        opened = conn.execute(query.format("a.detected_at"), (since,)).fetchall()
+        closed = conn.execute(query.format("a.resolved_at"), (since,)).fetchall()
+    return ([(kind, meter_label(code, meter_kind)) for kind, code, meter_kind in opened],
+            [(kind, meter_label(code, meter_kind)) for kind, code, meter_kind in closed])
+
+
 def live_anomalies(settings: Settings, now: datetime) -> None:
     """An incremental anomaly run, as the schedule makes every 15 min, at the simulated clock; say what changed."""
     from analytics.job.run import run_anomalies
 
     assert settings.database_url is not None
+    started = datetime.now(UTC)
     summary = run_anomalies(settings.database_url, settings, now)
     if summary.alerts_opened or summary.alerts_resolved:
-        say(*alerts_line(tally(settings.database_url, summary),
-                         prefix=(f"analyse au {now:%Y-%m-%d %H:%M} UTC", f"analytics at {now:%Y-%m-%d %H:%M} UTC")))
+        opened, closed = changed_alerts(settings.database_url, started)
+        say(*live_alerts_line(now, opened, closed, open_alerts(settings.database_url)))
 
 
 def finish(settings: Settings, ingester: RunningIngester, live: LivePublisher,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from coopwatt.demo_console import (
     ANOMALY_WORDS, CAUGHT_UP, AlertTally, Console, LiveStatus, StatusPolicy, TopConsumer, alerts_line,
-    high_consumer_line, index_event, meter_label, number, status_line,
+    high_consumer_line, index_event, live_alerts_line, meter_label, number, status_line,
 )
 
 NOW = datetime(2026, 12, 5, 15, 0, tzinfo=UTC)
@@ -139,3 +139,22 @@ def test_a_refused_message_is_news_at_once() -> None:
 def test_console_prints_in_the_demo_language(language: str, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
     Console(language).say("bonjour", "hello")
     assert capsys.readouterr().out == expected
+
+
+alert_lists = st.lists(st.tuples(st.sampled_from(sorted(ANOMALY_WORDS)),
+                                 st.builds(meter_label, st.sampled_from(["A-01", "B-12", None]),
+                                           st.sampled_from(["electricity", "gas", "water", "heat"]))), max_size=4)
+
+
+@given(alert_lists, alert_lists, st.integers(0, 50))
+def test_live_alert_line_names_every_alert_it_counts(opened: list, closed: list, open_now: int) -> None:
+    fr, en = live_alerts_line(NOW, opened, closed, open_now)
+    for kind, label in opened + closed:
+        assert f"{ANOMALY_WORDS[kind][0]} ({label[0]})" in fr and f"{ANOMALY_WORDS[kind][1]} ({label[1]})" in en
+    assert ("nouvelle" in fr) == ("new alert" in en) == bool(opened)
+    if len(opened) > 1:
+        assert f"{len(opened)} nouvelles alertes" in fr and f"{len(opened)} new alerts" in en
+    assert ("refermée" in fr) == ("closed by" in en) == bool(closed)
+    assert fr.endswith(f"{number(open_now, 'fr')} alerte{'s' if open_now > 1 else ''} en cours")
+    assert en.endswith(f"{open_now} alert{'' if open_now == 1 else 's'} open now")
+    assert not CODES.search(fr) and not CODES.search(en)
