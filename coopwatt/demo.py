@@ -25,7 +25,7 @@ from coopwatt.db import StorageMode, connect
 from coopwatt.demo_analytics import FAULT_WINDOW_DAYS, analyse
 from coopwatt.demo_console import console, index_event, meter_label, number, say
 from coopwatt.demo_live import LIVE_SPEED, LivePublisher, finish, start_ingester, watch
-from coopwatt.demo_services import DEMO_CLIENT_ID, claim, serve_dashboard, start_services
+from coopwatt.demo_services import DEMO_CLIENT_ID, DatabaseBusy, claim, serve_dashboard, start_services
 from coopwatt.settings import Settings, SettingsError
 from ingest.store import store_temperatures
 
@@ -351,6 +351,12 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
             stack.callback(lock.release)
             try:
                 settings, plan, simulation, timeline = _set_up(settings, args, lock, stack)
+            except DatabaseBusy as busy:
+                say(f"une autre démo utilise cette base de données ({busy.holder}) : donnez-lui une base à elle "
+                    "(COOPWATT_DATABASE_URL) ou aucune (PostgreSQL intégré)",
+                    f"another demo is using this database ({busy.holder}): give this one a database of its own "
+                    "(COOPWATT_DATABASE_URL) or none (embedded PostgreSQL)")
+                status = 1
             except KeyboardInterrupt:
                 _shield_from_ctrl_c()
                 say("interrompue pendant la préparation : arrêt des services (ce qui est fait est gardé) …",

@@ -11,11 +11,13 @@ without stopping it), never one it merely found running.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import time
 from typing import Any
 
 from coopwatt.demo_console import say
+from coopwatt.errors import CoopwattError
 from coopwatt.demo_lock import DemoBusy, DemoLock, LockInfo, claim_data_dir
 from coopwatt.settings import Settings
 
@@ -23,6 +25,16 @@ from coopwatt.settings import Settings
 PORT_TRIES = 20
 MQTT_PROTOCOL_EMBEDDED = 4  # the embedded amqtt broker speaks MQTT 3.1.1 only
 DEMO_CLIENT_ID = "coopwatt-demo-ingest"
+# Session advisory lock a demo holds on a database it was given (COOPWATT_DATABASE_URL): "coop".
+DEMO_DATABASE_LOCK_KEY = 0x636F6F70
+
+
+class DatabaseBusy(CoopwattError):
+    """Another demo works in the configured database; its first line says who, in both languages."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(f"another demo is using this database ({holder})")
+        self.holder = holder
 
 
 def _holder(info: LockInfo) -> tuple[str, str]:
@@ -66,7 +78,8 @@ def start_services(settings: Settings, lock: DemoLock, stack: contextlib.ExitSta
         update["database_url"] = _start_embedded_postgres(settings, lock, stack)
     else:
         say(f"base de données configurée : {_without_password(settings.database_url)}",
-            "using the configured database")
+            f"using the configured database: {_without_password(settings.database_url)}")
+        _hold_database(settings.database_url, lock, stack)
     if settings.mqtt_url is None:
         update["mqtt_url"] = _start_embedded_broker(stack)
         update["mqtt_protocol"] = MQTT_PROTOCOL_EMBEDDED
@@ -80,6 +93,26 @@ def start_services(settings: Settings, lock: DemoLock, stack: contextlib.ExitSta
             update["metrics_port"] = port
         lock.update(metrics_url=f"http://{settings.metrics_host}:{port}/metrics")
     return settings.model_copy(update=update)
+
+
+def _hold_database(url: str, lock: DemoLock, stack: contextlib.ExitStack) -> None:
+    """Hold the demo's advisory lock on a configured database for the demo's life, or raise DatabaseBusy.
+
+    Two demos with different data folders could still be given one database: the second would
+    rewrite the first's residence and its demo passwords.
+    """
+    import psycopg
+
+    # The holder is named by its pid (application_name keeps 63 bytes: too few for a folder).
+    conn = psycopg.connect(url, autocommit=True, application_name=f"coopwatt demo pid {os.getpid()}")
+    stack.callback(conn.close)  # closing the session releases the lock
+    if not conn.execute("SELECT pg_try_advisory_lock(%s)", (DEMO_DATABASE_LOCK_KEY,)).fetchone()[0]:  # type: ignore[index]
+        row = conn.execute(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.objid = %s AND l.granted AND l.database ="
+            " (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1",
+            (DEMO_DATABASE_LOCK_KEY,)).fetchone()
+        raise DatabaseBusy(row[0] if row and row[0] else "unknown process")
 
 
 def _start_embedded_postgres(settings: Settings, lock: DemoLock, stack: contextlib.ExitStack) -> str:

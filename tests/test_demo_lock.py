@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -135,3 +136,27 @@ def test_a_demo_takes_over_the_server_an_interrupted_demo_left(tmp_path: Path) -
         assert postgres_running_on(data) == []
     finally:
         server.stop()
+
+
+def test_two_demos_given_one_database_do_not_share_it(db_url: str, broker: Any, topic_prefix: str,
+                                                      tmp_path: Path) -> None:
+    """Different folders, one COOPWATT_DATABASE_URL: the second would rewrite the first's residence and passwords."""
+    settings = {"database_url": db_url, "mqtt_url": broker.url, "mqtt_topic_prefix": topic_prefix,
+                "mqtt_client_id": "demo-" + topic_prefix}
+    first = DemoProcess(demo_environment(tmp_path / "a", **settings), "--days", "40", "--dwellings", "12")
+    try:
+        first.wait_for("using the configured database")
+        second = subprocess.run([sys.executable, "-m", "coopwatt.cli", "demo", *SHORT, "--duration-s", "5"],
+                                env=demo_environment(tmp_path / "b", **settings), capture_output=True, text=True,
+                                timeout=120, check=False)
+        assert second.returncode == 1, second.stdout + second.stderr
+        assert f"another demo is using this database (coopwatt demo pid {first.process.pid})" in second.stdout, \
+            second.stdout
+        assert "Traceback" not in second.stdout + second.stderr
+        # Stopped during its set-up, before any meter went live: no MQTT session is left on the shared broker.
+        assert "live (Ctrl-C" not in first.output, first.output
+        first.ctrl_c()
+        assert first.finish() == 130, first.output
+    finally:
+        if first.process.poll() is None:
+            first.process.kill()
