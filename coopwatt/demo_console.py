@@ -20,7 +20,7 @@ ANOMALY_WORDS: dict[str, Line] = {
     "water_leak": ("fuite d'eau probable", "likely water leak"),
     "meter_silent": ("compteur muet", "silent meter"),
     "frozen_index": ("index figé", "frozen index"),
-    "counter_reset": ("index remis à zéro", "index reset"),
+    "counter_reset": ("compteur remis à zéro", "meter reset to zero"),
     "spike": ("pic de consommation", "consumption spike"),
 }
 ENERGY_WORDS: dict[str, Line] = {
