@@ -95,9 +95,10 @@ def alerts_line(tally: AlertTally, *, prefix: Line = ("analyse", "analytics")) -
     opened = counts(tally.opened, ("alerte ouverte", "alertes ouvertes"), ("alert opened", "alerts opened"))
     closed = counts(tally.closed, ("refermée d'elle-même", "refermées d'elles-mêmes"),
                     ("closed by itself", "closed by themselves"))
-    return (f"{prefix[0]} : anomalies : {found_fr} ; {opened[0]}, {closed[0]} ; "
+    # Anomalies seen over the days judged include those already over: their alerts are closed, not open.
+    return (f"{prefix[0]} : anomalies vues sur les jours analysés : {found_fr} ; {opened[0]}, {closed[0]} ; "
             f"{count(tally.open_now, 'fr', 'alerte', 'alertes')} en cours maintenant",
-            f"{prefix[1]}: anomalies: {found_en}; {opened[1]}, {closed[1]}; "
+            f"{prefix[1]}: anomalies seen over the days judged: {found_en}; {opened[1]}, {closed[1]}; "
             f"{count(tally.open_now, 'en', 'alert', 'alerts')} open now")
 
 

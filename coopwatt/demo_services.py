@@ -65,7 +65,7 @@ def claim(settings: Settings) -> tuple[Settings, DemoLock] | None:
     if busy:
         say(f"cette démo prend son propre dossier, {lock.data_dir}, et ses propres ports",
             f"this demo takes a folder of its own, {lock.data_dir}, and ports of its own")
-        if "mqtt_client_id" not in settings.model_fields_set:
+        if settings.mqtt_client_id == DEMO_CLIENT_ID:  # the demo's own default, not one the user chose
             # On a shared broker, two demo ingesters must not take each other's session.
             update["mqtt_client_id"] = f"{settings.mqtt_client_id}-{lock.data_dir.name}"
     return settings.model_copy(update=update), lock
