@@ -367,8 +367,9 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous[0])
         signal.signal(signal.SIGTERM, previous[1])
-    say(f"au revoir : démo arrêtée proprement, données gardées dans {lock.data_dir}",
-        f"goodbye: demo stopped cleanly, data kept in {lock.data_dir}")
+    if status != 1:  # a demo that found its database taken did not run: nothing to say goodbye to
+        say(f"au revoir : démo arrêtée proprement, données gardées dans {lock.data_dir}",
+            f"goodbye: demo stopped cleanly, data kept in {lock.data_dir}")
     return status
 
 
