@@ -129,9 +129,13 @@ def test_a_demo_takes_over_the_server_an_interrupted_demo_left(tmp_path: Path) -
                                               "postgres_pid": left_pid}))
     try:
         result = subprocess.run([sys.executable, "-m", "coopwatt.cli", "demo", *SHORT, "--duration-s", "5"],
-                                env=demo_environment(data), capture_output=True, text=True, timeout=600, check=False)
+                                env=demo_environment(data, demo_language="en"), capture_output=True, text=True,
+                                timeout=600, check=False)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert f"PostgreSQL (pid {left_pid}) left running by a demo that was cut short" in result.stdout
+        assert f"[demo] PostgreSQL (pid {left_pid}) left running by a demo that was cut short" in result.stdout
+        # COOPWATT_DEMO_LANGUAGE=en: English only, not French / English.
+        demo_lines = [line for line in result.stdout.splitlines() if line.startswith("[demo]")]
+        assert len(demo_lines) > 10 and not any(" / " in line or "démo" in line for line in demo_lines), demo_lines
         assert "embedded PostgreSQL stopped" in result.stdout
         assert postgres_running_on(data) == []
     finally:
