@@ -23,7 +23,7 @@ import psycopg
 
 from coopwatt.db import StorageMode, connect
 from coopwatt.demo_analytics import FAULT_WINDOW_DAYS, analyse
-from coopwatt.demo_console import console, index_event, meter_label, number, say
+from coopwatt.demo_console import console, counts, index_event, meter_label, number, say
 from coopwatt.demo_live import LIVE_SPEED, LivePublisher, finish, start_ingester, watch
 from coopwatt.demo_services import DEMO_CLIENT_ID, DatabaseBusy, claim, serve_dashboard, start_services
 from coopwatt.settings import Settings, SettingsError
@@ -60,8 +60,10 @@ def prepare_database(settings: Settings) -> StorageMode:
     else:
         explained = ("PostgreSQL simple (TimescaleDB absent ; agrégats recalculés par coopwatt)",
                      "plain PostgreSQL (no TimescaleDB; rollups refreshed by coopwatt)")
-    say(f"schéma à jour ({len(applied)} migration(s) appliquée(s)) ; stockage : {explained[0]}",
-        f"schema up to date ({len(applied)} migration(s) applied); storage: {explained[1]}")
+    migrations = counts(len(applied), ("migration appliquée", "migrations appliquées"),
+                        ("migration applied", "migrations applied"))
+    say(f"schéma à jour ({migrations[0]}) ; stockage : {explained[0]}",
+        f"schema up to date ({migrations[1]}); storage: {explained[1]}")
     return mode
 
 
