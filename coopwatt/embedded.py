@@ -142,6 +142,8 @@ class EmbeddedPostgres:
         self._requested_port = port
         self._port: int | None = None
         self._account = _account_for_server()
+        # The pid of a server found already running on this data dir by start() (None: started here).
+        self.adopted_pid: int | None = None
 
     # -- public ---------------------------------------------------------------------------
 
@@ -163,14 +165,24 @@ class EmbeddedPostgres:
             self._initdb()
         running_port = self._running_port()
         if running_port is not None:
-            log.warning("embedded PostgreSQL was already running on port %d (left by an earlier run); using it",
-                        running_port)
+            self.adopted_pid = self.server_pid
+            log.warning("embedded PostgreSQL (pid %s) was already running on port %d for %s; using it",
+                        self.adopted_pid, running_port, self.pgdata)
             self._port = running_port
         else:
+            self.adopted_pid = None
             self._start_server()
         self._ensure_database("coopwatt")
         log.info("embedded PostgreSQL %s on 127.0.0.1:%d, data in %s", self._server_version(), self.port, self.pgdata)
         return self
+
+    @property
+    def server_pid(self) -> int | None:
+        """The running server's process id (first line of postmaster.pid), else None."""
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text(encoding="utf-8").splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: open sessions are ended) and wait until it has exited."""
@@ -267,7 +279,9 @@ class EmbeddedPostgres:
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             result = subprocess.run(
                 [str(_postgres_bin() / program), *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                text=True, cwd=self.pgdata, check=False, **extra,
+                text=True, cwd=self.pgdata, check=False,
+                # A session of its own: Ctrl-C in the terminal goes to the demo, which stops the server last.
+                start_new_session=True, **extra,
             )
             out.seek(0)
             err.seek(0)

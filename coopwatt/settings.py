@@ -167,6 +167,9 @@ class Settings(BaseModel):
         description="an open warning or critical alert nobody acknowledged is sent again this often (0: never)")
 
     log_level: str = "INFO"
+    # coopwatt demo (coopwatt/demo_console.py): the language of what it prints.
+    demo_language: Literal["fr", "en", "both"] = Field(
+        "both", description="language of the demo's console: fr, en, or both (French / English on one line)")
 
     @field_validator("database_url")
     @classmethod

@@ -127,6 +127,8 @@ def test_a_server_left_running_is_adopted(tmp_path: Path) -> None:
         # e.g. an earlier demo that was killed: a second start on the same data dir uses the running server.
         second = EmbeddedPostgres(tmp_path / "data").start()
         assert second.port == first.port
+        # Which server it found is said, so that a demo can leave alone one it did not start.
+        assert first.adopted_pid is None and second.adopted_pid == first.server_pid is not None
         second.stop()
         assert _postgres_processes(first.pgdata) == []
     finally:
