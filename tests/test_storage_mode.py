@@ -2,8 +2,9 @@
 
 The rules are tested in the pure core (resolve_mode), then against real servers:
 the TimescaleDB dev server's `nopreload` cluster (the package installed, not in
-shared_preload_libraries) and its `apache` cluster (timescaledb.license = 'apache',
-standing in for Debian's Apache-only postgresql-NN-timescaledb package).
+shared_preload_libraries), its `apache` cluster (timescaledb.license = 'apache' on our own
+build) and its `debian` cluster: Debian trixie's own postgresql-17 and postgresql-17-timescaledb
+packages, the Apache-only edition an operator gets from `apt install`, preloaded as its README says.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from urllib.parse import urlsplit
 
 import psycopg
@@ -22,6 +24,7 @@ from coopwatt.db import StorageMode, storage_mode
 from coopwatt.migrations import migrate
 from coopwatt.storage import StorageModeError, TimescaleSupport, probe_timescaledb, resolve_mode
 from tests.conftest import IN_CI, TSDB_ADMIN_URL
+from tests.dashboard_support import seed_cooperative
 
 FULL = TimescaleSupport(installed=True, preloaded=True, license="timescale")
 NOT_PRELOADED = TimescaleSupport(installed=True, preloaded=False, license=None)
@@ -30,6 +33,7 @@ APACHE = TimescaleSupport(installed=True, preloaded=True, license="apache")
 
 NOPRELOAD_URL = os.environ.get("TEST_TSDB_NOPRELOAD_ADMIN_URL", "postgresql://postgres@127.0.0.1:5434/postgres")
 APACHE_URL = os.environ.get("TEST_TSDB_APACHE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5435/postgres")
+DEBIAN_URL = os.environ.get("TEST_TSDB_DEBIAN_ADMIN_URL", "postgresql://postgres@127.0.0.1:5436/postgres")
 
 
 def test_auto_takes_timescaledb_only_when_it_is_usable() -> None:
@@ -106,6 +110,12 @@ def apache_db() -> Iterator[str]:
     yield from _fresh_database(_server(APACHE_URL, "apache"))
 
 
+@pytest.fixture
+def debian_db() -> Iterator[str]:
+    """A database on PostgreSQL 17 with Debian trixie's postgresql-17-timescaledb package, preloaded."""
+    yield from _fresh_database(_server(DEBIAN_URL, "debian"))
+
+
 def test_probe_sees_a_package_installed_but_not_preloaded(nopreload_db: str) -> None:
     with psycopg.connect(nopreload_db) as conn:
         assert probe_timescaledb(conn) == NOT_PRELOADED
@@ -155,6 +165,32 @@ def test_the_apache_edition_is_detected_and_served_as_plain_postgresql(
         mode, _ = migrate(apache_db)
     assert mode is StorageMode.POSTGRESQL
     assert any("Apache" in r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+
+
+def test_debians_own_package_is_detected_as_apache_only_and_coopwatt_runs_there_as_plain_postgresql(
+        debian_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real package, not our stand-in: same detection, same refusal, and the whole product on PostgreSQL 17."""
+    with psycopg.connect(debian_db, autocommit=True) as conn:
+        assert conn.execute("SHOW server_version_num").fetchone()[0].startswith("17")
+        assert probe_timescaledb(conn, try_create=True) == APACHE
+        assert conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").fetchone() == (0,)
+    monkeypatch.setenv("COOPWATT_DATABASE_URL", debian_db)
+    monkeypatch.setenv("COOPWATT_STORAGE", "timescaledb")
+    assert cli_main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert "Apache" in err and "timescaledb.license" in err
+    monkeypatch.setenv("COOPWATT_STORAGE", "auto")
+    assert cli_main(["migrate"]) == 0
+    assert "storage mode: postgresql" in capsys.readouterr().out
+    # Every migration applied on PostgreSQL 17; readings and the rollup refresh work there.
+    today = date(2026, 4, 10)  # the spring-forward day (29 March) is inside the 40 days seeded
+    seed = seed_cooperative(debian_db, today=today, days=40)
+    with psycopg.connect(debian_db) as conn:
+        assert storage_mode(conn) is StorageMode.POSTGRESQL
+        days, total = conn.execute(
+            "SELECT count(*), sum(energy_kwh) FROM consumption_daily WHERE meter_id = %s",
+            (seed.meters["c-elec"],)).fetchone()
+    assert days == 40 and total == pytest.approx(40 * 555.0)
 
 
 def test_a_plain_database_is_not_switched_on_a_timescaledb_server(tsdb_db: str) -> None:

@@ -13,7 +13,10 @@
 # Clusters (all trust auth on loopback, user postgres):
 #   main         port 5433  TimescaleDB preloaded, background jobs on    (what production runs)
 #   nopreload    port 5434  package installed, NOT in shared_preload_libraries (a fresh package install)
-#   apache       port 5435  preloaded with timescaledb.license=apache   (Debian's Apache-only edition)
+#   apache       port 5435  preloaded with timescaledb.license=apache   (the Apache-only edition, simulated)
+#   debian       port 5436  Debian trixie's own packages, as an operator installs them: PostgreSQL 17 and
+#                           postgresql-17-timescaledb (the Apache-only edition Debian ships), preloaded;
+#                           its chroot is a second one, built from the archive only (nothing compiled)
 # With no CLUSTER argument: main only. `url CLUSTER` prints its admin URL.
 #
 # Environment:
@@ -22,7 +25,7 @@
 #   COOPWATT_TSDB_CACHE   where the chroot lives (default /var/cache/coopwatt/timescaledb); the
 #                         chroot is keyed by the archive's sha256 and SCRIPT_VERSION below
 #   COOPWATT_TSDB_MIRROR  the Debian mirror (default http://deb.debian.org/debian)
-#   COOPWATT_TSDB_PORT    the main cluster's port (default 5433; nopreload +1, apache +2)
+#   COOPWATT_TSDB_PORT    the main cluster's port (default 5433; nopreload +1, apache +2, debian +3)
 # Needs root (chroot, mount). Data in the clusters is disposable: fsync is off.
 set -euo pipefail
 
@@ -30,6 +33,7 @@ SCRIPT_VERSION=1  # bump when the chroot's contents or the build change, so cach
 PG_MAJOR=15
 PG_VERSION=15.18-0+deb12u1
 TSDB_VERSION=2.28.3
+DEBIAN_PG_MAJOR=17  # trixie's PostgreSQL, for the `debian` cluster
 
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -57,7 +61,8 @@ cluster_port() {
     main) echo "$base" ;;
     nopreload) echo $((base + 1)) ;;
     apache) echo $((base + 2)) ;;
-    *) die "unknown cluster '$1' (main, nopreload, apache)" ;;
+    debian) echo $((base + 3)) ;;
+    *) die "unknown cluster '$1' (main, nopreload, apache, debian)" ;;
   esac
 }
 
@@ -85,13 +90,18 @@ EOF
     main) echo "shared_preload_libraries = 'timescaledb'" ;;
     nopreload) echo "shared_preload_libraries = ''" ;;
     apache) printf "%s\n" "shared_preload_libraries = 'timescaledb'" "timescaledb.license = 'apache'" ;;
+    # What the package's README tells an operator to add; the licence is left at the package's default.
+    debian) echo "shared_preload_libraries = 'timescaledb'" ;;
   esac
 }
 
 source_archive="$(find_source)"
 sha="$(sha256sum "$source_archive" | cut -c1-16)"
 cache="${COOPWATT_TSDB_CACHE:-/var/cache/coopwatt/timescaledb}"
-root="$cache/bookworm-pg$PG_MAJOR-tsdb$TSDB_VERSION-$sha-v$SCRIPT_VERSION"
+built_root="$cache/bookworm-pg$PG_MAJOR-tsdb$TSDB_VERSION-$sha-v$SCRIPT_VERSION"
+debian_root="$cache/trixie-pg$DEBIAN_PG_MAJOR-debian-timescaledb-v$SCRIPT_VERSION"
+root="$built_root"  # the chroot in_root and pg_bin act on; use_cluster switches it
+pg_major="$PG_MAJOR"
 mirror="${COOPWATT_TSDB_MIRROR:-http://deb.debian.org/debian}"
 
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
@@ -147,7 +157,51 @@ build_root() {
   log "chroot ready: $root"
 }
 
-pg_bin() { echo "/usr/lib/postgresql/$PG_MAJOR/bin/$1"; }
+build_debian_root() {  # trixie's own PostgreSQL and TimescaleDB packages, nothing built
+  [[ "$(id -u)" == 0 ]] || die "building the chroot needs root"
+  local tmp="$debian_root.partial"
+  if [[ -d "$tmp" ]]; then
+    umount -R "$tmp/dev" 2>/dev/null || true; umount "$tmp/proc" 2>/dev/null || true
+    rm -rf --one-file-system "$tmp"
+  fi
+  mkdir -p "$cache"
+  log "debootstrap trixie into $tmp"
+  debootstrap --variant=minbase trixie "$tmp" "$mirror" >"$cache/debootstrap-trixie.log" 2>&1 \
+    || die "debootstrap failed, see $cache/debootstrap-trixie.log"
+  cp /etc/resolv.conf "$tmp/etc/resolv.conf"
+  printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"; chmod +x "$tmp/usr/sbin/policy-rc.d"
+  mkdir -p "$tmp/etc/postgresql-common"
+  echo "create_main_cluster = false" >"$tmp/etc/postgresql-common/createcluster.conf"
+  local old_root="$root"; root="$tmp"
+  mount_root
+  log "installing Debian's postgresql-$DEBIAN_PG_MAJOR and postgresql-$DEBIAN_PG_MAJOR-timescaledb"
+  {
+    in_root apt-get update -qq
+    in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "postgresql-$DEBIAN_PG_MAJOR" "postgresql-$DEBIAN_PG_MAJOR-timescaledb"
+    in_root dpkg-query -W "postgresql-$DEBIAN_PG_MAJOR" "postgresql-$DEBIAN_PG_MAJOR-timescaledb"
+    in_root apt-get clean
+  } >"$cache/apt-trixie.log" 2>&1 || die "apt-get in the trixie chroot failed, see $cache/apt-trixie.log"
+  umount -R "$tmp/dev"; umount "$tmp/proc"
+  root="$old_root"
+  mv "$tmp" "$debian_root"
+  log "chroot ready: $debian_root ($(tail -n2 "$cache/apt-trixie.log" | tr '\n\t' '  '))"
+}
+
+use_cluster() {  # point in_root and pg_bin at the chroot this cluster runs in
+  if [[ "$1" == debian ]]; then root="$debian_root"; pg_major="$DEBIAN_PG_MAJOR"
+  else root="$built_root"; pg_major="$PG_MAJOR"; fi
+}
+
+ensure_root() {  # build the cluster's chroot once, then mount what the servers need
+  use_cluster "$1"
+  if [[ ! -d "$root" ]]; then
+    if [[ "$1" == debian ]]; then build_debian_root; else build_root; fi
+  fi
+  mount_root
+}
+
+pg_bin() { echo "/usr/lib/postgresql/$pg_major/bin/$1"; }
 
 cluster_up() {  # true when the cluster answers
   local port; port="$(cluster_port "$1")"
@@ -191,19 +245,17 @@ for c in "${clusters[@]}"; do cluster_port "$c" >/dev/null; done
 
 case "$command" in
   start)
-    [[ -d "$root" ]] || build_root
-    mount_root
-    for c in "${clusters[@]}"; do start_cluster "$c"; done
+    for c in "${clusters[@]}"; do ensure_root "$c"; start_cluster "$c"; done
     ;;
   stop)
-    [[ -d "$root" ]] || exit 0
-    for c in "${clusters[@]}"; do stop_cluster "$c"; done
+    for c in "${clusters[@]}"; do use_cluster "$c"; [[ -d "$root" ]] && stop_cluster "$c"; done
     ;;
   status)
-    [[ -d "$root" ]] || { echo "not built ($root)"; exit 1; }
     rc=0
     for c in "${clusters[@]}"; do
-      if mountpoint -q "$root/proc" && cluster_up "$c"; then echo "$c: up on 127.0.0.1:$(cluster_port "$c")"
+      use_cluster "$c"
+      if [[ ! -d "$root" ]]; then echo "$c: not built ($root)"; rc=1
+      elif mountpoint -q "$root/proc" && cluster_up "$c"; then echo "$c: up on 127.0.0.1:$(cluster_port "$c")"
       else echo "$c: down"; rc=1; fi
     done
     exit $rc
@@ -211,5 +263,5 @@ case "$command" in
   url)
     echo "postgresql://postgres@127.0.0.1:$(cluster_port "${clusters[0]}")/postgres"
     ;;
-  *) die "usage: $0 [start|stop|status|url] [main|nopreload|apache ...]" ;;
+  *) die "usage: $0 [start|stop|status|url] [main|nopreload|apache|debian ...]" ;;
 esac
