@@ -97,6 +97,10 @@ class Settings(BaseModel):
     timezone: str = "Europe/Paris"
     retention_days: int = Field(1095, ge=1, description="how long raw readings are kept (CNIL: personal data)")
     compress_after_days: int = Field(7, ge=1, description="TimescaleDB compresses raw chunks older than this")
+    # Staff access log (coopwatt/access_log.py): the CNIL recommends keeping such traces 6 months to a year.
+    retention_access_log_days: int = Field(365, ge=1, description="how long the staff access log is kept")
+    access_log_repeat_window_s: float = Field(
+        300.0, ge=0, description="a staff member's repeat of the same access to a home within this is not logged again")
     # Storage mode of a new database (an existing one keeps the mode it was migrated in; see coopwatt.storage).
     storage: Literal["auto", "timescaledb", "postgresql"] = Field(
         "auto", description="auto (TimescaleDB when it can be created, else plain PostgreSQL), timescaledb or postgresql")

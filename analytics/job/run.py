@@ -418,7 +418,8 @@ def derive_new_consumption(url: str, settings: Settings) -> int:
 
 
 def run_maintenance(url: str, settings: Settings, *, retention: bool = True) -> None:
-    """Derive pending consumption and refresh rollups; with plain PostgreSQL, delete expired raw readings."""
+    """Derive pending consumption and refresh rollups; delete expired access-log entries and (plain PostgreSQL) raw readings."""
+    from coopwatt.access_log import delete_expired_accesses
     from coopwatt.db import StorageMode, storage_mode
     from coopwatt.policies import delete_expired_readings
     from ingest.derive import derive_and_refresh
@@ -431,3 +432,8 @@ def run_maintenance(url: str, settings: Settings, *, retention: bool = True) -> 
             deleted = delete_expired_readings(conn, settings.retention_days)
             conn.commit()
             log.info("analytics: %d expired readings deleted", deleted)
+    with connect(url) as conn:  # both storage modes: the access log is a plain table
+        expired = delete_expired_accesses(conn, settings.retention_access_log_days)
+        conn.commit()
+        log.info("analytics: %d access-log entries older than %d days deleted", expired,
+                 settings.retention_access_log_days)
