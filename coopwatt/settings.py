@@ -110,8 +110,7 @@ class Settings(BaseModel):
     # so a withdrawal stops collection at most this many seconds later.
     ingest_consent_refresh_s: float = Field(5.0, gt=0, le=3600, description="how often the ingester re-reads consents")
     compress_after_days: int = Field(7, ge=1, description="TimescaleDB compresses raw chunks older than this")
-    # Staff access log (coopwatt/access_log.py): the CNIL recommends keeping such traces 6 months to a year.
-    retention_access_log_days: int = Field(365, ge=1, description="how long the staff access log is kept")
+    # Staff access log (coopwatt/access_log.py; its retention is retention_access_log_days above).
     access_log_repeat_window_s: float = Field(
         300.0, ge=0, description="a staff member's repeat of the same access to a home within this is not logged again")
     # Storage mode of a new database (an existing one keeps the mode it was migrated in; see coopwatt.storage).
