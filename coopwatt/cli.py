@@ -125,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_registry_arguments(registry)
     registry.set_defaults(handler=_lazy("coopwatt.registry_import"))
 
+    # Data protection: the processing register and a household's file (coopwatt/privacy.py).
+    from coopwatt.privacy import add_arguments as add_privacy_arguments
+
+    privacy = sub.add_parser("privacy", help="data-protection records: processing register, a household's file")
+    add_privacy_arguments(privacy)
+    privacy.set_defaults(handler=_lazy("coopwatt.privacy"))
+
     # Analytics job: scheduled anomaly runs (leader only), consumption derivation, retention.
     analytics = sub.add_parser("analytics", help="run the analytics schedule (or one run with --once)")
     analytics.add_argument("--once", action="store_true", help="derive, detect anomalies, run the nightly steps, send due alerts once and exit")
