@@ -37,6 +37,7 @@ def _run(args: list[str], url: str, tmp_path: Path, **settings: str) -> subproce
 def _decide_and_access(url: str, seed: Seed) -> None:
     """A's household took the load curve then withdrew it; B refused it; staff looked at A twice and B once."""
     with psycopg.connect(url) as conn:
+        conn.execute("DELETE FROM consent")  # the seed consents to everything: this test decides alone
         consent.record_decisions(conn, seed.dwelling_a, {consent.LOAD_CURVE: True, consent.ELECTRICITY_DAILY: True,
                                                          consent.WATER: True}, recorded_by="household")
         consent.withdraw(conn, seed.dwelling_a, consent.LOAD_CURVE, by="household", choice="aggregate")
