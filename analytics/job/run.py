@@ -418,9 +418,10 @@ def derive_new_consumption(url: str, settings: Settings) -> int:
 
 
 def run_maintenance(url: str, settings: Settings, *, retention: bool = True) -> None:
-    """Derive pending consumption and refresh rollups; with plain PostgreSQL, delete expired raw readings."""
+    """Derive pending consumption and refresh rollups; delete what outlived its retention (coopwatt.retention)."""
     from coopwatt.db import StorageMode, storage_mode
     from coopwatt.policies import delete_expired_readings
+    from coopwatt.retention import delete_expired
     from ingest.derive import derive_and_refresh
 
     derive_and_refresh(url, settings)
@@ -431,3 +432,5 @@ def run_maintenance(url: str, settings: Settings, *, retention: bool = True) -> 
             deleted = delete_expired_readings(conn, settings.retention_days)
             conn.commit()
             log.info("analytics: %d expired readings deleted", deleted)
+        # Hourly and daily values and resolved alerts: the same deletes in both storage modes.
+        delete_expired(conn, settings)
