@@ -17,6 +17,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import actions, context, household_analytics, queries
 from dashboard.auth import session_language
+from dashboard.consent_panel import consent_card
 from dashboard.downloads import DAILY_PATH, READINGS_PATH
 from dashboard.figures import Tariffs, consumption_figure, consumption_summary
 from dashboard.i18n import format_day, format_money_eur, format_quantity, t
@@ -95,6 +96,7 @@ def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
             dwelling_id = resolve_dwelling(conn, scope, dwelling)
             info = queries.dwelling_info(conn, dwelling_id)
             erasure_at = queries.open_erasure_request(conn, scope.account_id)
+            consents = consent_card(conn, dwelling_id, lang, ctx.settings, own_data=scope.role is Role.HOUSEHOLD)
     except ScopeDenied:
         if scope.role is not Role.HOUSEHOLD and dwelling is None:
             return staff_landing(scope.role, lang)
@@ -143,6 +145,7 @@ def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
             _analytics_card(SUGGESTIONS_SLOT, "soon.title.suggestions", lang),
         ]),
         _data_card(lang, own_data, dwelling_id, erasure_at, readings=may_download_readings(scope)),
+        consents,
     ])
 
 
