@@ -196,7 +196,9 @@ def import_registry(conn: psycopg.Connection, rows: Iterable[RegistryRow], *, st
     Consents on a line are recorded as decided on paper by ``staff_account`` (required then).
     """
     counts = ImportCounts()
-    records_before = _consent_records(conn)
+    rows = list(rows)
+    # Counted only when the file has consents: a database before migration 0013 has no consent table.
+    records_before = _consent_records(conn) if any(r.consents for r in rows) else 0
     with_consents: set[tuple[str, str, str]] = set()
     residence_ids: dict[str, int] = {}
     building_ids: dict[tuple[str, str], int] = {}
@@ -262,7 +264,8 @@ def import_registry(conn: psycopg.Connection, rows: Iterable[RegistryRow], *, st
         ).fetchone()
         if changed is not None:
             (counts.created if changed[0] else counts.updated)["meter"] += 1
-    counts.consents = _consent_records(conn) - records_before
+    if with_consents:
+        counts.consents = _consent_records(conn) - records_before
     return counts
 
 
