@@ -159,8 +159,8 @@ def record_decision(conn: psycopg.Connection, dwelling_id: int, flow: str, grant
                     decided_at: datetime | None = None, text_version: str = TEXT_VERSION) -> int:
     """Record a household's decision for one flow; a grant in force is closed first. Returns the record id.
 
-    Staff record only from a signed paper form (its reference is required). Granting what is already in
-    force records nothing new and returns the record in force. Does not commit.
+    Staff record only from a signed paper form (its reference is required). The decision already in force
+    (a grant, or a refusal with no grant since) records nothing new and returns its record. Does not commit.
     """
     check_flow(flow)
     if recorded_by == "staff" and not (paper_form or "").strip():
@@ -168,8 +168,14 @@ def record_decision(conn: psycopg.Connection, dwelling_id: int, flow: str, grant
     current = consents_in_force(conn, dwelling_id).get(flow)
     if current is not None and granted:
         return current.id
+    if current is None and not granted:
+        latest = conn.execute("SELECT id, granted FROM consent WHERE dwelling_id = %s AND flow = %s"
+                              " ORDER BY decided_at DESC, id DESC LIMIT 1", (dwelling_id, flow)).fetchone()
+        if latest is not None and not latest[1]:
+            return int(latest[0])  # refused already: the same decision again records nothing
     if current is not None:
-        _close(conn, current.id, "staff" if recorded_by == "staff" else "household", account_id, "keep")
+        _close(conn, current.id, "staff" if recorded_by == "staff" else "household", account_id, "keep",
+               paper_form if recorded_by == "staff" else None)
     row = conn.execute(
         "INSERT INTO consent (dwelling_id, flow, granted, decided_at, recorded_by, recorded_account, paper_form,"
         " text_version) VALUES (%s, %s, %s, coalesce(%s, now()), %s, %s, %s, %s) RETURNING id",
@@ -189,25 +195,59 @@ def record_decisions(conn: psycopg.Connection, dwelling_id: int, decisions: Mapp
             for flow, granted in decisions.items()]
 
 
-def _close(conn: psycopg.Connection, record_id: int, by: str, account_id: int | None, choice: str) -> None:
+def record_first_decisions(conn: psycopg.Connection, decisions: Mapping[int, Mapping[str, bool]], *,
+                           recorded_by: RecordedBy, paper_form: str | None = None,
+                           decided_at: datetime | None = None) -> int:
+    """Record dwellings' decisions for the flows they have no record of yet, in one statement; return how many.
+
+    For registration in bulk (the simulator, a registry import): a flow already decided, whatever the
+    decision, is left as it is, so registering again never overrides what a household chose since. Does
+    not commit.
+    """
+    rows = [(dwelling, check_flow(flow), granted) for dwelling, flows in decisions.items()
+            for flow, granted in flows.items()]
+    if recorded_by == "staff" and not (paper_form or "").strip():
+        raise ConsentError("staff record a consent only from a signed paper form: give its reference")
+    cur = conn.execute(
+        "INSERT INTO consent (dwelling_id, flow, granted, decided_at, recorded_by, paper_form, text_version)"
+        " SELECT t.d, t.f, t.g, coalesce(%s, now()), %s, %s, %s"
+        " FROM unnest(%s::int[], %s::text[], %s::boolean[]) AS t (d, f, g)"
+        " WHERE NOT EXISTS (SELECT 1 FROM consent c WHERE c.dwelling_id = t.d AND c.flow = t.f)",
+        (decided_at, recorded_by, (paper_form or "").strip() or None, TEXT_VERSION,
+         [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
+    )
+    return max(cur.rowcount, 0)
+
+
+def _close(conn: psycopg.Connection, record_id: int, by: str, account_id: int | None, choice: str,
+           form: str | None) -> None:
     conn.execute(
-        "UPDATE consent SET withdrawn_at = now(), withdrawn_by = %s, withdrawn_account = %s, withdrawal_choice = %s"
-        " WHERE id = %s AND withdrawn_at IS NULL",
-        (by, account_id, choice, record_id),
+        "UPDATE consent SET withdrawn_at = now(), withdrawn_by = %s, withdrawn_account = %s, withdrawal_choice = %s,"
+        " withdrawal_form = %s WHERE id = %s AND withdrawn_at IS NULL",
+        (by, account_id, choice, form, record_id),
     )
 
 
 def withdraw(conn: psycopg.Connection, dwelling_id: int, flow: str, *, by: Literal["household", "staff"],
-             account_id: int | None = None, choice: WithdrawalChoice = "keep") -> ConsentRecord:
+             account_id: int | None = None, choice: WithdrawalChoice = "keep",
+             paper_form: str | None = None) -> ConsentRecord:
     """Close the consent in force for one flow, noting what the household chose for its data. Does not commit.
 
-    The data themselves are deleted or reduced by ``coopwatt.consent_data.apply_withdrawal``.
+    Staff withdraw only from a signed paper form. The data themselves are deleted or reduced by
+    ``coopwatt.consent_data.apply_withdrawal``.
     """
     check_flow(flow)
+    form = (paper_form or "").strip() or None
+    if by == "staff" and form is None:
+        raise ConsentError("staff record a withdrawal only from a signed paper form: give its reference")
     if choice == "aggregate" and flow != LOAD_CURVE:
         raise ConsentError("only a load curve can be reduced to daily values; choose delete or keep")
-    current = consents_in_force(conn, dwelling_id).get(flow)
+    in_force = consents_in_force(conn, dwelling_id)
+    current = in_force.get(flow)
     if current is None:
         raise ConsentError(f"no consent to {flow} is in force for this dwelling")
-    _close(conn, current.id, by, account_id, choice)
+    _close(conn, current.id, by, account_id, choice, form)
+    if flow == ELECTRICITY_DAILY and LOAD_CURVE in in_force:
+        # The load curve holds the daily values: it cannot stay collected once they are withdrawn.
+        _close(conn, in_force[LOAD_CURVE].id, by, account_id, choice, form)
     return current

@@ -30,6 +30,8 @@ LOGGED_CALLBACKS: dict[str, str] = {
 UNLOGGED_CALLBACKS: dict[str, str] = {
     "household-erase-collapse.is_open": "opens a confirmation; no data",
     "household-erase-status.children": "the household's own erasure request; staff are refused",
+    '{"flow":["MATCH"],"type":"consent-withdraw-area"}.is_open': "opens a withdrawal confirmation; no data",
+    "consent-body.children": "the household's own consent decision; staff are refused",
     "adviser-ranking.children": "one figure per dwelling of a whole ranking; each drill-down opened from it is logged",
     "adviser-follow-result.children": "records a follow-up mark and answers 'saved'; the drill-down it is on is logged",
     '{"alert":["MATCH"],"type":"alert-status"}.children': "acts on an alert already shown (logged as alert_detail)",

@@ -41,6 +41,10 @@ def test_history_is_kept_and_one_grant_is_in_force(migrated_db_url: str) -> None
             consent.record_decision(conn, dwelling, consent.GAS, True, recorded_by="staff")
         with pytest.raises(ConsentError, match="unknown data flow"):
             consent.record_decision(conn, dwelling, "telepathy", True, recorded_by="household")
+        online = consent.consents_in_force(conn, dwelling)[consent.WATER]  # make_meters: consented online
+        assert online.recorded_by == "household" and online.text_version == consent.TEXT_VERSION
+        refusal = consent.record_decision(conn, dwelling, consent.WATER, False, recorded_by="household")
+        assert consent.WATER not in consent.consents_in_force(conn, dwelling)
         first = consent.record_decision(conn, dwelling, consent.WATER, True, recorded_by="staff", paper_form="F-12")
         assert consent.record_decision(conn, dwelling, consent.WATER, True, recorded_by="household") == first
         withdrawn = consent.withdraw(conn, dwelling, consent.WATER, by="household", choice="delete")
@@ -51,8 +55,9 @@ def test_history_is_kept_and_one_grant_is_in_force(migrated_db_url: str) -> None
         conn.commit()
         history = consent.consent_history(conn, dwelling)
         water = [r for r in history if r.flow == consent.WATER]
-        assert [r.id for r in water] == [again, first]
+        assert [r.id for r in water] == [again, first, refusal, online.id]
         assert water[1].withdrawn_at is not None and water[1].withdrawal_choice == "delete"
+        assert not water[2].granted and water[3].withdrawn_at is not None  # the refusal closed the online grant
         assert water[1].recorded_by == "staff" and water[1].paper_form == "F-12"
         assert consent.consents_in_force(conn, dwelling)[consent.WATER].id == again
         assert consent.dwellings_consenting(conn, consent.WATER) >= {dwelling}

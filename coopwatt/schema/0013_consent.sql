@@ -25,9 +25,11 @@ CREATE TABLE consent (
     withdrawn_account integer REFERENCES account ON DELETE SET NULL,
     -- What the household chose for the data already collected: delete it, or (load curve) keep daily values.
     withdrawal_choice text CHECK (withdrawal_choice IN ('delete', 'aggregate', 'keep')),
+    withdrawal_form  text,          -- the signed form of a withdrawal staff recorded
     CHECK (recorded_by <> 'staff' OR paper_form IS NOT NULL),
     CHECK (granted OR withdrawn_at IS NULL),
-    CHECK ((withdrawn_at IS NULL) = (withdrawn_by IS NULL))
+    CHECK ((withdrawn_at IS NULL) = (withdrawn_by IS NULL)),
+    CHECK (withdrawn_by IS DISTINCT FROM 'staff' OR withdrawal_form IS NOT NULL)
 );
 CREATE UNIQUE INDEX consent_open_grant_idx ON consent (dwelling_id, flow) WHERE granted AND withdrawn_at IS NULL;
 CREATE INDEX consent_dwelling_idx ON consent (dwelling_id, decided_at DESC);

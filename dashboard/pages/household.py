@@ -18,6 +18,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dashboard import access, actions, context, household_analytics, queries
 from dashboard.access_view import access_card, staff_notice
 from dashboard.auth import session_language
+from dashboard.consent_panel import consent_card
 from dashboard.downloads import DAILY_PATH, READINGS_PATH
 from dashboard.figures import Tariffs, consumption_figure, consumption_summary
 from dashboard.i18n import format_day, format_money_eur, format_quantity, t
@@ -101,6 +102,7 @@ def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
             accesses = access_card(conn, dwelling_id, lang, ctx.settings) if own_data else staff_notice(lang)
             if info is not None:
                 access.log_staff_access(conn, scope, [dwelling_id], "household_page")
+            consents = consent_card(conn, dwelling_id, lang, ctx.settings, own_data=scope.role is Role.HOUSEHOLD)
     except ScopeDenied:
         if scope.role is not Role.HOUSEHOLD and dwelling is None:
             return staff_landing(scope.role, lang)
@@ -149,6 +151,7 @@ def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
             _analytics_card(SUGGESTIONS_SLOT, "soon.title.suggestions", lang),
         ]),
         _data_card(lang, own_data, dwelling_id, erasure_at, readings=may_download_readings(scope)),
+        consents,
         accesses if own_data else None,
     ])
 
