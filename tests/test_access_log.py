@@ -184,18 +184,18 @@ def test_a_household_sees_its_own_log_only_and_staff_see_their_access_is_recorde
     own = answer_text(_open(alice, server.url, alice_pages, "/"))
     assert "Qui a consulté vos données" in own and "root (administrateur)" in own
     assert "a ouvert le détail conseiller : courbe horaire des 14 derniers jours" in own
-    assert "relevés bruts" not in own  # bob's download, not hers
+    assert "a téléchargé vos relevés bruts" not in own  # bob's download, not hers
     post_form(alice, server.url, "/lang/en")
     own_en = answer_text(_open(alice, server.url, alice_pages, "/"))
     assert "Who looked at your data" in own_en and "root (administrator)" in own_en
-    assert "opened the adviser's detail" in own_en and "raw readings (CSV" not in own_en
+    assert "opened the adviser's detail" in own_en and "downloaded your raw readings" not in own_en
     # A crafted request for every other id never brings another household's log.
     with psycopg.connect(url) as conn:
         ids = [row[0] for row in conn.execute(
             "SELECT id FROM dwelling UNION SELECT id FROM account UNION SELECT id FROM building").fetchall()]
     for search in [f"?dwelling={i}" for i in ids] + ["?dwelling=-1", "?dwelling=%27"]:
         text = answer_text(_open(alice, server.url, alice_pages, "/", search))
-        assert "raw readings (CSV" not in text and "A-13" not in text, search
+        assert "downloaded your raw readings" not in text and "A-13" not in text, search
 
     bob = login(server.url, "bob")
     theirs = answer_text(_open(bob, server.url, _pages(_specs(bob, server.url)), "/"))
