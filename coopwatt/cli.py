@@ -125,6 +125,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_registry_arguments(registry)
     registry.set_defaults(handler=_lazy("coopwatt.registry_import"))
 
+    # Consent recorded by staff from signed paper forms (households decide online on their page).
+    from coopwatt.consent_cli import add_arguments as add_consent_arguments
+
+    consent = sub.add_parser("consent", help="consents from signed paper forms: show, record, withdraw, texts")
+    add_consent_arguments(consent)
+    consent.set_defaults(handler=_lazy("coopwatt.consent_cli"))
+
+    # Data protection: the processing register and a household's file (coopwatt/privacy.py).
+    from coopwatt.privacy import add_arguments as add_privacy_arguments
+
+    privacy = sub.add_parser("privacy", help="data-protection records: processing register, a household's file")
+    add_privacy_arguments(privacy)
+    privacy.set_defaults(handler=_lazy("coopwatt.privacy"))
+
     # Analytics job: scheduled anomaly runs (leader only), consumption derivation, retention.
     analytics = sub.add_parser("analytics", help="run the analytics schedule (or one run with --once)")
     analytics.add_argument("--once", action="store_true", help="derive, detect anomalies, run the nightly steps, send due alerts once and exit")

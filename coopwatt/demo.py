@@ -160,11 +160,28 @@ def register_residence(settings: Settings, plan: DemoPlan) -> Registered:
 
     assert settings.database_url is not None
     with connect(settings.database_url) as conn:
-        registered = register_residences(conn, plan.residences, installed_at=plan.history_start - timedelta(days=1))
+        refused = load_curve_refusal(plan)
+        registered = register_residences(conn, plan.residences, installed_at=plan.history_start - timedelta(days=1),
+                                         refused=refused)
         conn.commit()
     say(f"{len(registered.dwelling_ids)} logements et {len(registered.meter_ids)} compteurs enregistrés",
         f"{len(registered.dwelling_ids)} dwellings and {len(registered.meter_ids)} meters registered")
+    for residence, dwelling in refused:
+        say(f"consentements enregistrés ; le logement {residence}/{dwelling} a refusé la courbe de charge :"
+            " son électricité est gardée jour par jour",
+            f"consents recorded; dwelling {residence}/{dwelling} refused the load curve: its electricity is"
+            " kept day by day")
     return registered
+
+
+def load_curve_refusal(plan: DemoPlan) -> dict[tuple[str, str], tuple[str, ...]]:
+    """The demo's one household that refused the load curve: the last dwelling with no injected fault."""
+    from coopwatt.consent import LOAD_CURVE
+
+    faulty = {(f.residence_code, f.dwelling_code) for f in plan.faults}
+    calm = [(d.residence_code, d.code) for r in plan.residences for d in r.dwellings
+            if (d.residence_code, d.code) not in faulty]
+    return {calm[-1]: (LOAD_CURVE,)} if calm else {}
 
 
 # -- stage 4: history --------------------------------------------------------------------------
@@ -194,7 +211,7 @@ def backfill_history(settings: Settings, plan: DemoPlan, registered: Registered)
 
     def store(chunk: Chunk) -> None:
         nonlocal new_readings, days_done
-        new_readings += store_chunk(conn, chunk, registered)
+        new_readings += store_chunk(conn, chunk, registered, settings.timezone)
         store_temperatures(conn, temperature_rows(chunk, registered.residence_ids))
         conn.commit()
         days_done += 1

@@ -4,6 +4,12 @@ One line per meter::
 
     residence,building,dwelling,floor_area_m2,heating_type,meter_source,meter_kind,meter_mode
 
+and, optionally, the household's consents from its signed paper form (``coopwatt.consent``):
+``consent_granted`` and ``consent_refused`` (data flows separated by spaces or ``|``), ``consent_form``
+(the form's reference, required with them) and ``consent_date`` (YYYY-MM-DD). They are recorded by the
+staff account given with ``--staff``. A dwelling without consents is registered but not collected
+until its household decides (online, or on paper: ``coopwatt consent record``).
+
 A collective meter (building heat, a building's water inlet) leaves ``dwelling``,
 ``floor_area_m2`` and ``heating_type`` empty. The separator may be ``,`` or ``;`` (then a
 decimal comma is accepted). Importing is idempotent: the same file twice changes nothing;
@@ -19,10 +25,13 @@ import io
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 
+from coopwatt.consent import FLOWS, ConsentError, record_decisions
 from coopwatt.device_ids import meter_source_problem
 from coopwatt.settings import Settings
 
@@ -31,6 +40,7 @@ COLUMNS = ("residence", "building", "dwelling", "floor_area_m2", "heating_type",
 HEATING_TYPES = ("electric", "gas", "collective", "heat_pump", "district", "other")
 METER_KINDS = ("electricity", "gas", "water", "heat")
 METER_MODES = ("index", "interval")
+CONSENT_COLUMNS = ("consent_granted", "consent_refused", "consent_form", "consent_date")
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,9 @@ class RegistryRow:
     meter_source: str
     meter_kind: str
     meter_mode: str
+    consents: tuple[tuple[str, bool], ...] = ()  # (flow, granted) from the paper form
+    consent_form: str | None = None
+    consent_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -65,12 +78,14 @@ class ImportCounts:
 
     created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("residence", "building", "dwelling", "meter"), 0))
     updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("dwelling", "meter"), 0))
+    consents: int = 0  # decisions read from paper forms (those already recorded are not recorded again)
 
     def summary(self) -> str:
         """One line for people: what was created and updated."""
         created = ", ".join(f"{n} {kind}(s)" for kind, n in self.created.items())
         updated = ", ".join(f"{n} {kind}(s)" for kind, n in self.updated.items())
-        return f"created {created}; updated {updated}"
+        return f"created {created}; updated {updated}" + (f"; {self.consents} consent decision(s)"
+                                                           if self.consents else "")
 
 
 def _number(text: str, decimal_comma: bool) -> float:
@@ -90,9 +105,14 @@ def _check_row(line: int, record: dict[str, str], decimal_comma: bool) -> Regist
         return RowError(line, f"meter_kind {value['meter_kind']!r} is not one of {', '.join(METER_KINDS)}")
     if value["meter_mode"] not in METER_MODES:
         return RowError(line, f"meter_mode {value['meter_mode']!r} is not one of {', '.join(METER_MODES)}")
+    consents = _check_consents(line, {c: (record.get(c) or "").strip() for c in CONSENT_COLUMNS})
+    if isinstance(consents, RowError):
+        return consents
     if not value["dwelling"]:
         if value["floor_area_m2"] or value["heating_type"]:
             return RowError(line, "a collective meter (no dwelling) takes no floor_area_m2 nor heating_type")
+        if consents[0]:
+            return RowError(line, "a collective meter (no dwelling) takes no consent: households consent")
         return RegistryRow(line, value["residence"], value["building"], None, None, None,
                            value["meter_source"], value["meter_kind"], value["meter_mode"])
     try:
@@ -104,7 +124,30 @@ def _check_row(line: int, record: dict[str, str], decimal_comma: bool) -> Regist
     if value["heating_type"] not in HEATING_TYPES:
         return RowError(line, f"heating_type {value['heating_type']!r} is not one of {', '.join(HEATING_TYPES)}")
     return RegistryRow(line, value["residence"], value["building"], value["dwelling"], area_m2,
-                       value["heating_type"], value["meter_source"], value["meter_kind"], value["meter_mode"])
+                       value["heating_type"], value["meter_source"], value["meter_kind"], value["meter_mode"],
+                       *consents)
+
+
+def _check_consents(line: int, value: dict[str, str]) -> tuple[tuple[tuple[str, bool], ...], str | None,
+                                                                  date | None] | RowError:
+    """The paper form's decisions of one line (pure)."""
+    decisions: dict[str, bool] = {}
+    for column, granted in (("consent_granted", True), ("consent_refused", False)):
+        for flow in value[column].replace("|", " ").split():
+            if flow not in FLOWS:
+                return RowError(line, f"{column}: {flow!r} is not one of {', '.join(FLOWS)}")
+            if decisions.get(flow, granted) != granted:
+                return RowError(line, f"{flow} is both granted and refused")
+            decisions[flow] = granted
+    if not decisions:
+        return (), None, None
+    if not value["consent_form"]:
+        return RowError(line, "consents need consent_form: the signed paper form's reference")
+    try:
+        day = date.fromisoformat(value["consent_date"]) if value["consent_date"] else None
+    except ValueError:
+        return RowError(line, f"consent_date {value['consent_date']!r} is not a date (YYYY-MM-DD)")
+    return tuple(decisions.items()), value["consent_form"], day
 
 
 def parse_registry(text: str) -> tuple[list[RegistryRow], list[RowError]]:
@@ -146,9 +189,17 @@ def parse_registry(text: str) -> tuple[list[RegistryRow], list[RowError]]:
     return rows, errors
 
 
-def import_registry(conn: psycopg.Connection, rows: Iterable[RegistryRow]) -> ImportCounts:
-    """Create or update the records of `rows` in one transaction (the caller commits)."""
+def import_registry(conn: psycopg.Connection, rows: Iterable[RegistryRow], *, staff_account: int | None = None,
+                    tz: ZoneInfo | None = None) -> ImportCounts:
+    """Create or update the records of `rows` in one transaction (the caller commits).
+
+    Consents on a line are recorded as decided on paper by ``staff_account`` (required then).
+    """
     counts = ImportCounts()
+    rows = list(rows)
+    # Counted only when the file has consents: a database before migration 0013 has no consent table.
+    records_before = _consent_records(conn) if any(r.consents for r in rows) else 0
+    with_consents: set[tuple[str, str, str]] = set()
     residence_ids: dict[str, int] = {}
     building_ids: dict[tuple[str, str], int] = {}
     dwelling_ids: dict[tuple[str, str, str], int] = {}
@@ -191,6 +242,14 @@ def import_registry(conn: psycopg.Connection, rows: Iterable[RegistryRow]) -> Im
                     dwelling_ids[dwelling_key] = changed[0]
                     (counts.created if changed[1] else counts.updated)["dwelling"] += 1
             dwelling_id = dwelling_ids[dwelling_key]
+            if row.consents and dwelling_key not in with_consents:
+                with_consents.add(dwelling_key)  # one form per dwelling, repeated on each of its meters' lines
+                if staff_account is None:
+                    raise ConsentError("the file records consents: name the staff account recording them (--staff)")
+                decided = (datetime.combine(row.consent_date, datetime.min.time(), tz or UTC)
+                           if row.consent_date else None)
+                record_decisions(conn, dwelling_id, dict(row.consents), recorded_by="staff",
+                                 account_id=staff_account, paper_form=row.consent_form, decided_at=decided)
 
         # A dwelling's meter is tied to the dwelling; a collective meter to the building.
         meter_building_id = None if dwelling_id is not None else building_id
@@ -205,7 +264,14 @@ def import_registry(conn: psycopg.Connection, rows: Iterable[RegistryRow]) -> Im
         ).fetchone()
         if changed is not None:
             (counts.created if changed[0] else counts.updated)["meter"] += 1
+    if with_consents:
+        counts.consents = _consent_records(conn) - records_before
     return counts
+
+
+def _consent_records(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM consent").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _upsert_returning(conn: psycopg.Connection, insert: str, insert_args: tuple[object, ...],
@@ -219,12 +285,21 @@ def _upsert_returning(conn: psycopg.Connection, insert: str, insert_args: tuple[
     return int(found[0]), 0
 
 
+def _staff_account(conn: psycopg.Connection, username: str) -> int:
+    row = conn.execute("SELECT id FROM account WHERE username = %s AND role <> 'household'",
+                       (username.strip().lower(),)).fetchone()
+    if row is None:
+        raise ConsentError(f"--staff {username!r}: no staff account of that name")
+    return int(row[0])
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``coopwatt registry``."""
     sub = parser.add_subparsers(dest="registry_command", required=True)
     imp = sub.add_parser("import", help="create or update residences, buildings, dwellings and meters from a CSV file")
     imp.add_argument("path", help="CSV: " + ",".join(COLUMNS))
     imp.add_argument("--dry-run", action="store_true", help="check the file and report, write nothing")
+    imp.add_argument("--staff", help="your staff account, when the file records consents from paper forms")
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
@@ -241,7 +316,13 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
     for error in errors:
         print(f"{args.path}: {error}", file=sys.stderr)
     with psycopg.connect(url) as conn:
-        counts = import_registry(conn, rows)
+        try:
+            staff = _staff_account(conn, args.staff) if args.staff else None
+            counts = import_registry(conn, rows, staff_account=staff, tz=settings.tz)
+        except ConsentError as exc:
+            conn.rollback()
+            print(f"coopwatt registry import: {exc}", file=sys.stderr)
+            return 2
         if args.dry_run:
             conn.rollback()
         else:

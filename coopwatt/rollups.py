@@ -25,6 +25,7 @@ from psycopg import pq, sql
 
 from coopwatt.db import StorageMode, connect, storage_mode
 from coopwatt.policies import retention_horizon
+from coopwatt.retention import hourly_horizon
 from coopwatt.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,8 @@ def refresh_rollups(url_or_conn: str | psycopg.Connection, settings: Settings,
         if mode is None:
             raise RuntimeError("the database is not migrated yet (run `coopwatt migrate`)")
         reading_hours, reading_days = _kept_by_retention(hours, days, retention_horizon(conn), settings.tz)
+        # Days whose hours retention deleted keep the totals they had (COOPWATT_RETENTION_HOURLY_DAYS).
+        days = _kept_by_retention(hours, days, hourly_horizon(conn), settings.tz)[1]
         if mode is StorageMode.TIMESCALEDB:
             _refresh_timescale(conn, days, reading_hours, reading_days)
         else:

@@ -96,7 +96,23 @@ class Settings(BaseModel):
     gas_kwh_per_m3: float = Field(11.2, gt=0, description="gas calorific coefficient (kWh per m³)")
     timezone: str = "Europe/Paris"
     retention_days: int = Field(1095, ge=1, description="how long raw readings are kept (CNIL: personal data)")
+    # Retention per data kind (issue 19; coopwatt.retention, run by the analytics job's maintenance step in both
+    # storage modes). Raw readings are the load curve at its finest: retention_days above. The others:
+    retention_hourly_days: int = Field(
+        1095, ge=1, description="how long hourly values (consumption_hourly, reading_hourly: the load curve by hour) are kept")
+    retention_daily_days: int = Field(
+        1826, ge=1, description="how long daily values (consumption_day, consumption_daily, reading_daily) are kept")
+    retention_alerts_days: int = Field(
+        1095, ge=1, description="how long a resolved alert (with its actions and notifications) is kept after it ended")
+    retention_access_log_days: int = Field(
+        365, ge=1, description="how long a record of a staff member's access to a household's data is kept")
+    # Consent (coopwatt.consent): the ingester re-reads the consents in force this often, not per message,
+    # so a withdrawal stops collection at most this many seconds later.
+    ingest_consent_refresh_s: float = Field(5.0, gt=0, le=3600, description="how often the ingester re-reads consents")
     compress_after_days: int = Field(7, ge=1, description="TimescaleDB compresses raw chunks older than this")
+    # Staff access log (coopwatt/access_log.py; its retention is retention_access_log_days above).
+    access_log_repeat_window_s: float = Field(
+        300.0, ge=0, description="a staff member's repeat of the same access to a home within this is not logged again")
     # Storage mode of a new database (an existing one keeps the mode it was migrated in; see coopwatt.storage).
     storage: Literal["auto", "timescaledb", "postgresql"] = Field(
         "auto", description="auto (TimescaleDB when it can be created, else plain PostgreSQL), timescaledb or postgresql")
@@ -226,6 +242,15 @@ class Settings(BaseModel):
         if any(c in value for c in "+#") or value.startswith("/") or value.endswith("/"):
             raise ValueError("expected a topic without wildcards or leading/trailing '/', e.g. coopwatt/alerts")
         return value
+
+    @model_validator(mode="after")
+    def _check_retentions(self) -> Settings:
+        # A coarser kind outlives a finer one: each is computed from the finer one while it is there.
+        if not self.retention_days <= self.retention_hourly_days <= self.retention_daily_days:
+            raise ValueError(
+                "COOPWATT_RETENTION_DAYS <= COOPWATT_RETENTION_HOURLY_DAYS <= COOPWATT_RETENTION_DAILY_DAYS must hold"
+                f" (got {self.retention_days}, {self.retention_hourly_days}, {self.retention_daily_days})")
+        return self
 
     @model_validator(mode="after")
     def _check_failover(self) -> Settings:

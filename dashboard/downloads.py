@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import flask
 import psycopg
 
-from dashboard import context, queries
+from coopwatt.policies import retention_cutoff
+from coopwatt.settings import Settings
+from dashboard import access, context, queries
+from dashboard.access import LOGGED_DOWNLOADS
 from dashboard.scope import (
     Scope, ScopeDenied, building_meters_allowed, current_scope, may_download_readings, parse_id, resolve_dwelling,
 )
@@ -52,12 +55,22 @@ def _owner(conn: psycopg.Connection, scope: Scope, kind: str) -> tuple[str, int]
     return "dwelling", dwelling_id
 
 
+def _download_range(kind: str, settings: Settings) -> dict[str, str | None]:
+    """What a download covers, for the access log: every reading kept (the retention), every day stored."""
+    until = datetime.now(UTC)
+    since = retention_cutoff(until, settings.retention_days).isoformat() if kind == "readings" else None
+    return {"since": since, "until": until.isoformat()}
+
+
 def _stream(kind: str) -> flask.Response:
     ctx = context.current()
     try:
         scope = current_scope()
         with ctx.connection() as conn:
             owner, owner_id = _owner(conn, scope, kind)
+            if owner == "dwelling":
+                access.log_staff_access(conn, scope, [owner_id], LOGGED_DOWNLOADS[flask.request.path],
+                                        _download_range(kind, ctx.settings))
     except ScopeDenied:
         return flask.Response("forbidden", 403, mimetype="text/plain")
 

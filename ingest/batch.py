@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from coopwatt.consent import Collection
 from coopwatt.quantities import Quantity
 from ingest.adapters import AdapterState, parse_message
+from ingest.consent_gate import refusal_reason, verdict
 from ingest.reading import PayloadError, Reading, shown
 from ingest.registry import RESIDENCE_SOURCE_PREFIX
 from ingest.store import DeadLetterRow, ReadingRow, TemperatureRow
@@ -62,12 +65,13 @@ class BatchRows:
     temperatures: list[TemperatureRow] = field(default_factory=list)
     dead_letters: list[DeadLetterRow] = field(default_factory=list)
     rejected: Counter[str] = field(default_factory=Counter)
+    reduced: int = 0  # readings finer than daily not kept (the household allows daily values only)
 
 
-def dead_letter(message: Message, reason: str) -> DeadLetterRow:
+def dead_letter(message: Message, reason: str, *, keep_payload: bool = True) -> DeadLetterRow:
     """The dead-letter row of a message: its reason made storable (no NUL, valid UTF-8, bounded)."""
-    return ("mqtt", _storable(message.topic), message.payload, _storable(reason[:_MAX_REASON_CHARS]),
-            message.received_at)
+    return ("mqtt", _storable(message.topic), message.payload if keep_payload else None,
+            _storable(reason[:_MAX_REASON_CHARS]), message.received_at)
 
 
 def _storable(text: str) -> str:
@@ -117,19 +121,23 @@ def build_rows(
     last_values: dict[tuple[int, int], Reading],
     now: datetime,
     limits: ValidationLimits,
+    collections: Mapping[int, Collection] | None = None,
+    tz: ZoneInfo | None = None,
 ) -> BatchRows:
     """Validate parsed readings against the registry; good ones become rows, bad ones dead letters.
 
     `last_values` (meter id, quantity id) → last accepted reading is updated in place,
-    so jumps are judged against what was accepted before, across batches.
+    so jumps are judged against what was accepted before, across batches. `collections` (meter id →
+    what its household consented to; absent: everything) decides what is kept (ingest.consent_gate).
     """
     rows = BatchRows()
     for message, reason in parsed.failures:
         rows.dead_letters.append(dead_letter(message, reason))
         rows.rejected["malformed"] += 1
+    gate = _Gate(collections or {}, tz or ZoneInfo("UTC"))
     for message, readings in parsed.readings:
         try:
-            outcome = _message_rows(readings, meters, residences, last_values, now, limits)
+            outcome = _message_rows(readings, meters, residences, last_values, now, limits, gate)
         except Exception as exc:  # noqa: BLE001 - the last resort, as in parse_batch
             log.warning("message on %r raised %s while being validated; dead-lettered", message.topic[:100],
                         type(exc).__name__, exc_info=True)
@@ -143,12 +151,59 @@ def build_rows(
             previous = last_values.get(key)
             if previous is None or reading.time > previous.time:
                 last_values[key] = reading
-        if problems:
+        rows.reduced += gate.take_reduced()
+        refusals = gate.take_refusals()
+        if refusals:
+            # Data the household did not consent to are kept nowhere, not even in a dead letter: no payload, and
+            # the other problems of the message (whose reasons may quote a value) are only counted.
+            extra = f"; {len(problems)} other reading(s) of the message rejected" if problems else ""
+            rows.dead_letters.append(dead_letter(message, "; ".join(refusals) + extra, keep_payload=False))
+            rows.rejected["no_consent"] += 1
+        elif problems:
             # The whole payload is kept for context; the good readings of the same message are stored.
             reason = "; ".join(dict.fromkeys(problems))
             rows.dead_letters.append(dead_letter(message, reason))
             rows.rejected["unknown_device" if reason.startswith("unknown") else "invalid"] += 1
     return rows
+
+
+@dataclass
+class _Gate:
+    """The consent check of one batch, and what it set aside for the message being read."""
+
+    collections: Mapping[int, Collection]
+    tz: ZoneInfo
+    refusals: list[str] = field(default_factory=list)
+    reduced: int = 0
+
+    def refuses(self, meter: MeterInfo, reading: Reading) -> bool:
+        """Whether no consent covers the meter at all (noted, before any check that could quote a value)."""
+        if self.collections.get(meter.meter_id, Collection.FULL) is not Collection.NONE:
+            return False
+        reason = refusal_reason(reading.source, meter.kind)
+        if reason not in self.refusals:
+            self.refusals.append(reason)
+        return True
+
+    def keeps(self, meter: MeterInfo, reading: Reading, previous: Reading | None) -> bool:
+        """Whether a valid reading is stored: always with a full consent; once a day with the daily one only."""
+        collection = self.collections.get(meter.meter_id, Collection.FULL)
+        if collection is Collection.FULL:  # the common case, first: one dict lookup per reading
+            return True
+        if verdict(collection, reading.quantity, reading.time, previous, self.tz) == "keep":
+            return True
+        self.reduced += 1
+        return False
+
+    def take_refusals(self) -> list[str]:
+        """The refusal reasons noted since the last call."""
+        out, self.refusals = self.refusals, []
+        return out
+
+    def take_reduced(self) -> int:
+        """The readings reduced away since the last call."""
+        out, self.reduced = self.reduced, 0
+        return out
 
 
 def _message_rows(
@@ -158,6 +213,7 @@ def _message_rows(
     last_values: dict[tuple[int, int], Reading],
     now: datetime,
     limits: ValidationLimits,
+    gate: _Gate,
 ) -> tuple[list[ReadingRow], list[TemperatureRow], list[str], list[tuple[tuple[int, int], Reading]]]:
     """One message's rows, problems and accepted readings; nothing shared is changed until it is all done."""
     reading_rows: list[ReadingRow] = []
@@ -178,6 +234,8 @@ def _message_rows(
                 temperature_rows.append((residence_id, reading.time, reading.value))
             continue
         meter = meters.get(reading.source)
+        if meter is not None and gate.refuses(meter, reading):
+            continue
         key = (meter.meter_id, int(reading.quantity)) if meter else None
         previous = (latest.get(key) or last_values.get(key)) if key else None
         reason = check_reading(reading, meter, previous, now, limits)
@@ -185,6 +243,8 @@ def _message_rows(
             problems.append(reason)
             continue
         assert meter is not None and key is not None
+        if not gate.keeps(meter, reading, previous):
+            continue
         reading_rows.append((meter.meter_id, int(reading.quantity), reading.time, reading.value))
         accepted.append((key, reading))
         if previous is None or reading.time > previous.time:

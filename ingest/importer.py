@@ -26,10 +26,14 @@ import pandas as pd
 import psycopg
 from tqdm import tqdm
 
+from coopwatt.consent import Collection
 from coopwatt.quantities import Quantity
 from coopwatt.settings import Settings
+from ingest.consent_gate import daily_totals
+from ingest.daily import DayFigure
 from ingest.enedis import looks_like_enedis, parse_enedis
-from ingest.enedis_measures import looks_like_measures, parse_measures
+from ingest.import_consent import file_consent, gate_rows, refuse
+from ingest.enedis_measures import MeasurePoint, looks_like_measures, parse_measures
 from ingest.import_daily import DayCounts, meters_by_source, store_days, unknown_meter_rows
 from ingest.plain_csv import BadRow, MeterRef, looks_like_plain, parse_plain
 from ingest.reading import PayloadError
@@ -60,6 +64,8 @@ class ImportSummary:
     empty: int = 0
     duplicates: int = 0
     updated: int = 0  # temperatures corrected by a later file
+    not_consented: int = 0  # rows of meters whose household gave no consent to their flow (dead letter per meter)
+    reduced: int = 0  # finer-than-daily rows kept as daily values only (the household refused the load curve)
     days: DayCounts = field(default_factory=DayCounts)  # daily figures (consumption_day)
     skipped_sections: list[str] = field(default_factory=list)
     bad: list[BadRow] = field(default_factory=list)
@@ -81,6 +87,10 @@ class ImportSummary:
                 f"  jours corrigés / days corrected:        {self.days.corrected}",
                 f"  jours déjà présents / days present:     {self.days.unchanged}",
             ]
+        if self.not_consented:
+            out.append(f"  sans consentement / without consent:    {self.not_consented}")
+        if self.reduced:
+            out.append(f"  réduites au jour / reduced to daily:    {self.reduced}")
         if self.empty:
             out.append(f"  sans valeur / without a value:          {self.empty}")
         if self.duplicates:
@@ -168,14 +178,28 @@ def _import_enedis(conn: psycopg.Connection, path: Path, lines: list[str], setti
         (meter_id, quantity, t, e) for t, e in zip(times, parsed.rows["energy_kwh"].tolist(), strict=True)
     ]
     rows += [(meter_id, int(Quantity.APPARENT_POWER_VA), when, va) for _, when, va in parsed.max_power]
+    rows_read = len(rows) + len(parsed.daily) + len(parsed.bad) + parsed.empty + parsed.duplicates
+    consent = file_consent(conn, [meter_id])
+    daily, not_consented, reduced = list(parsed.daily), 0, 0
+    if consent.of(meter_id) is Collection.NONE:
+        not_consented = len(rows) + len(daily)
+        refuse(conn, path, {meter_id: not_consented}, consent)
+        rows, daily = [], []
+    elif consent.of(meter_id) is Collection.DAILY:
+        # The load curve becomes each day's total; a day the file also gives as a daily figure keeps Enedis' own.
+        given = {d.day for d in daily}
+        daily += [d for d in daily_totals(zip(times, parsed.rows["energy_kwh"].tolist(),
+                                              parsed.rows["step_min"].tolist(), strict=True), settings.tz)
+                  if d.day not in given]
+        reduced, rows = len(rows), []
     stored = _store(conn, rows, progress, path.name)
-    days = store_days(conn, meter_id, parsed.daily, settings.tz, "enedis")
+    days = store_days(conn, meter_id, daily, settings.tz, "enedis")
     _dead_letters(conn, path, parsed.bad)
     return ImportSummary(
-        path=str(path), format="enedis",
-        rows_read=len(rows) + len(parsed.daily) + len(parsed.bad) + parsed.empty + parsed.duplicates,
+        path=str(path), format="enedis", rows_read=rows_read,
         stored=stored, already_present=len(rows) - stored, rejected=len(parsed.bad), empty=parsed.empty,
         duplicates=parsed.duplicates, skipped_sections=parsed.skipped_sections, bad=parsed.bad, days=days,
+        not_consented=not_consented, reduced=reduced,
     )
 
 
@@ -188,8 +212,20 @@ def _import_measures(conn: psycopg.Connection, path: Path, lines: list[str], set
     items = [(p.line, p.prm) for p in parsed.points] + [(d.line, d.meter or "") for d in parsed.daily]
     known = meters_by_source(conn, (source for _, source in items))
     rejected, unknown = unknown_meter_rows(lines, items, known, "electricity")
+    consent = file_consent(conn, (ids[0] for ids in known.values()))
     points = [p for p in parsed.points if p.line not in rejected]
     daily = [d for d in parsed.daily if d.line not in rejected]
+    refused: dict[int, int] = {}
+    for meter_id in {known[p.prm][0] for p in points} | {known[d.meter or ""][0] for d in daily}:
+        if consent.of(meter_id) is Collection.NONE:
+            refused[meter_id] = sum(known[p.prm][0] == meter_id for p in points) + sum(
+                known[d.meter or ""][0] == meter_id for d in daily)
+    refuse(conn, path, refused, consent)
+    daily = [d for d in daily if known[d.meter or ""][0] not in refused]
+    points = [p for p in points if known[p.prm][0] not in refused]
+    daily_only = [p for p in points if consent.of(known[p.prm][0]) is Collection.DAILY]
+    points = [p for p in points if consent.of(known[p.prm][0]) is Collection.FULL]
+    daily += _daily_of_points(daily_only, {(d.meter, d.day) for d in daily}, settings)
     quantity = int(Quantity.ENERGY_KWH)
     rows: list[ReadingRow] = [(known[p.prm][0], quantity, p.time, p.energy_kwh) for p in points]
     stored = _store(conn, rows, progress, path.name)
@@ -205,19 +241,36 @@ def _import_measures(conn: psycopg.Connection, path: Path, lines: list[str], set
         path=str(path), format="enedis_measures",
         rows_read=len(parsed.points) + len(parsed.daily) + len(parsed.bad) + parsed.empty + parsed.duplicates,
         stored=stored, already_present=len(rows) - stored, rejected=len(bad), empty=parsed.empty,
-        duplicates=parsed.duplicates, bad=bad, days=days,
+        duplicates=parsed.duplicates, bad=bad, days=days, not_consented=sum(refused.values()),
+        reduced=len(daily_only),
     )
+
+
+def _daily_of_points(points: list[MeasurePoint], given: set[tuple[str | None, object]],
+                     settings: Settings) -> list[DayFigure]:
+    """Each meter's curve points as daily totals (the household allows daily values only), days given kept."""
+    out: list[DayFigure] = []
+    for prm in sorted({p.prm for p in points}):
+        mine = [(p.time, p.energy_kwh, None) for p in points if p.prm == prm]
+        out += [replace(d, meter=prm) for d in daily_totals(mine, settings.tz) if (prm, d.day) not in given]
+    return out
 
 
 def _import_utility(conn: psycopg.Connection, path: Path, parsed: UtilityFile, kind: str, what: str,
                     settings: Settings, meter_source: str | None) -> ImportSummary:
     meter_id = _one_meter(conn, meter_source or parsed.meter, kind, what)
-    days = store_days(conn, meter_id, parsed.daily, settings.tz, parsed.format)
+    consent = file_consent(conn, [meter_id])
+    daily, not_consented = parsed.daily, 0
+    if consent.of(meter_id) is Collection.NONE:
+        not_consented, daily = len(daily), []
+        refuse(conn, path, {meter_id: not_consented}, consent)
+    days = store_days(conn, meter_id, daily, settings.tz, parsed.format)
     _dead_letters(conn, path, parsed.bad)
     return ImportSummary(
         path=str(path), format=parsed.format,
         rows_read=len(parsed.daily) + len(parsed.bad) + parsed.empty + parsed.duplicates,
         rejected=len(parsed.bad), empty=parsed.empty, duplicates=parsed.duplicates, bad=parsed.bad, days=days,
+        not_consented=not_consented,
     )
 
 
@@ -229,11 +282,14 @@ def _import_plain(conn: psycopg.Connection, path: Path, lines: list[str], settin
     except PayloadError as exc:
         raise ImportFailed(str(exc)) from exc
     rows: list[ReadingRow] = [(meters[r.source].meter_id, int(r.quantity), r.time, r.value) for _, r in parsed.readings]
-    stored = _store(conn, rows, progress, path.name)
+    rows_read = len(rows) + len(parsed.bad)
+    gate = gate_rows(conn, path, rows, file_consent(conn, (r[0] for r in rows)), settings.tz)
+    stored = _store(conn, gate.kept, progress, path.name)
     _dead_letters(conn, path, parsed.bad)
     return ImportSummary(
-        path=str(path), format="plain", rows_read=len(rows) + len(parsed.bad),
-        stored=stored, already_present=len(rows) - stored, rejected=len(parsed.bad), bad=parsed.bad,
+        path=str(path), format="plain", rows_read=rows_read,
+        stored=stored, already_present=len(gate.kept) - stored, rejected=len(parsed.bad), bad=parsed.bad,
+        not_consented=sum(gate.refused.values()), reduced=gate.reduced,
     )
 
 

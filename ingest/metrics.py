@@ -23,6 +23,8 @@ class IngestMetrics:
         self.rejected = Counter("coopwatt_ingest_messages_rejected", "messages sent to the dead-letter table",
                                 ["reason"], registry=r)
         self.batches = Counter("coopwatt_ingest_batches", "batches committed", registry=r)
+        self.reduced = Counter("coopwatt_ingest_readings_reduced_to_daily",
+                               "readings not kept because the household allows daily values only", registry=r)
         self.sessions_held = Gauge("coopwatt_ingest_failover_sessions_held",
                                    "sessions of gone group members this ingester holds (ingest/failover.py)", registry=r)
         self.write_errors = Counter("coopwatt_ingest_write_errors", "failed batch writes (retried)", registry=r)

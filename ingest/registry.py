@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from coopwatt.consent import Collection, meter_collections
 from coopwatt.device_ids import meter_source_problem
 from coopwatt.quantities import Quantity
 from ingest.validate import MeterInfo
@@ -40,7 +41,10 @@ class Registry:
     refresh_interval_s: float = 5.0
     meters: dict[str, MeterInfo] = field(default_factory=dict)
     residences: dict[str, int] = field(default_factory=dict)
+    # meter id → what its household consented to (coopwatt.consent); a meter absent is collected in full.
+    collections: dict[int, Collection] = field(default_factory=dict)
     _loaded_at: float = field(default=float("-inf"), repr=False)
+    _consents_loaded_at: float = field(default=float("-inf"), repr=False)
 
     def load(self, conn: psycopg.Connection) -> None:
         """Read every meter and residence (a few thousand rows at most per cooperative)."""
@@ -53,7 +57,20 @@ class Registry:
         }
         self.residences = dict(conn.execute("SELECT code, id FROM residence").fetchall())
         self._loaded_at = time.monotonic()
+        self.load_consents(conn)
         log.debug("registry: %d meters, %d residences", len(self.meters), len(self.residences))
+
+    def load_consents(self, conn: psycopg.Connection) -> None:
+        """Read what every meter may store under its household's consents (one query)."""
+        self.collections = {mid: c for mid, c in meter_collections(conn).items() if c is not Collection.FULL}
+        self._consents_loaded_at = time.monotonic()
+
+    def refresh_consents_if_stale(self, conn: psycopg.Connection, interval_s: float) -> bool:
+        """Re-read the consents when the last read is older than ``interval_s``; True if re-read."""
+        if time.monotonic() - self._consents_loaded_at < interval_s:
+            return False
+        self.load_consents(conn)
+        return True
 
     def refresh_if_stale(self, conn: psycopg.Connection) -> bool:
         """Reload when the last load is older than the refresh interval; True if reloaded."""

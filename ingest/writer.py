@@ -127,8 +127,10 @@ class Writer(threading.Thread):
                         if reading.source not in self._registry.meters and not reading.source.startswith("residence:"):
                             self._registry.register(conn, reading.source, reading.quantity)
         self._load_last_values(conn, parsed)
+        # One query every few seconds, not one per message: a withdrawal takes effect within the interval.
+        self._registry.refresh_consents_if_stale(conn, self._settings.ingest_consent_refresh_s)
         return build_rows(parsed, self._registry.meters, self._registry.residences, self._last_values,
-                          datetime.now(UTC), self._limits)
+                          datetime.now(UTC), self._limits, self._registry.collections, self._settings.tz)
 
     def _load_last_values(self, conn: psycopg.Connection, parsed: ParsedBatch) -> None:
         """Read the stored last value of every meter and quantity this process sees for the first time."""
@@ -194,6 +196,7 @@ class Writer(threading.Thread):
             total.temperatures += rows.temperatures
             total.dead_letters += rows.dead_letters
             total.rejected.update(rows.rejected)
+            total.reduced += rows.reduced
         conn.commit()
         return total, stored
 
@@ -233,6 +236,7 @@ class Writer(threading.Thread):
         m.batches.inc()
         m.stored.inc(stored)
         m.duplicates.inc(len(rows.readings) - stored)
+        m.reduced.inc(rows.reduced)
         for reason, count in rows.rejected.items():
             m.rejected.labels(reason).inc(count)
         m.batch_seconds.observe(now - started)

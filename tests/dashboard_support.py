@@ -20,6 +20,7 @@ import requests
 from coopwatt.rollups import refresh_rollups
 from coopwatt.settings import load_settings
 from dashboard.auth import hash_password
+from tests.factories import consent_to_all
 
 REPO = Path(__file__).resolve().parent.parent
 PARIS = ZoneInfo("Europe/Paris")
@@ -76,6 +77,8 @@ def seed_cooperative(url: str, *, today: date, days: int = 400) -> Seed:
                          " VALUES (%s, 'A-13', 48, 'electric') RETURNING id", (building,))
         dwelling_c = one("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type)"
                          " VALUES (%s, 'B-01', 70, 'district') RETURNING id", (other_building,))
+        for dwelling in (dwelling_a, dwelling_b, dwelling_c):
+            consent_to_all(conn, dwelling)
         seed = Seed(residence, other_residence, building, other_building, dwelling_a, dwelling_b, dwelling_c)
         for name, dwelling, kind in (("a-elec", dwelling_a, "electricity"), ("a-gas", dwelling_a, "gas"),
                                      ("a-water", dwelling_a, "water"), ("b-elec", dwelling_b, "electricity"),

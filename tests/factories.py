@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 
 import psycopg
 
+from coopwatt.consent import FLOWS, record_decisions
+
 
 def make_meters(url: str, sources: list[str], *, kind: str = "electricity", mode: str = "index",
                 residence_code: str = "R1") -> dict[str, int]:
@@ -24,11 +26,17 @@ def make_meters(url: str, sources: list[str], *, kind: str = "electricity", mode
             dwelling = conn.execute(
                 "INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type) VALUES (%s, %s, 60, 'electric')"
                 " RETURNING id", (building, "D-" + source)).fetchone()[0]
+            consent_to_all(conn, dwelling)
             ids[source] = conn.execute(
                 "INSERT INTO meter (dwelling_id, kind, mode, source, installed_at, reporting_period_s)"
                 " VALUES (%s, %s, %s, %s, '2020-01-01', 60) RETURNING id",
                 (dwelling, kind, mode, source)).fetchone()[0]
     return ids
+
+
+def consent_to_all(conn: psycopg.Connection, dwelling_id: int, *, refused: tuple[str, ...] = ()) -> None:
+    """The household consents online to every data flow but ``refused`` (the product's path; does not commit)."""
+    record_decisions(conn, dwelling_id, {flow: flow not in refused for flow in FLOWS}, recorded_by="household")
 
 
 def native_payload(time: datetime, index_kwh: float) -> bytes:

@@ -11,6 +11,7 @@ import psycopg
 
 from coopwatt.rollups import refresh_rollups
 from coopwatt.settings import Settings
+from tests.factories import consent_to_all
 
 TZ = "Europe/Paris"
 # Hourly shares of the day's non-base use: nothing from 01:00 to 06:00 so the night minimum is the base load.
@@ -96,6 +97,7 @@ def write_coop(settings: Settings, homes: list[Home], today: date, *, days: int 
                 "INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type) VALUES (%s, %s, %s, %s)"
                 " RETURNING id", (building_ids[home.residence], home.code, home.floor_area_m2, home.heating_type),
             ).fetchone()[0]
+            consent_to_all(conn, dwelling_ids[home.code])
             meter_ids[home.code] = conn.execute(
                 "INSERT INTO meter (dwelling_id, kind, mode, source, installed_at, reporting_period_s)"
                 " VALUES (%s, 'electricity', 'index', %s, %s, 1800) RETURNING id",

@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from coopwatt.db import StorageMode, storage_mode
 from coopwatt.migrations import migrations_for
 from tests.conftest import Broker
+from tests.factories import consent_to_all
 from tests.mqtt_tools import ReliablePublisher, free_port
 
 COOPWATT = Path(sys.executable).parent / "coopwatt"
@@ -241,6 +242,9 @@ def test_ingest_serves_health_stores_readings_and_stops_on_sigterm(migrated_db_u
     env = _env(tmp_path, database_url=migrated_db_url)
     (tmp_path / "registry.csv").write_text(REGISTRY, encoding="utf-8")
     assert _run(["registry", "import", str(tmp_path / "registry.csv")], env).returncode == 0
+    with psycopg.connect(migrated_db_url) as conn:  # the household of cli-a01 consents online
+        consent_to_all(conn, conn.execute("SELECT dwelling_id FROM meter WHERE source = 'cli-a01'").fetchone()[0])
+        conn.commit()
     port = free_port()
     env.update(COOPWATT_MQTT_URL=broker.url, COOPWATT_MQTT_TOPIC_PREFIX=topic_prefix,
                COOPWATT_MQTT_CLIENT_ID="ingest-" + topic_prefix, COOPWATT_METRICS_PORT=str(port))

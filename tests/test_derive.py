@@ -14,6 +14,7 @@ from coopwatt.rollups import refresh_rollups
 from coopwatt.settings import Settings, load_settings
 from ingest.derive import DeriveStats, derive_and_refresh, derive_pending
 from ingest.store import store_readings
+from tests.factories import consent_to_all
 
 # Sunday 29 March 2026: Paris springs forward, so that local day has 23 hours.
 DAY_START = datetime(2026, 3, 28, 23, 0, tzinfo=UTC)  # local midnight, 29 March
@@ -30,6 +31,7 @@ def _meter(conn: psycopg.Connection, source: str, kind: str = "electricity", mod
     dwelling = conn.execute(
         "INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type) SELECT id, %s, 60, 'gas' FROM building"
         " RETURNING id", (source,)).fetchone()[0]
+    consent_to_all(conn, dwelling)
     return conn.execute("INSERT INTO meter (dwelling_id, kind, mode, source) VALUES (%s, %s, %s, %s) RETURNING id",
                         (dwelling, kind, mode, source)).fetchone()[0]
 

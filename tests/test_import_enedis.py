@@ -17,6 +17,7 @@ from coopwatt.settings import load_settings
 from ingest.derive import derive_pending
 from ingest.enedis import infer_steps_min, parse_enedis
 from ingest.importer import ImportFailed, import_file, main
+from tests.factories import consent_to_all
 
 DATA = Path(__file__).parent / "data" / "csv"
 FILE = DATA / "enedis_dst_steps.csv"
@@ -33,8 +34,9 @@ def _line_of(fragment: str) -> int:
 def _register(conn: psycopg.Connection, source: str = PRM, kind: str = "electricity") -> int:
     conn.execute("INSERT INTO residence (code, name) VALUES ('R', 'R')")
     conn.execute("INSERT INTO building (residence_id, code) SELECT id, 'B' FROM residence")
-    conn.execute("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type)"
-                 " SELECT id, 'D', 60, 'electric' FROM building")
+    dwelling = conn.execute("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type)"
+                            " SELECT id, 'D', 60, 'electric' FROM building RETURNING id").fetchone()[0]
+    consent_to_all(conn, dwelling)
     meter = conn.execute("INSERT INTO meter (dwelling_id, kind, mode, source) SELECT id, %s, 'interval', %s FROM dwelling"
                          " RETURNING id", (kind, source)).fetchone()[0]
     conn.commit()

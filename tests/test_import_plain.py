@@ -14,6 +14,7 @@ from coopwatt.settings import load_settings
 from ingest.importer import import_file
 from ingest.plain_csv import MeterRef, parse_plain, parse_time
 from ingest.reading import PayloadError
+from tests.factories import consent_to_all
 
 FILE = Path(__file__).parent / "data" / "csv" / "plain_mixed_units.csv"
 PARIS = ZoneInfo("Europe/Paris")
@@ -27,7 +28,9 @@ def _line_of(fragment: str) -> int:
 def _meters(conn: psycopg.Connection) -> dict[str, int]:
     conn.execute("INSERT INTO residence (code, name) VALUES ('R', 'R')")
     conn.execute("INSERT INTO building (residence_id, code) SELECT id, 'B' FROM residence")
-    conn.execute("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type) SELECT id, 'D', 60, 'gas' FROM building")
+    dwelling = conn.execute("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type)"
+                            " SELECT id, 'D', 60, 'gas' FROM building RETURNING id").fetchone()[0]
+    consent_to_all(conn, dwelling)
     ids = {}
     for source, kind in (("elec-1", "electricity"), ("water-1", "water")):
         ids[source] = conn.execute("INSERT INTO meter (dwelling_id, kind, mode, source) SELECT id, %s, 'index', %s"

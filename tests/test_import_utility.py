@@ -16,6 +16,7 @@ from coopwatt.rollups import refresh_rollups
 from coopwatt.settings import Settings, load_settings
 from ingest.derive import derive_pending
 from ingest.importer import ImportFailed, detect_format, import_file, main, read_lines
+from tests.factories import consent_to_all
 
 DATA = Path(__file__).parent / "data" / "csv"
 PARIS = ZoneInfo("Europe/Paris")
@@ -33,8 +34,9 @@ def _register(conn: psycopg.Connection, *meters: tuple[str, str]) -> dict[str, i
     """A dwelling with meters (source, kind); their ids by source."""
     conn.execute("INSERT INTO residence (code, name) VALUES ('R', 'R')")
     conn.execute("INSERT INTO building (residence_id, code) SELECT id, 'B' FROM residence")
-    conn.execute("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type)"
-                 " SELECT id, 'D', 60, 'electric' FROM building")
+    dwelling = conn.execute("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type)"
+                            " SELECT id, 'D', 60, 'electric' FROM building RETURNING id").fetchone()[0]
+    consent_to_all(conn, dwelling)
     ids = {}
     for source, kind in meters:
         ids[source] = conn.execute("INSERT INTO meter (dwelling_id, kind, mode, source) SELECT id, %s, 'index', %s"

@@ -32,6 +32,7 @@ from analytics.notify.outbox import DeliveryStats, deliver_due, deliver_pending,
 from coopwatt.settings import Settings, SettingsError, load_settings
 from tests.conftest import IN_CI, Broker
 from tests.mqtt_tools import free_port
+from tests.factories import consent_to_all
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
 MANAGER_A_FR = "gestion-a@coop.example"
@@ -143,6 +144,7 @@ def seed(url: str, webhook_url: str | None = None) -> Site:
             dwelling = conn.execute(
                 "INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type) VALUES (%s, %s, 62, 'gas')"
                 " RETURNING id", (building, f"{code}-12")).fetchone()[0]
+            consent_to_all(conn, dwelling)
             meter = conn.execute(
                 "INSERT INTO meter (dwelling_id, kind, mode, source) VALUES (%s, 'water', 'index', %s) RETURNING id",
                 (dwelling, f"water-{code}-12")).fetchone()[0]

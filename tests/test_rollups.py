@@ -17,6 +17,7 @@ from coopwatt.quantities import Quantity
 from coopwatt.rollups import day_bounds, hour_bounds, refresh_rollups
 from coopwatt.settings import load_settings
 from ingest.store import store_readings
+from tests.factories import consent_to_all
 
 PARIS = ZoneInfo("Europe/Paris")
 # Sunday 25 October 2026: Paris falls back, so that local day has 25 hours.
@@ -26,7 +27,9 @@ FALL_BACK_DAY = datetime(2026, 10, 25, tzinfo=PARIS)
 def _meter(conn: psycopg.Connection) -> int:
     conn.execute("INSERT INTO residence (code, name) VALUES ('R', 'R')")
     conn.execute("INSERT INTO building (residence_id, code) SELECT id, 'B' FROM residence")
-    conn.execute("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type) SELECT id, 'D', 60, 'gas' FROM building")
+    dwelling = conn.execute("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type)"
+                            " SELECT id, 'D', 60, 'gas' FROM building RETURNING id").fetchone()[0]
+    consent_to_all(conn, dwelling)
     return conn.execute("INSERT INTO meter (dwelling_id, kind, mode, source) SELECT id, 'electricity', 'index', 'x'"
                         " FROM dwelling RETURNING id").fetchone()[0]
 

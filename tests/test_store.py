@@ -7,12 +7,15 @@ import psycopg
 from coopwatt.quantities import Quantity
 from ingest.derive import derive_pending
 from ingest.store import store_dead_letters, store_readings
+from tests.factories import consent_to_all
 
 
 def _meter(conn: psycopg.Connection) -> int:
     conn.execute("INSERT INTO residence (code, name) VALUES ('R', 'R')")
     conn.execute("INSERT INTO building (residence_id, code) SELECT id, 'B' FROM residence")
-    conn.execute("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type) SELECT id, 'D', 60, 'gas' FROM building")
+    dwelling = conn.execute("INSERT INTO dwelling (building_id, code, floor_area_m2, heating_type)"
+                            " SELECT id, 'D', 60, 'gas' FROM building RETURNING id").fetchone()[0]
+    consent_to_all(conn, dwelling)
     return conn.execute(
         "INSERT INTO meter (dwelling_id, kind, mode, source) SELECT id, 'electricity', 'index', 'dev1' FROM dwelling RETURNING id"
     ).fetchone()[0]

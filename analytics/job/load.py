@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -10,7 +10,10 @@ import pandas as pd
 import psycopg
 
 from analytics.base_load import OpenRise
+from coopwatt.consent import Collection, meter_collections
 from coopwatt.quantities import Quantity
+
+DAY_S = 86_400
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,19 @@ def list_meters(conn: psycopg.Connection) -> list[MeterInfo]:
                   LEFT JOIN building b ON b.id = COALESCE(m.building_id, d.building_id)
             WHERE m.removed_at IS NULL ORDER BY m.id"""
     ).fetchall()
-    return [MeterInfo(*row) for row in rows]
+    # What consent lets a meter store sets what it is judged on: nothing collected, nothing to judge; daily
+    # values only, one index a day, so a day without one is its usual period, not a silence.
+    collections = meter_collections(conn)
+    meters = []
+    for row in rows:
+        meter = MeterInfo(*row)
+        collection = collections.get(meter.meter_id, Collection.FULL)
+        if collection is Collection.NONE:
+            continue
+        if collection is Collection.DAILY:
+            meter = replace(meter, reporting_period_s=max(meter.reporting_period_s or 0, DAY_S))
+        meters.append(meter)
+    return meters
 
 
 def hourly_frames(conn: psycopg.Connection, meter_ids: list[int], since: datetime, tz: str) -> dict[int, pd.DataFrame]:

@@ -32,6 +32,7 @@ from analytics.suggestions import Suggestion, Tariffs, suggest_leak_repair
 from analytics.job import nightly_load as load
 from analytics.job import nightly_store as store
 from analytics.job.run import mark_abandoned_runs, start_run
+from coopwatt.consent import COMPARISONS, dwellings_consenting
 from coopwatt.db import connect
 from coopwatt.settings import Settings
 
@@ -239,6 +240,7 @@ def _comparisons(conn: psycopg.Connection, frame: pd.DataFrame, today: date, set
     if frame.empty:
         return
     cs = ComparisonSettings(min_group_size=settings.comparison_min_group_size)
+    frame = _consenting(conn, frame)
     for month in complete_months(today, settings.analytics_comparison_months):
         period = (month, (pd.Timestamp(month) + pd.offsets.MonthBegin(1)).date())
         values = [m.get(month, np.nan) for m in frame["monthly"]]
@@ -253,6 +255,18 @@ def _comparisons(conn: psycopg.Connection, frame: pd.DataFrame, today: date, set
             summary.groups_published += published
             summary.groups_withheld += withheld
             summary.groups_unchanged += unchanged
+
+
+def _consenting(conn: psycopg.Connection, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of households that consent to neighbourhood comparisons: the others leave future groups.
+
+    Groups already published stay as they were shown (k-anonymity freeze): a member gone makes a group's
+    membership change, which compare_dwellings withholds rather than recomputes.
+    """
+    if frame.empty:
+        return frame
+    members = dwellings_consenting(conn, COMPARISONS)
+    return frame[frame["dwelling_id"].isin(members)].reset_index(drop=True)
 
 
 def _rankings(conn: psycopg.Connection, frame: pd.DataFrame, today: date, settings: Settings,
@@ -285,7 +299,8 @@ def _suggestions(conn: psycopg.Connection, frame: pd.DataFrame, normals: dict[in
     """Own suggestions, those against similar homes, and leak repairs: the dwellings' list is replaced."""
     found = list(acc.suggestions)
     if not frame.empty:
-        fitted = frame[[p is not None for p in frame["params"]]]
+        fitted = _consenting(conn, frame)
+        fitted = fitted[[p is not None for p in fitted["params"]]]
         fitted = fitted[np.isfinite(fitted["normalised_energy_kwh"].to_numpy(dtype=float))]
         if not fitted.empty:
             found += neighbour_suggestions(

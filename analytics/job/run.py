@@ -418,9 +418,11 @@ def derive_new_consumption(url: str, settings: Settings) -> int:
 
 
 def run_maintenance(url: str, settings: Settings, *, retention: bool = True) -> None:
-    """Derive pending consumption and refresh rollups; with plain PostgreSQL, delete expired raw readings."""
+    """Derive pending consumption and refresh rollups; delete what outlived its retention, access log included."""
+    from coopwatt.access_log import delete_expired_accesses
     from coopwatt.db import StorageMode, storage_mode
     from coopwatt.policies import delete_expired_readings
+    from coopwatt.retention import delete_expired
     from ingest.derive import derive_and_refresh
 
     derive_and_refresh(url, settings)
@@ -431,3 +433,10 @@ def run_maintenance(url: str, settings: Settings, *, retention: bool = True) -> 
             deleted = delete_expired_readings(conn, settings.retention_days)
             conn.commit()
             log.info("analytics: %d expired readings deleted", deleted)
+        # Hourly and daily values and resolved alerts: the same deletes in both storage modes.
+        delete_expired(conn, settings)
+    with connect(url) as conn:  # both storage modes: the access log is a plain table
+        expired = delete_expired_accesses(conn, settings.retention_access_log_days)
+        conn.commit()
+        log.info("analytics: %d access-log entries older than %d days deleted", expired,
+                 settings.retention_access_log_days)

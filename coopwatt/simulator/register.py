@@ -7,17 +7,22 @@ how analytics tests and benchmarks get a year of data without going through MQTT
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
 
+from coopwatt.consent import FLOWS, meter_collections, record_first_decisions
+from coopwatt.consent import Collection as ConsentCollection
 from coopwatt.quantities import Quantity
 from coopwatt.simulator.faults import Fault
 from coopwatt.simulator.residence import Residence
 from coopwatt.simulator.series import GAS_KWH_PER_M3, Chunk, iter_chunks
+from ingest.consent_gate import gate_import_rows
 from ingest.store import ReadingRow, TemperatureRow, store_readings, store_temperatures
 
 DEFAULT_REPORTING_PERIOD_S = 1800
@@ -33,8 +38,13 @@ class Registered:
 
 
 def register_residences(conn: psycopg.Connection, residences: Sequence[Residence], *, installed_at: datetime,
-                        reporting_period_s: int = DEFAULT_REPORTING_PERIOD_S) -> Registered:
-    """Create or update residences, buildings, dwellings and meters; return their ids. Does not commit."""
+                        reporting_period_s: int = DEFAULT_REPORTING_PERIOD_S,
+                        refused: Mapping[tuple[str, str], Collection[str]] | None = None) -> Registered:
+    """Create or update residences, buildings, dwellings and meters; return their ids. Does not commit.
+
+    Each simulated household consents online to every data flow but those ``refused`` ((residence code,
+    dwelling code) → flows), recorded once: registering again keeps what was decided since.
+    """
     residence_ids = dict(conn.execute(
         "INSERT INTO residence (code, name, district, city, postcode)"
         " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])"
@@ -67,6 +77,9 @@ def register_residences(conn: psycopg.Connection, residences: Sequence[Residence
     ).fetchall()
     residence_of_building = {bid: rc for (rc, _), bid in building_ids.items()}
     dwelling_ids = {(residence_of_building[bid], code): did for bid, code, did in dwelling_rows}
+    refused = refused or {}
+    record_first_decisions(conn, {did: {flow: flow not in refused.get(key, ()) for flow in FLOWS}
+                                  for key, did in dwelling_ids.items()}, recorded_by="household")
     meters = [m for r in residences for m in r.meters]
     meter_rows = conn.execute(
         "INSERT INTO meter (dwelling_id, building_id, kind, mode, source, format, installed_at, reporting_period_s)"
@@ -133,7 +146,7 @@ def backfill_to_db(conn: psycopg.Connection, residences: Sequence[Residence], re
                              dwellings_per_chunk=dwellings_per_chunk, timezone=timezone,
                              gas_kwh_per_m3=gas_kwh_per_m3):
         # One transaction per chunk keeps each COPY, and the WAL it writes, bounded.
-        readings += store_readings(conn, reading_rows(chunk, registered.meter_ids, quantities=quantities))
+        readings += store_consented(conn, reading_rows(chunk, registered.meter_ids, quantities=quantities), timezone)
         temperatures += store_temperatures(conn, temperature_rows(chunk, registered.residence_ids))
         conn.commit()
         chunks += 1
@@ -142,6 +155,18 @@ def backfill_to_db(conn: psycopg.Connection, residences: Sequence[Residence], re
     return BackfillResult(readings=readings, temperatures=temperatures, chunks=chunks)
 
 
-def store_chunk(conn: psycopg.Connection, chunk: Chunk, registered: Registered) -> int:
-    """Store one chunk's readings; does not commit."""
-    return store_readings(conn, reading_rows(chunk, registered.meter_ids))
+def store_chunk(conn: psycopg.Connection, chunk: Chunk, registered: Registered, timezone: str = "Europe/Paris") -> int:
+    """Store one chunk's readings that the households consented to; does not commit."""
+    return store_consented(conn, reading_rows(chunk, registered.meter_ids), timezone)
+
+
+def store_consented(conn: psycopg.Connection, rows: Iterable[ReadingRow], timezone: str) -> int:
+    """Store the rows households consented to, as the importers do (``ingest.consent_gate``); does not commit.
+
+    The simulated history is a backfill like an import: a household that refused the load curve gets one
+    index a day, one that refused a flow gets none of it.
+    """
+    collections = {mid: c for mid, c in meter_collections(conn).items() if c is not ConsentCollection.FULL}
+    if not collections:
+        return store_readings(conn, rows)
+    return store_readings(conn, gate_import_rows(rows, collections, ZoneInfo(timezone)).kept)

@@ -15,7 +15,8 @@ import flask
 import psycopg
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import actions, context, queries
+from dashboard import access, actions, context, queries
+from dashboard.access_view import staff_notice
 from dashboard.auth import session_language
 from dashboard.figures import load_curve_figure, reason_text
 from dashboard.i18n import (
@@ -97,6 +98,7 @@ def layout(dwelling: str | None = None, **_query: Any) -> Any:
     return html.Div([
         html.H1(t("adviser.title", lang), className="h3 mb-1"),
         html.P(t("adviser.intro", lang), className="text-body-secondary"),
+        staff_notice(lang),
         dbc.Row([
             _dropdown(RESIDENCE_FILTER, t("adviser.filter.residence", lang),
                       [{"label": name, "value": str(r_id)} for r_id, name in residence_options], lang),
@@ -204,6 +206,7 @@ def _drilldown(conn: psycopg.Connection, scope: Scope, requested: object, lang: 
     settings = context.current().settings
     kinds = list(info.kinds) or ["electricity"]
     since = datetime.now(settings.tz) - timedelta(days=CURVE_DAYS)
+    access.log_staff_access(conn, scope, [dwelling_id], "adviser_drilldown", {"curve_days": CURVE_DAYS, "kinds": kinds})
     fitted = queries.baselines(conn, dwelling_id)
     follow = queries.latest_follow_up(conn, dwelling_id)
     suggestion_items = [

@@ -15,8 +15,10 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import actions, context, household_analytics, queries
+from dashboard import access, actions, context, household_analytics, queries
+from dashboard.access_view import access_card, staff_notice
 from dashboard.auth import session_language
+from dashboard.consent_panel import consent_card
 from dashboard.downloads import DAILY_PATH, READINGS_PATH
 from dashboard.figures import Tariffs, consumption_figure, consumption_summary
 from dashboard.i18n import format_day, format_money_eur, format_quantity, t
@@ -95,6 +97,12 @@ def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
             dwelling_id = resolve_dwelling(conn, scope, dwelling)
             info = queries.dwelling_info(conn, dwelling_id)
             erasure_at = queries.open_erasure_request(conn, scope.account_id)
+            own_data = scope.role is Role.HOUSEHOLD
+            # The household's own list, or (staff) this view recorded in it.
+            accesses = access_card(conn, dwelling_id, lang, ctx.settings) if own_data else staff_notice(lang)
+            if info is not None:
+                access.log_staff_access(conn, scope, [dwelling_id], "household_page")
+            consents = consent_card(conn, dwelling_id, lang, ctx.settings, own_data=scope.role is Role.HOUSEHOLD)
     except ScopeDenied:
         if scope.role is not Role.HOUSEHOLD and dwelling is None:
             return staff_landing(scope.role, lang)
@@ -104,8 +112,8 @@ def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
     kinds = list(info.kinds) or ["electricity"]
     heating = t(f"heating.{info.heating_type}", lang)
     area = format_quantity(info.floor_area_m2, "m²", lang, digits=0)
-    own_data = scope.role is Role.HOUSEHOLD
     return html.Div([
+        None if own_data else accesses,
         # Only a request: callbacks check it against the session's scope again.
         dcc.Store(id=DWELLING_STORE, data=None if own_data else dwelling_id),
         html.Div([
@@ -143,6 +151,8 @@ def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
             _analytics_card(SUGGESTIONS_SLOT, "soon.title.suggestions", lang),
         ]),
         _data_card(lang, own_data, dwelling_id, erasure_at, readings=may_download_readings(scope)),
+        consents,
+        accesses if own_data else None,
     ])
 
 
@@ -210,6 +220,7 @@ def update_consumption(kind: str, granularity: str, measure: str, requested_dwel
         today = datetime.now(settings.tz).date()
         with ctx.connection() as conn:
             dwelling_id = resolve_dwelling(conn, scope, requested_dwelling)
+            access.log_staff_access(conn, scope, [dwelling_id], "household_page")
             periods = queries.consumption_by_period(
                 conn, dwelling_id, kind, granularity, timezone=settings.timezone,
                 gas_kwh_per_m3=settings.gas_kwh_per_m3, today=today,
@@ -295,6 +306,7 @@ def update_analytics(kind: str, requested_dwelling: object) -> tuple[Any, Any, A
         scope = current_scope()
         with ctx.connection() as conn:
             dwelling_id = resolve_dwelling(conn, scope, requested_dwelling)
+            access.log_staff_access(conn, scope, [dwelling_id], "household_page")
             return household_analytics.cards(conn, dwelling_id, kind, lang, ctx.settings)
     except ScopeDenied:
         flask.current_app.logger.warning("scope denied in update_analytics")

@@ -18,7 +18,8 @@ from babel.dates import format_datetime, format_timedelta
 from dash import MATCH, Input, Output, State, callback, ctx, dcc, html
 
 from analytics.notify.messages import evidence_sentences
-from dashboard import actions, context, queries
+from dashboard import access, actions, context, queries
+from dashboard.access_view import staff_notice
 from dashboard.auth import session_language
 from dashboard.figures import building_curve_figure, manager_alert_sentence
 from dashboard.household_analytics import SEVERITY_COLOURS
@@ -77,8 +78,11 @@ def layout(**_query: Any) -> Any:
         done = queries.alert_actions(conn, [alert.id for alert in [*alerts, *history]])
         silent = queries.silent_meters(conn, buildings, _silence_clock(conn, datetime.now(settings.tz)) - SILENT_AFTER)
         savings = queries.savings_of_buildings(conn, buildings)
+        # A home's alert shown with its evidence is an access to that home's data.
+        access.log_alert_access(conn, scope, [alert.id for alert in [*alerts, *history]])
     return html.Div([
         html.H1(t("manager.title", lang), className="h3 mb-3"),
+        staff_notice(lang),
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody([
                 html.H2(t("manager.alerts", lang), className="h5 card-title"),
