@@ -22,7 +22,7 @@ from babel.dates import format_datetime
 from babel.numbers import format_decimal, format_percent
 from babel.units import format_unit
 
-from analytics.verdict import OpenAlert, judge
+from analytics.verdict import OpenAlert, Verdict, judge
 
 LANGUAGES = ("fr", "en")
 EVENTS = ("opened", "resolved")  # and reminders, "reminder-1", "reminder-2", …
@@ -400,7 +400,7 @@ def headline(facts: AlertFacts, event: str, language: str, tz: ZoneInfo) -> str:
     )
 
 
-def _dwelling_verdict(facts: AlertFacts) -> Any:
+def _dwelling_verdict(facts: AlertFacts) -> Verdict:
     """The dwelling's verdict from its other open alerts (the one the household page and the ranking use)."""
     return judge([OpenAlert(kind, "warning", facts.meter_kind) for kind in facts.other_open_kinds], [], [])
 
