@@ -18,7 +18,7 @@ VERDICT_MESSAGES: dict[str, dict[str, str]] = {
         "action.above_baseline": "Votre consommation ({kind}) est au-dessus de son niveau habituel à météo égale : un conseiller énergie peut vous aider à en trouver la cause.",
         # To the household without the ratio: it is against a median, which is one neighbour's value.
         "action.ranked_high": "Sur douze mois, corrigée de la météo, votre consommation ({kind}) par m² est parmi les plus élevées des logements similaires : un conseiller énergie peut faire le point avec vous (réglages du chauffage, appareils, isolation).",
-        "ranking.ranked_high": "{ratio} fois la médiane des logements similaires (au-delà de {high} fois, ou premier du classement, c'est un gros consommateur).",
+        "ranking.ranked_high": "{ratio} fois la médiane des logements similaires (à partir de {high} fois, ou de {top} fois pour le premier du classement, c'est un gros consommateur).",
         "contract.base": "Contrat d'électricité : option Base, {kva} kVA, depuis le {since}.",
         "contract.hphc": "Contrat d'électricité : option Heures creuses ({hours}), {kva} kVA, depuis le {since}.",
         "contract.tempo": "Contrat d'électricité : option Tempo, {kva} kVA, depuis le {since}.",
@@ -42,7 +42,7 @@ VERDICT_MESSAGES: dict[str, dict[str, str]] = {
         "action.base_load_rise_plain": "Your standby use has risen: look for the appliance left on.",
         "action.above_baseline": "Your {kind} use is above its usual level for the weather: an energy adviser can help you find why.",
         "action.ranked_high": "Over twelve months, weather-corrected, your {kind} use per m² is among the highest of similar homes: an energy adviser can go through it with you (heating settings, appliances, insulation).",
-        "ranking.ranked_high": "{ratio} times the median of similar homes (from {high} times, or first of the ranking, a home counts as a high consumer).",
+        "ranking.ranked_high": "{ratio} times the median of similar homes (from {high} times, or {top} times for the first of the ranking, a home counts as a high consumer).",
         "contract.base": "Electricity contract: Base option, {kva} kVA, since {since}.",
         "contract.hphc": "Electricity contract: off-peak option ({hours}), {kva} kVA, since {since}.",
         "contract.tempo": "Electricity contract: Tempo option, {kva} kVA, since {since}.",

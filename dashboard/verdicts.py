@@ -122,7 +122,8 @@ def ranking_reasons(stored: Sequence[object], alerts: Sequence[queries.AlertRow]
     standing = Standing("", rank, ratio, len(stored))
     if not stored and judge([], [standing], [], SETTINGS).concerns:
         lines.append(t("ranking.ranked_high", lang, ratio=format_number(ratio or 0.0, lang, digits=1),
-                       high=format_number(SETTINGS.high_ratio, lang, digits=1)))
+                       high=format_number(SETTINGS.high_ratio, lang, digits=1),
+                       top=format_number(SETTINGS.top_min_ratio, lang, digits=1)))
     return lines
 
 
