@@ -14,8 +14,8 @@ import dash_bootstrap_components as dbc
 import psycopg
 from dash import dcc, html
 
-from coopwatt.settings import Settings
 from analytics.verdict import Verdict
+from coopwatt.settings import Settings
 from dashboard import queries, verdicts
 from dashboard.figures import (
     anomaly_sentence, comparison_figure, shown_kwh_per_m2, similar_homes_explained, year_on_year,

@@ -113,3 +113,33 @@ def test_every_ranked_home_has_a_why(coop: tuple[Settings, Seed, date], lang: st
     assert "1,9" in json.dumps(cells[str(seed.dwelling_b)]) or "1.9" in json.dumps(cells[str(seed.dwelling_b)])
     leak = json.dumps(cells[str(seed.dwelling_a)], ensure_ascii=False)
     assert ("Fuite d'eau probable" if lang == "fr" else "Probable water leak") in leak
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_page_shows_the_contract_and_the_offpeak_bills(coop: tuple[Settings, Seed, date], lang: str) -> None:
+    """The contract of the day is on the page; an off-peak suggestion shows whole bills and its days, and
+    disappears once the household is on heures creuses."""
+    settings, seed, today = coop
+    evidence = {"base_cost_eur_per_year": 1210.4, "offpeak_tariff_cost_eur_per_year": 1150.2,
+                "base_subscription_eur_per_year": 185.64, "offpeak_subscription_eur_per_year": 188.88,
+                "covered_days": 56.0, "extrapolated": 1.0, "subscribed_kva": 6.0, "contract_known": 1.0,
+                "energy_kind": "electricity"}
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute("INSERT INTO supply_contract (dwelling_id, valid_from, option, subscribed_kva)"
+                     " VALUES (%s, %s, 'base', 6)", (seed.dwelling_b, today - timedelta(days=700)))
+        conn.execute("INSERT INTO suggestion (dwelling_id, kind, energy_kwh_per_year, cost_eur_per_year, evidence)"
+                     " VALUES (%s, 'offpeak_tariff', 0, 60.2, %s)", (seed.dwelling_b, Jsonb(evidence)))
+        conn.commit()
+    page = _page(settings, seed.dwelling_b, "electricity", lang)
+    assert ("option Base, 6 kVA" if lang == "fr" else "Base option, 6 kVA") in page
+    assert ("Extrapolé à une année à partir de 56 jours" if lang == "fr"
+            else "Extrapolated to a year from only 56 days") in page
+    assert "1 210" in page or "1,210" in page
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute("INSERT INTO supply_contract (dwelling_id, valid_from, option, subscribed_kva, offpeak_hours)"
+                     " VALUES (%s, %s, 'hphc', 9, '{22,23,0,1,2,3,4,5}')", (seed.dwelling_b, today - timedelta(days=10)))
+        conn.commit()
+    page = _page(settings, seed.dwelling_b, "electricity", lang)
+    assert "22 h – 6 h" in page and "9 kVA" in page
+    assert ("Passer à l'option heures creuses" if lang == "fr" else "Switch to the off-peak tariff option") not in page
+    assert "Extrapol" not in page
