@@ -61,7 +61,7 @@ def comparison_thresholds(lang: str) -> str:
     return t("verdict.thresholds", lang, near=format_fraction_percent(SETTINGS.near_average_fraction, lang))
 
 
-def year_on_year_sentence(change_fraction: float, verdict: Verdict, lang: str, kind: str = "") -> str:
+def year_on_year_sentence(change_fraction: float, verdict: Verdict, lang: str) -> str:
     """Higher, lower or stable against last year; a lower use is praised only when nothing is open or high."""
     word = year_on_year_word(change_fraction, SETTINGS)
     change = format_fraction_percent(abs(change_fraction), lang)
