@@ -10,7 +10,9 @@ ONE dwelling:
 * ``temperature_c``: the residence's mean °C per local day over the same days;
 * ``normal_c``: a normal year of daily °C (index: day of year 1–365);
 * ``hourly``: recent hourly electricity (``energy_kwh``, tz-aware local index)
-  for the night base load and the off-peak check; may be None.
+  for the night base load; may be None;
+* ``hour_of_day``: the last year's measured electricity by local hour of the day and
+  ``contracts`` (dated supply contracts) for the off-peak check (:mod:`analytics.offpeak`).
 
 It returns :class:`DwellingYear`: per kind a :class:`KindYear` (the current
 year's model or the reasons it could not be fitted, last year's model when one
@@ -34,7 +36,9 @@ from analytics.baseline import (
 )
 from analytics.errors import InsufficientDataError
 from analytics.sufficiency import Reason
-from analytics.suggestions import Suggestion, SuggestionThresholds, Tariffs, suggest_drift, suggest_offpeak_tariff
+from analytics.offpeak import HourOfDayUse, suggest_offpeak_tariff
+from analytics.suggestions import Suggestion, SuggestionThresholds, suggest_drift
+from coopwatt.tariffs import DEFAULT_OFFPEAK_HOURS, SupplyContract, TariffGrid, contract_on, grid_on
 
 # A month is compared only when nearly every day of it was measured (the rest is scaled up from the mean).
 MIN_MONTH_COVERAGE = 0.9
@@ -50,6 +54,8 @@ class DwellingInputs:
     temperature_c: pd.Series
     normal_c: pd.Series | None
     hourly: pd.DataFrame | None = None
+    hour_of_day: HourOfDayUse | None = None
+    contracts: tuple[SupplyContract, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,8 @@ def complete_months(today: date, count: int) -> list[date]:
 
 
 def analyse_dwelling(
-    inputs: DwellingInputs, *, months: int = 12, tariffs: Tariffs = Tariffs(),
+    inputs: DwellingInputs, *, months: int = 12, grids: tuple[TariffGrid, ...] = (),
+    offpeak_hours: tuple[int, ...] = DEFAULT_OFFPEAK_HOURS,
     baseline: BaselineSettings = BaselineSettings(), thresholds: SuggestionThresholds = SuggestionThresholds(),
     prices_eur_per_kwh: dict[str, float] | None = None,
 ) -> DwellingYear:
@@ -171,7 +178,11 @@ def analyse_dwelling(
         nights = night_base_load_w(inputs.hourly)
         if len(nights):
             base_load_w = float(np.nanmedian(nights.to_numpy()))
-        offpeak = suggest_offpeak_tariff(inputs.dwelling_id, inputs.hourly, tariffs, thresholds)
+    last_day = (today - pd.Timedelta(days=1)).date()
+    grid = grid_on(grids, last_day)
+    if inputs.hour_of_day is not None and grid is not None:
+        offpeak = suggest_offpeak_tariff(inputs.dwelling_id, inputs.hour_of_day,
+                                         contract_on(inputs.contracts, last_day), grid, offpeak_hours, thresholds)
         if offpeak is not None:
             suggestions.append(_with_kind(offpeak, "electricity"))
     return DwellingYear(inputs.dwelling_id, kinds, base_load_w, tuple(suggestions))

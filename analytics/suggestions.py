@@ -13,9 +13,7 @@ traced to ``energy × price``. Inputs:
 * ``suggest_heating_setpoint``: the dwelling's fitted :class:`DailyModelParams`,
   its floor area (m²), the group's typical heating sensitivity
   (kWh per K·day per m²) and a normal-year daily temperature series (°C);
-* ``suggest_offpeak_tariff``: an *interval frame* (tz-aware local
-  DatetimeIndex of interval starts, ``energy_kwh``) of at least a few weeks,
-  scaled to a year;
+* the off-peak tariff check is :mod:`analytics.offpeak` (it needs the contract and the tariff grid);
 * ``suggest_drift``: last year's and this year's fitted models and a
   normal-year temperature series — both predicted on the same weather;
 * ``suggest_leak_repair``: a ``water_leak`` :class:`Anomaly`.
@@ -32,7 +30,6 @@ import pandas as pd
 from analytics.anomalies import Anomaly, AnomalyKind
 from analytics.baseline import DailyBaselineModel, DailyModelParams
 from analytics.degree_days import heating_degree_days
-from analytics.frames import require_columns, require_datetime_index, typical_step
 
 HOURS_PER_YEAR = 8760.0
 
@@ -52,10 +49,6 @@ class Tariffs:
     """Prices, VAT included (defaults are placeholders; the settings carry the cooperative's real tariffs)."""
 
     electricity_base_eur_per_kwh: float = 0.2016
-    electricity_peak_eur_per_kwh: float = 0.2146
-    electricity_offpeak_eur_per_kwh: float = 0.1696
-    offpeak_extra_subscription_eur_per_year: float = 0.0  # HP/HC subscription minus base subscription
-    offpeak_hours: tuple[int, ...] = (22, 23, 0, 1, 2, 3, 4, 5)  # local hours billed off-peak
     gas_eur_per_kwh: float = 0.1051
     heat_eur_per_kwh: float = 0.10
     water_eur_per_m3: float = 4.34
@@ -133,43 +126,6 @@ def suggest_heating_setpoint(
         "kwh_per_degree_day_per_m2": own, "group_kwh_per_degree_day_per_m2": group_kwh_per_degree_day_per_m2,
         "heating_kwh_per_year": heating_kwh, "saving_fraction_per_c": thresholds.setpoint_saving_fraction_per_c,
         "price_eur_per_kwh": price_eur_per_kwh,
-    })
-
-
-def suggest_offpeak_tariff(
-    dwelling_id: int, intervals: pd.DataFrame, tariffs: Tariffs,
-    thresholds: SuggestionThresholds = SuggestionThresholds(),
-) -> Suggestion | None:
-    """The dwelling's own load curve billed peak/off-peak instead of base would cost less per year."""
-    require_columns(intervals, ("energy_kwh",), "interval")
-    index = require_datetime_index(intervals, "interval")
-    energy = intervals["energy_kwh"].to_numpy(dtype=float)
-    known = np.isfinite(energy)
-    if len(index) < 2:
-        return None
-    step_h = typical_step(index) / pd.Timedelta(hours=1)
-    covered_days = known.sum() * step_h / 24.0
-    if covered_days < thresholds.offpeak_min_days:
-        return None
-    offpeak = np.isin(index.hour.to_numpy(), tariffs.offpeak_hours) & known
-    scale = 365.0 / covered_days  # the measured weeks stand for a year
-    offpeak_kwh = float(energy[offpeak].sum()) * scale
-    peak_kwh = float(energy[known & ~offpeak].sum()) * scale
-    base_cost = (offpeak_kwh + peak_kwh) * tariffs.electricity_base_eur_per_kwh
-    split_cost = (
-        peak_kwh * tariffs.electricity_peak_eur_per_kwh
-        + offpeak_kwh * tariffs.electricity_offpeak_eur_per_kwh
-        + tariffs.offpeak_extra_subscription_eur_per_year
-    )
-    saving = base_cost - split_cost
-    if saving < thresholds.offpeak_min_saving_eur_per_year:
-        return None
-    # A tariff change saves money, not energy: the kWh figure is zero on purpose.
-    return Suggestion(SuggestionKind.OFFPEAK_TARIFF, dwelling_id, 0.0, saving, {
-        "peak_kwh_per_year": peak_kwh, "offpeak_kwh_per_year": offpeak_kwh,
-        "offpeak_share": offpeak_kwh / max(offpeak_kwh + peak_kwh, 1e-9),
-        "base_cost_eur_per_year": base_cost, "offpeak_tariff_cost_eur_per_year": split_cost,
-        "covered_days": float(covered_days),
     })
 
 

@@ -42,7 +42,9 @@ from analytics.comparison import compare_dwellings  # noqa: E402
 from analytics.degree_days import daily_mean_temperature_c, normal_year_temperature_c  # noqa: E402
 from analytics.errors import InsufficientDataError  # noqa: E402
 from analytics.ranking import rank_high_consumers  # noqa: E402
-from analytics.suggestions import Tariffs, suggest_leak_repair, suggest_offpeak_tariff  # noqa: E402
+from analytics.offpeak import HourOfDayUse, suggest_offpeak_tariff  # noqa: E402
+from analytics.suggestions import Tariffs, suggest_leak_repair  # noqa: E402
+from coopwatt.tariffs import load_tariff_grids  # noqa: E402
 from coopwatt.quantities import Quantity  # noqa: E402
 from coopwatt.simulator.residence import make_residences  # noqa: E402
 from coopwatt.simulator.series import iter_chunks  # noqa: E402
@@ -96,6 +98,7 @@ class Pipeline:
     def __init__(self, naive_every: int) -> None:
         self.settings = BaselineSettings()
         self.tariffs = Tariffs()
+        self.grid = load_tariff_grids()[-1]
         self.rows: list[dict[str, object]] = []
         self.counts: dict[str, int] = defaultdict(int)
         self.naive_every = naive_every
@@ -133,7 +136,11 @@ class Pipeline:
         anomalies = detect_above_baseline(frame, params.rmse_kwh, number, number)
         anomalies += detect_base_load_rise(intervals, number, number)
         anomalies += detect_spikes(intervals, number, number)
-        suggestions = [suggest_offpeak_tariff(number, intervals, self.tariffs)]
+        energy = intervals["energy_kwh"]
+        by_hour = energy.groupby(energy.index.hour)
+        use = HourOfDayUse(tuple(float(by_hour.sum().get(h, 0.0)) for h in range(24)),
+                           tuple(int(by_hour.count().get(h, 0)) for h in range(24)))
+        suggestions = [suggest_offpeak_tariff(number, use, None, self.grid)]
         if water is not None:
             leaks = detect_water_leak(pd.DataFrame({"volume_m3": water}), number, number)
             anomalies += leaks

@@ -9,6 +9,14 @@ and, optionally, the household's consents from its signed paper form (``coopwatt
 (the form's reference, required with them) and ``consent_date`` (YYYY-MM-DD). They are recorded by the
 staff account given with ``--staff``. A dwelling without consents is registered but not collected
 until its household decides (online, or on paper: ``coopwatt consent record``).
+and, optionally, the dwelling's electricity supply contract (migration 0015)::
+
+    contract_option,subscribed_kva,offpeak_hours,contract_from
+
+``contract_option`` is ``base``, ``hphc`` (heures creuses: ``offpeak_hours`` such as ``22-6`` or
+``1-6+12-14``, local hours) or ``tempo``; ``subscribed_kva`` 3 to 36; ``contract_from`` the day
+it started (YYYY-MM-DD; empty: the day of the import). A contract of another day is kept beside
+the earlier ones: a household's contract history is dated. Empty contract columns change nothing.
 
 A collective meter (building heat, a building's water inlet) leaves ``dwelling``,
 ``floor_area_m2`` and ``heating_type`` empty. The separator may be ``,`` or ``;`` (then a
@@ -34,6 +42,7 @@ import psycopg
 from coopwatt.consent import FLOWS, ConsentError, record_decisions
 from coopwatt.device_ids import meter_source_problem
 from coopwatt.settings import Settings
+from coopwatt.tariffs import OPTIONS, SupplyContract, parse_offpeak_hours
 
 COLUMNS = ("residence", "building", "dwelling", "floor_area_m2", "heating_type",
            "meter_source", "meter_kind", "meter_mode")
@@ -41,6 +50,7 @@ HEATING_TYPES = ("electric", "gas", "collective", "heat_pump", "district", "othe
 METER_KINDS = ("electricity", "gas", "water", "heat")
 METER_MODES = ("index", "interval")
 CONSENT_COLUMNS = ("consent_granted", "consent_refused", "consent_form", "consent_date")
+CONTRACT_COLUMNS = ("contract_option", "subscribed_kva", "offpeak_hours", "contract_from")
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,7 @@ class RegistryRow:
     consents: tuple[tuple[str, bool], ...] = ()  # (flow, granted) from the paper form
     consent_form: str | None = None
     consent_date: date | None = None
+    contract: SupplyContract | None = None
 
 
 @dataclass(frozen=True)
@@ -76,8 +87,9 @@ class RowError:
 class ImportCounts:
     """What an import created or changed, per kind of record."""
 
-    created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("residence", "building", "dwelling", "meter"), 0))
-    updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("dwelling", "meter"), 0))
+    created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("residence", "building", "dwelling", "meter", "contract"), 0))
+    updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("dwelling", "meter", "contract"), 0))
     consents: int = 0  # decisions read from paper forms (those already recorded are not recorded again)
 
     def summary(self) -> str:
@@ -92,9 +104,33 @@ def _number(text: str, decimal_comma: bool) -> float:
     return float(text.replace(",", ".") if decimal_comma else text)
 
 
-def _check_row(line: int, record: dict[str, str], decimal_comma: bool) -> RegistryRow | RowError:
+def _check_contract(value: dict[str, str], today: date) -> SupplyContract | str | None:
+    """The line's supply contract, None when its columns are empty, or what is wrong with them."""
+    if not any(value[column] for column in CONTRACT_COLUMNS):
+        return None
+    option = value["contract_option"]
+    if option not in OPTIONS:
+        return f"contract_option {option!r} is not one of {', '.join(OPTIONS)}"
+    if not value["subscribed_kva"].isdigit() or not 3 <= int(value["subscribed_kva"]) <= 36:
+        return f"subscribed_kva {value['subscribed_kva']!r} must be a whole number of kVA from 3 to 36"
+    hours = None
+    if option == "hphc":
+        try:
+            hours = parse_offpeak_hours(value["offpeak_hours"])
+        except ValueError:
+            return f"offpeak_hours {value['offpeak_hours']!r} must be local hours like 22-6 or 1-6+12-14"
+    elif value["offpeak_hours"]:
+        return f"offpeak_hours belong to an hphc contract, not {option}"
+    try:
+        start = date.fromisoformat(value["contract_from"]) if value["contract_from"] else today
+    except ValueError:
+        return f"contract_from {value['contract_from']!r} is not a day like 2025-08-01"
+    return SupplyContract(start, option, int(value["subscribed_kva"]), hours)
+
+
+def _check_row(line: int, record: dict[str, str], decimal_comma: bool, today: date) -> RegistryRow | RowError:
     """Validate one CSV record (pure)."""
-    value = {column: (record.get(column) or "").strip() for column in COLUMNS}
+    value = {column: (record.get(column) or "").strip() for column in COLUMNS + CONTRACT_COLUMNS}
     for column in ("residence", "building", "meter_source", "meter_kind", "meter_mode"):
         if not value[column]:
             return RowError(line, f"{column} is empty")
@@ -109,8 +145,8 @@ def _check_row(line: int, record: dict[str, str], decimal_comma: bool) -> Regist
     if isinstance(consents, RowError):
         return consents
     if not value["dwelling"]:
-        if value["floor_area_m2"] or value["heating_type"]:
-            return RowError(line, "a collective meter (no dwelling) takes no floor_area_m2 nor heating_type")
+        if value["floor_area_m2"] or value["heating_type"] or any(value[c] for c in CONTRACT_COLUMNS):
+            return RowError(line, "a collective meter (no dwelling) takes no floor_area_m2, heating_type nor contract")
         if consents[0]:
             return RowError(line, "a collective meter (no dwelling) takes no consent: households consent")
         return RegistryRow(line, value["residence"], value["building"], None, None, None,
@@ -123,9 +159,12 @@ def _check_row(line: int, record: dict[str, str], decimal_comma: bool) -> Regist
         return RowError(line, f"floor_area_m2 {value['floor_area_m2']!r} must be between 0 and 10000 m²")
     if value["heating_type"] not in HEATING_TYPES:
         return RowError(line, f"heating_type {value['heating_type']!r} is not one of {', '.join(HEATING_TYPES)}")
+    contract = _check_contract(value, today)
+    if isinstance(contract, str):
+        return RowError(line, contract)
     return RegistryRow(line, value["residence"], value["building"], value["dwelling"], area_m2,
                        value["heating_type"], value["meter_source"], value["meter_kind"], value["meter_mode"],
-                       *consents)
+                       *consents, contract)
 
 
 def _check_consents(line: int, value: dict[str, str]) -> tuple[tuple[tuple[str, bool], ...], str | None,
@@ -150,8 +189,9 @@ def _check_consents(line: int, value: dict[str, str]) -> tuple[tuple[tuple[str, 
     return tuple(decisions.items()), value["consent_form"], day
 
 
-def parse_registry(text: str) -> tuple[list[RegistryRow], list[RowError]]:
+def parse_registry(text: str, today: date | None = None) -> tuple[list[RegistryRow], list[RowError]]:
     """Valid rows and the errors of the others, with line numbers (pure; no database)."""
+    today = today or date.today()
     first_line = text.lstrip("\ufeff").split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter)
@@ -169,7 +209,7 @@ def parse_registry(text: str) -> tuple[list[RegistryRow], list[RowError]]:
         line = reader.line_num
         if not any((v or "").strip() for v in record.values() if isinstance(v, str)):
             continue
-        checked = _check_row(line, record, decimal_comma=delimiter == ";")
+        checked = _check_row(line, record, delimiter == ";", today)
         if isinstance(checked, RowError):
             errors.append(checked)
             continue
@@ -184,6 +224,11 @@ def parse_registry(text: str) -> tuple[list[RegistryRow], list[RowError]]:
                 errors.append(RowError(line, f"dwelling {'/'.join(key)} has another floor area or heating "
                                              f"type on line {first.line}"))
                 continue
+            if checked.contract is not None and first.contract is not None and checked.contract != first.contract:
+                errors.append(RowError(line, f"dwelling {'/'.join(key)} has another contract on line {first.line}"))
+                continue
+            if first.contract is None and checked.contract is not None:
+                dwellings[key] = checked  # the line that carries the dwelling's contract
         meters[checked.meter_source] = checked
         rows.append(checked)
     return rows, errors
@@ -250,6 +295,8 @@ def import_registry(conn: psycopg.Connection, rows: Iterable[RegistryRow], *, st
                            if row.consent_date else None)
                 record_decisions(conn, dwelling_id, dict(row.consents), recorded_by="staff",
                                  account_id=staff_account, paper_form=row.consent_form, decided_at=decided)
+            if row.contract is not None:
+                _upsert_contract(conn, dwelling_id, row.contract, counts)
 
         # A dwelling's meter is tied to the dwelling; a collective meter to the building.
         meter_building_id = None if dwelling_id is not None else building_id
@@ -272,6 +319,22 @@ def import_registry(conn: psycopg.Connection, rows: Iterable[RegistryRow], *, st
 def _consent_records(conn: psycopg.Connection) -> int:
     row = conn.execute("SELECT count(*) FROM consent").fetchone()
     return int(row[0]) if row else 0
+def _upsert_contract(conn: psycopg.Connection, dwelling_id: int, contract: SupplyContract,
+                     counts: ImportCounts) -> None:
+    """The dwelling's contract from its day on: the same day again replaces it, another day adds one."""
+    changed = conn.execute(
+        "INSERT INTO supply_contract (dwelling_id, valid_from, option, subscribed_kva, offpeak_hours)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (dwelling_id, valid_from) DO UPDATE SET"
+        " option = excluded.option, subscribed_kva = excluded.subscribed_kva, offpeak_hours = excluded.offpeak_hours,"
+        " recorded_at = now()"
+        " WHERE (supply_contract.option, supply_contract.subscribed_kva, supply_contract.offpeak_hours)"
+        " IS DISTINCT FROM (excluded.option, excluded.subscribed_kva, excluded.offpeak_hours)"
+        " RETURNING (xmax = 0) AS inserted",
+        (dwelling_id, contract.valid_from, contract.option, contract.subscribed_kva,
+         list(contract.offpeak_hours) if contract.offpeak_hours else None),
+    ).fetchone()
+    if changed is not None:
+        (counts.created if changed[0] else counts.updated)["contract"] += 1
 
 
 def _upsert_returning(conn: psycopg.Connection, insert: str, insert_args: tuple[object, ...],
@@ -297,7 +360,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``coopwatt registry``."""
     sub = parser.add_subparsers(dest="registry_command", required=True)
     imp = sub.add_parser("import", help="create or update residences, buildings, dwellings and meters from a CSV file")
-    imp.add_argument("path", help="CSV: " + ",".join(COLUMNS))
+    imp.add_argument("path", help="CSV: " + ",".join(COLUMNS) + " [," + ",".join(CONTRACT_COLUMNS) + "]")
     imp.add_argument("--dry-run", action="store_true", help="check the file and report, write nothing")
     imp.add_argument("--staff", help="your staff account, when the file records consents from paper forms")
 

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from coopwatt.tariffs import TariffGrid, load_tariff_grids
+
 ENV_PREFIX = "COOPWATT_"
 
 
@@ -139,11 +141,11 @@ class Settings(BaseModel):
     tariff_gas_eur_per_kwh: float = Field(0.1050, ge=0, description="gas price per kWh")
     tariff_water_eur_per_m3: float = Field(4.30, ge=0, description="water price per m³ (supply and sanitation)")
     tariff_heat_eur_per_kwh: float = Field(0.1100, ge=0, description="collective heat price per kWh")
-    # Peak/off-peak electricity (HP/HC), used to tell a household whether switching would pay.
-    tariff_electricity_peak_eur_per_kwh: float = Field(0.2146, ge=0, description="peak-hour (HP) price per kWh")
-    tariff_electricity_offpeak_eur_per_kwh: float = Field(0.1696, ge=0, description="off-peak (HC) price per kWh")
-    tariff_offpeak_extra_eur_per_year: float = Field(0.0, ge=0, description="HP/HC subscription minus base subscription, per year")
-    tariff_offpeak_hours: tuple[int, ...] = Field((22, 23, 0, 1, 2, 3, 4, 5), description="local hours billed off-peak, e.g. 22,23,0,1,2,3,4,5")
+    # Electricity contracts' prices (Base, HP/HC, Tempo kWh prices and subscriptions per kVA, dated), used to
+    # tell a household whether heures creuses would pay: the bundled regulated tariffs (coopwatt/tariffs_trv.toml)
+    # unless this names a file in the same format.
+    tariff_file: Path | None = Field(None, description="TOML grid of dated electricity tariffs (default: the bundled TRV)")
+    tariff_offpeak_hours: tuple[int, ...] = Field((22, 23, 0, 1, 2, 3, 4, 5), description="local hours billed off-peak when a contract does not say, e.g. 22,23,0,1,2,3,4,5")
     # Neighbourhood comparisons: a group of fewer homes is never published (k-anonymity).
     comparison_min_group_size: int = Field(5, ge=3, le=1000, description="smallest group of similar homes ever published (k)")
 
@@ -320,6 +322,17 @@ class Settings(BaseModel):
                 f"COOPWATT_DASHBOARD_LOGIN_FIRST_PAUSE_S ({self.dashboard_login_first_pause_s:g}) must not exceed "
                 f"COOPWATT_DASHBOARD_LOGIN_WINDOW_S ({self.dashboard_login_window_s}), the longest pause")
         return self
+
+    @field_validator("tariff_file")
+    @classmethod
+    def _check_tariff_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            load_tariff_grids(value)  # a TariffFileError (a ValueError) names the file and the entry
+        return value
+
+    def tariff_grids(self) -> tuple[TariffGrid, ...]:
+        """The dated electricity tariff grids: the file set, or the bundled regulated tariffs."""
+        return load_tariff_grids(self.tariff_file)
 
     @field_validator("tariff_offpeak_hours")
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any
 
 from babel.dates import format_date, format_datetime
 
+from analytics.verdict import comparison_word
 from coopwatt.settings import Settings
 from dashboard.i18n import (
     MESSAGES, format_money_eur, format_period, format_quantity, language_or_default, locale_of, round_as_shown, t,
@@ -205,18 +206,9 @@ def consumption_figure(
 
 VERDICTS = ("efficient", "below_average", "near_average", "above_average")
 # Within this fraction above the group average a home is "close to" it, not above it.
-NEAR_AVERAGE_FRACTION = 0.10
-
-
 def comparison_verdict(own_kwh_per_m2: float, average_kwh_per_m2: float, efficient_kwh_per_m2: float | None) -> str:
-    """Where a home stands among similar homes, as one of VERDICTS (each has a kind sentence, never a shaming one)."""
-    if efficient_kwh_per_m2 is not None and own_kwh_per_m2 <= efficient_kwh_per_m2:
-        return "efficient"
-    if own_kwh_per_m2 <= average_kwh_per_m2:
-        return "below_average"
-    if own_kwh_per_m2 <= average_kwh_per_m2 * (1 + NEAR_AVERAGE_FRACTION):
-        return "near_average"
-    return "above_average"
+    """Where a home stands among similar homes, as one of VERDICTS (the dwelling verdict's thresholds)."""
+    return comparison_word(own_kwh_per_m2, average_kwh_per_m2, efficient_kwh_per_m2)
 
 
 def similar_homes_explained(group_key: str, lang: str) -> str:

@@ -14,12 +14,13 @@ import dash_bootstrap_components as dbc
 import psycopg
 from dash import dcc, html
 
+from analytics.verdict import Verdict
 from coopwatt.settings import Settings
-from dashboard import queries
+from dashboard import queries, verdicts
 from dashboard.figures import (
-    anomaly_sentence, comparison_figure, comparison_verdict, shown_kwh_per_m2, similar_homes_explained, year_on_year,
+    anomaly_sentence, comparison_figure, shown_kwh_per_m2, similar_homes_explained, year_on_year,
 )
-from dashboard.i18n import MESSAGES, format_day, format_fraction_percent, format_money_eur, format_quantity, language_or_default, t
+from dashboard.i18n import MESSAGES, format_day, format_money_eur, format_quantity, language_or_default, t
 
 # The "this period" window compared with the same days a year earlier.
 YEAR_ON_YEAR_DAYS = 30
@@ -27,26 +28,29 @@ YEAR_ON_YEAR_DAYS = 30
 YEAR_SHIFT_DAYS = 365
 # Fewer days measured on both sides than this share of the window, and no verdict is given.
 MIN_COMPARABLE_DAY_FRACTION = 0.8
-# Below this change either way, the use is called stable (the threshold is shown to the reader).
-STABLE_FRACTION = 0.03
 # Degree-days need most days of temperature to mean anything.
 MIN_WEATHER_DAY_FRACTION = 0.8
 SEVERITY_COLOURS = {"critical": "danger", "warning": "warning", "info": "info"}
 
 
 def cards(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, settings: Settings) -> tuple[Any, ...]:
-    """The four cards' contents for one dwelling and energy kind."""
+    """The four cards' contents for one dwelling and energy kind, all from the one verdict of the dwelling."""
     today = datetime.now(settings.tz).date()
+    verdict = verdicts.dwelling_verdict(conn, dwelling_id)
     return (
-        similar_homes(conn, dwelling_id, kind, lang, min_group_size=settings.comparison_min_group_size),
-        last_year(conn, dwelling_id, kind, lang, settings, today),
+        similar_homes(conn, dwelling_id, kind, lang, min_group_size=settings.comparison_min_group_size,
+                      verdict=verdict),
+        last_year(conn, dwelling_id, kind, lang, settings, today, verdict=verdict),
         anomalies(conn, dwelling_id, lang, settings),
-        suggestions(conn, dwelling_id, lang),
+        suggestions(conn, dwelling_id, lang, verdict=verdict, today=today),
     )
 
 
-def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, *, min_group_size: int) -> Any:
+def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, *, min_group_size: int,
+                  verdict: Verdict | None = None) -> Any:
     """Use per m² beside similar homes, with a kind verdict; only a kind line when the group is below k.
+
+    No praise when the dwelling's verdict has a concern (an open alert, a high ranking).
 
     k (`min_group_size`, the comparison_min_group_size setting) is the analytics job's too: a
     group it published when k was smaller is still hidden here once k has grown.
@@ -62,9 +66,10 @@ def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: s
     own, average = shown_kwh_per_m2(comparison.own_kwh_per_m2), shown_kwh_per_m2(comparison.average_kwh_per_m2)
     efficient = (None if comparison.efficient_kwh_per_m2 is None
                  else shown_kwh_per_m2(comparison.efficient_kwh_per_m2))
-    verdict = comparison_verdict(own, average, efficient)
+    verdict = verdict or verdicts.dwelling_verdict(conn, dwelling_id)
     return html.Div([
-        html.P(t(f"verdict.{verdict}", lang), className="fw-semibold mb-1", id="similar-verdict"),
+        html.P(verdicts.comparison_sentence(own, average, efficient, verdict, lang), className="fw-semibold mb-1",
+               id="similar-verdict"),
         dcc.Graph(figure=comparison_figure(own, average, efficient, lang),
                   config={"displayModeBar": False, "responsive": True}, style={"height": "180px"},
                   id="similar-graph"),
@@ -76,6 +81,8 @@ def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: s
                className="small text-body-secondary mb-0", id="similar-who"),
         html.P(t("similar.efficient_rule", lang, k=min_group_size, twice_k=2 * min_group_size),
                className="small text-body-secondary mb-0", id="similar-efficient-rule"),
+        html.P(verdicts.comparison_thresholds(lang), className="small text-body-secondary mb-0",
+               id="similar-thresholds"),
     ])
 
 
@@ -91,7 +98,7 @@ def weather_independent(kind: str, baseline: queries.BaselineRow | None) -> bool
 
 
 def last_year(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, settings: Settings,
-              today: date) -> Any:
+              today: date, verdict: Verdict | None = None) -> Any:
     """The last 30 days against the same days a year earlier, weather-corrected when the baseline allows.
 
     Compared on the days measured on both sides only; with too few of them it says it cannot
@@ -135,14 +142,8 @@ def last_year(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, 
     if result is None:
         return html.P(t("lastyear.none", lang), className="text-body-secondary small mb-0", id="lastyear-none")
     unit = queries.UNIT_OF_KIND[kind]
-    change = format_fraction_percent(abs(result.change_fraction), lang)
-    if abs(result.change_fraction) < STABLE_FRACTION:
-        verdict = t("lastyear.same", lang)
-    elif result.change_fraction > 0:
-        verdict = t("lastyear.higher", lang, change=change)
-    else:
-        praise = not queries.open_alerts_of_dwelling(conn, dwelling_id)
-        verdict = t("lastyear.lower" if praise else "lastyear.lower_with_alert", lang, change=change)
+    sentence = verdicts.year_on_year_sentence(result.change_fraction,
+                                              verdict or verdicts.dwelling_verdict(conn, dwelling_id), lang)
     if result.weather_normalised:
         note = t("lastyear.normalised", lang, normalised=format_quantity(result.last_year_normalised or 0, unit, lang))
     elif weather_independent(kind, baseline):
@@ -150,9 +151,9 @@ def last_year(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, 
     else:
         note = t("lastyear.not_normalised", lang, why=t(why, lang))
     coverage = t("lastyear.coverage", lang, days=len(paired.days), total=paired.window_days)
-    thresholds = t("lastyear.thresholds", lang, stable=format_fraction_percent(STABLE_FRACTION, lang))
+    thresholds = verdicts.stable_threshold(lang)
     return html.Div([
-        html.P(verdict, className="fw-semibold mb-1", id="lastyear-verdict"),
+        html.P(sentence, className="fw-semibold mb-1", id="lastyear-verdict"),
         html.P(t("lastyear.figures", lang, this=format_quantity(result.this_period, unit, lang),
                  last=format_quantity(result.last_year, unit, lang)), className="mb-1", id="lastyear-figures"),
         period,
@@ -177,16 +178,27 @@ def anomalies(conn: psycopg.Connection, dwelling_id: int, lang: str, settings: S
     ], className="list-unstyled mb-0", id="anomalies-list")
 
 
-def suggestions(conn: psycopg.Connection, dwelling_id: int, lang: str) -> Any:
-    """Savings suggestions with € per year, most valuable first."""
-    rows = queries.suggestions(conn, dwelling_id)
+def suggestions(conn: psycopg.Connection, dwelling_id: int, lang: str, *, verdict: Verdict | None = None,
+                today: date | None = None) -> Any:
+    """Savings suggestions with € per year, most valuable first, then an action for each unanswered concern.
+
+    A stored off-peak suggestion is not shown once the contract of the day is no longer Base.
+    """
+    contract = queries.supply_contract(conn, dwelling_id, today or date.today())
+    rows = [row for row in queries.suggestions(conn, dwelling_id)
+            if row.kind != "offpeak_tariff" or contract is None or contract.option == "base"]
+    verdict = verdict or verdicts.dwelling_verdict(conn, dwelling_id)
+    actions = verdicts.action_sentences(verdict, lang)
     # Daily figures only (utility exports): the suggestions that need hours were not looked for; say so.
     hourly_note = (html.P(t("suggestions.daily_only", lang), className="text-body-secondary small mt-2 mb-0",
                           id="suggestions-daily-only") if queries.daily_data_only(conn, dwelling_id) else None)
-    if not rows:
-        none = html.P(t("suggestions.none", lang), className="text-body-secondary small mb-0", id="suggestions-none")
-        return html.Div([none, hourly_note]) if hourly_note is not None else none
-    items = []
+    contract_line = html.P(verdicts.contract_sentence(contract, lang), className="text-body-secondary small mt-2 mb-0",
+                           id="suggestions-contract")
+    if not rows and not actions:
+        none = html.P(verdicts.no_suggestion_sentence(verdict, lang), className="text-body-secondary small mb-0",
+                      id="suggestions-none")
+        return html.Div([none, hourly_note, contract_line])
+    items = [html.Li(html.Div(text), className="mb-2 suggestion suggestion-action") for text in actions]
     for row in rows:
         key = f"suggestion.{row.kind}"
         text = t(key, lang) if key in _messages(lang) else t("suggestion.other", lang)
@@ -196,9 +208,10 @@ def suggestions(conn: psycopg.Connection, dwelling_id: int, lang: str) -> Any:
             detail.append(html.Span(" · " + t("suggestions.energy", lang,
                                               amount=format_quantity(row.energy_kwh_per_year, "kWh", lang, digits=0)),
                                     className="text-body-secondary"))
-        items.append(html.Li([html.Div(text), html.Div(detail, className="small")], className="mb-2 suggestion"))
-    listed = html.Ol(items, className="ps-3 mb-0", id="suggestions-list")
-    return html.Div([listed, hourly_note]) if hourly_note is not None else listed
+        extra = [html.Div(line, className="small text-body-secondary")
+                 for line in (verdicts.offpeak_details(row.evidence, lang) if row.kind == "offpeak_tariff" else [])]
+        items.append(html.Li([html.Div(text), html.Div(detail, className="small"), *extra], className="mb-2 suggestion"))
+    return html.Div([html.Ol(items, className="ps-3 mb-0", id="suggestions-list"), hourly_note, contract_line])
 
 
 def _messages(lang: str) -> dict[str, str]:

@@ -9,6 +9,8 @@ from babel.dates import format_date, format_skeleton
 from babel.numbers import format_currency, format_decimal, format_percent
 from babel.units import format_unit
 
+from dashboard.i18n_verdicts import VERDICT_MESSAGES
+
 LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
 _LOCALES = {"fr": "fr_FR", "en": "en_GB"}
@@ -514,6 +516,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "landing.manager_about": "Your buildings' alerts, silent meters, daily curves and savings after works.",
     },
 }
+# The dwelling verdict's and the supply contract's sentences live beside it (issue 13).
+for _lang, _extra in VERDICT_MESSAGES.items():
+    MESSAGES[_lang].update(_extra)
 
 
 def language_or_default(value: str | None) -> str:

@@ -14,6 +14,9 @@ from datetime import date, datetime, timedelta
 
 import psycopg
 
+from analytics.verdict import Standing
+from coopwatt.tariffs import SupplyContract
+
 KINDS = ("electricity", "gas", "water", "heat")
 GRANULARITIES = ("day", "week", "month", "year")
 # What a kind is shown in: gas in kWh (converted from m³ when a meter only reports volume).
@@ -643,3 +646,34 @@ def buildings_named(conn: psycopg.Connection, building_ids: list[int]) -> list[t
     """(id, name) of these buildings, by code."""
     return [(row[0], row[1]) for row in conn.execute(
         "SELECT id, coalesce(name, code) FROM building WHERE id = ANY(%s) ORDER BY code", (building_ids,)).fetchall()]
+
+
+def standings_of_dwelling(conn: psycopg.Connection, dwelling_id: int) -> list[Standing]:
+    """The dwelling's place in the latest ranking of each energy kind (the verdict's input)."""
+    rows = conn.execute(
+        "SELECT DISTINCT ON (energy_kind) energy_kind, rank, ratio_to_group, jsonb_array_length(reasons)"
+        " FROM high_consumer WHERE dwelling_id = %s ORDER BY energy_kind, period_end DESC", (dwelling_id,),
+    ).fetchall()
+    return [Standing(kind, int(rank), None if ratio is None else float(ratio), int(count))
+            for kind, rank, ratio, count in rows]
+
+
+def open_alerts_of_dwellings(conn: psycopg.Connection, dwelling_ids: list[int]) -> dict[int, list[AlertRow]]:
+    """Open alerts per dwelling, most severe and newest first (the ranking's "why" column)."""
+    rows = conn.execute(_ALERT_SELECT.replace("SELECT a.id,", "SELECT a.dwelling_id, a.id,", 1)
+                        + " WHERE a.dwelling_id = ANY(%s) AND a.status = 'open'", (dwelling_ids,)).fetchall()
+    out: dict[int, list[tuple[object, ...]]] = {}
+    for row in rows:
+        out.setdefault(int(row[0]), []).append(row[1:])  # type: ignore[call-overload]
+    return {dwelling_id: _alerts(found) for dwelling_id, found in out.items()}
+
+
+def supply_contract(conn: psycopg.Connection, dwelling_id: int, day: date) -> SupplyContract | None:
+    """The dwelling's electricity contract in force on ``day`` (migration 0015), if the registry has it."""
+    row = conn.execute(
+        "SELECT valid_from, option, subscribed_kva, offpeak_hours FROM supply_contract"
+        " WHERE dwelling_id = %s AND valid_from <= %s ORDER BY valid_from DESC LIMIT 1", (dwelling_id, day),
+    ).fetchone()
+    if row is None:
+        return None
+    return SupplyContract(row[0], row[1], int(row[2]), tuple(row[3]) if row[3] else None)

@@ -18,12 +18,9 @@ from analytics.suggestions import (
     suggest_drift,
     suggest_heating_setpoint,
     suggest_leak_repair,
-    suggest_offpeak_tariff,
 )
 
-TARIFFS = Tariffs(electricity_base_eur_per_kwh=0.25, electricity_peak_eur_per_kwh=0.27,
-                  electricity_offpeak_eur_per_kwh=0.18, offpeak_extra_subscription_eur_per_year=12.0,
-                  gas_eur_per_kwh=0.11, water_eur_per_m3=4.0)
+TARIFFS = Tariffs(electricity_base_eur_per_kwh=0.25, gas_eur_per_kwh=0.11, water_eur_per_m3=4.0)
 
 
 def _normal_year() -> pd.Series:
@@ -62,21 +59,6 @@ def test_heating_setpoint_saves_seven_percent_of_heating() -> None:
     assert suggestion.cost_eur_per_year == pytest.approx(0.07 * heating_kwh * TARIFFS.gas_eur_per_kwh)
     # 1.2 / 60 = 0.02 kWh per K·day per m²: no suggestion when the group is as sensitive.
     assert suggest_heating_setpoint(5, params, 60.0, 0.02, normal, 0.11) is None
-
-
-def test_offpeak_tariff_from_the_load_curve() -> None:
-    index = pd.date_range("2025-04-07", periods=28 * 24, freq="h", tz=synthetic.TIMEZONE)
-    flat = pd.DataFrame({"energy_kwh": 1.0}, index=index)  # 1 kWh every hour: 8 off-peak hours a day
-    suggestion = suggest_offpeak_tariff(9, flat, TARIFFS)
-    assert suggestion is not None and suggestion.kind == SuggestionKind.OFFPEAK_TARIFF
-    base_cost = 24 * 365 * 0.25
-    split_cost = 16 * 365 * 0.27 + 8 * 365 * 0.18 + 12.0
-    assert suggestion.cost_eur_per_year == pytest.approx(base_cost - split_cost)
-    assert suggestion.energy_kwh_per_year == 0.0
-    assert suggestion.evidence["offpeak_share"] == pytest.approx(8 / 24)
-    daytime = flat.copy()
-    daytime.loc[np.isin(daytime.index.hour, TARIFFS.offpeak_hours), "energy_kwh"] = 0.0
-    assert suggest_offpeak_tariff(9, daytime, TARIFFS) is None  # all use at peak: base tariff is cheaper
 
 
 def test_drift_compares_both_years_on_the_same_weather() -> None:

@@ -204,3 +204,20 @@ def test_unknown_kind_language_or_event_is_refused() -> None:
         headline(facts("water_leak"), "reminder", "fr", PARIS)
     with pytest.raises(ValueError):
         build_payload(AlertFacts(**{**facts("spike").__dict__, "kind": "fire"}), "opened", PARIS)
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_a_resolved_alert_says_nothing_is_left_only_when_nothing_is_left(language: str) -> None:
+    """The dwelling verdict again: "rien d'autre à faire" beside an open leak contradicted the alert still open."""
+    alone = AlertFacts(**{**facts("counter_reset", resolved=True).__dict__})
+    beside = AlertFacts(**{**alone.__dict__, "other_open_kinds": ("water_leak",)})
+    nothing = "rien d'autre à faire" if language == "fr" else "nothing else to do"
+    assert nothing in build_email(alone, "resolved", language, PARIS).text
+    email = build_email(beside, "resolved", language, PARIS)
+    assert nothing not in email.text and nothing not in email.html
+    still = "restent ouvertes" if language == "fr" else "still open"
+    leak = "fuite d'eau probable" if language == "fr" else "probable water leak"
+    assert still in email.text and leak in email.text
+    assert still in build_email(AlertFacts(**{**facts("spike").__dict__, "other_open_kinds": ("meter_silent",)}),
+                                "opened", language, PARIS).text
+    assert still not in build_email(facts("spike"), "opened", language, PARIS).text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -9,6 +10,7 @@ import pytest
 
 from coopwatt import cli
 from coopwatt.registry_import import import_registry, parse_registry
+from coopwatt.tariffs import SupplyContract
 
 HEADER = "residence,building,dwelling,floor_area_m2,heating_type,meter_source,meter_kind,meter_mode\n"
 GOOD = HEADER + (
@@ -75,7 +77,7 @@ def test_import_creates_the_registry_and_is_idempotent(migrated_db_url: str) -> 
     with psycopg.connect(migrated_db_url) as conn:
         counts = import_registry(conn, rows)
         conn.commit()
-    assert counts.created == {"residence": 2, "building": 2, "dwelling": 3, "meter": 5}
+    assert counts.created == {"residence": 2, "building": 2, "dwelling": 3, "meter": 5, "contract": 0}
     first = _registry(migrated_db_url)
     assert ("heat-building-a", "heat", "index", "les-tilleuls", "A", None, None, None) in first
     assert ("water-a01", "water", "index", "les-tilleuls", "A", "A-01", 62.5, "electric") in first
@@ -95,7 +97,7 @@ def test_import_moves_a_meter_and_updates_a_dwelling(migrated_db_url: str) -> No
         moved = parse_registry(HEADER + "les-tilleuls,A,A-02,50,gas,water-a01,water,interval\n")[0]
         counts = import_registry(conn, moved)
         conn.commit()
-    assert counts.updated == {"dwelling": 1, "meter": 1}
+    assert counts.updated == {"dwelling": 1, "meter": 1, "contract": 0}
     registry = _registry(migrated_db_url)
     assert ("water-a01", "water", "interval", "les-tilleuls", "A", "A-02", 50.0, "gas") in registry
 
@@ -154,3 +156,46 @@ def test_auto_registration_refuses_the_ids_the_import_refuses(migrated_db_url: s
         conn.commit()
         sources = [row[0] for row in conn.execute("SELECT source FROM meter")]
     assert sources == ["tasmota-a02"]
+
+
+CONTRACT_HEADER = HEADER.rstrip("\n") + ",contract_option,subscribed_kva,offpeak_hours,contract_from\n"
+
+
+def test_contract_columns_are_checked_with_line_numbers() -> None:
+    """Each dwelling's supply contract is read from the same file; a bad one is named, the rest kept."""
+    text = CONTRACT_HEADER + (
+        "r1,A,A-01,62.5,electric,m1,electricity,index,hphc,9,22-6,2025-08-01\n"   # 2: good
+        "r1,A,A-01,62.5,electric,m1w,water,index,,,,\n"                          # 3: good, no contract
+        "r1,A,A-02,40,gas,m2,electricity,index,heures creuses,6,22-6,\n"         # 4: option
+        "r1,A,A-03,40,gas,m3,electricity,index,base,7.5,,\n"                     # 5: kVA
+        "r1,A,A-04,40,gas,m4,electricity,index,hphc,6,,\n"                       # 6: hours missing
+        "r1,A,A-05,40,gas,m5,electricity,index,base,6,22-6,\n"                   # 7: hours on base
+        "r1,A,A-06,40,gas,m6,electricity,index,tempo,6,,1er août\n"             # 8: day
+        "r1,A,A-01,62.5,electric,m8,gas,index,base,6,,2025-08-01\n"              # 9: other contract
+        "r1,A,A-07,40,gas,m9,electricity,index,tempo,12,,\n"                     # 10: good, dated today
+    )
+    rows, errors = parse_registry(text, today=date(2026, 12, 5))
+    assert [e.line for e in errors] == [4, 5, 6, 7, 8, 9]
+    reasons = " | ".join(str(e) for e in errors)
+    for word in ("contract_option", "subscribed_kva", "offpeak_hours", "belong to an hphc", "contract_from",
+                 "another contract on line 2"):
+        assert word in reasons
+    contracts = {row.meter_source: row.contract for row in rows}
+    assert contracts["m1"] == SupplyContract(date(2025, 8, 1), "hphc", 9, (22, 23, 0, 1, 2, 3, 4, 5))
+    assert contracts["m1w"] is None
+    assert contracts["m9"] == SupplyContract(date(2026, 12, 5), "tempo", 12)
+
+
+def test_contracts_are_imported_dated_and_idempotently(migrated_db_url: str) -> None:
+    """The same file twice changes nothing; a later contract is kept beside the earlier one."""
+    first = CONTRACT_HEADER + "r1,A,A-01,62.5,electric,m1,electricity,index,base,6,,2024-01-01\n"
+    later = CONTRACT_HEADER + "r1,A,A-01,62.5,electric,m1,electricity,index,hphc,9,22-6,2026-03-01\n"
+    with psycopg.connect(migrated_db_url) as conn:
+        assert import_registry(conn, parse_registry(first)[0]).created["contract"] == 1
+        again = import_registry(conn, parse_registry(first)[0])
+        assert again.created["contract"] == 0 and again.updated["contract"] == 0
+        import_registry(conn, parse_registry(later)[0])
+        conn.commit()
+        stored = conn.execute("SELECT valid_from, option, subscribed_kva, offpeak_hours FROM supply_contract"
+                              " ORDER BY valid_from").fetchall()
+    assert stored == [(date(2024, 1, 1), "base", 6, None), (date(2026, 3, 1), "hphc", 9, [22, 23, 0, 1, 2, 3, 4, 5])]

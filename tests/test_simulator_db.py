@@ -42,6 +42,12 @@ def test_register_is_idempotent_and_matches_what_the_encoders_emit(migrated_db_u
         assert {(kind, no_dwelling, no_building) for kind, no_dwelling, no_building, _, _ in rows} <= {
             ("electricity", False, True), ("water", False, True), ("gas", False, True), ("heat", True, False)}
         assert all(period == 1800 and installed < START for *_, period, installed in rows)
+        # Each simulated household has its supply contract, heures creuses when its water heater runs at night.
+        contracts = dict(conn.execute("SELECT d.code || '@' || r.code, c.option FROM supply_contract c"
+                                      " JOIN dwelling d ON d.id = c.dwelling_id JOIN building b ON b.id = d.building_id"
+                                      " JOIN residence r ON r.id = b.residence_id").fetchall())
+        assert contracts == {f"{d.code}@{d.residence_code}": "hphc" if d.offpeak_tariff else "base"
+                             for r in residences for d in r.dwellings}
         registry = Registry()
         registry.load(conn)
     # Every source the simulator's messages carry is a registered meter or residence.

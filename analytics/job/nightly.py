@@ -39,7 +39,7 @@ from coopwatt.settings import Settings
 log = logging.getLogger(__name__)
 
 JOB = "nightly"
-HOURLY_DAYS = 56  # eight weeks of hourly electricity: night base load and the off-peak check
+HOURLY_DAYS = 56  # eight weeks of hourly electricity: the night base load
 
 
 @dataclass
@@ -77,10 +77,6 @@ def tariffs_from(settings: Settings) -> Tariffs:
     """The cooperative's prices as the suggestion rules take them."""
     return Tariffs(
         electricity_base_eur_per_kwh=settings.tariff_electricity_eur_per_kwh,
-        electricity_peak_eur_per_kwh=settings.tariff_electricity_peak_eur_per_kwh,
-        electricity_offpeak_eur_per_kwh=settings.tariff_electricity_offpeak_eur_per_kwh,
-        offpeak_extra_subscription_eur_per_year=settings.tariff_offpeak_extra_eur_per_year,
-        offpeak_hours=settings.tariff_offpeak_hours,
         gas_eur_per_kwh=settings.tariff_gas_eur_per_kwh,
         heat_eur_per_kwh=settings.tariff_heat_eur_per_kwh,
         water_eur_per_m3=settings.tariff_water_eur_per_m3,
@@ -199,18 +195,23 @@ def _analyse_chunk(conn: psycopg.Connection, chunk: list[load.DwellingInfo], tod
     daily = load.daily_use(conn, chunk, first_day, today, tz, settings.gas_kwh_per_m3)
     until = load.local_midnight(today, tz)
     hourly = load.hourly_electricity(conn, ids, until - timedelta(days=HOURLY_DAYS), until, tz)
+    # The off-peak check compares whole yearly bills: a year of hours, summed by hour of the day in SQL.
+    by_hour = load.hour_of_day_electricity(conn, ids, until - timedelta(days=365), until, tz)
+    contracts = load.supply_contracts(conn, ids)
     conn.commit()
     empty = pd.Series(np.nan, index=pd.date_range(pd.Timestamp(first_day), pd.Timestamp(today), freq="D",
                                                   inclusive="left"))
-    tariffs, prices = tariffs_from(settings), prices_from(settings)
+    prices, grids = prices_from(settings), settings.tariff_grids()
     results = []
     for info in chunk:
         kinds = {kind: daily.get((info.dwelling_id, kind), empty) for kind in load.ENERGY_KINDS if kind in info.meters}
         try:
             year = analyse_dwelling(
                 DwellingInputs(info.dwelling_id, today, kinds, temperatures[info.residence_id],
-                               normals.get(info.residence_id), hourly.get(info.dwelling_id)),
-                months=settings.analytics_comparison_months, tariffs=tariffs, prices_eur_per_kwh=prices,
+                               normals.get(info.residence_id), hourly.get(info.dwelling_id),
+                               by_hour.get(info.dwelling_id), contracts.get(info.dwelling_id, ())),
+                months=settings.analytics_comparison_months, grids=grids,
+                offpeak_hours=settings.tariff_offpeak_hours, prices_eur_per_kwh=prices,
             )
         except Exception as exc:  # one dwelling never stops the run; the reason is kept
             log.warning("analytics nightly: dwelling %s failed: %s", info.dwelling_id, exc)

@@ -1,4 +1,4 @@
-"""Reads for the nightly run: the registry, daily use and temperatures from the rollups, recent hourly curves.
+"""Reads for the nightly run: the registry and contracts, daily use and temperatures from the rollups, hourly use.
 
 Aggregation happens in SQL (sums per dwelling, kind and local day; mean temperature per
 residence and local day); what comes back is small enough for one chunk of dwellings.
@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import psycopg
+
+from analytics.offpeak import HourOfDayUse
+from coopwatt.tariffs import SupplyContract
 
 ENERGY_KINDS = ("electricity", "gas", "heat")
 # A day counts only when every meter of the kind reported for most of it (23 hours on the spring DST day).
@@ -209,3 +212,43 @@ def intervention_daily_use(conn: psycopg.Connection, item: Intervention, start: 
          "min_hours": MIN_HOURS_PER_DAY},
     ).fetchall()
     return {kind: series for (_, kind), series in _series_by_key(rows, start, end).items()}
+
+
+def hour_of_day_electricity(conn: psycopg.Connection, dwelling_ids: list[int], since: datetime,
+                            until: datetime, tz: str) -> dict[int, HourOfDayUse]:
+    """Per dwelling: measured electricity summed by local hour of the day, with the hours behind each sum.
+
+    Estimated hours (spread over a gap) and suspect ones (frozen index, reset, spike) are left out:
+    a gap spread evenly would move night use into the day and the reverse.
+    """
+    rows = conn.execute(
+        """WITH hours AS (
+               SELECT m.dwelling_id, ch.hour, sum(ch.energy_kwh) AS kwh
+                 FROM consumption_hourly ch JOIN meter m ON m.id = ch.meter_id
+                 LEFT JOIN consumption_suspect s ON s.meter_id = ch.meter_id AND s.hour = ch.hour
+                WHERE m.dwelling_id = ANY(%s) AND m.kind = 'electricity' AND m.removed_at IS NULL
+                  AND ch.hour >= %s AND ch.hour < %s
+                GROUP BY 1, 2
+               HAVING sum(ch.energy_kwh) IS NOT NULL AND bool_and(s.hour IS NULL) AND NOT bool_or(ch.estimated))
+           SELECT dwelling_id, extract(hour FROM hour AT TIME ZONE %s)::int, sum(kwh), count(*)
+             FROM hours GROUP BY 1, 2""",
+        (dwelling_ids, since, until, tz),
+    ).fetchall()
+    sums: dict[int, list[float]] = {}
+    counts: dict[int, list[int]] = {}
+    for dwelling_id, hour, kwh, count in rows:
+        sums.setdefault(dwelling_id, [0.0] * 24)[hour] = float(kwh)
+        counts.setdefault(dwelling_id, [0] * 24)[hour] = int(count)
+    return {d: HourOfDayUse(tuple(sums[d]), tuple(counts[d])) for d in sums}
+
+
+def supply_contracts(conn: psycopg.Connection, dwelling_ids: list[int]) -> dict[int, tuple[SupplyContract, ...]]:
+    """Per dwelling: its dated electricity supply contracts (migration 0015)."""
+    rows = conn.execute(
+        "SELECT dwelling_id, valid_from, option, subscribed_kva, offpeak_hours FROM supply_contract"
+        " WHERE dwelling_id = ANY(%s) ORDER BY dwelling_id, valid_from", (dwelling_ids,)).fetchall()
+    out: dict[int, list[SupplyContract]] = {}
+    for dwelling_id, valid_from, option, kva, hours in rows:
+        out.setdefault(dwelling_id, []).append(
+            SupplyContract(valid_from, option, int(kva), tuple(hours) if hours else None))
+    return {d: tuple(c) for d, c in out.items()}

@@ -22,6 +22,8 @@ from babel.dates import format_datetime
 from babel.numbers import format_decimal, format_percent
 from babel.units import format_unit
 
+from analytics.verdict import OpenAlert, Verdict, judge
+
 LANGUAGES = ("fr", "en")
 EVENTS = ("opened", "resolved")  # and reminders, "reminder-1", "reminder-2", …
 _REMINDER = re.compile(r"reminder-([1-9][0-9]*)")
@@ -51,6 +53,7 @@ class AlertFacts:
     resolved_at: datetime | None = None
     building_name: str | None = None
     evidence: Mapping[str, float] = field(default_factory=dict)
+    other_open_kinds: tuple[str, ...] = ()  # the dwelling's other open alerts (its verdict's other concerns)
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,12 @@ _RESOLVED = {
         "above_baseline": "{Use} {of_place} is back to its usual level ({ended}).",
         "base_load_rise": "The night-time base load {of_place} is back to its usual level ({ended}).",
     },
+}
+
+# A resolved alert's headline when the dwelling still has other open alerts: no "nothing else to do".
+_RESOLVED_BESIDE_OPEN = {
+    "fr": {"counter_reset": "Le nouvel index {meter_of} {of_place} est pris en compte."},
+    "en": {"counter_reset": "The new reading of {meter} {of_place} has been taken into account."},
 }
 
 _ADVICE = {
@@ -382,11 +391,33 @@ def headline(facts: AlertFacts, event: str, language: str, tz: ZoneInfo) -> str:
     ended_moment = facts.resolved_at or facts.ended_at or facts.detected_at
     # A reminder says what the opening said: the condition is still there.
     template = (_RESOLVED if event == "resolved" else _OPENED)[language][facts.kind]
+    if event == "resolved" and not _dwelling_verdict(facts).praise:
+        template = _RESOLVED_BESIDE_OPEN[language].get(facts.kind, template)
     return template.format(
         since=format_when(facts.started_at, language, tz), ended=format_when(ended_moment, language, tz),
         in_place=in_place, of_place=of_place, meter=meter, Meter=_capitalise(meter), meter_of=meter_of,
         use=use, Use=_capitalise(use),
     )
+
+
+def _dwelling_verdict(facts: AlertFacts) -> Verdict:
+    """The dwelling's verdict from its other open alerts (the one the household page and the ranking use)."""
+    return judge([OpenAlert(kind, "warning", facts.meter_kind) for kind in facts.other_open_kinds], [], [])
+
+
+def still_open_line(facts: AlertFacts, language: str) -> str | None:
+    """"Other alerts are still open on this dwelling: …", or None when there are none."""
+    if _dwelling_verdict(facts).praise:
+        return None
+    titles = ", ".join(alert_title(kind, language).lower() for kind in facts.other_open_kinds)
+    return _t(language, f"D'autres alertes restent ouvertes sur ce logement : {titles}.",
+              f"Other alerts are still open on this dwelling: {titles}.")
+
+
+def alert_title(kind: str, language: str) -> str:
+    """An alert kind's short title ("Fuite d'eau probable"), or the kind itself when unknown."""
+    _locale(language)
+    return _TITLES[language].get(kind, kind)
 
 
 def evidence_lines(facts: AlertFacts, language: str) -> list[str]:
@@ -456,10 +487,13 @@ def build_email(facts: AlertFacts, event: str, language: str, tz: ZoneInfo) -> E
     numbers = evidence_lines(facts, language)
     advice = _ADVICE[language][facts.kind] if event != "resolved" else None
     footer = _footer_lines(facts, event, language)
+    still_open = still_open_line(facts, language)
 
     text_parts = [greeting, "", first]
     if numbers:
         text_parts += [""] + [f"- {line}" for line in numbers]
+    if still_open:
+        text_parts += ["", still_open]
     if advice:
         text_parts += ["", advice]
     text_parts += ["", "-- ", *footer]
@@ -474,6 +508,8 @@ def build_email(facts: AlertFacts, event: str, language: str, tz: ZoneInfo) -> E
     ]
     if numbers:
         html_parts.append("<ul>" + "".join(f"<li>{e(line)}</li>" for line in numbers) + "</ul>")
+    if still_open:
+        html_parts.append(f"<p>{e(still_open)}</p>")
     if advice:
         html_parts.append(f"<p>{e(advice)}</p>")
     html_parts.append('<hr><p style="color: #555; font-size: 0.9em">' + "<br>".join(e(line) for line in footer) + "</p>")

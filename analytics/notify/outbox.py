@@ -51,7 +51,10 @@ _DUE_ROW = """
 SELECT n.alert_id, n.event, n.channel, n.target, n.attempts,
        a.kind, a.severity, a.meter_id, a.started_at, a.ended_at, a.detected_at, a.resolved_at,
        a.acknowledged_at, a.evidence, m.kind, d.code, b.id, b.code, b.name, r.code, r.name,
-       rc.language, rc.id IS NOT NULL
+       rc.language, rc.id IS NOT NULL,
+       -- The dwelling's other open alerts: a message never says "nothing else to do" beside them.
+       coalesce(array(SELECT o.kind FROM alert o WHERE o.dwelling_id = d.id AND o.id <> a.id
+                      AND o.status = 'open' ORDER BY o.kind), '{}')
 FROM alert_notification n
 JOIN alert a ON a.id = n.alert_id
 JOIN meter m ON m.id = a.meter_id
@@ -110,7 +113,7 @@ def retry_delay(attempts: int, settings: Settings) -> timedelta:
 def _as_due(row: tuple[Any, ...]) -> _Due:
     (alert_id, event, channel, target, attempts, kind, severity, meter_id, started_at, ended_at, detected_at,
      resolved_at, acknowledged_at, evidence, meter_kind, dwelling_code, building_id, building_code, building_name,
-     residence_code, residence_name, language, is_recipient) = row
+     residence_code, residence_name, language, is_recipient, other_open) = row
     facts = None
     if building_id is not None:
         facts = AlertFacts(
@@ -119,6 +122,7 @@ def _as_due(row: tuple[Any, ...]) -> _Due:
             building_name=building_name, dwelling_code=dwelling_code, started_at=started_at,
             detected_at=detected_at, ended_at=ended_at, resolved_at=resolved_at,
             evidence={k: float(v) for k, v in (evidence or {}).items() if isinstance(v, int | float)},
+            other_open_kinds=tuple(other_open or ()),
         )
     return _Due(alert_id, event, channel, target, attempts, acknowledged_at is not None, bool(is_recipient),
                 language or "fr", facts)

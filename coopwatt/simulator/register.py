@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from zoneinfo import ZoneInfo
 
@@ -20,9 +20,10 @@ from coopwatt.consent import FLOWS, meter_collections, record_first_decisions
 from coopwatt.consent import Collection as ConsentCollection
 from coopwatt.quantities import Quantity
 from coopwatt.simulator.faults import Fault
-from coopwatt.simulator.residence import Residence
+from coopwatt.simulator.residence import Dwelling, Residence
 from coopwatt.simulator.series import GAS_KWH_PER_M3, Chunk, iter_chunks
 from ingest.consent_gate import gate_import_rows
+from coopwatt.tariffs import DEFAULT_OFFPEAK_HOURS, SupplyContract
 from ingest.store import ReadingRow, TemperatureRow, store_readings, store_temperatures
 
 DEFAULT_REPORTING_PERIOD_S = 1800
@@ -80,6 +81,7 @@ def register_residences(conn: psycopg.Connection, residences: Sequence[Residence
     refused = refused or {}
     record_first_decisions(conn, {did: {flow: flow not in refused.get(key, ()) for flow in FLOWS}
                                   for key, did in dwelling_ids.items()}, recorded_by="household")
+    _register_contracts(conn, dwellings, dwelling_ids, installed_at.date())
     meters = [m for r in residences for m in r.meters]
     meter_rows = conn.execute(
         "INSERT INTO meter (dwelling_id, building_id, kind, mode, source, format, installed_at, reporting_period_s)"
@@ -97,6 +99,28 @@ def register_residences(conn: psycopg.Connection, residences: Sequence[Residence
          [m.kind for m in meters], [m.source for m in meters], [m.format for m in meters]),
     ).fetchall()
     return Registered(residence_ids=residence_ids, dwelling_ids=dwelling_ids, meter_ids=dict(meter_rows))
+
+
+def contract_of(dwelling: Dwelling, since: date) -> SupplyContract:
+    """The simulated household's supply contract: heures creuses 22–6 when its water heater runs at night."""
+    kva = 9 if dwelling.heating_type == "electric" else 6  # electric heating needs the larger power
+    if dwelling.offpeak_tariff:
+        return SupplyContract(since, "hphc", kva, DEFAULT_OFFPEAK_HOURS)
+    return SupplyContract(since, "base", kva)
+
+
+def _register_contracts(conn: psycopg.Connection, dwellings: Sequence[Dwelling],
+                        dwelling_ids: dict[tuple[str, str], int], since: date) -> None:
+    """Each simulated dwelling's contract from the start of its history (replaced if simulated again)."""
+    contracts = [contract_of(d, since) for d in dwellings]
+    ids = [dwelling_ids[(d.residence_code, d.code)] for d in dwellings]
+    conn.execute("DELETE FROM supply_contract WHERE dwelling_id = ANY(%s)", (ids,))
+    conn.execute(
+        "INSERT INTO supply_contract (dwelling_id, valid_from, option, subscribed_kva, offpeak_hours)"
+        " SELECT d, %s, o, k, CASE WHEN o = 'hphc' THEN %s::smallint[] END"
+        " FROM unnest(%s::int[], %s::text[], %s::smallint[]) AS t(d, o, k)",
+        (since, list(DEFAULT_OFFPEAK_HOURS), ids, [c.option for c in contracts], [c.subscribed_kva for c in contracts]),
+    )
 
 
 def reading_rows(chunk: Chunk, meter_ids: dict[str, int], *,

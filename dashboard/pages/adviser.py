@@ -15,7 +15,7 @@ import flask
 import psycopg
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import access, actions, context, queries
+from dashboard import access, actions, context, queries, verdicts
 from dashboard.access_view import staff_notice
 from dashboard.auth import session_language
 from dashboard.figures import load_curve_figure, reason_text
@@ -162,16 +162,22 @@ def update_ranking(residence: object, building: object, heating: object, kind: o
                 heating_type=None if heating == ALL else str(heating), energy_kind=None if kind == ALL else str(kind),
                 period=chosen,
             )
+            alerts = queries.open_alerts_of_dwellings(conn, [row.dwelling_id for row in rows])
     except ScopeDenied:
         flask.current_app.logger.warning("scope denied in update_ranking")
         return dbc.Alert(t("error.denied", lang), color="danger", id="ranking-denied", className="mb-0")
     if not rows:
         return html.P(t("adviser.none", lang), className="text-body-secondary mb-0", id="ranking-empty")
-    return ranking_table(rows, lang)
+    return ranking_table(rows, alerts, lang)
 
 
-def ranking_table(rows: list[queries.HighConsumerRow], lang: str) -> dbc.Table:
-    """The ranked high consumers as a table, each with a link to its drill-down."""
+def ranking_table(rows: list[queries.HighConsumerRow], alerts: dict[int, list[queries.AlertRow]],
+                  lang: str) -> dbc.Table:
+    """The ranked high consumers as a table, each with a link to its drill-down and its reasons.
+
+    The "why" is the dwelling verdict's: the ranking's reasons, every open alert, and why it
+    counts as high when the ranking stored no reason (a top-ranked home never has an empty cell).
+    """
     header = html.Thead(html.Tr([html.Th(t(f"adviser.col.{c}", lang)) for c in
                                  ("rank", "dwelling", "kind", "use", "median", "ratio", "reasons", "follow_up")]))
     body = html.Tbody([
@@ -185,7 +191,9 @@ def ranking_table(rows: list[queries.HighConsumerRow], lang: str) -> dbc.Table:
                     else format_number(row.group_median_kwh_per_m2, lang, digits=1), className="text-end"),
             html.Td("—" if row.ratio_to_group is None else "× " + format_number(row.ratio_to_group, lang, digits=1),
                     className="text-end"),
-            html.Td(html.Ul([html.Li(reason_text(r, lang)) for r in row.reasons], className="mb-0 ps-3 small")),
+            html.Td(html.Ul([html.Li(line) for line in verdicts.ranking_reasons(
+                row.reasons, alerts.get(row.dwelling_id, []), row.ratio_to_group, row.rank, lang)],
+                className="mb-0 ps-3 small")),
             html.Td(t(f"follow_up.{row.follow_up_status}", lang) if row.follow_up_status else "—"),
         ], className="ranking-row", **{"data-dwelling": str(row.dwelling_id)})
         for row in rows
@@ -209,10 +217,14 @@ def _drilldown(conn: psycopg.Connection, scope: Scope, requested: object, lang: 
     access.log_staff_access(conn, scope, [dwelling_id], "adviser_drilldown", {"curve_days": CURVE_DAYS, "kinds": kinds})
     fitted = queries.baselines(conn, dwelling_id)
     follow = queries.latest_follow_up(conn, dwelling_id)
-    suggestion_items = [
+    stored = queries.suggestions(conn, dwelling_id)
+    verdict = verdicts.verdict_from(queries.open_alerts_of_dwelling(conn, dwelling_id),
+                                    queries.standings_of_dwelling(conn, dwelling_id), stored)
+    # The dwelling verdict's actions first: a concern no stored suggestion answers is never left without one.
+    suggestion_items = [html.Li(text) for text in verdicts.action_sentences(verdict, lang)] + [
         html.Li(f"{t('suggestion.' + s.kind, lang) if 'suggestion.' + s.kind in _keys(lang) else s.kind} — "
                 + t("suggestions.value", lang, eur=format_money_eur(round(s.cost_eur_per_year), lang)))
-        for s in queries.suggestions(conn, dwelling_id)
+        for s in stored
     ]
     area = format_quantity(info.floor_area_m2, "m²", lang, digits=0)
     tabs = dbc.Tabs([
@@ -232,7 +244,7 @@ def _drilldown(conn: psycopg.Connection, scope: Scope, requested: object, lang: 
         # Suggestions are stored per dwelling, not per energy kind: one list under the tabs.
         html.H3(t("adviser.suggestions_all", lang), className="h6 mt-3"),
         html.Ul(suggestion_items, className="small", id="drilldown-suggestions") if suggestion_items
-        else html.P(t("suggestions.none", lang), className="small text-body-secondary"),
+        else html.P(verdicts.no_suggestion_sentence(verdict, lang), className="small text-body-secondary"),
         html.H3(t("adviser.follow_up", lang), className="h6"),
         html.P(t("adviser.follow_up_last", lang, status=t(f"follow_up.{follow[0]}", lang),
                  date=format_day(follow[2].astimezone(settings.tz).date(), lang), note=follow[1])

@@ -1,0 +1,56 @@
+"""French and English sentences of the dwelling verdict and the supply contract (merged into dashboard.i18n)."""
+
+from __future__ import annotations
+
+VERDICT_MESSAGES: dict[str, dict[str, str]] = {
+    "fr": {
+        # Among similar homes, when an alert is open or the home is ranked high: the facts, no praise.
+        "verdict.efficient_with_concern": "Sur cette période, vous êtes parmi les logements similaires qui consomment le moins par m² ; un point reste toutefois à vérifier (voir ci-dessous).",
+        "verdict.below_average_with_concern": "Sur cette période, vous consommez moins que la moyenne des logements similaires ; un point reste toutefois à vérifier (voir ci-dessous).",
+        "verdict.near_average_with_concern": "Vous êtes proche de la moyenne des logements similaires ; un point reste à vérifier (voir ci-dessous).",
+        "verdict.thresholds": "Proche de la moyenne : jusqu'à {near} au-dessus.",
+        "lastyear.lower_ranked_high": "Vous avez consommé {change} de moins que l'an dernier ; votre consommation reste parmi les plus élevées des logements similaires.",
+        "suggestions.none_with_concern": "Pas de piste d'économie chiffrée pour l'instant ; les points ouverts ci-dessus restent à traiter.",
+        "action.water_leak": "Une fuite d'eau est signalée ({flow} en continu, soit environ {volume} par an) : vérifiez chasses d'eau et robinets, ou prévenez le gestionnaire.",
+        "action.water_leak_plain": "Une fuite d'eau est signalée : vérifiez chasses d'eau et robinets, ou prévenez le gestionnaire.",
+        "action.base_load_rise": "Votre consommation de veille est passée de {reference} à {level} : cherchez l'appareil resté allumé (chauffe-eau, radiateur, congélateur).",
+        "action.base_load_rise_plain": "Votre consommation de veille a augmenté : cherchez l'appareil resté allumé.",
+        "action.above_baseline": "Votre consommation ({kind}) est au-dessus de son niveau habituel à météo égale : un conseiller énergie peut vous aider à en trouver la cause.",
+        # To the household without the ratio: it is against a median, which is one neighbour's value.
+        "action.ranked_high": "Sur douze mois, corrigée de la météo, votre consommation ({kind}) par m² est parmi les plus élevées des logements similaires : un conseiller énergie peut faire le point avec vous (réglages du chauffage, appareils, isolation).",
+        "ranking.ranked_high": "{ratio} fois la médiane des logements similaires (à partir de {high} fois, ou de {top} fois pour le premier du classement, c'est un gros consommateur).",
+        "contract.base": "Contrat d'électricité : option Base, {kva} kVA, depuis le {since}.",
+        "contract.hphc": "Contrat d'électricité : option Heures creuses ({hours}), {kva} kVA, depuis le {since}.",
+        "contract.tempo": "Contrat d'électricité : option Tempo, {kva} kVA, depuis le {since}.",
+        "contract.unknown": "Contrat d'électricité : non renseigné par la coopérative (les comparaisons de tarif supposent l'option Base, 6 kVA).",
+        "offpeak.bills": "Facture d'une année, abonnement compris ({kva} kVA) : {base} en option Base contre {hphc} en heures creuses (l'abonnement heures creuses coûte {extra} de plus par an).",
+        "offpeak.full_year": "Calculé sur une année de mesures ({days} jours), aux tarifs réglementés en vigueur.",
+        "offpeak.extrapolated": "Extrapolé à une année à partir de {days} jours de mesures seulement, aux tarifs réglementés en vigueur : à confirmer sur une année complète.",
+        "offpeak.assumed_contract": "Votre contrat n'est pas renseigné : le calcul suppose l'option Base, {kva} kVA.",
+        "ranking.open_alert": "Alerte ouverte : {title}",
+    },
+    "en": {
+        "verdict.efficient_with_concern": "Over this period you are among the similar homes that use the least per m²; something is still to be checked, though (see below).",
+        "verdict.below_average_with_concern": "Over this period you use less than the average of similar homes; something is still to be checked, though (see below).",
+        "verdict.near_average_with_concern": "You are close to the average of similar homes; something is still to be checked (see below).",
+        "verdict.thresholds": "Close to the average: up to {near} above it.",
+        "lastyear.lower_ranked_high": "You used {change} less than last year; your use is still among the highest of similar homes.",
+        "suggestions.none_with_concern": "No costed saving to suggest for now; the open points above are still to be dealt with.",
+        "action.water_leak": "A water leak is reported ({flow} running continuously, about {volume} a year): check toilet cisterns and taps, or tell the building manager.",
+        "action.water_leak_plain": "A water leak is reported: check toilet cisterns and taps, or tell the building manager.",
+        "action.base_load_rise": "Your standby use went from {reference} to {level}: look for the appliance left on (water heater, radiator, freezer).",
+        "action.base_load_rise_plain": "Your standby use has risen: look for the appliance left on.",
+        "action.above_baseline": "Your {kind} use is above its usual level for the weather: an energy adviser can help you find why.",
+        "action.ranked_high": "Over twelve months, weather-corrected, your {kind} use per m² is among the highest of similar homes: an energy adviser can go through it with you (heating settings, appliances, insulation).",
+        "ranking.ranked_high": "{ratio} times the median of similar homes (from {high} times, or {top} times for the first of the ranking, a home counts as a high consumer).",
+        "contract.base": "Electricity contract: Base option, {kva} kVA, since {since}.",
+        "contract.hphc": "Electricity contract: off-peak option ({hours}), {kva} kVA, since {since}.",
+        "contract.tempo": "Electricity contract: Tempo option, {kva} kVA, since {since}.",
+        "contract.unknown": "Electricity contract: not given by the cooperative (tariff comparisons assume the Base option, 6 kVA).",
+        "offpeak.bills": "A year's bill, subscription included ({kva} kVA): {base} on the Base option against {hphc} with off-peak hours (the off-peak subscription costs {extra} more a year).",
+        "offpeak.full_year": "Worked out on a year of measurements ({days} days), at the regulated tariffs in force.",
+        "offpeak.extrapolated": "Extrapolated to a year from only {days} days of measurements, at the regulated tariffs in force: to be confirmed over a full year.",
+        "offpeak.assumed_contract": "Your contract is not on record: the figures assume the Base option, {kva} kVA.",
+        "ranking.open_alert": "Open alert: {title}",
+    },
+}
