@@ -197,3 +197,50 @@ def test_language_falls_back_on_the_account_then_the_cooperative(migrated_db_url
     letters = _letters(migrated_db_url)
     assert letters[a4][2] == "en" and letters[a4][3]["subject"].startswith("Your energy letter")
     assert letters[a5][2] == "fr" and letters[a5][0] == "paper"
+
+
+def test_the_month_run_follows_the_month_s_last_nightly_run(migrated_db_url: str) -> None:
+    from analytics.job.scheduler import build_scheduler
+    from reports.job import letters_schedule
+
+    settings = settings_for(migrated_db_url, analytics_nightly_hour=3, letters_after_nightly_h=2)
+    assert letters_schedule(settings) == (1, 5)
+    assert letters_schedule(settings.model_copy(update={"analytics_nightly_hour": 23})) == (2, 1)
+    scheduler = build_scheduler(migrated_db_url, settings)
+    scheduler.start(paused=True)
+    try:
+        trigger = scheduler.get_job("letters").trigger
+        fields = {field.name: str(field) for field in trigger.fields}
+        assert (fields["day"], fields["hour"], fields["minute"]) == ("1", "5", "0")
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_staff_change_preferences_and_print_with_the_cli(migrated_db_url: str, residence: Residence,
+                                                         tmp_path: Path) -> None:
+    import os
+    import sys
+
+    a5 = residence.dwellings["A-5"]
+    env = dict(os.environ, COOPWATT_DATABASE_URL=migrated_db_url, COOPWATT_TIMEZONE="Europe/Paris")
+
+    def coopwatt(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "coopwatt.cli", "reports", *args], env=env, capture_output=True,
+                              text=True, timeout=300)
+
+    bad = coopwatt("prefs", str(a5), "--delivery", "email", "--email", "nope")
+    assert bad.returncode == 1 and "not an e-mail address" in bad.stderr
+    done = coopwatt("prefs", str(a5), "--delivery", "paper", "--name", "Mme Durand", "--address", "3 place X\\n69001 Lyon",
+                    "--language", "en")
+    assert done.returncode == 0, done.stderr
+    assert "delivery=paper" in done.stdout and "3 place X / 69001 Lyon" in done.stdout
+    built = coopwatt("build", "--month", "2026-11", "--dwelling", str(a5))
+    assert built.returncode == 0 and "0 to e-mail, 1 on paper queued" in built.stdout, built.stderr
+    printed = coopwatt("print", "--month", "2026-11", "--dir", str(tmp_path))
+    assert printed.returncode == 0 and "(1 letter(s))" in printed.stdout, printed.stderr
+    text = _pdftotext(next(tmp_path.glob("letters-2026-11-*.pdf")))
+    assert "Mme Durand" in text and "69001 Lyon" in text and "Your energy letter" in text
+    erased = coopwatt("erase", str(a5))
+    assert erased.returncode == 0 and "erased" in erased.stdout
+    with psycopg.connect(migrated_db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM letter_preference WHERE dwelling_id = %s", (a5,)).fetchone()[0] == 0
