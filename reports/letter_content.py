@@ -230,6 +230,14 @@ def progress_section(rows: list[ProgressRow], building_id: int | None, lang: str
     return {"title": title, "lines": lines, "private": private}
 
 
+def building_lines(rows: list[ProgressRow], lang: str) -> list[str]:
+    """Each published building's progress in words (the hall page lists them all)."""
+    return [tr("progress.building_hall", lang, building=row.building_name,
+               change=signed_percent(row.change_fraction, lang),
+               share=format_fraction_percent(row.improved_fraction or 0.0, lang))
+            for row in rows[1:] if row.published and row.change_fraction is not None]
+
+
 def build_content(conn: psycopg.Connection, dwelling_id: int, month: date, settings: Settings, lang: str, *,
                   recipient_name: str | None = None, postal_address: str | None = None) -> dict | None:
     """The letter of one dwelling for the month starting ``month``, or None when the dwelling is gone."""

@@ -244,3 +244,26 @@ def test_staff_change_preferences_and_print_with_the_cli(migrated_db_url: str, r
     assert erased.returncode == 0 and "erased" in erased.stdout
     with psycopg.connect(migrated_db_url) as conn:
         assert conn.execute("SELECT count(*) FROM letter_preference WHERE dwelling_id = %s", (a5,)).fetchone()[0] == 0
+
+
+def test_an_erasure_request_from_the_household_page_removes_letter_details(migrated_db_url: str,
+                                                                           residence: Residence) -> None:
+    from dashboard.actions import request_erasure
+    from dashboard.scope import load_scope
+
+    a1 = residence.dwellings["A-1"]
+    with psycopg.connect(migrated_db_url, autocommit=True) as conn:
+        save_preference(conn, LetterPreference(a1, "email", "martin@coop.example", "fr", "Famille Martin", "12 rue X"),
+                        updated_by="test")
+        queue_month(conn, settings_for(migrated_db_url), MONTH, only=[a1], now=NOW)
+        account = conn.execute("INSERT INTO account (username, password_hash, role, dwelling_id)"
+                               " VALUES ('martin', 'x', 'household', %s) RETURNING id", (a1,)).fetchone()[0]
+        scope = load_scope(conn, account)
+        assert scope is not None
+        with conn.transaction():
+            request_erasure(conn, scope)
+        left = conn.execute("SELECT (SELECT count(*) FROM letter_preference WHERE dwelling_id = %(d)s),"
+                            " (SELECT count(*) FROM letter WHERE dwelling_id = %(d)s)", {"d": a1}).fetchone()
+        assert left == (0, 0)
+        # And no new letter is built while the request is open.
+        assert queue_month(conn, settings_for(migrated_db_url), date(2026, 12, 1), only=[a1], now=NOW).paper == 0

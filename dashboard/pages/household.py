@@ -16,6 +16,7 @@ import flask
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import actions, context, household_analytics, queries
+from dashboard.progress_panel import progress_card
 from dashboard.auth import session_language
 from dashboard.downloads import DAILY_PATH, READINGS_PATH
 from dashboard.figures import Tariffs, consumption_figure, consumption_summary
@@ -142,6 +143,7 @@ def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
             _analytics_card(ANOMALIES_SLOT, "soon.title.anomalies", lang),
             _analytics_card(SUGGESTIONS_SLOT, "soon.title.suggestions", lang),
         ]),
+        progress_card(dwelling_id, lang, own_data=own_data),
         _data_card(lang, own_data, dwelling_id, erasure_at, readings=may_download_readings(scope)),
     ])
 
