@@ -23,7 +23,7 @@ from dashboard.figures import (
 )
 from dashboard.i18n import format_day, format_fraction_percent, format_money_eur, format_period, format_quantity, t
 from reports.chart import MonthAmount, month_bars
-from reports.progress_store import ProgressRow, progress_of_residence, residence_of_dwelling
+from reports.progress_store import ProgressRow, progress_of_residence
 from reports.texts import signed_percent, tr
 
 # The same thresholds as the household page's year-on-year card.
@@ -164,15 +164,12 @@ def _similar_item(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: s
             "line": "; ".join(parts) + f" ({period}).", "details": [similar_homes_explained(comparison.group_key, lang)]}
 
 
-def _chart(conn: psycopg.Connection, dwelling_id: int, kinds: list[str], month: date, settings: Settings,
-           lang: str, tariffs: Tariffs) -> dict | None:
+def _chart(by_kind: dict[str, list[queries.PeriodUse]], month: date, lang: str, tariffs: Tariffs) -> dict | None:
     """The main energy kind (the one that cost most this month) over the last 13 months."""
     best: tuple[float, str, list[queries.PeriodUse]] | None = None
     first = date(month.year - 1, month.month, 1)
-    for kind in kinds:
-        periods = [p for p in queries.consumption_by_period(
-            conn, dwelling_id, kind, "month", timezone=settings.timezone, gas_kwh_per_m3=settings.gas_kwh_per_m3,
-            today=next_month(month) - timedelta(days=1)) if first <= p.start <= month]
+    for kind, all_periods in by_kind.items():
+        periods = [p for p in all_periods if first <= p.start <= month]
         this = next((p for p in periods if p.start == month), None)
         cost = this.amount * tariffs.eur_per_unit(kind) if this else -1.0
         if periods and (best is None or cost > best[0]):
@@ -239,8 +236,12 @@ def building_lines(rows: list[ProgressRow], lang: str) -> list[str]:
 
 
 def build_content(conn: psycopg.Connection, dwelling_id: int, month: date, settings: Settings, lang: str, *,
-                  recipient_name: str | None = None, postal_address: str | None = None) -> dict | None:
-    """The letter of one dwelling for the month starting ``month``, or None when the dwelling is gone."""
+                  recipient_name: str | None = None, postal_address: str | None = None,
+                  progress_cache: dict[int, list[ProgressRow]] | None = None) -> dict | None:
+    """The letter of one dwelling for the month starting ``month``, or None when the dwelling is gone.
+
+    ``progress_cache`` keeps each residence's progress rows across the letters of one run.
+    """
     info = queries.dwelling_info(conn, dwelling_id)
     if info is None:
         return None
@@ -248,20 +249,22 @@ def build_content(conn: psycopg.Connection, dwelling_id: int, month: date, setti
     tariffs = Tariffs.from_settings(settings)
     kinds = [kind for kind in queries.KINDS if kind in info.kinds]
     end_day = next_month(month) - timedelta(days=1)
-    periods = {}
-    for kind in kinds:
-        found = [p for p in queries.consumption_by_period(
-            conn, dwelling_id, kind, "month", timezone=settings.timezone, gas_kwh_per_m3=settings.gas_kwh_per_m3,
-            today=end_day) if p.start == month]
-        periods[kind] = found[0] if found else None
+    by_kind = {kind: queries.consumption_by_period(
+        conn, dwelling_id, kind, "month", timezone=settings.timezone, gas_kwh_per_m3=settings.gas_kwh_per_m3,
+        today=end_day) for kind in kinds}
+    periods = {kind: next((p for p in found if p.start == month), None) for kind, found in by_kind.items()}
     alerts = queries.open_alerts_of_dwelling(conn, dwelling_id)
     suggestion = _suggestion(conn, dwelling_id, lang)
     month_name = format_period(month, "month", lang)
     last_month_name = format_period(date(month.year - 1, month.month, 1), "month", lang)
     similar = [item for kind in kinds if kind != "water" and (item := _similar_item(conn, dwelling_id, kind, lang, k))]
-    residence_id = residence_of_dwelling(conn, dwelling_id)
-    building = conn.execute("SELECT building_id FROM dwelling WHERE id = %s", (dwelling_id,)).fetchone()
-    progress_rows = progress_of_residence(conn, residence_id, min_group_size=k) if residence_id is not None else []
+    place = conn.execute("SELECT b.residence_id, b.id FROM dwelling d JOIN building b ON b.id = d.building_id"
+                         " WHERE d.id = %s", (dwelling_id,)).fetchone()
+    residence_id, building_id = place if place else (None, None)
+    cache = progress_cache if progress_cache is not None else {}
+    if residence_id is not None and residence_id not in cache:
+        cache[residence_id] = progress_of_residence(conn, residence_id, min_group_size=k)
+    progress_rows = cache.get(residence_id, []) if residence_id is not None else []
     return {
         "lang": lang, "month": month.isoformat(), "dwelling_code": info.code,
         "subject": tr("subject", lang, month=month_name),
@@ -274,13 +277,13 @@ def build_content(conn: psycopg.Connection, dwelling_id: int, month: date, setti
                                                        not suggestion["none"])
                                 for kind in kinds]},
         "similar": {"title": tr("similar.title", lang), "items": similar},
-        "chart": _chart(conn, dwelling_id, kinds, month, settings, lang, tariffs),
+        "chart": _chart(by_kind, month, lang, tariffs),
         "suggestion": suggestion,
         "alerts": {"title": tr("alerts.title", lang),
                    "items": [anomaly_sentence(a.kind, a.meter_kind, a.started_at.astimezone(settings.tz), lang)
                              for a in alerts],
                    "none": "" if alerts else tr("alerts.none", lang)},
-        "progress": progress_section(progress_rows, building[0] if building else None, lang, k),
+        "progress": progress_section(progress_rows, building_id, lang, k),
         "closing": tr("closing", lang), "signature": tr("signature", lang), "sender": settings.letters_sender_name,
         "footer": tr("footer.choice", lang),
         "built_at": datetime.now(settings.tz).isoformat(timespec="seconds"),

@@ -96,10 +96,12 @@ def queue_month(conn: psycopg.Connection, settings: Settings, month: date, *, on
     """Build and queue the month's letter of every dwelling that has none yet; each committed on its own."""
     stats = QueueStats()
     moment = now or datetime.now(timezone.utc)
+    progress_cache: dict[int, Any] = {}
     for recipient in recipients(conn, month, settings, only=only):
         with conn.transaction():
             content = build_content(conn, recipient.dwelling_id, month, settings, recipient.language,
-                                    recipient_name=recipient.recipient_name, postal_address=recipient.postal_address)
+                                    recipient_name=recipient.recipient_name, postal_address=recipient.postal_address,
+                                    progress_cache=progress_cache)
             if content is None:
                 continue
             inserted = conn.execute(
