@@ -614,6 +614,8 @@ def serve_dashboard(settings: Settings, stack: contextlib.ExitStack) -> None:
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
     """Run the demo until --duration-s or Ctrl-C, then stop everything cleanly."""
+    from coopwatt.demo_letters import send_month_letters
+
     settings = _demo_settings(settings)
     _quiet_routine_logs(settings)
     # SIGTERM unwinds like Ctrl-C: every started service is stopped on the way out.
@@ -630,6 +632,7 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
             say(f"consommation horaire dérivée des index : {hours:,} heures écrites ; agrégats à jour",
                 f"hourly consumption derived from indices: {hours:,} hours written; rollups refreshed")
             analyse(settings, nightly=True, now=plan.live_start)
+            send_month_letters(settings, stack, plan.live_start, say)
             serve_dashboard(settings, stack)
             ingester = start_ingester(settings, stack)
             live = LivePublisher(settings, plan, simulation, timeline)
