@@ -23,6 +23,9 @@ from dashboard.figures import (
 )
 from dashboard.i18n import format_day, format_fraction_percent, format_money_eur, format_period, format_quantity, t
 from reports.chart import MonthAmount, month_bars
+from reports.letter_days import DwellingDays, read_days
+from reports.letter_days import months as month_totals
+from reports.letter_days import paired as paired_days
 from reports.progress_store import ProgressRow, progress_of_residence
 from reports.texts import signed_percent, tr
 
@@ -86,14 +89,13 @@ def _month_section(periods: dict[str, queries.PeriodUse | None], month: date, ta
             "none": "" if lines else tr("month.none", lang)}
 
 
-def _last_year_item(conn: psycopg.Connection, dwelling_id: int, kind: str, month: date, settings: Settings,
-                    lang: str, alert_open: bool, has_idea: bool) -> dict:
+def _last_year_item(conn: psycopg.Connection, days: DwellingDays, dwelling_id: int, kind: str, month: date,
+                    settings: Settings, lang: str, alert_open: bool, has_idea: bool) -> dict:
     """One kind's month against the same month last year, or why there is no comparison."""
     end = next_month(month)
     shift_days = (month - date(month.year - 1, month.month, 1)).days
     name = t(f"kind.{kind}", lang)
-    paired = queries.paired_use(conn, dwelling_id, kind, month, end, shift_days=shift_days,
-                                timezone=settings.timezone, gas_kwh_per_m3=settings.gas_kwh_per_m3)
+    paired = paired_days(days, kind, month, end, shift_days)
     if not paired.days:
         return {"verdict": tr("lastyear.none", lang, kind=name), "details": []}
     needed = math.ceil(MIN_COMPARABLE_DAY_FRACTION * paired.window_days)
@@ -248,10 +250,10 @@ def build_content(conn: psycopg.Connection, dwelling_id: int, month: date, setti
     k = settings.comparison_min_group_size
     tariffs = Tariffs.from_settings(settings)
     kinds = [kind for kind in queries.KINDS if kind in info.kinds]
-    end_day = next_month(month) - timedelta(days=1)
-    by_kind = {kind: queries.consumption_by_period(
-        conn, dwelling_id, kind, "month", timezone=settings.timezone, gas_kwh_per_m3=settings.gas_kwh_per_m3,
-        today=end_day) for kind in kinds}
+    # One read of the dwelling's days: the chart's 13 months hold this month and the same month last year.
+    days = read_days(conn, dwelling_id, [(date(month.year - 1, month.month, 1), next_month(month))],
+                     timezone=settings.timezone, gas_kwh_per_m3=settings.gas_kwh_per_m3)
+    by_kind = {kind: month_totals(days, kind) for kind in kinds}
     periods = {kind: next((p for p in found if p.start == month), None) for kind, found in by_kind.items()}
     alerts = queries.open_alerts_of_dwelling(conn, dwelling_id)
     suggestion = _suggestion(conn, dwelling_id, lang)
@@ -273,7 +275,7 @@ def build_content(conn: psycopg.Connection, dwelling_id: int, month: date, setti
         "recipient": {"name": recipient_name or "", "address": postal_address or ""},
         "month_use": _month_section(periods, month, tariffs, lang),
         "last_year": {"title": tr("lastyear.title", lang, month=last_month_name),
-                      "items": [_last_year_item(conn, dwelling_id, kind, month, settings, lang, bool(alerts),
+                      "items": [_last_year_item(conn, days, dwelling_id, kind, month, settings, lang, bool(alerts),
                                                        not suggestion["none"])
                                 for kind in kinds]},
         "similar": {"title": tr("similar.title", lang), "items": similar},

@@ -39,8 +39,9 @@ WITH days AS (
     FROM consumption_daily_all cd
     JOIN meter m ON m.id = cd.meter_id
     JOIN dwelling d ON d.id = m.dwelling_id
-    JOIN building b ON b.id = d.building_id
-    WHERE b.residence_id = %(residence)s AND m.kind = ANY(%(kinds)s)
+    -- The meters as a list, not a join: only a constant filter reaches inside the view's UNION
+    -- (a join made it read every meter's days, the whole cooperative's, for each residence).
+    WHERE cd.meter_id = ANY(%(meters)s)
       AND ((cd.day >= %(this_start)s AND cd.day < %(this_end)s) OR (cd.day >= %(base_start)s AND cd.day < %(base_end)s))
     GROUP BY 1, 2, 3, 4)
 SELECT dwelling_id, building_id, kind, day, kwh FROM days
@@ -117,8 +118,11 @@ def load_homes(conn: psycopg.Connection, residence_id: int, season: Season, sett
               "base_end": _midnight(season.end - timedelta(days=season.shift_days), tz)}
     by_home: dict[tuple[int, str], dict[date, float]] = defaultdict(dict)
     building_of: dict[int, int] = {}
+    meters = [row[0] for row in conn.execute(
+        "SELECT m.id FROM meter m JOIN dwelling d ON d.id = m.dwelling_id JOIN building b ON b.id = d.building_id"
+        " WHERE b.residence_id = %s AND m.kind = ANY(%s)", (residence_id, list(ENERGY_KINDS)))]
     for dwelling_id, building_id, kind, day, kwh in conn.execute(
-            _DAYS, window | {"coef": settings.gas_kwh_per_m3, "kinds": list(ENERGY_KINDS)}):
+            _DAYS, window | {"coef": settings.gas_kwh_per_m3, "meters": meters}):
         by_home[(dwelling_id, kind)][day] = float(kwh)
         building_of[dwelling_id] = building_id
     temperature_c = {row[0]: float(row[1]) for row in conn.execute(_TEMPERATURES, window)}

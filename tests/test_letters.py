@@ -267,3 +267,39 @@ def test_an_erasure_request_from_the_household_page_removes_letter_details(migra
         assert left == (0, 0)
         # And no new letter is built while the request is open.
         assert queue_month(conn, settings_for(migrated_db_url), date(2026, 12, 1), only=[a1], now=NOW).paper == 0
+
+
+def test_the_letter_s_days_agree_with_the_household_page_s_queries(migrated_db_url: str, residence: Residence) -> None:
+    """read_days/months/paired (meters pushed into the view) give what dashboard.queries gives, gaps and estimates included."""
+    from coopwatt.rollups import refresh_rollups
+    from dashboard import queries
+    from reports.letter_days import months, paired, read_days
+
+    a2 = residence.dwellings["A-2"]
+    meter = residence.meters["A-2"]
+    settings = settings_for(migrated_db_url)
+    with psycopg.connect(migrated_db_url, autocommit=True) as conn:
+        # 10 November: half the day missing; 12 November: estimated; 20 November 2025: missing last year.
+        conn.execute("DELETE FROM consumption_hourly WHERE meter_id = %s AND hour >= %s AND hour < %s",
+                     (meter, datetime(2026, 11, 10, tzinfo=PARIS), datetime(2026, 11, 10, 12, tzinfo=PARIS)))
+        conn.execute("UPDATE consumption_hourly SET estimated = true WHERE meter_id = %s AND hour = %s",
+                     (meter, datetime(2026, 11, 12, 12, tzinfo=PARIS)))
+        conn.execute("DELETE FROM consumption_hourly WHERE meter_id = %s AND hour >= %s AND hour < %s",
+                     (meter, datetime(2025, 11, 20, tzinfo=PARIS), datetime(2025, 11, 21, tzinfo=PARIS)))
+        for since in (datetime(2025, 11, 19, tzinfo=PARIS), datetime(2026, 11, 9, tzinfo=PARIS)):
+            refresh_rollups(conn, settings, since, since + timedelta(days=5))
+        days = read_days(conn, a2, [(date(2025, 11, 1), date(2026, 12, 1))], timezone="Europe/Paris",
+                         gas_kwh_per_m3=settings.gas_kwh_per_m3)
+        shift = (MONTH - date(2025, 11, 1)).days
+        expected_pair = queries.paired_use(conn, a2, "electricity", MONTH, date(2026, 12, 1), shift_days=shift,
+                                           timezone="Europe/Paris", gas_kwh_per_m3=settings.gas_kwh_per_m3)
+        expected_months = [p for p in queries.consumption_by_period(
+            conn, a2, "electricity", "month", timezone="Europe/Paris", gas_kwh_per_m3=settings.gas_kwh_per_m3,
+            today=date(2026, 11, 30)) if date(2025, 11, 1) <= p.start < date(2026, 12, 1)]
+    got = paired(days, "electricity", MONTH, date(2026, 12, 1), shift)
+    assert got.days == expected_pair.days and len(got.days) == 27  # 30 days less the 10th, 12th and 20th
+    assert got.this_period == pytest.approx(expected_pair.this_period)
+    assert got.last_year == pytest.approx(expected_pair.last_year)
+    assert [(p.start, p.days, p.estimated_days) for p in months(days, "electricity")] == \
+        [(p.start, p.days, p.estimated_days) for p in expected_months]
+    assert [p.amount for p in months(days, "electricity")] == pytest.approx([p.amount for p in expected_months])
