@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 from reports.letters import queue_month, send_due, write_print_file
 from reports.preferences import LetterPreference, PreferenceError, erase_letter_details, save_preference
 from reports.progress_store import refresh_progress
+from reports.render import render_pdf
 from tests.letters_support import PARIS, TODAY, Residence, seed_residence, settings_for
 from tests.mqtt_tools import free_port
 from tests.test_notify_outbox import Mailbox
@@ -126,6 +127,13 @@ def test_print_file_says_what_the_data_say(migrated_db_url: str, residence: Resi
     for name, dwelling in residence.dwellings.items():
         if name not in ("A-1", "B-1"):
             assert name not in text
+    # Printed in batches and joined, the file says the same, page for page.
+    with psycopg.connect(migrated_db_url) as conn:
+        contents = [row[0] for row in conn.execute(
+            "SELECT l.content FROM letter l JOIN dwelling d ON d.id = l.dwelling_id WHERE l.month = %s ORDER BY d.code",
+            (MONTH,))]
+    render_pdf(contents, tmp_path / "one-by-one.pdf", batch_letters=1)
+    assert _pdftotext(tmp_path / "one-by-one.pdf") == text
     # Look at the pages: pdftoppm renders them for a person (tests/artifacts).
     subprocess.run(["pdftoppm", "-png", "-r", "60", str(path), str(artifacts_dir / "letter-print")], check=True)
     assert (artifacts_dir / "letter-print-1.png").exists()
