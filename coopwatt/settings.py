@@ -176,8 +176,8 @@ class Settings(BaseModel):
                                      description="who signs the letters (the cooperative's name)")
     progress_goal_fraction: float = Field(
         -0.08, ge=-0.5, le=0, description="the cooperative's goal for a residence's weather-normalised use over the heating season (-0.08: 8 % less than the baseline season)")
-    progress_baseline_season: int | None = Field(
-        None, ge=2000, le=2100, description="year the baseline heating season began (unset: the season before this one)")
+    progress_baseline_season: int = Field(
+        0, ge=0, le=2100, description="year the baseline heating season began (0: the season before this one)")
     progress_season_start_month: int = Field(10, ge=1, le=12, description="first month of the heating season")
     progress_season_end_month: int = Field(5, ge=1, le=12, description="last month of the heating season")
 

@@ -8,6 +8,8 @@ by a POST form carrying the session's CSRF token.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import flask
 from markupsafe import escape
 
@@ -21,7 +23,7 @@ from reports.preferences import (
     load_preference, save_preference,
 )
 from reports.progress_store import progress_of_residence
-from reports.texts import tr
+from reports.texts import signed_percent, tr
 
 HALL_ENDPOINT = "hall"  # public: listed in dashboard/auth.py's _PUBLIC_ENDPOINTS by this name
 PREFERENCES_PATH = "/letters"
@@ -47,8 +49,12 @@ def hall_page(code: str) -> flask.Response:
         return flask.Response(plain_pages._page(lang, tr("hall.title", lang), body), status=404, mimetype="text/html")
     section = progress_section(rows, None, lang, k)
     lines = "".join(f"<p class=\"fs-5\">{escape(line)}</p>" for line in section["lines"])
+    residence = rows[0] if rows else None
+    headline = (f'<p class="display-2 fw-bold text-success mb-2" id="hall-change">'
+                f'{escape(signed_percent(residence.change_fraction, lang))}</p>'
+                if residence is not None and residence.published and residence.change_fraction is not None else "")
     buildings = "".join(f"<li>{escape(line)}</li>" for line in building_lines(rows, lang))
-    updated = (f'<p class="small text-body-secondary">{escape(tr("hall.updated", lang, start=format_day(rows[0].season_start, lang), end=format_day(rows[0].period_end, lang)))}</p>'
+    updated = (f'<p class="small text-body-secondary">{escape(tr("hall.updated", lang, start=format_day(rows[0].season_start, lang), end=format_day(rows[0].period_end - timedelta(days=1), lang)))}</p>'
                if rows else "")
     other = [code_ for code_ in LANGUAGES if code_ != lang]
     switch = "".join(f' <a href="?lang={c}" lang="{c}" class="small">{c.upper()}</a>' for c in other)
@@ -57,13 +63,16 @@ def hall_page(code: str) -> flask.Response:
   </div>
   <div class="card shadow-sm"><div class="card-body p-4" id="hall-progress">
     <h2 class="h4">{escape(section["title"])}</h2>
+    {headline}
     {lines}
     {f'<ul class="fs-5" id="hall-buildings">{buildings}</ul>' if buildings else ""}
     {updated}
     <p class="small text-body-secondary mb-0">{escape(section["private"])}</p>
   </div></div>"""
+    # A hall screen is wide: the hall-page width instead of the login form's narrow column.
     html = plain_pages._page(lang, tr("hall.title", lang), body).replace(
-        "<head>", f'<head>\n<meta http-equiv="refresh" content="{HALL_REFRESH_S}">', 1)
+        "<head>", f'<head>\n<meta http-equiv="refresh" content="{HALL_REFRESH_S}">', 1).replace(
+        "plain-page", "hall-page", 1)
     return flask.Response(html, mimetype="text/html")
 
 

@@ -63,9 +63,9 @@ def heating_season(today: date, start_month: int, end_month: int) -> tuple[date,
     return (start, end) if today >= end else (start, today)
 
 
-def baseline_start(season_start: date, baseline_season: int | None) -> date:
-    """The first day of the baseline season: the year set, else the season before this one."""
-    year = baseline_season if baseline_season is not None else season_start.year - 1
+def baseline_start(season_start: date, baseline_season: int) -> date:
+    """The first day of the baseline season: the year set, or (0) the season before this one."""
+    year = baseline_season if baseline_season > 0 else season_start.year - 1
     return date(year, season_start.month, 1)
 
 

@@ -40,6 +40,8 @@ def test_hall_page_is_public_and_shows_only_collective_figures(hall: tuple[Dashb
     text = re.sub(r"\s+", " ", page.text.replace("\u202f", " ").replace("\u00a0", " "))
     # Nine homes: (5 × −10 % + 4 × +30 %) of equal size = +7.8 % → +8 %; five in nine improved (56 %).
     assert "+8 %" in text and "56 %" in text and "−8 %" in text  # the change, the share, the goal
+    assert re.search(r'id="hall-change">\+8 %<', text)
+    assert "du 1 oct. 2026 au 4 déc. 2026" in text  # the season so far: today (5 December) is not counted
     # Building B has four homes: withheld, and so is A (residence − A would give B's figure).
     assert "Bâtiment B" not in text and "Bâtiment A" not in text
     assert "+30" not in text and "−10" not in text

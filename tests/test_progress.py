@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from coopwatt.rollups import refresh_rollups
-from reports.progress import HomeSeason, collective_progress, heating_season
+from reports.progress import HomeSeason, baseline_start, collective_progress, heating_season
 from reports.progress_store import progress_of_residence, refresh_progress
 from tests.letters_support import TODAY, seed_residence, settings_for
 
@@ -30,6 +30,9 @@ def test_heating_season_runs_from_october_and_ends_in_may() -> None:
     # Summer: the season that ended, whole.
     assert heating_season(date(2026, 8, 15), 10, 5) == (date(2025, 10, 1), date(2026, 6, 1))
     assert heating_season(date(2026, 4, 1), 1, 3) == (date(2026, 1, 1), date(2026, 4, 1))
+    # The baseline season: the one before (setting 0), or the year the cooperative chose.
+    assert baseline_start(date(2026, 10, 1), 0) == date(2025, 10, 1)
+    assert baseline_start(date(2026, 10, 1), 2023) == date(2023, 10, 1)
 
 
 def test_residence_of_k_homes_is_published_with_rounded_figures() -> None:
