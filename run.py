@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -88,6 +89,40 @@ def _uv_sync(env: dict[str, str], *, tell: bool) -> None:
         raise subprocess.CalledProcessError(uv.returncode, command)
 
 
+# Debian packages coopwatt needs at run time: Pango and a font for WeasyPrint (the letters' PDF);
+# the tests also read PDFs back with poppler's pdftotext and pdftoppm.
+RUNTIME_DEBIAN_PACKAGES = ("libpango-1.0-0", "libpangoft2-1.0-0", "fonts-dejavu-core")
+TEST_DEBIAN_PACKAGES = ("poppler-utils",)
+
+
+def _missing_debian_packages(packages: tuple[str, ...]) -> list[str]:
+    missing = []
+    for package in packages:
+        result = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True)
+        if result.returncode != 0 or "install ok installed" not in result.stdout:
+            missing.append(package)
+    return missing
+
+
+def ensure_debian_packages(packages: tuple[str, ...]) -> None:
+    """Install the Debian packages that are missing (as root, with apt-get); say what is missing otherwise."""
+    if not shutil.which("dpkg-query"):
+        return  # not Debian: the README lists what to install
+    missing = _missing_debian_packages(packages)
+    if not missing:
+        return
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        print(f"warning: missing Debian packages (install them as root): {' '.join(missing)}", flush=True)
+        return
+    print(f"installing Debian packages: {' '.join(missing)} …", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]
+    if subprocess.run(install, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+        # A fresh machine has no package lists yet.
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True)
+        subprocess.run(install, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
 def main(argv: list[str]) -> int:
     """Dispatch `demo` or `test`; Ctrl-C is the child's to handle (it stops cleanly), never a traceback here."""
     if not argv or argv[0] not in ("demo", "test"):
@@ -100,6 +135,7 @@ def main(argv: list[str]) -> int:
              "interrupted while installing: run again to finish it")
         return 130
     command, rest = argv[0], argv[1:]
+    ensure_debian_packages(RUNTIME_DEBIAN_PACKAGES + (TEST_DEBIAN_PACKAGES if command == "test" else ()))
     if command == "demo":
         args = [str(_bin("coopwatt")), "demo", *rest]
     else:

@@ -143,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     analytics = sub.add_parser("analytics", help="run the analytics schedule (or one run with --once)")
     analytics.add_argument("--once", action="store_true", help="derive, detect anomalies, run the nightly steps, send due alerts once and exit")
     analytics.set_defaults(handler=_lazy("analytics.job.cli"))
+
+    # Monthly letters to households and the residences' collective progress.
+    from reports.cli import add_arguments as add_reports_arguments
+
+    reports = sub.add_parser("reports", help="monthly letters: build, send, print file; preferences, erasure, progress")
+    add_reports_arguments(reports)
+    reports.set_defaults(handler=_lazy("reports.cli"))
     return parser
 
 

@@ -24,6 +24,7 @@ import psycopg
 from coopwatt.db import StorageMode, connect
 from coopwatt.demo_analytics import FAULT_WINDOW_DAYS, analyse
 from coopwatt.demo_console import console, counts, index_event, meter_label, number, say
+from coopwatt.demo_letters import send_month_letters
 from coopwatt.demo_live import LIVE_SPEED, LivePublisher, finish, start_ingester, watch
 from coopwatt.demo_services import DEMO_CLIENT_ID, DatabaseBusy, claim, serve_dashboard, start_services
 from coopwatt.settings import Settings, SettingsError
@@ -343,6 +344,7 @@ def _set_up(settings: Settings, args: argparse.Namespace, lock: Any, stack: cont
         f"hourly consumption derived from indices: {hours:,} hours written in {time.monotonic() - started:.0f} s; "
         "rollups refreshed")
     analyse(settings, nightly=True, now=plan.live_start)
+    send_month_letters(settings, stack, plan.live_start, say)
     serve_dashboard(settings, lock, stack)
     return settings, plan, simulation, timeline
 

@@ -184,6 +184,21 @@ class Settings(BaseModel):
         24.0, ge=0, le=24 * 30,
         description="an open warning or critical alert nobody acknowledged is sent again this often (0: never)")
 
+    # Monthly letters (reports/) and the residence's collective progress (reports/progress.py).
+    letters_default_language: Literal["fr", "en"] = Field(
+        "fr", description="language of a household's letter when neither its preferences nor its account name one")
+    letters_after_nightly_h: int = Field(
+        2, ge=1, le=20, description="hours after the nightly run of the 1st that the month's letters are built and queued")
+    letters_print_dir: str = Field("letters", min_length=1, description="folder the office's print files (PDF) are written to")
+    letters_sender_name: str = Field("Votre coopérative", min_length=1, max_length=120,
+                                     description="who signs the letters (the cooperative's name)")
+    progress_goal_fraction: float = Field(
+        -0.08, ge=-0.5, le=0, description="the cooperative's goal for a residence's weather-normalised use over the heating season (-0.08: 8 % less than the baseline season)")
+    progress_baseline_season: int = Field(
+        0, ge=0, le=2100, description="year the baseline heating season began (0: the season before this one)")
+    progress_season_start_month: int = Field(10, ge=1, le=12, description="first month of the heating season")
+    progress_season_end_month: int = Field(5, ge=1, le=12, description="last month of the heating season")
+
     log_level: str = "INFO"
     # coopwatt demo (coopwatt/demo_console.py): the language of what it prints.
     demo_language: Literal["fr", "en", "both"] = Field(

@@ -8,6 +8,7 @@ import psycopg
 
 from dashboard.queries import alert_building
 from dashboard.scope import Role, Scope, building_allowed, dwelling_allowed
+from reports.preferences import erase_letter_details
 
 
 def request_erasure(conn: psycopg.Connection, scope: Scope) -> datetime:
@@ -19,6 +20,9 @@ def request_erasure(conn: psycopg.Connection, scope: Scope) -> datetime:
         """,
         (scope.account_id, scope.username, scope.dwelling_id),
     )
+    if scope.dwelling_id is not None:
+        # Letters stop at once: the postal address, e-mail and the letters kept are personal data.
+        erase_letter_details(conn, scope.dwelling_id)
     row = conn.execute(
         "SELECT requested_at FROM erasure_request WHERE account_id = %s AND status = 'open'", (scope.account_id,),
     ).fetchone()

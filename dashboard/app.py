@@ -18,7 +18,7 @@ import flask
 from dash import Input, Output, dcc, html
 
 from coopwatt.settings import Settings, SettingsError, load_settings
-from dashboard import auth, callback_guard, downloads, rejections, security_headers
+from dashboard import auth, callback_guard, downloads, letter_pages, rejections, security_headers
 from dashboard.callback_requests import callback_request_problem
 from dashboard.context import CONFIG_KEY, AppContext
 from dashboard.i18n import LANGUAGES, t
@@ -105,6 +105,7 @@ def create_app(settings: Settings) -> dash.Dash:
     auth.install(server, settings, secret_key)
     callback_guard.install(server)
     downloads.install(server)
+    letter_pages.install(server)
     app = dash.Dash(
         "dashboard",
         server=server,

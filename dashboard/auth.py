@@ -31,7 +31,8 @@ _DUMMY_HASH = _HASHER.hash("coopwatt-no-such-user")
 
 # Routes anyone may fetch, by endpoint (so /loginx or /lang/fr/x, which reach Dash's catch-all,
 # are not public): the login form, logout, the language switch, the health check and the static CSS.
-_PUBLIC_ENDPOINTS = frozenset({"login", "logout", "language", "healthz", "_dash_assets.static"})
+# The hall page (dashboard/letter_pages.py) shows a residence's published collective figures only.
+_PUBLIC_ENDPOINTS = frozenset({"login", "logout", "language", "healthz", "_dash_assets.static", "hall"})
 _MAX_REDIRECT_LENGTH = 2000
 _MAX_USERNAME_KEPT = 65
 MAX_REQUEST_BYTES = 8 * 1024 * 1024

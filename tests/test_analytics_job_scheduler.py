@@ -59,7 +59,8 @@ def test_only_the_leader_runs_jobs_and_the_other_takes_over(migrated_db_url):
         _wait_for(lambda: second.pid in _run_pids(url), "the second process to take over")
         with psycopg.connect(url) as conn:
             jobs = {job for (job,) in conn.execute("SELECT id FROM apscheduler_jobs").fetchall()}
-        assert jobs == {"anomalies", "maintenance", "nightly", "deliver"}  # the schedule lives in the database
+        # the schedule lives in the database (letters, progress and letter e-mails: reports/)
+        assert jobs == {"anomalies", "maintenance", "nightly", "deliver", "letters", "progress", "letters-deliver"}
     finally:
         for process in (first, second):
             if process.poll() is None:

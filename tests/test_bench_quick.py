@@ -48,6 +48,10 @@ QUICK: dict[str, tuple[str, ...]] = {
     ),
     "import_bench.py": (rf"^ratio coopwatt / naive = {NUMBER}x faster$",),
     "ingest_bench.py": (rf"^ratio coopwatt / bare  = {NUMBER}", rf"^ratio coopwatt / naive = {NUMBER}x"),
+    "letters_bench.py": (
+        rf"^queue / \(N x one letter\) = {NUMBER}$",
+        rf"^print file / \(M x one PDF\) = {NUMBER}$",
+    ),
     "leak_dating.py": (
         r"^ *per period: found [0-9]+/[1-9][0-9]*, within one period",
         r"^ *hourly only: found [0-9]+/[1-9][0-9]*, within one period",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -110,6 +111,14 @@ def test_demo_on_the_machine_services(db_url: str, broker: Any, topic_prefix: st
     # The nightly analytics ran before the dashboard came up: twelve days are too few for a weather baseline,
     # so every dwelling has its reasons stored instead of a model, and the demo says so.
     assert "nightly analytics: 0 weather baselines fitted" in result.stdout, result.stdout
+    # The month's letters: half the households by e-mail to the demo's own SMTP server, the rest in the print file.
+    assert re.search(r"letters of \d{4}-\d{2}: progress of 1 residence\(s\) computed; 3 e-mail\(s\) and 3 paper",
+                     result.stdout), result.stdout
+    assert "3 e-mail(s) delivered to the local SMTP server" in result.stdout, result.stdout
+    letters = tmp_path / "data" / "letters"
+    assert len(list((letters / "mailbox").glob("*.eml"))) == 3
+    assert len(list(letters.glob("letters-*.pdf"))) == 1
+    assert "hall page (no login): /hall/" in result.stdout, result.stdout
     with psycopg.connect(db_url) as conn:
         baselines = conn.execute("SELECT count(*), bool_or(qualified), min(jsonb_array_length(reasons))"
                                  " FROM baseline").fetchone()

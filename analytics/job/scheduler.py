@@ -61,6 +61,27 @@ def deliver_job() -> None:
     deliver_pending(str(_context["url"]), _context["settings"])  # type: ignore[arg-type]
 
 
+def letters_job() -> None:
+    """Scheduled entry point: the month's letters (progress, queue, e-mail, print file), after its last nightly run."""
+    from reports.job import run_month
+
+    run_month(str(_context["url"]), _context["settings"])  # type: ignore[arg-type]
+
+
+def progress_job() -> None:
+    """Scheduled entry point: the residences' collective progress, after the nightly run."""
+    from reports.job import refresh_progress_now
+
+    refresh_progress_now(str(_context["url"]), _context["settings"])  # type: ignore[arg-type]
+
+
+def letters_deliver_job() -> None:
+    """Scheduled entry point: e-mail letters due (retries of those that failed)."""
+    from reports.job import send_pending
+
+    send_pending(str(_context["url"]), _context["settings"])  # type: ignore[arg-type]
+
+
 def maintenance_job() -> None:
     """Scheduled entry point: derive consumption, refresh rollups, delete expired raw readings."""
     run.run_maintenance(str(_context["url"]), _context["settings"])  # type: ignore[arg-type]
@@ -99,6 +120,16 @@ def build_scheduler(url: str, settings: Settings) -> BackgroundScheduler:
     # Alerts are queued by the anomaly runs; a short interval keeps "sent once, promptly" without a broker of our own.
     scheduler.add_job("analytics.job.scheduler:deliver_job", "interval", seconds=settings.alert_deliver_interval_s,
                       id="deliver", replace_existing=True)
+    # Letters (reports/): the month's on the 1st, after its nightly run has covered the month's last day.
+    from reports.job import letters_schedule
+
+    letters_day, letters_hour = letters_schedule(settings)
+    scheduler.add_job("analytics.job.scheduler:letters_job", "cron", day=letters_day, hour=letters_hour, minute=0,
+                      id="letters", replace_existing=True)
+    scheduler.add_job("analytics.job.scheduler:progress_job", "cron", hour=letters_hour, minute=30,
+                      id="progress", replace_existing=True)
+    scheduler.add_job("analytics.job.scheduler:letters_deliver_job", "interval", minutes=10,
+                      id="letters-deliver", replace_existing=True)
     return scheduler
 
 

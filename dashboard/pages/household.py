@@ -17,6 +17,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import access, actions, context, household_analytics, queries
 from dashboard.access_view import access_card, staff_notice
+from dashboard.progress_panel import progress_card
 from dashboard.auth import session_language
 from dashboard.consent_panel import consent_card
 from dashboard.downloads import DAILY_PATH, READINGS_PATH
@@ -150,6 +151,7 @@ def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
             _analytics_card(ANOMALIES_SLOT, "soon.title.anomalies", lang),
             _analytics_card(SUGGESTIONS_SLOT, "soon.title.suggestions", lang),
         ]),
+        progress_card(dwelling_id, lang, own_data=own_data),
         _data_card(lang, own_data, dwelling_id, erasure_at, readings=may_download_readings(scope)),
         consents,
         accesses if own_data else None,
