@@ -34,13 +34,19 @@ def test_baselines_recover_each_homes_heating_slope_and_balance_point(nightly_se
     assert summary.status == "ok" and summary.dwellings_processed == 5 and summary.baselines_qualified == 5
     fitted = {row[0]: row[1:] for row in _rows(
         nightly_settings, "SELECT dwelling_id, qualified, heating_kwh_per_degree_day, heating_balance_point_c,"
-        " cv_rmse, nmbe, period_start, period_end, params->>'model_type' FROM baseline WHERE energy_kind = 'electricity'")}
+        " cv_rmse, nmbe, period_start, period_end, params->>'model_type', params FROM baseline"
+        " WHERE energy_kind = 'electricity'")}
     for home in homes:
-        qualified, slope, balance, cv_rmse, nmbe, start, end, model_type = fitted[coop.dwelling_ids[home.code]]
+        qualified, slope, balance, cv_rmse, nmbe, start, end, model_type, params = fitted[coop.dwelling_ids[home.code]]
         assert qualified and model_type in ("heating", "heating_cooling")
         assert slope == pytest.approx(home.slope_kwh_per_degree_day, rel=0.10)
         assert balance == pytest.approx(home.balance_c, abs=1.0)
-        assert 0 < cv_rmse < 0.15 and abs(nmbe) < 1e-6  # OLS with an intercept: residuals sum to zero
+        # Fit quality is stored out of sample (10-fold blocked cross-validation): in sample, the NMBE of least
+        # squares with an intercept is 0 whatever the model, and CV(RMSE) flatters it.
+        assert params["cv_folds"] == 10
+        assert 0 < params["in_sample_cv_rmse"] < cv_rmse < 0.15
+        assert nmbe != 0.0 and abs(nmbe) < 0.05
+        assert (cv_rmse, nmbe) == (params["cv_rmse"], params["nmbe"])
         assert (start, end) == (date(2025, 11, 1), TODAY)
     run = _rows(nightly_settings, "SELECT status, dwellings_processed, detail->>'baselines_qualified' FROM analytics_run"
                 " WHERE job = 'nightly'")

@@ -198,6 +198,7 @@ def _analyse_chunk(conn: psycopg.Connection, chunk: list[load.DwellingInfo], tod
     daily = load.daily_use(conn, chunk, first_day, today, tz, settings.gas_kwh_per_m3)
     until = load.local_midnight(today, tz)
     hourly = load.hourly_electricity(conn, ids, until - timedelta(days=HOURLY_DAYS), until, tz)
+    model_types = load.stored_model_types(conn, ids)
     conn.commit()
     empty = pd.Series(np.nan, index=pd.date_range(pd.Timestamp(first_day), pd.Timestamp(today), freq="D",
                                                   inclusive="left"))
@@ -208,7 +209,8 @@ def _analyse_chunk(conn: psycopg.Connection, chunk: list[load.DwellingInfo], tod
         try:
             year = analyse_dwelling(
                 DwellingInputs(info.dwelling_id, today, kinds, temperatures[info.residence_id],
-                               normals.get(info.residence_id), hourly.get(info.dwelling_id)),
+                               normals.get(info.residence_id), hourly.get(info.dwelling_id),
+                               {kind: t for (d, kind), t in model_types.items() if d == info.dwelling_id}),
                 months=settings.analytics_comparison_months, tariffs=tariffs, prices_eur_per_kwh=prices,
             )
         except Exception as exc:  # one dwelling never stops the run; the reason is kept
