@@ -209,3 +209,19 @@ def test_the_anomaly_run_flags_days_far_above_the_stored_baseline(nightly_settin
     meter, started_at, _, evidence = alerts[0]
     assert started_at.astimezone(ZoneInfo("Europe/Paris")).date() == date(2026, 10, 27)
     assert evidence["ratio"] > 2.0
+
+
+def test_two_nights_two_days_apart_keep_each_homes_weather_terms(nightly_settings):
+    # Eight homes heated by gas: their electricity has no weather in it. Searching the balance-point grids at
+    # p < 0.1 gave G4 heating and cooling terms on both nights. Terms are now kept only when they predict
+    # held-out weeks, and last night's stored type is read back and stays unless clearly beaten (the close
+    # calls that flip when fitted afresh: tests/test_analytics_baseline.py, test_analytics_dwelling_year.py).
+    homes = [Home(f"G{i}", heating_type="gas", slope_kwh_per_degree_day=0.0) for i in range(8)]
+    coop = write_coop(nightly_settings, homes, date(2026, 11, 9))
+    types = []
+    for night in (datetime(2026, 11, 7, 3, tzinfo=UTC), datetime(2026, 11, 9, 3, tzinfo=UTC)):
+        summary = nightly_ok(nightly_settings.database_url, nightly_settings, now=night)
+        assert summary.baselines_qualified == 8
+        types.append(dict(_rows(nightly_settings, "SELECT dwelling_id, params->>'model_type' FROM baseline"
+                                " WHERE energy_kind = 'electricity'")))
+    assert types[0] == types[1] == {coop.dwelling_ids[h.code]: "intercept_only" for h in homes}
