@@ -97,6 +97,7 @@ def main() -> None:
         args.seeds, args.dwellings, args.per_kind = [101], 20, 1
     if TUNED_ON & set(args.seeds):
         parser.error(f"seeds {sorted(TUNED_ON & set(args.seeds))} were used for tuning or by the test")
+    measured_at = _commit()  # at the start: the code that ran
     settings = Settings()
     within: Counter[str] = Counter()
     total: Counter[str] = Counter()
@@ -139,7 +140,7 @@ def main() -> None:
                     "the one-sided upper bound of the rate per fault-free meter-year; the bar is the count a year of "
                     "'test_meters' meters exceeds with probability under 1 - confidence at that rate."),
             "command": "python " + " ".join(["bench/recall_bars.py", *sys.argv[1:]]),
-            "commit": _commit(), "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+            "commit": measured_at, "date": datetime.now(UTC).strftime("%Y-%m-%d"),
             "confidence": args.confidence, "seeds": args.seeds, "dwellings": args.dwellings,
             "per_kind": args.per_kind, "within_one_period": bars,
             "false_alarms": {"alarms": false_alarms, "meter_years": clean_meters, "upper_bound_per_meter_year":
