@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from analytics.student_t import t_critical
 
+Arr = NDArray[np.float64]
 MODEL_TYPES = ("intercept_only", "heating", "cooling", "heating_cooling")
 PARAMETERS = {"intercept_only": 1, "heating": 2, "cooling": 2, "heating_cooling": 3}
 
@@ -165,7 +166,7 @@ def _usable(nonzero: NDArray[np.float64], total: NDArray[np.float64], settings: 
 
 
 def _best_single(train: _Sums, s_x: NDArray[np.float64], s_xx: NDArray[np.float64], s_xy: NDArray[np.float64],
-                 ok: NDArray[np.bool_], settings: SelectionSettings):
+                 ok: NDArray[np.bool_], settings: SelectionSettings) -> tuple[Arr, Arr, NDArray[np.int64]]:
     """Per fold: intercept, slope and balance-point index of the best qualifying one-term fit (−1: none, intercept only)."""
     n = train.n[:, None]
     sxx = s_xx - s_x**2 / n
@@ -187,7 +188,8 @@ def _best_single(train: _Sums, s_x: NDArray[np.float64], s_xx: NDArray[np.float6
 
 
 def _best_pair(train: _Sums, h_ok: NDArray[np.bool_], c_ok: NDArray[np.bool_], heat_bp: NDArray[np.float64],
-               cool_bp: NDArray[np.float64], settings: SelectionSettings):
+               cool_bp: NDArray[np.float64], settings: SelectionSettings
+               ) -> tuple[Arr, Arr, Arr, NDArray[np.int64], NDArray[np.int64]]:
     """Per fold: intercept, slopes and balance-point indices of the best qualifying two-term fit (−1: none)."""
     n = train.n[:, None, None]
     shh = (train.shh - train.sh**2 / train.n[:, None])[:, :, None]
@@ -206,7 +208,7 @@ def _best_pair(train: _Sums, h_ok: NDArray[np.bool_], c_ok: NDArray[np.bool_], h
     crit = np.array([t_critical(settings.max_p_value, d) for d in train.n - 3])[:, None, None]
     good = (h_ok[:, :, None] & c_ok[:, None, :] & (cool_bp[None, None, :] >= heat_bp[None, :, None])
             & (det > 1e-9 * shh * scc) & (b_h > 0) & (b_c > 0) & (t_h > crit) & (t_c > crit))
-    folds, kh, kc = good.shape
+    folds, _, kc = good.shape
     flat = np.where(good, sse, np.inf).reshape(folds, -1)
     best = np.argmin(flat, axis=1)
     rows = np.arange(folds)
