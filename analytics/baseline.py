@@ -12,16 +12,23 @@ reasons) rather than fit a bad model; non-blocking reasons are kept in
     energy_kwh = intercept + heating_slope·HDD(heating_balance) + cooling_slope·CDD(cooling_balance)
 
 where every balance point of the grids is tried at once (closed-form least
-squares on numpy arrays, no per-candidate loop) and a degree-day term is kept
-only when its slope is positive and significant (two-sided p < ``max_p_value``);
-among the qualifying candidates the highest adjusted R² wins.
+squares on numpy arrays, no per-candidate loop). A degree-day term is a
+candidate only when its slope is positive and significant (two-sided
+p < ``max_p_value``), and it is KEPT only when it predicts days the fit did not
+see: the whole grid search is cross-validated (:mod:`analytics.model_selection`)
+and a weather term must lower the out-of-sample RMSE by ``min_cv_improvement``.
+Searching 29 × 25 balance points makes some p < 0.1 on pure noise; held-out
+days do not repeat that luck. ``fit(daily, previous_model_type)`` keeps
+yesterday's model type until another beats it by ``stability_margin`` more,
+so the terms change between nights only when the data changed enough.
 
 ``model.predict(frame)`` takes a frame with ``temperature_c`` (and optionally
 ``energy_kwh``) indexed by day and returns a new frame with ``predicted_kwh``,
 ``base_kwh``, ``heating_kwh``, ``cooling_kwh`` and, when ``energy_kwh`` was
 given, ``observed_kwh`` and ``residual_kwh`` (observed − predicted).
 ``model.params`` (:class:`DailyModelParams`) holds coefficients and fit
-quality (CV(RMSE), NMBE as fractions); ``DailyBaselineModel.from_params``
+quality (out-of-sample CV(RMSE) and NMBE as fractions, ``cv_folds`` saying how
+they were measured); ``DailyBaselineModel.from_params``
 rebuilds a model from stored parameters.
 
 ``HourOfWeekProfile().fit(intervals) -> self`` takes an *interval frame*:
@@ -45,6 +52,7 @@ from analytics.degree_days import cooling_degree_days, heating_degree_days
 from analytics.errors import InsufficientDataError, NotFittedError
 from analytics.frames import require_columns, require_datetime_index, typical_step
 from analytics.metrics import Guideline14Thresholds, assess_fit
+from analytics.model_selection import choose_model_type, cross_validate, fold_count
 from analytics.student_t import t_critical, t_two_sided_p
 from analytics.sufficiency import Reason, SufficiencyThresholds, check_daily_data
 
@@ -61,6 +69,14 @@ class BaselineSettings:
     heating_balance_c: tuple[float, ...] = field(default_factory=lambda: _grid(8.0, 22.0, 0.5))
     cooling_balance_c: tuple[float, ...] = field(default_factory=lambda: _grid(16.0, 28.0, 0.5))
     max_p_value: float = 0.10  # CalTRACK's significance level for degree-day terms
+    # Out-of-sample term selection (analytics.model_selection): 10 folds of 7-day blocks dealt round-robin.
+    cv_folds: int = 10
+    cv_block_days: int = 7
+    # A weather term is kept only if it lowers the out-of-sample RMSE by this fraction (2 %: measured in
+    # bench/baseline_terms.py, docs/benchmarks.md "Weather terms that are in the data").
+    min_cv_improvement: float = 0.02
+    # Yesterday's model type stays until another beats it by this fraction more (hysteresis between nights).
+    stability_margin: float = 0.02
     min_degree_day_days: int = 10  # days with non-zero degree-days needed to estimate a slope
     min_total_degree_days: float = 20.0  # K·day over the fitting period, ditto
     sufficiency: SufficiencyThresholds = SufficiencyThresholds()
@@ -83,13 +99,18 @@ class DailyModelParams:
     n_params: int
     mean_kwh: float  # mean observed daily use over the fitted days
     rmse_kwh: float  # sqrt(SSE / (n − p)), kWh/day
-    cv_rmse: float  # fraction
-    nmbe: float  # fraction
+    cv_rmse: float  # fraction; out of sample (cross-validated) unless cv_folds is 0
+    nmbe: float  # fraction; ditto (in sample it is 0 by construction of least squares)
     adjusted_r2: float
     lag1_autocorrelation: float  # of residuals on consecutive days; widens savings bands
     usable: bool  # Guideline 14 limits met
     # Covariance of (intercept, heating slope?, cooling slope?) in the order of design_matrix(); units kWh², (kWh/K·day)².
     covariance: tuple[tuple[float, ...], ...] = ()
+    # How cv_rmse and nmbe were measured: folds of the blocked cross-validation (0: in sample, as stored before).
+    cv_folds: int = 0
+    in_sample_cv_rmse: float | None = None  # fraction, with n − p as Guideline 14 writes it
+    # Out-of-sample CV(RMSE) of every model type that qualified in sample: the evidence for the kept terms.
+    candidate_cv_rmse: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         """Plain-dict form for storage as JSON."""
@@ -129,15 +150,15 @@ class DailyBaselineModel:
         model.params = params
         return model
 
-    def fit(self, daily: pd.DataFrame) -> DailyBaselineModel:
-        """Check sufficiency, then fit on the valid days; raises InsufficientDataError with reasons."""
+    def fit(self, daily: pd.DataFrame, previous_model_type: str | None = None) -> DailyBaselineModel:
+        """Check sufficiency, then fit on the valid days (keeping yesterday's terms unless clearly beaten); raises InsufficientDataError."""
         report = check_daily_data(daily, self.settings.sufficiency)
         if not report.qualified:
             raise InsufficientDataError(report.reasons)
         self.warnings = report.reasons
         energy = daily["energy_kwh"].to_numpy(dtype=float)[report.valid]
         temperature = daily["temperature_c"].to_numpy(dtype=float)[report.valid]
-        self.params = fit_daily_arrays(energy, temperature, self.settings)
+        self.params = fit_daily_arrays(energy, temperature, self.settings, previous_model_type)
         return self
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -189,8 +210,9 @@ def normalised_annual_kwh(params: DailyModelParams, normal_temperature_c: pd.Ser
     return float(model.predict(weather)["predicted_kwh"].sum())
 
 
-def fit_daily_arrays(energy_kwh: NDArray[np.float64], temperature_c: NDArray[np.float64], settings: BaselineSettings) -> DailyModelParams:
-    """Grid-search fit on clean arrays (no NaN): the vectorised heart of the daily model."""
+def fit_daily_arrays(energy_kwh: NDArray[np.float64], temperature_c: NDArray[np.float64], settings: BaselineSettings,
+                     previous_model_type: str | None = None) -> DailyModelParams:
+    """Grid-search fit on clean arrays (no NaN), terms kept by out-of-sample error: the heart of the daily model."""
     y = np.asarray(energy_kwh, dtype=float)
     temps = np.asarray(temperature_c, dtype=float)
     n = len(y)
@@ -215,9 +237,8 @@ def fit_daily_arrays(energy_kwh: NDArray[np.float64], temperature_c: NDArray[np.
     shy = hc.T @ yc
     scy = cc.T @ yc
 
-    # Best candidate so far: (residual variance SSE/(n−p), description).
-    best_var = syy / (n - 1)
-    best: tuple[str, int, int] = ("intercept_only", -1, -1)
+    # Best in-sample fit of each model type: (residual variance SSE/(n−p), heating index, cooling index).
+    per_type: dict[str, tuple[float, int, int]] = {"intercept_only": (syy / (n - 1), -1, -1)}
 
     with np.errstate(divide="ignore", invalid="ignore"):
         # One degree-day term: slope = Sxy/Sxx for every balance point at once.
@@ -230,9 +251,7 @@ def fit_daily_arrays(energy_kwh: NDArray[np.float64], temperature_c: NDArray[np.
             if good.any():
                 var = np.where(good, sse / dof, np.inf)
                 j = int(np.argmin(var))
-                if var[j] < best_var:
-                    best_var = float(var[j])
-                    best = (kind, j, -1) if kind == "heating" else (kind, -1, j)
+                per_type[kind] = (float(var[j]), j, -1) if kind == "heating" else (float(var[j]), -1, j)
 
         # Both terms: solve the 2×2 normal equations for every (heating, cooling) pair at once.
         if n > 3:
@@ -255,10 +274,16 @@ def fit_daily_arrays(energy_kwh: NDArray[np.float64], temperature_c: NDArray[np.
             if good.any():
                 var = np.where(good, s2, np.inf)
                 i, j = np.unravel_index(int(np.argmin(var)), var.shape)
-                if var[i, j] < best_var:
-                    best_var = float(var[i, j])
-                    best = ("heating_cooling", int(i), int(j))
+                per_type["heating_cooling"] = (float(var[i, j]), int(i), int(j))
 
+    # Which terms to keep is decided out of sample (the whole grid search cross-validated), not by in-sample fit.
+    scores = cross_validate(y, hdd, cdd, heat_bp, cool_bp, settings)
+    if scores:
+        kind = choose_model_type(scores, set(per_type), previous_model_type, settings)
+    else:  # too few days to hold any out: the in-sample rule (lowest residual variance)
+        kind = min(per_type, key=lambda t: per_type[t][0])
+    _, i, j = per_type[kind]
+    best = (kind, i, j)
     kind, i, j = best
     columns = []
     if i >= 0:
@@ -275,7 +300,17 @@ def fit_daily_arrays(energy_kwh: NDArray[np.float64], temperature_c: NDArray[np.
     sse = float(residuals @ residuals)
     covariance = np.linalg.pinv(design.T @ design) * (sse / dof) if dof > 0 else np.full((n_params, n_params), np.nan)
     p_values = _p_values(coef, covariance, dof)
-    quality = assess_fit(y, predicted, n_params, "daily", settings.guideline14)
+    in_sample = assess_fit(y, predicted, n_params, "daily", settings.guideline14)
+    chosen = scores.get(kind)
+    if chosen is not None and y_mean:
+        # Reported quality is what the model does on days it did not see: in-sample NMBE is 0 by construction.
+        cv_oos = chosen.rmse_kwh / float(y_mean)
+        nmbe_oos = chosen.bias / (chosen.n * float(y_mean))
+        max_cv, max_nmbe = settings.guideline14.limits("daily")
+        quality_cv, quality_nmbe = cv_oos, nmbe_oos
+        usable = bool(math.isfinite(cv_oos) and cv_oos <= max_cv and abs(nmbe_oos) <= max_nmbe)
+    else:
+        quality_cv, quality_nmbe, usable = in_sample.cv_rmse, in_sample.nmbe, in_sample.usable
     adjusted_r2 = 1.0 - (sse / dof) / (syy / (n - 1)) if syy > 0 else 0.0
 
     heating_slope = float(coef[1]) if i >= 0 else 0.0
@@ -293,12 +328,15 @@ def fit_daily_arrays(energy_kwh: NDArray[np.float64], temperature_c: NDArray[np.
         n_params=n_params,
         mean_kwh=float(y_mean),
         rmse_kwh=math.sqrt(sse / dof) if dof > 0 else float("nan"),
-        cv_rmse=quality.cv_rmse,
-        nmbe=quality.nmbe,
+        cv_rmse=quality_cv,
+        nmbe=quality_nmbe,
         adjusted_r2=float(adjusted_r2),
         lag1_autocorrelation=_lag1(residuals),
-        usable=quality.usable,
+        usable=usable,
         covariance=tuple(tuple(float(v) for v in row) for row in covariance),
+        cv_folds=fold_count(n, settings) if scores else 0,
+        in_sample_cv_rmse=in_sample.cv_rmse if math.isfinite(in_sample.cv_rmse) else None,
+        candidate_cv_rmse={t: s.rmse_kwh / float(y_mean) for t, s in scores.items() if t in per_type and y_mean},
     )
 
 

@@ -56,6 +56,8 @@ class DwellingInputs:
     hourly: pd.DataFrame | None = None
     hour_of_day: HourOfDayUse | None = None
     contracts: tuple[SupplyContract, ...] = ()
+    # Per energy kind, the model type of the baseline stored last night (kept unless clearly beaten).
+    previous_model_types: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -95,13 +97,13 @@ class DwellingYear:
     suggestions: tuple[Suggestion, ...]
 
 
-def fit_window(daily: pd.Series, temperature_c: pd.Series, start: date, end: date,
-               settings: BaselineSettings) -> tuple[DailyModelParams | None, tuple[Reason, ...]]:
+def fit_window(daily: pd.Series, temperature_c: pd.Series, start: date, end: date, settings: BaselineSettings,
+               previous_model_type: str | None = None) -> tuple[DailyModelParams | None, tuple[Reason, ...]]:
     """Fit the daily model on local days [start, end); the reasons when the data do not qualify."""
     days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D", inclusive="left")
     frame = pd.DataFrame({"energy_kwh": daily.reindex(days), "temperature_c": temperature_c.reindex(days)})
     try:
-        model = DailyBaselineModel(settings).fit(frame)
+        model = DailyBaselineModel(settings).fit(frame, previous_model_type)
     except InsufficientDataError as exc:
         return None, tuple(exc.reasons)
     return model.params, tuple(model.warnings)
@@ -159,7 +161,8 @@ def analyse_dwelling(
     kinds: dict[str, KindYear] = {}
     suggestions: list[Suggestion] = []
     for kind, daily in sorted(inputs.daily.items()):
-        params, reasons = fit_window(daily, inputs.temperature_c, year_start, inputs.today, baseline)
+        params, reasons = fit_window(daily, inputs.temperature_c, year_start, inputs.today, baseline,
+                                     inputs.previous_model_types.get(kind))
         previous, _ = fit_window(daily, inputs.temperature_c, previous_start, year_start, baseline)
         normal = inputs.normal_c
         normalised = normalised_annual_kwh(params, normal) if params is not None and normal is not None else None

@@ -240,6 +240,8 @@ class BaselineRow:
     heating_balance_point_c: float | None
     normalised_kwh_per_year: float | None
     cv_rmse: float | None
+    nmbe: float | None = None
+    cv_folds: int = 0  # > 0: cv_rmse and nmbe measured on held-out days (cross-validation); 0: in sample
 
 
 def baselines(conn: psycopg.Connection, dwelling_id: int) -> dict[str, BaselineRow]:
@@ -247,7 +249,8 @@ def baselines(conn: psycopg.Connection, dwelling_id: int) -> dict[str, BaselineR
     rows = conn.execute(
         """
         SELECT energy_kind, qualified, reasons, base_kwh_per_day, heating_kwh_per_degree_day,
-               heating_balance_point_c, normalised_kwh_per_year, cv_rmse
+               heating_balance_point_c, normalised_kwh_per_year, cv_rmse, nmbe,
+               COALESCE((params->>'cv_folds')::int, 0)
         FROM baseline WHERE dwelling_id = %s
         """,
         (dwelling_id,),

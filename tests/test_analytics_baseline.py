@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from analytics import synthetic
+from coopwatt.simulator.daily import daily_electricity
 from analytics.baseline import BaselineSettings, DailyBaselineModel, HourOfWeekProfile, predict_interval_kwh
 from analytics.errors import InsufficientDataError, NotFittedError
 from analytics.metrics import cv_rmse
+from analytics.student_t import t_critical
 
 
 @pytest.mark.parametrize(("seed", "balance_c", "slope", "intercept"), [(1, 16.0, 1.5, 8.0), (2, 14.0, 0.9, 5.0), (3, 17.5, 2.4, 12.0)])
@@ -42,18 +46,16 @@ def test_fit_recovers_heating_and_cooling() -> None:
     assert params.cooling_kwh_per_degree_day == pytest.approx(1.0, rel=0.10)
 
 
-@pytest.mark.parametrize("seed", range(20, 30))
-def test_weather_independent_use_gets_no_real_weather_term(seed: int) -> None:
-    # CalTRACK tests each candidate at p < 0.1, so over a grid a spurious tiny term is sometimes kept;
-    # what matters is that it explains next to nothing of the year's use.
+@pytest.mark.parametrize("seed", range(20, 60))
+def test_weather_independent_use_gets_no_weather_term(seed: int) -> None:
+    # Searching 29 × 25 balance points at p < 0.1 used to keep a term on 5 of these 40 noise-only years (seeds 20,
+    # 21, 31, 45, 47); a term is now kept only when it predicts held-out weeks better.
     days = synthetic.daily_index("2025-01-01", 365)
     daily = synthetic.daily_frame(days, seed, intercept_kwh=9.0, heating_kwh_per_degree_day=0.0, noise_kwh=1.5)
     model = DailyBaselineModel().fit(daily)
-    prediction = model.predict(daily)
-    weather_share = (prediction["heating_kwh"].sum() + prediction["cooling_kwh"].sum()) / prediction["predicted_kwh"].sum()
-    assert weather_share < 0.03
-    if model.params is not None and model.params.model_type == "intercept_only":
-        assert model.params.intercept_kwh == pytest.approx(daily["energy_kwh"].mean())
+    assert model.params is not None
+    assert model.params.model_type == "intercept_only", model.params.candidate_cv_rmse
+    assert model.params.intercept_kwh == pytest.approx(daily["energy_kwh"].mean())
 
 
 def test_negative_slope_is_not_kept() -> None:
@@ -82,15 +84,50 @@ def test_fit_and_predict_leave_the_callers_frame_alone() -> None:
         prediction["residual_kwh"].dropna(), (prediction["observed_kwh"] - prediction["predicted_kwh"]).dropna())
 
 
-def test_reported_cv_rmse_matches_the_predictions() -> None:
+def _held_out_by_hand(daily: pd.DataFrame, settings: BaselineSettings) -> tuple[float, float]:
+    """Out-of-sample CV(RMSE) and NMBE of the heating model, by brute force: a lstsq per fold and balance point."""
+    y = daily["energy_kwh"].to_numpy()
+    temps = daily["temperature_c"].to_numpy()
+    fold = (np.arange(len(y)) // settings.cv_block_days) % settings.cv_folds
+    errors = np.empty(len(y))
+    for k in range(settings.cv_folds):
+        train, test = fold != k, fold == k
+        best = (np.inf, np.array([y[train].mean(), 0.0]), 0.0)
+        for balance in settings.heating_balance_c:
+            hdd = np.maximum(balance - temps, 0.0)
+            design = np.column_stack([np.ones(train.sum()), hdd[train]])
+            coef, *_ = np.linalg.lstsq(design, y[train], rcond=None)
+            sse = float(((y[train] - design @ coef) ** 2).sum())
+            standard_error = np.sqrt(sse / (train.sum() - 2) * np.linalg.inv(design.T @ design)[1, 1])
+            critical = t_critical(settings.max_p_value, train.sum() - 2)
+            if coef[1] > 0 and coef[1] / standard_error > critical and sse < best[0]:
+                best = (sse, coef, balance)
+        _, coef, balance = best
+        errors[test] = y[test] - coef[0] - coef[1] * np.maximum(balance - temps[test], 0.0)
+    mean = y.mean()
+    return float(np.sqrt((errors**2).mean()) / mean), float(errors.mean() / mean)
+
+
+def test_fit_quality_is_measured_on_held_out_days() -> None:
+    # In-sample NMBE of least squares with an intercept is 0 whatever the model: it told nobody anything.
     days = synthetic.daily_index("2025-01-01", 365)
     daily = synthetic.daily_frame(days, 8)
-    model = DailyBaselineModel().fit(daily)
+    settings = BaselineSettings()
+    model = DailyBaselineModel(settings).fit(daily)
+    params = model.params
+    assert params is not None and params.model_type == "heating"
+    assert params.cv_folds == settings.cv_folds
+    expected_cv, expected_nmbe = _held_out_by_hand(daily, settings)
+    assert params.cv_rmse == pytest.approx(expected_cv, rel=1e-6)
+    assert params.nmbe == pytest.approx(expected_nmbe, rel=1e-6, abs=1e-12)
+    assert params.nmbe != 0.0
     prediction = model.predict(daily)
-    assert model.params is not None
-    assert model.params.cv_rmse == pytest.approx(
-        cv_rmse(prediction["observed_kwh"], prediction["predicted_kwh"], model.params.n_params))
-    assert abs(model.params.nmbe) < 1e-9  # least squares with an intercept has no bias on its own data
+    in_sample = cv_rmse(prediction["observed_kwh"], prediction["predicted_kwh"], params.n_params)
+    assert params.in_sample_cv_rmse == pytest.approx(in_sample)
+    assert params.cv_rmse > in_sample  # days the model did not see are predicted less well
+    assert set(params.candidate_cv_rmse) >= {"intercept_only", "heating"}
+    assert params.candidate_cv_rmse["heating"] == pytest.approx(params.cv_rmse)
+    assert params.candidate_cv_rmse["intercept_only"] > 5 * params.cv_rmse
 
 
 def test_too_little_data_gives_reasons_not_a_model() -> None:
@@ -182,3 +219,52 @@ def test_interval_prediction_combines_model_and_profile() -> None:
     daily = model.predict(weather)["predicted_kwh"].to_numpy()
     np.testing.assert_allclose(hourly["predicted_kwh"].to_numpy().reshape(2, 24).sum(axis=1), daily)
     assert daily[0] > daily[1]  # colder day, more heating
+
+
+def _window(daily: pd.DataFrame, end: int) -> pd.DataFrame:
+    return daily.iloc[end - 365:end]
+
+
+@pytest.mark.parametrize(("seed", "slope", "end"), [(105, 0.1, 400), (105, 0.1, 460), (103, 0.05, 580), (106, 0.05, 420)])
+def test_the_model_type_holds_between_nights_two_days_apart(seed: int, slope: float, end: int) -> None:
+    # A home whose weather share is at the margin: fitted afresh, two nights two days apart disagree (the page's
+    # wording about weather flipped with them). Given last night's type, tonight keeps it: two days barely
+    # change a year of data, and the choice moves only when another type wins by stability_margin more.
+    days = synthetic.daily_index("2025-01-01", 730)
+    daily = synthetic.daily_frame(days, seed, intercept_kwh=9.0, heating_kwh_per_degree_day=slope, noise_kwh=1.5)
+    night = DailyBaselineModel().fit(_window(daily, end)).params
+    two_days_later_afresh = DailyBaselineModel().fit(_window(daily, end + 2)).params
+    assert night is not None and two_days_later_afresh is not None
+    assert night.model_type != two_days_later_afresh.model_type  # the margin case this test is about
+    kept = DailyBaselineModel().fit(_window(daily, end + 2), previous_model_type=night.model_type).params
+    assert kept is not None and kept.model_type == night.model_type
+    assert kept.candidate_cv_rmse == two_days_later_afresh.candidate_cv_rmse  # same evidence, same data
+
+
+def test_a_clear_change_of_use_still_changes_the_model_type() -> None:
+    # Stability is hysteresis, not a lock: a home that starts heating with electricity gets its heating term.
+    days = synthetic.daily_index("2025-01-01", 365)
+    daily = synthetic.daily_frame(days, 13, intercept_kwh=9.0, heating_kwh_per_degree_day=1.0, noise_kwh=1.0)
+    params = DailyBaselineModel().fit(daily, previous_model_type="intercept_only").params
+    assert params is not None and params.model_type == "heating"
+    unheated = synthetic.daily_frame(days, 14, intercept_kwh=9.0, heating_kwh_per_degree_day=0.0, noise_kwh=1.0)
+    params = DailyBaselineModel().fit(unheated, previous_model_type="heating_cooling").params
+    assert params is not None and params.model_type == "intercept_only"
+
+
+def test_simulated_homes_get_weather_terms_exactly_when_they_heat_with_electricity() -> None:
+    # The simulator's truth: only homes heating with electricity draw weather-dependent electricity. On this
+    # year, the in-sample rule gave heating or cooling terms to 9 of the 46 homes that do not (p < 0.1 after
+    # searching the grids); see bench/baseline_terms.py for many more homes.
+    homes, energy, temperature = daily_electricity(60, seed=10, start=datetime(2025, 1, 1, tzinfo=UTC), days=365)
+    false_terms, missed = [], []
+    for column, home in enumerate(homes):
+        frame = pd.DataFrame({"energy_kwh": energy[column], "temperature_c": temperature[column]})
+        params = DailyBaselineModel().fit(frame).params
+        assert params is not None
+        electric = home.heating_type == "electric"
+        if not electric and params.model_type != "intercept_only":
+            false_terms.append((home.code, params.model_type, params.candidate_cv_rmse))
+        if electric and "heating" not in params.model_type:
+            missed.append((home.code, params.model_type))
+    assert false_terms == [] and missed == []

@@ -60,3 +60,19 @@ def test_analyse_dwelling_fits_both_years_and_does_not_touch_its_inputs():
     assert sorted(kind.monthly_normalised_kwh) == [date(2026, 9, 1), date(2026, 10, 1)]
     pd.testing.assert_series_equal(daily, frame["energy_kwh"])
     pd.testing.assert_series_equal(temps, frame["temperature_c"])
+
+
+def test_last_nights_model_type_is_kept_when_tonight_is_a_close_call():
+    # Seed 105's weak heating (0.1 kWh per degree-day against 1.5 kWh of daily noise): fitted afresh, the year to
+    # 2026-02-05 keeps a heating term and the year to two days later does not.
+    days = pd.date_range("2025-01-01", periods=730, freq="D")
+    frame = daily_frame(days, 105, intercept_kwh=9.0, heating_kwh_per_degree_day=0.1, noise_kwh=1.5)
+    daily, temps = frame["energy_kwh"], frame["temperature_c"]
+    night, two_days_later = date(2026, 2, 5), date(2026, 2, 7)
+    first = analyse_dwelling(DwellingInputs(1, night, {"electricity": daily}, temps, None))
+    afresh = analyse_dwelling(DwellingInputs(1, two_days_later, {"electricity": daily}, temps, None))
+    kept = analyse_dwelling(DwellingInputs(1, two_days_later, {"electricity": daily}, temps, None,
+                                           previous_model_types={"electricity": "heating"}))
+    assert first.kinds["electricity"].params.model_type == "heating"
+    assert afresh.kinds["electricity"].params.model_type == "intercept_only"
+    assert kept.kinds["electricity"].params.model_type == "heating"

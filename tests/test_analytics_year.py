@@ -2,12 +2,18 @@
 
 The frames are the ones the job loads (hourly consumption derived as ``ingest.derive`` does, the raw main
 counter, reading times); see tests/analytics_year_support.py. Printed figures go to docs/benchmarks.md.
+
+The bars are derived, not recorded: tests/data/recall_bars.json holds, per fault kind, the lower confidence bound
+of the dating recall over held-out seeds and the bar it gives for this test's faults, and the false-alarm bar
+from the upper bound of the rate per meter-year; ``bench/recall_bars.py --write`` computes it and says how.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -21,6 +27,7 @@ START = datetime(2025, 1, 1, tzinfo=UTC)
 END = datetime(2026, 1, 1, tzinfo=UTC)
 PERIOD = pd.Timedelta(seconds=STEP_S)
 DWELLINGS = 60
+BARS = json.loads((Path(__file__).parent / "data" / "recall_bars.json").read_text())
 
 pytestmark = pytest.mark.slow
 
@@ -31,8 +38,8 @@ def test_fault_free_dwellings_raise_no_alert_in_a_year(settings):
                                     thresholds=thresholds_from(settings)))
     alarms = [(r.meter.source, a.kind.value, str(a.start), a.evidence) for r in results for a in r.anomalies]
     print(f"false alarms: {len(alarms)} over {len(results)} meters of {DWELLINGS} dwellings × 1 year: {alarms}")
-    assert len(results) > 2 * DWELLINGS
-    assert alarms == []
+    assert len(results) == BARS["false_alarms"]["test_meters"]  # the bar was derived for this many meters
+    assert len(alarms) <= BARS["false_alarms"]["bar"], (BARS["false_alarms"], alarms)
 
 
 def test_injected_faults_are_found_with_kind_meter_and_start(settings):
@@ -60,21 +67,18 @@ def test_injected_faults_are_found_with_kind_meter_and_start(settings):
     assert false_alarms == []
     # Nor does a fault raise alarms of another kind on its meter (a silence's spread hours read as a leak).
     assert other_kind_alarms(results, faults) == []
-    for kind in ("meter_silent", "frozen_index", "counter_reset", "spike"):
-        assert within[kind] == 10, kind
+    assert {f.kind for f in faults} == set(BARS["within_one_period"]) and BARS["per_kind"] == 10
+    for kind, bar in BARS["within_one_period"].items():
+        assert within[kind] >= bar["bar"], (kind, within[kind], bar)
     # Leaks: always found, never dated after they began; the household's own use just before a leak, above the
     # leak's rate in every period, is indistinguishable from it, so some are dated to that use (a few hours early).
     leaks = [m for m in matches if m.fault.kind == "water_leak"]
     assert all(m.anomaly is not None and m.error <= PERIOD for m in leaks)
-    assert within["water_leak"] >= 8
     # Base load: dated back from the first night (or unheated day) it shows to the end of the last interval below
     # the reference plus half the rise, so never after it began; the household's own use just before it can date
     # it early. Electrically heated homes are judged on their unheated daytime hours and dated from any hour below
     # the lowest one plus half the rise; one of this year's two is dated to the household's use the day before.
     jumps = [m for m in matches if m.fault.kind == "base_load_jump"]
     assert all(m.anomaly is not None and m.error <= timedelta(0) for m in jumps), jumps
-    # This year's 8/10 is seed 5's: over 6 held-out years, 32/60 (95 % lower bound 0.42) are dated within one
-    # period (bench/recall_bars.py, docs/benchmarks.md "The year test's bars on held-out seeds").
-    assert within["base_load_jump"] >= 8
     electric = [m for m in jumps if heating[(m.fault.residence_code, m.fault.dwelling_code)] in ELECTRIC_HEATING]
     assert len(electric) >= 2  # the seed puts jumps in electrically heated homes: they are found too

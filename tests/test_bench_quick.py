@@ -34,6 +34,10 @@ QUICK: dict[str, tuple[str, ...]] = {
         rf"^CV\(RMSE\) coopwatt/opendsm: worst {NUMBER}, median {NUMBER} .* speed-up: slowest {NUMBER}×",
     ),
     "anomaly_incremental.py": (rf"^full / incremental: {NUMBER}× \(new readings\), {NUMBER}× \(nothing new\)$",),
+    "baseline_terms.py": (
+        r"^\| in-sample \| [0-9]+/[1-9][0-9]* \| [0-9]+/[1-9][0-9]* \| [0-9]+/[1-9][0-9]* \| — \|$",
+        r"^\| out-of-sample \| [0-9]+/[1-9][0-9]* \| [0-9]+/[1-9][0-9]* \| [0-9]+/[1-9][0-9]* \| [0-9]+/[1-9][0-9]* \|$",
+    ),
     "dashboard_bench.py": (
         rf"^\| household page \|.*\| \*\*{NUMBER}\*\* \| {NUMBER}× \| [0-9]+ \|$",
         rf"^\| ranking, filtered \|.*\| \*\*{NUMBER}\*\* \| {NUMBER}× \| [0-9]+ \|$",
@@ -56,7 +60,8 @@ QUICK: dict[str, tuple[str, ...]] = {
         r"^ *per period: found [0-9]+/[1-9][0-9]*, within one period",
         r"^ *hourly only: found [0-9]+/[1-9][0-9]*, within one period",
     ),
-    "recall_bars.py": (rf"^ *[a-z_]+: dated within one period [0-9]+/[1-9][0-9]*, 95% lower bound {NUMBER}",),
+    "recall_bars.py": (rf"^ *[a-z_]+: dated within one period [0-9]+/[1-9][0-9]*, 95% lower bound {NUMBER}",
+                       rf"^false alarms: [0-9]+/[0-9]+ meter-years, 95% upper bound {NUMBER} per meter-year, bar "),
     "rollup_seed.py": (rf"^chunk time per row, last 3 / first 3 chunks: {NUMBER} ",),
     "storage_bench.py": (rf"\(stored/JSON = {NUMBER}\)$",),
 }

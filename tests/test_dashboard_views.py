@@ -410,6 +410,9 @@ def test_manager_page_lists_own_alerts_most_severe_first_silent_meters_and_savin
     assert len(water) == 1  # no baseline for water: no base-load line
     assert _component(drill, "drilldown-baseline-water")["children"] == "Pas encore de modèle de référence."
     assert "480" in _component(drill, "drilldown-baseline-electricity")["children"]
+    # Fit quality is said to be out of sample, with the bias NMBE that in-sample least squares always put at 0.
+    assert _component(drill, "drilldown-baseline-electricity")["children"].endswith(
+        "CV(RMSE) 8\u00a0%, NMBE 1,3\u00a0%, mesurés sur des semaines que le modèle n'a pas vues")
 
 
 def test_staff_landing_links_only_the_views_of_the_role(

@@ -198,6 +198,7 @@ def _analyse_chunk(conn: psycopg.Connection, chunk: list[load.DwellingInfo], tod
     # The off-peak check compares whole yearly bills: a year of hours, summed by hour of the day in SQL.
     by_hour = load.hour_of_day_electricity(conn, ids, until - timedelta(days=365), until, tz)
     contracts = load.supply_contracts(conn, ids)
+    model_types = load.stored_model_types(conn, ids)
     conn.commit()
     empty = pd.Series(np.nan, index=pd.date_range(pd.Timestamp(first_day), pd.Timestamp(today), freq="D",
                                                   inclusive="left"))
@@ -209,7 +210,9 @@ def _analyse_chunk(conn: psycopg.Connection, chunk: list[load.DwellingInfo], tod
             year = analyse_dwelling(
                 DwellingInputs(info.dwelling_id, today, kinds, temperatures[info.residence_id],
                                normals.get(info.residence_id), hourly.get(info.dwelling_id),
-                               by_hour.get(info.dwelling_id), contracts.get(info.dwelling_id, ())),
+                               by_hour.get(info.dwelling_id), contracts.get(info.dwelling_id, ()),
+                               previous_model_types={kind: t for (d, kind), t in model_types.items()
+                                                     if d == info.dwelling_id}),
                 months=settings.analytics_comparison_months, grids=grids,
                 offpeak_hours=settings.tariff_offpeak_hours, prices_eur_per_kwh=prices,
             )

@@ -147,6 +147,16 @@ def hourly_electricity(conn: psycopg.Connection, dwelling_ids: list[int], since:
     return out
 
 
+def stored_model_types(conn: psycopg.Connection, dwelling_ids: list[int]) -> dict[tuple[int, str], str]:
+    """The model type of each (dwelling, energy kind)'s stored baseline: last night's terms, kept unless beaten."""
+    rows = conn.execute(
+        "SELECT dwelling_id, energy_kind, params->>'model_type' FROM baseline"
+        " WHERE dwelling_id = ANY(%s) AND qualified AND params IS NOT NULL",
+        (dwelling_ids,),
+    ).fetchall()
+    return {(int(d), str(k)): str(t) for d, k, t in rows if t}
+
+
 def open_leaks(conn: psycopg.Connection) -> list[tuple[int, int, datetime, dict[str, object]]]:
     """Open water-leak alerts: (dwelling, meter, start, evidence), for the leak-repair suggestion."""
     return [tuple(row) for row in conn.execute(  # type: ignore[misc]

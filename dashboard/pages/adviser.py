@@ -299,7 +299,15 @@ def _baseline_text(baseline: queries.BaselineRow | None, unit: str, lang: str) -
     return t("adviser.baseline_fit", lang, base=number(baseline.base_kwh_per_day, unit),
              slope=number(baseline.heating_kwh_per_degree_day, unit),
              balance=number(baseline.heating_balance_point_c, "°C"),
-             cv="—" if baseline.cv_rmse is None else format_fraction_percent(baseline.cv_rmse, lang))
+             cv="—" if baseline.cv_rmse is None else format_fraction_percent(baseline.cv_rmse, lang),
+             quality=_fit_quality_text(baseline, lang))
+
+
+def _fit_quality_text(baseline: queries.BaselineRow, lang: str) -> str:
+    """How the fit quality was measured: on weeks the model did not see (with its bias), or in sample (older fits)."""
+    if not baseline.cv_folds or baseline.nmbe is None:
+        return t("adviser.baseline_in_sample", lang)
+    return t("adviser.baseline_out_of_sample", lang, nmbe=format_fraction_percent(baseline.nmbe, lang, digits=1))
 
 
 @callback(
