@@ -84,3 +84,59 @@ def index_readings(intervals: pd.DataFrame, column: str = "energy_kwh", start_in
     step = intervals.index[1] - intervals.index[0]
     values = start_index + np.cumsum(np.nan_to_num(intervals[column].to_numpy(dtype=float)))
     return pd.DataFrame({"index_value": np.round(values, 3)}, index=intervals.index + step)
+
+
+HARDSHIP_KINDS = ("typical", "insulated_low", "thermostat_lowered", "off_in_cold", "gappy")
+
+
+def hardship_cohort(seed: int, dwellings: int, today: str, window_days: int = 90,
+                    under_heating_share: float = 0.1) -> list[dict[str, object]]:
+    """Electrically heated homes over two years, some of which start under-heating: the ground truth of hardship.
+
+    Each item has ``dwelling_id``, ``residence_id``, ``district``, ``floor_area_m2``, ``heating_type``,
+    ``daily`` (a daily frame), ``kind`` (one of HARDSHIP_KINDS) and ``under_heating`` (the truth).
+    Under-heating homes either lowered the thermostat a lot from a day before the compared window
+    (heating per degree-day cut to 20–40 %) or switch heating off on cold days (below 4 °C). The
+    others are typical homes, well-insulated low users (35 % of typical, stable for two years) and
+    typical homes whose recent data is mostly missing (estimated or suspect days are NaN).
+    """
+    rng = np.random.default_rng(seed)
+    end = pd.Timestamp(today)
+    days = daily_index(str((end - pd.Timedelta(days=730)).date()), 730)
+    residences = 2
+    temps = {r: temperature_c(days, seed * 100 + r) for r in range(residences)}
+    out = []
+    for i in range(dwellings):
+        residence = i % residences
+        area = float(rng.uniform(56.0, 74.0))
+        slope = 0.045 * area * float(rng.lognormal(0.0, 0.2))
+        roll = rng.random()
+        if roll < under_heating_share:
+            kind = "thermostat_lowered" if rng.random() < 0.6 else "off_in_cold"
+        elif roll < under_heating_share + 0.1:
+            kind = "insulated_low"
+        elif roll < under_heating_share + 0.15:
+            kind = "gappy"
+        else:
+            kind = "typical"
+        if kind == "insulated_low":
+            slope *= 0.35
+        frame = daily_frame(days, seed * 10_000 + i, intercept_kwh=float(rng.uniform(4.0, 9.0)),
+                            heating_kwh_per_degree_day=slope, noise_kwh=0.8, temperatures_c=temps[residence])
+        heating = slope * np.maximum(16.0 - frame["temperature_c"].to_numpy(), 0.0)
+        changed = end - pd.Timedelta(days=window_days + int(rng.integers(0, 30)))
+        after = (frame.index.tz_localize(None) >= changed)
+        if kind == "thermostat_lowered":
+            frame.loc[after, "energy_kwh"] -= heating[after] * (1.0 - float(rng.uniform(0.2, 0.4)))
+        elif kind == "off_in_cold":
+            off = after & (frame["temperature_c"].to_numpy() < 4.0)
+            frame.loc[off, "energy_kwh"] -= heating[off] * 0.9
+            frame.loc[after & ~off, "energy_kwh"] -= heating[after & ~off] * 0.4
+        elif kind == "gappy":
+            recent = frame.index.tz_localize(None) >= end - pd.Timedelta(days=window_days)
+            frame.loc[recent & (rng.random(len(frame)) < 0.5), "energy_kwh"] = np.nan
+        frame["energy_kwh"] = frame["energy_kwh"].clip(lower=0.0)
+        out.append({"dwelling_id": i + 1, "residence_id": residence + 1, "district": "synthetic",
+                    "floor_area_m2": area, "heating_type": "electric", "daily": frame, "kind": kind,
+                    "under_heating": kind in ("thermostat_lowered", "off_in_cold")})
+    return out

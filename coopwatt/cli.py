@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--speed", type=float, default=1.0, help="live time acceleration (60 = one simulated minute per second)")
     sim.add_argument("--duration-s", type=float, default=None, help="stop live publishing after this many seconds")
     sim.add_argument("--ground-truth", default=None, help="write injected faults to this JSON file")
+    sim.add_argument("--under-heating-share", type=float, default=0.0,
+                     help="share of individually heated homes that turn their heating far down halfway (hardship ground truth)")
     sim.add_argument("--register", action="store_true", help="also create the residence and meters in the database")
     sim.set_defaults(handler=_lazy("coopwatt.simulator.cli"))
 

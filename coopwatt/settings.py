@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from collections.abc import Mapping
 from email.utils import parseaddr
 from pathlib import Path
@@ -148,6 +149,17 @@ class Settings(BaseModel):
     tariff_offpeak_hours: tuple[int, ...] = Field((22, 23, 0, 1, 2, 3, 4, 5), description="local hours billed off-peak when a contract does not say, e.g. 22,23,0,1,2,3,4,5")
     # Neighbourhood comparisons: a group of fewer homes is never published (k-anonymity).
     comparison_min_group_size: int = Field(5, ge=3, le=1000, description="smallest group of similar homes ever published (k)")
+    # Energy hardship signal (analytics/hardship.py), shown to advisers only: thresholds stated here and on the page.
+    hardship_window_days: int = Field(90, ge=28, le=180, description="recent days whose cold days are compared with the same days a year before")
+    hardship_cold_min_degree_days: float = Field(4.0, gt=0, description="a cold day: at least this many K·day below 16 °C")
+    hardship_min_cold_days: int = Field(20, ge=5, description="measured cold days needed in each compared window")
+    hardship_min_coverage: float = Field(0.8, gt=0, le=1, description="share of a window's cold days that must be measured (not missing, estimated or suspect)")
+    hardship_peer_ratio_max: float = Field(0.5, gt=0, lt=1, description="under-heating: heating kWh per degree-day per m² at most this share of similar homes' median")
+    hardship_own_ratio_max: float = Field(0.6, gt=0, lt=1, description="under-heating: and at most this share of the home's own previous winter")
+    hardship_tariff_rise_dates: tuple[str, ...] = Field((), description="days prices rose (YYYY-MM-DD, comma-separated): a sharp fall in heating after one is flagged")
+    hardship_tariff_window_days: int = Field(45, ge=14, le=120, description="days compared before and after a price rise")
+    hardship_tariff_drop_ratio_max: float = Field(0.6, gt=0, lt=1, description="after a price rise: heating per degree-day at most this share of before")
+    hardship_cost_ratio_min: float = Field(1.8, gt=1, description="costs: yearly € per m² at least this many times similar homes' median")
 
     # Analytics job (analytics/job/): schedule, look-back windows, chunking and detector thresholds.
     analytics_interval_min: float = Field(15.0, gt=0, description="minutes between incremental anomaly runs")
@@ -354,6 +366,16 @@ class Settings(BaseModel):
     def _check_offpeak_hours(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         if any(not 0 <= hour <= 23 for hour in value) or len(set(value)) != len(value):
             raise ValueError("expected distinct local hours from 0 to 23, comma-separated")
+        return value
+
+    @field_validator("hardship_tariff_rise_dates")
+    @classmethod
+    def _check_tariff_rise_dates(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for day in value:
+            try:
+                date.fromisoformat(day)
+            except ValueError:
+                raise ValueError(f"{day!r} is not a day (expected YYYY-MM-DD)") from None
         return value
 
     @field_validator("log_level")

@@ -18,7 +18,7 @@ import flask
 from dash import Input, Output, dcc, html
 
 from coopwatt.settings import Settings, SettingsError, load_settings
-from dashboard import auth, callback_guard, downloads, letter_pages, rejections, security_headers
+from dashboard import auth, callback_guard, downloads, hardship_page, letter_pages, rejections, security_headers
 from dashboard.callback_requests import callback_request_problem
 from dashboard.context import CONFIG_KEY, AppContext
 from dashboard.i18n import LANGUAGES, t
@@ -73,6 +73,9 @@ def _navbar() -> dbc.Navbar:
         for code in LANGUAGES
     ]
     right: list[Any] = [html.Div(switch, className="d-flex", **{"aria-label": t("nav.language", lang)})]
+    hardship = hardship_page.nav_link(lang)  # advisers and admins only
+    if hardship is not None:
+        right.insert(0, html.A(hardship[0], href=hardship[1], className="nav-link text-white px-2", id="nav-hardship"))
     if scope is not None:
         right.append(_post_button(t("nav.logout", lang), "/logout", LOGOUT_ID, "btn btn-outline-light btn-sm ms-2"))
     return dbc.Navbar(
@@ -106,6 +109,7 @@ def create_app(settings: Settings) -> dash.Dash:
     callback_guard.install(server)
     downloads.install(server)
     letter_pages.install(server)
+    hardship_page.install(server)
     app = dash.Dash(
         "dashboard",
         server=server,

@@ -50,6 +50,10 @@ QUICK: dict[str, tuple[str, ...]] = {
         r"^ *water_leak: found [0-9]+/[1-9][0-9]*, within one period [0-9]+/[0-9]+",
         r"^alarms on meters without a fault: [0-9]+ ",
     ),
+    "hardship_recall.py": (
+        r"^under-heating homes found: [0-9]+/[1-9][0-9]* \(95% lower bound",
+        r"^false alarms: [0-9]+/[1-9][0-9]*; typical [0-9]+/[0-9]+, insulated_low [0-9]+/[0-9]+, gappy",
+    ),
     "import_bench.py": (rf"^ratio coopwatt / naive = {NUMBER}x faster$",),
     "ingest_bench.py": (rf"^ratio coopwatt / bare  = {NUMBER}", rf"^ratio coopwatt / naive = {NUMBER}x"),
     "letters_bench.py": (

@@ -29,6 +29,7 @@ from analytics.neighbour_suggestions import neighbour_suggestions
 from analytics.ranking import RankingSettings, rank_high_consumers
 from analytics.savings import SavingsSettings, estimate_savings
 from analytics.suggestions import Suggestion, Tariffs, suggest_leak_repair
+from analytics.job import hardship_step
 from analytics.job import nightly_load as load
 from analytics.job import nightly_store as store
 from analytics.job.run import mark_abandoned_runs, start_run
@@ -59,6 +60,7 @@ class NightlySummary:
     high_consumers: int = 0
     suggestions: int = 0
     savings: int = 0
+    hardship_flags: int = 0
     step_errors: dict[str, str] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
     step_seconds: dict[str, float] = field(default_factory=dict)  # where a night's time goes, for sizing
@@ -69,7 +71,7 @@ class NightlySummary:
                 "groups_published": self.groups_published, "groups_withheld": self.groups_withheld,
                 "groups_unchanged": self.groups_unchanged,
                 "ranked": self.ranked, "high_consumers": self.high_consumers, "suggestions": self.suggestions,
-                "savings": self.savings, "step_errors": self.step_errors, "skipped": dict(self.skipped),
+                "savings": self.savings, "hardship_flags": self.hardship_flags, "step_errors": self.step_errors, "skipped": dict(self.skipped),
                 "step_seconds": {name: round(seconds, 2) for name, seconds in self.step_seconds.items()}}
 
 
@@ -157,6 +159,7 @@ def run_nightly(url: str, settings: Settings, now: datetime | None = None) -> Ni
             ("rankings", lambda: _rankings(conn, frame, today, settings, summary)),
             ("suggestions", lambda: _suggestions(conn, frame, normals, acc, settings, summary)),
             ("savings", lambda: _savings(conn, temperatures, today, settings, summary)),
+            ("hardship", lambda: _hardship(conn, dwellings, frame, temperatures, today, settings, summary)),
         )
         for name, step in steps:
             started = time.perf_counter()
@@ -347,3 +350,10 @@ def _savings(conn: psycopg.Connection, temperatures: dict[int, pd.Series], today
             store.write_savings(conn, item.intervention_id, kind, result)
             summary.savings += 1
 
+
+
+def _hardship(conn: psycopg.Connection, dwellings: list[load.DwellingInfo], frame: pd.DataFrame,
+              temperatures: dict[int, pd.Series], today: date, settings: Settings, summary: NightlySummary) -> None:
+    """Homes that may be in energy hardship, for the advisers' list (measured days only)."""
+    flags = hardship_step.find_cases(conn, dwellings, frame, temperatures, today, settings, prices_from(settings))
+    summary.hardship_flags = hardship_step.write_cases(conn, summary.run_id, [d.dwelling_id for d in dwellings], flags)

@@ -57,18 +57,19 @@ def local_midnight(day: date, tz: str) -> datetime:
 
 
 def daily_use(conn: psycopg.Connection, dwellings: list[DwellingInfo], start: date, end: date,
-              tz: str, gas_kwh_per_m3: float) -> dict[tuple[int, str], pd.Series]:
+              tz: str, gas_kwh_per_m3: float, *, measured_only: bool = False) -> dict[tuple[int, str], pd.Series]:
     """Per (dwelling, energy kind): kWh per local day over [start, end); NaN where a meter missed the day.
 
     A day with suspect hours (a frozen index, a counter reset, a spike: analytics.job.suspect) is NaN
-    too, so it enters no baseline, comparison or ranking.
+    too, so it enters no baseline, comparison or ranking. With ``measured_only`` a day with estimated
+    hours (a spread gap, a utility's estimate) is NaN as well: the hardship signal flags on measurements only.
 
     The meters a day must have are those of the kind that reported at all in the window: one that never
     reported (not connected yet) must not blank every day of the dwelling.
     """
     rows = conn.execute(
         """WITH d AS (
-               SELECT m.dwelling_id, m.kind, cd.meter_id, cd.day, cd.hours, cd.suspect_hours,
+               SELECT m.dwelling_id, m.kind, cd.meter_id, cd.day, cd.hours, cd.suspect_hours, cd.estimated_hours,
                       CASE WHEN m.kind = 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
                            ELSE cd.energy_kwh END AS kwh
                  FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
@@ -77,11 +78,13 @@ def daily_use(conn: psycopg.Connection, dwellings: list[DwellingInfo], start: da
            n AS (SELECT dwelling_id, kind, count(DISTINCT meter_id) AS meters FROM d GROUP BY 1, 2)
            SELECT d.dwelling_id, d.kind, (d.day AT TIME ZONE %(tz)s)::date, sum(d.kwh),
                   count(*) FILTER (WHERE d.hours >= %(min_hours)s AND d.kwh IS NOT NULL
-                                    AND d.suspect_hours = 0) >= n.meters
+                                    AND d.suspect_hours = 0
+                                    AND (NOT %(measured_only)s OR d.estimated_hours = 0)) >= n.meters
              FROM d JOIN n USING (dwelling_id, kind)
             GROUP BY 1, 2, 3, n.meters""",
         {"tz": tz, "coef": gas_kwh_per_m3, "ids": [d.dwelling_id for d in dwellings], "kinds": list(ENERGY_KINDS),
-         "start": local_midnight(start, tz), "end": local_midnight(end, tz), "min_hours": MIN_HOURS_PER_DAY},
+         "start": local_midnight(start, tz), "end": local_midnight(end, tz), "min_hours": MIN_HOURS_PER_DAY,
+         "measured_only": measured_only},
     ).fetchall()
     return _series_by_key(rows, start, end)
 

@@ -16,6 +16,7 @@ from coopwatt.settings import Settings
 from coopwatt.simulator.faults import FAULT_KINDS, Fault, plan_faults, write_ground_truth
 from coopwatt.simulator.publish import LIVE_STEP_S, Publisher, publish_history, run_live
 from coopwatt.simulator.register import DEFAULT_REPORTING_PERIOD_S, register_residences
+from coopwatt.simulator.hardship import plan_under_heating
 from coopwatt.simulator.residence import Residence, make_residences
 from coopwatt.simulator.series import Simulation
 
@@ -75,8 +76,9 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
     """Run the simulator as the CLI options say."""
     mqtt_url = require_mqtt_url(settings)
     database_url = require_database_url(settings) if args.register else None
-    if args.dwellings < 1 or args.backfill_days < 0 or args.speed <= 0:
-        raise SystemExit("coopwatt simulate: --dwellings ≥ 1, --backfill-days ≥ 0 and --speed > 0 are expected")
+    if args.dwellings < 1 or args.backfill_days < 0 or args.speed <= 0 or not 0 <= getattr(args, "under_heating_share", 0.0) <= 1:
+        raise SystemExit("coopwatt simulate: --dwellings ≥ 1, --backfill-days ≥ 0, --speed > 0 and --under-heating-share"
+                         " within [0, 1] are expected")
     now = datetime.now(UTC)
     history_start, live_start, live_end = plan_timeline(now, args.backfill_days, args.speed, args.duration_s)
     residences = make_residences(args.dwellings, args.seed)
@@ -94,6 +96,13 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
                 f"injected fault: {fault.kind} on {fault.meter_source} at {fault.start:%Y-%m-%d %H:%M} UTC")
     else:
         say("trop peu de logements pour injecter des pannes", "too few dwellings to inject faults")
+    share = getattr(args, "under_heating_share", 0.0)
+    if share > 0:
+        # From a day in the second half of the simulated time: a history before it to compare with.
+        cut_start = history_start + (fault_end - history_start) / 2
+        cuts = plan_under_heating(residences, cut_start, fault_end, args.seed, share=share)
+        say(f"{len(cuts)} ménage(s) qui chauffent très peu (vérité terrain : under_heating_from_s)",
+            f"{len(cuts)} household(s) that under-heat (ground truth: under_heating_from_s)")
     if args.ground_truth:
         path = write_ground_truth(args.ground_truth, faults, residences, seed=args.seed,
                                   start=history_start, end=fault_end)

@@ -134,6 +134,10 @@ def dwelling_flows(dwellings: Sequence[Dwelling], times: pd.DatetimeIndex, step_
                    * heating_schedule(hour)[None, :]
                    * _daily_lognormal(seed, _S_HEATING_DAY, rows, day, 0.1)
                    * noise.mean_one(seed, _S_HEATING, rows, cols, 0.2))
+    # Households that under-heat (thermostat turned down to save money) from a known instant on.
+    cut_from_s = np.array([np.inf if d.under_heating_from_s is None else d.under_heating_from_s
+                           for d in dwellings], dtype=float)[:, None]
+    heating_kwh = heating_kwh * np.where(cols >= cut_from_s, column("under_heating_keep"), 1.0)
 
     # Water: Poisson draws whose rate follows the household's rhythm; sizes vary a lot (flush vs shower).
     draws_per_day = DRAWS_PER_PERSON_PER_DAY * column("occupants")

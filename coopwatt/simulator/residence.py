@@ -47,6 +47,10 @@ class Dwelling:
     balance_point_c: float
     hot_water_kwh_per_day: float
     water_l_per_day: float
+    # Energy hardship ground truth (coopwatt.simulator.hardship): from this instant (epoch s) the household
+    # heats only `under_heating_keep` of what it needs; None = never.
+    under_heating_from_s: float | None = None
+    under_heating_keep: float = 1.0
 
 
 @dataclass(frozen=True)
