@@ -176,20 +176,14 @@ class _Gate:
     refusals: list[str] = field(default_factory=list)
     reduced: int = 0
 
-    def refuses(self, meter: MeterInfo, reading: Reading) -> bool:
-        """Whether no consent covers the meter at all (noted, before any check that could quote a value)."""
-        if self.collections.get(meter.meter_id, Collection.FULL) is not Collection.NONE:
-            return False
+    def refuse(self, meter: MeterInfo, reading: Reading) -> None:
+        """Note that no consent covers this meter's readings (the reason names the device and flow only)."""
         reason = refusal_reason(reading.source, meter.kind)
         if reason not in self.refusals:
             self.refusals.append(reason)
-        return True
 
-    def keeps(self, meter: MeterInfo, reading: Reading, previous: Reading | None) -> bool:
-        """Whether a valid reading is stored: always with a full consent; once a day with the daily one only."""
-        collection = self.collections.get(meter.meter_id, Collection.FULL)
-        if collection is Collection.FULL:  # the common case, first: one dict lookup per reading
-            return True
+    def keeps(self, collection: Collection, reading: Reading, previous: Reading | None) -> bool:
+        """Whether a valid reading of a restricted meter is stored (daily only: the first index of a day)."""
         if verdict(collection, reading.quantity, reading.time, previous, self.tz) == "keep":
             return True
         self.reduced += 1
@@ -234,7 +228,10 @@ def _message_rows(
                 temperature_rows.append((residence_id, reading.time, reading.value))
             continue
         meter = meters.get(reading.source)
-        if meter is not None and gate.refuses(meter, reading):
+        # Only meters whose household withheld something are in the map: most readings pay one falsy test.
+        restricted = gate.collections.get(meter.meter_id) if gate.collections and meter is not None else None
+        if restricted is Collection.NONE:
+            gate.refuse(meter, reading)  # before any check, whose reason could quote a value
             continue
         key = (meter.meter_id, int(reading.quantity)) if meter else None
         previous = (latest.get(key) or last_values.get(key)) if key else None
@@ -243,7 +240,7 @@ def _message_rows(
             problems.append(reason)
             continue
         assert meter is not None and key is not None
-        if not gate.keeps(meter, reading, previous):
+        if restricted is not None and not gate.keeps(restricted, reading, previous):
             continue
         reading_rows.append((meter.meter_id, int(reading.quantity), reading.time, reading.value))
         accepted.append((key, reading))

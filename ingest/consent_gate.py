@@ -5,7 +5,8 @@ A meter's :class:`coopwatt.consent.Collection` comes from its household's consen
 ``COOPWATT_INGEST_CONSENT_REFRESH_S``, by an importer once per file). NONE: nothing is stored and a
 dead letter says why, without the values. DAILY (electricity daily values allowed, load curve not): an
 index is kept once per local day (the first reading of the day), finer values (power, interval energy)
-are not kept from the broker, and an importer's interval values become the day's total instead.
+are not kept from the broker, and an importer's interval values become the day's total instead
+(``ingest.import_consent.daily_totals``). Nothing here imports pandas: the ingester stays lean.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from coopwatt.consent import Collection, refused_flow
 from coopwatt.quantities import Quantity
-from ingest.daily import DayFigure
 from ingest.reading import Reading
 
 Verdict = Literal["keep", "reduced", "refused"]
@@ -84,31 +84,3 @@ def gate_import_rows(rows: Iterable[tuple[int, int, datetime, float]], collectio
             gate.reduced += 1
     gate.refused = dict(gate.refused)
     return gate
-
-
-def daily_totals(intervals: Iterable[tuple[datetime, float, float | None]], tz: ZoneInfo) -> list[DayFigure]:
-    """Interval energies (end time, kWh, step in minutes or None) summed per local day of their start.
-
-    A day whose steps do not cover all its hours (23 or 25 at DST changes), or whose steps are unknown, is
-    marked estimated: its total is what was measured, not a whole day's.
-    """
-    energy: dict[date, float] = defaultdict(float)
-    covered_min: dict[date, float] = defaultdict(float)
-    unknown: set[date] = set()
-    for end, kwh, step_min in intervals:
-        start = end - timedelta(minutes=step_min) if step_min else end - timedelta(microseconds=1)
-        day = local_day(start, tz)
-        energy[day] += kwh
-        if step_min:
-            covered_min[day] += step_min
-        else:
-            unknown.add(day)
-    figures = []
-    for day in sorted(energy):
-        following = day + timedelta(days=1)
-        # In UTC: two datetimes sharing a tzinfo subtract as wall-clock times, which hides a DST change.
-        length_min = (datetime(following.year, following.month, following.day, tzinfo=tz).astimezone(UTC)
-                      - datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)).total_seconds() / 60
-        complete = day not in unknown and abs(covered_min[day] - length_min) < 1e-6
-        figures.append(DayFigure(line=0, day=day, energy_kwh=energy[day], estimated=not complete))
-    return figures

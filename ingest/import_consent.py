@@ -8,16 +8,18 @@ index a day, and its load curve (Enedis) becomes daily totals in ``consumption_d
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
 
 from coopwatt.consent import Collection, meter_collections
-from ingest.consent_gate import ImportGate, gate_import_rows, refusal_reason
+from ingest.consent_gate import ImportGate, gate_import_rows, local_day, refusal_reason
+from ingest.daily import DayFigure
 from ingest.store import ReadingRow, store_dead_letters
 
 
@@ -63,3 +65,31 @@ def refuse(conn: psycopg.Connection, path: Path, refused: dict[int, int], consen
         if reason not in known:
             letters.append(("import", path.name, None, reason, now))
     store_dead_letters(conn, letters)
+
+
+def daily_totals(intervals: Iterable[tuple[datetime, float, float | None]], tz: ZoneInfo) -> list[DayFigure]:
+    """Interval energies (end time, kWh, step in minutes or None) summed per local day of their start.
+
+    A day whose steps do not cover all its hours (23 or 25 at DST changes), or whose steps are unknown, is
+    marked estimated: its total is what was measured, not a whole day's.
+    """
+    energy: dict[date, float] = defaultdict(float)
+    covered_min: dict[date, float] = defaultdict(float)
+    unknown: set[date] = set()
+    for end, kwh, step_min in intervals:
+        start = end - timedelta(minutes=step_min) if step_min else end - timedelta(microseconds=1)
+        day = local_day(start, tz)
+        energy[day] += kwh
+        if step_min:
+            covered_min[day] += step_min
+        else:
+            unknown.add(day)
+    figures = []
+    for day in sorted(energy):
+        following = day + timedelta(days=1)
+        # In UTC: two datetimes sharing a tzinfo subtract as wall-clock times, which hides a DST change.
+        length_min = (datetime(following.year, following.month, following.day, tzinfo=tz).astimezone(UTC)
+                      - datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)).total_seconds() / 60
+        complete = day not in unknown and abs(covered_min[day] - length_min) < 1e-6
+        figures.append(DayFigure(line=0, day=day, energy_kwh=energy[day], estimated=not complete))
+    return figures

@@ -29,10 +29,9 @@ from tqdm import tqdm
 from coopwatt.consent import Collection
 from coopwatt.quantities import Quantity
 from coopwatt.settings import Settings
-from ingest.consent_gate import daily_totals
 from ingest.daily import DayFigure
 from ingest.enedis import looks_like_enedis, parse_enedis
-from ingest.import_consent import file_consent, gate_rows, refuse
+from ingest.import_consent import daily_totals, file_consent, gate_rows, refuse
 from ingest.enedis_measures import MeasurePoint, looks_like_measures, parse_measures
 from ingest.import_daily import DayCounts, meters_by_source, store_days, unknown_meter_rows
 from ingest.plain_csv import BadRow, MeterRef, looks_like_plain, parse_plain

@@ -61,3 +61,10 @@ def test_history_is_kept_and_one_grant_is_in_force(migrated_db_url: str) -> None
         assert water[1].recorded_by == "staff" and water[1].paper_form == "F-12"
         assert consent.consents_in_force(conn, dwelling)[consent.WATER].id == again
         assert consent.dwellings_consenting(conn, consent.WATER) >= {dwelling}
+
+
+def test_the_panel_speaks_both_languages() -> None:
+    from dashboard.consent_messages import MESSAGES
+
+    assert set(MESSAGES["fr"]) == set(MESSAGES["en"])
+    assert all(MESSAGES["fr"][key] != MESSAGES["en"][key] for key in MESSAGES["fr"])

@@ -170,3 +170,22 @@ def test_utility_export_without_consent_stores_nothing(settings: Settings, tmp_p
     assert refused.days.stored == 0 and refused.not_consented == 2
     assert _count(url, "SELECT count(*) FROM consumption_day WHERE meter_id = %s", water) == 2
     assert len(reasons) == 1 and "'water'" in reasons[0] and "101" not in reasons[0]
+
+
+def test_plain_csv_of_a_daily_only_household_keeps_one_index_a_day(settings: Settings, tmp_path: Path) -> None:
+    url = settings.database_url
+    assert url is not None
+    meter = make_meters(url, ["plain-d"])["plain-d"]
+    _refuse(url, meter, consent.LOAD_CURVE)
+    rows = ["meter,time,value,unit"]
+    for hour in range(0, 48, 6):  # an index every six hours over two local days, and a power value
+        at = datetime(2026, 1, 5, tzinfo=settings.tz) + timedelta(hours=hour)
+        rows += [f"plain-d,{at.isoformat()},{1000 + hour},kWh", f"plain-d,{at.isoformat()},{300 + hour},W"]
+    path = tmp_path / "plain.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with psycopg.connect(url) as conn:
+        summary = import_file(conn, path, settings, fmt="plain", progress=False)
+    kept = _readings(url, meter)
+    assert [t.astimezone(settings.tz).isoformat() for t, _ in kept] == [
+        "2026-01-05T00:00:00+01:00", "2026-01-06T00:00:00+01:00"]
+    assert {q for _, q in kept} == {1} and summary.stored == 2 and summary.reduced == 14

@@ -86,9 +86,10 @@ def fill(url: str, settings: Settings, version: int) -> Filled:
     return Filled(residence_id, building_id, dwellings, meters, used)
 
 
-# Today's anomaly run reads suspect hours (0011) and records alert actions (0012): before those
-# versions its alert is written as the anomaly run of the time wrote it.
-ANOMALY_RUN_SINCE = 12
+# Today's anomaly run reads suspect hours (0011), records alert actions (0012) and judges meters by
+# their households' consents (0013): before those versions its alert is written as the anomaly run of
+# the time wrote it.
+ANOMALY_RUN_SINCE = 13
 
 
 def _write_silence_alert(url: str) -> None:
