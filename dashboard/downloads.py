@@ -11,6 +11,9 @@ import flask
 import psycopg
 
 from dashboard import context, queries
+from dashboard.auth import session_language
+from dashboard.i18n import t
+from dashboard.plain_pages import error_page
 from dashboard.scope import (
     Scope, ScopeDenied, building_meters_allowed, current_scope, may_download_readings, parse_id, resolve_dwelling,
 )
@@ -59,7 +62,9 @@ def _stream(kind: str) -> flask.Response:
         with ctx.connection() as conn:
             owner, owner_id = _owner(conn, scope, kind)
     except ScopeDenied:
-        return flask.Response("forbidden", 403, mimetype="text/plain")
+        lang = session_language()
+        page = error_page(lang, t("error.forbidden_title", lang), t("error.forbidden_download", lang))
+        return flask.Response(page, 403, mimetype="text/html")
 
     def generate() -> Iterator[str]:
         with ctx.connection() as conn:
