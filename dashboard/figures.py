@@ -401,7 +401,13 @@ def load_curve_figure(points: Sequence[tuple[datetime, float]], unit: str, lang:
 
 
 def building_curve_figure(days: Sequence[tuple[date, float, float | None]], unit: str, lang: str) -> Figure:
-    """A building's daily use (bars) against heating degree-days (line, right axis)."""
+    """A building's daily use (bars) against heating degree-days (line, right axis); no axes when there are no days."""
+    if not days:
+        # A true empty state: no axes running from -1 to 6 around nothing; the note under the chart says why.
+        return {"data": [], "layout": {
+            "height": 40, "margin": {"l": 8, "r": 8, "t": 8, "b": 8}, "plot_bgcolor": "white",
+            "paper_bgcolor": "white", "xaxis": {"visible": False}, "yaxis": {"visible": False},
+        }}
     return {"data": [
         {"type": "bar", "x": [d[0] for d in days], "y": _rounded([d[1] for d in days], BUILDING_CURVE_DIGITS),
          "name": t("manager.daily_use", lang),

@@ -534,7 +534,35 @@ def test_manager_curve_refuses_another_building(server: DashboardServer, seeded:
     assert degree_days[-1] == pytest.approx(10.0) and degree_days[0] is None
     other = curve(str(seed.building_id))
     assert other["manager-curve-note"]["children"] == "Accès refusé."
-    assert not other["manager-curve"]["figure"]["data"][0]["y"]
+    assert other["manager-curve"]["figure"]["data"] == []
+
+
+def test_manager_is_offered_only_the_kinds_a_building_has(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+) -> None:
+    _, seed, _ = seeded
+
+    def kinds(session: requests.Session, building: object, current: str = "heat") -> dict[str, Any]:
+        output = _callback_output(session, server.url, "manager-kind.options")
+        return _post(session, server.url, output, [{"id": "manager-kind", "property": "options"},
+                                                   {"id": "manager-kind", "property": "value"}],
+                     [{"id": "manager-building", "property": "value", "value": building}],
+                     [{"id": "manager-kind", "property": "value", "value": current}],
+                     "manager-building.value").json["response"]["manager-kind"]
+
+    root = login(server.url, "root")
+    # Building A has no collective heating: "Chauffage collectif" is not offered, the choice moves to one it has.
+    building_a = kinds(root, str(seed.building_id))
+    assert [o["value"] for o in building_a["options"]] == ["electricity", "gas", "water"]
+    assert building_a["value"] == "electricity"
+    building_b = kinds(root, str(seed.other_building_id))
+    assert "heat" in [o["value"] for o in building_b["options"]] and building_b["value"] == "heat"
+    assert "Chauffage collectif" in json.dumps(building_b, ensure_ascii=False)
+    # The page itself offers the first building's kinds only; another manager's building is refused.
+    marc = login(server.url, "marc")
+    offered = _component(json.loads(page(marc, server.url, "/manager")), "manager-kind")["options"]
+    assert [o["value"] for o in offered] == ["electricity", "water", "heat"]
+    assert kinds(marc, str(seed.building_id)) == {"options": [], "value": None}
 
 
 def test_manager_downloads_the_buildings_own_meters_from_the_page(
