@@ -16,6 +16,7 @@ import psycopg
 from dash import ALL as ALL_IDS, Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard import actions, context, queries
+from dashboard.adviser_text import baseline_text, breakable_unit
 from dashboard.page_notices import staff_only
 from dashboard.auth import session_language
 from dashboard.figures import load_curve_figure, reason_text
@@ -204,14 +205,6 @@ def ranking_sections(rows: list[queries.HighConsumerRow], lang: str) -> html.Div
     ], id="ranking-table")
 
 
-def _breakable_unit(text: str) -> list[Any]:
-    """A unit like "kWh/m²/an" that may wrap after a slash on a phone (never inside "kWh")."""
-    parts: list[Any] = []
-    for i, piece in enumerate(text.split("/")):
-        parts += ([html.Wbr()] if i else []) + [("/" if i else "") + piece]
-    return parts
-
-
 def _kind_name(kind: str, lang: str) -> str:
     return t(f"kind.{kind}", lang) if kind in queries.KINDS else kind
 
@@ -223,7 +216,7 @@ def ranking_table(rows: list[queries.HighConsumerRow], kind: str, lang: str) -> 
     header = html.Thead(html.Tr([
         html.Th(t("adviser.col.rank", lang), scope="col"),
         html.Th(t("adviser.col.dwelling", lang), scope="col"),
-        html.Th(_breakable_unit(t("adviser.col.use_unit", lang, unit=unit)), scope="col", className="text-end"),
+        html.Th(breakable_unit(t("adviser.col.use_unit", lang, unit=unit)), scope="col", className="text-end"),
         html.Th(t("adviser.col.median", lang), scope="col", className="text-end " + wide),
         html.Th(t("adviser.col.ratio", lang), scope="col", className="text-end"),
         html.Th(t("adviser.col.reasons", lang), scope="col", className=wide),
@@ -384,29 +377,12 @@ def _kind_panel(points: list[tuple[datetime, float]], baseline: queries.Baseline
         html.H3(t("adviser.curve_title", lang), className="h6 mt-3"),
         curve,
         html.H3(t("adviser.baseline", lang), className="h6 mt-2"),
-        html.P(_baseline_text(baseline, unit, lang), className="small mb-0", id=f"drilldown-baseline-{kind}"),
+        html.P(baseline_text(baseline, unit, lang), className="small mb-0", id=f"drilldown-baseline-{kind}"),
     ])
 
 
 def _keys(lang: str) -> dict[str, str]:
     return MESSAGES[language_or_default(lang)]
-
-
-def _baseline_text(baseline: queries.BaselineRow | None, unit: str, lang: str) -> str:
-    if baseline is None:
-        return t("adviser.baseline_none", lang)
-    if not baseline.qualified:
-        return t("adviser.baseline_unqualified", lang,
-                 reasons="; ".join(reason_text(r, lang) for r in baseline.reasons) or "—")
-
-    def number(value: float | None, unit: str) -> str:
-        return "—" if value is None else format_quantity(value, unit, lang, digits=2)
-
-    # The baseline's columns say kWh; for water the model is fitted on m³.
-    return t("adviser.baseline_fit", lang, base=number(baseline.base_kwh_per_day, unit),
-             slope=number(baseline.heating_kwh_per_degree_day, unit),
-             balance=number(baseline.heating_balance_point_c, "°C"),
-             cv="—" if baseline.cv_rmse is None else format_fraction_percent(baseline.cv_rmse, lang))
 
 
 @callback(
