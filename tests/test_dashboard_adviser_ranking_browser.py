@@ -11,9 +11,9 @@ from psycopg.types.json import Jsonb
 
 from tests.axe_support import axe_source_or_skip, axe_violations, blocking
 from tests.dashboard_fixtures import seeded, server  # noqa: F401 - the shared seeded dashboard
-from tests.dashboard_support import PASSWORD, DashboardServer, Seed
+from tests.dashboard_support import DashboardServer, Seed
 from tests.dashboard_views_support import AnalyticsSeed
-from tests.test_dashboard_browser import browser_page  # noqa: F401 - the shared Chromium fixture
+from tests.test_dashboard_browser import _log_in, browser_page  # noqa: F401 - the shared Chromium fixture
 
 pytestmark = pytest.mark.browser
 
@@ -33,23 +33,22 @@ def _more_rankings(url: str, seed: Seed, analytics: AnalyticsSeed) -> None:
                 (dwelling, kind, use, use / 60, rank, Jsonb([]), *period))
 
 
-def _log_in(page: object, base_url: str, username: str) -> None:
-    page.goto(base_url + "/login")  # type: ignore[attr-defined]
-    page.fill("#username", username)  # type: ignore[attr-defined]
-    page.fill("#password", PASSWORD)  # type: ignore[attr-defined]
-    page.click("#login-submit")  # type: ignore[attr-defined]
-    page.wait_for_selector("#navbar")  # type: ignore[attr-defined]
+def _admin_on_adviser_page(server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], page: object,
+                           viewport: dict[str, int]) -> Seed:
+    """The extra rankings written, the page sized, and the admin (who sees every residence) logged in."""
+    url, seed, analytics = seeded
+    _more_rankings(url, seed, analytics)
+    page.set_viewport_size(viewport)  # type: ignore[attr-defined]
+    _log_in(page, server.url, "root")
+    return seed
 
 
 def test_one_ranking_per_energy_contiguous_after_filters_and_a_side_panel(
     server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
     artifacts_dir: Path,
 ) -> None:
-    url, seed, analytics = seeded
-    _more_rankings(url, seed, analytics)
+    seed = _admin_on_adviser_page(server, seeded, browser_page, {"width": 1366, "height": 600})
     page = browser_page
-    page.set_viewport_size({"width": 1366, "height": 600})  # type: ignore[attr-defined]
-    _log_in(page, server.url, "root")
     page.goto(server.url + "/adviser")  # type: ignore[attr-defined]
     page.wait_for_selector("#ranking-table-gas")  # type: ignore[attr-defined]
     # "Tous": two rankings side by side, each 1, 2, 3… with every home once; never 1, 1, 2, 2.
@@ -112,11 +111,8 @@ def test_the_ranking_fits_a_phone(
     server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
     artifacts_dir: Path,
 ) -> None:
-    url, seed, analytics = seeded
-    _more_rankings(url, seed, analytics)
+    seed = _admin_on_adviser_page(server, seeded, browser_page, {"width": 390, "height": 844})
     page = browser_page
-    page.set_viewport_size({"width": 390, "height": 844})  # type: ignore[attr-defined]
-    _log_in(page, server.url, "root")
     for lang in ("fr", "en"):
         page.goto(server.url + "/adviser")  # type: ignore[attr-defined]
         page.wait_for_selector("#ranking-table-electricity")  # type: ignore[attr-defined]
