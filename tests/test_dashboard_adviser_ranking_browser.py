@@ -133,3 +133,36 @@ def test_the_ranking_fits_a_phone(
         assert ("Médiane de référence" if lang == "fr" else "Reference median") in first and "95" in first
         page.wait_for_timeout(400)  # type: ignore[attr-defined]
         page.screenshot(path=str(artifacts_dir / f"adviser-ranking-phone-{lang}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def test_the_ranking_and_its_panel_work_from_the_keyboard(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
+) -> None:
+    seed = _admin_on_adviser_page(server, seeded, browser_page, {"width": 1366, "height": 900})
+    page = browser_page
+    page.goto(server.url + "/adviser")  # type: ignore[attr-defined]
+    page.wait_for_selector("#ranking-table-electricity")  # type: ignore[attr-defined]
+    # Tab through the labelled filters to the first home of the ranking.
+    focused: list[str] = []
+    for _ in range(40):
+        page.keyboard.press("Tab")  # type: ignore[attr-defined]
+        focused.append(page.evaluate("() => document.activeElement.id || document.activeElement.className"))  # type: ignore[attr-defined]
+        if page.evaluate("() => document.activeElement.classList.contains('ranking-open')"):  # type: ignore[attr-defined]
+            break
+    assert {"adviser-residence", "adviser-building", "adviser-kind"} <= set(focused)
+    name = page.evaluate("() => document.activeElement.getAttribute('aria-label')")  # type: ignore[attr-defined]
+    assert name == "Ouvrir le détail du logement B-01"
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    page.wait_for_selector("#adviser-drilldown.show #drilldown-kinds")  # type: ignore[attr-defined]
+    page.wait_for_function("() => document.getElementById('adviser-drilldown').contains(document.activeElement)")  # type: ignore[attr-defined]
+    # The energy choice is a radio group: the arrow keys move it, and the panel below follows.
+    page.focus("#drilldown-kinds input[value='electricity']")  # type: ignore[attr-defined]
+    page.keyboard.press("ArrowRight")  # type: ignore[attr-defined]
+    page.wait_for_selector("#drilldown-curve-water", state="visible")  # type: ignore[attr-defined]
+    assert not page.is_visible("#drilldown-curve-electricity")  # type: ignore[attr-defined]
+    page.keyboard.press("Escape")  # type: ignore[attr-defined]
+    page.wait_for_selector("#adviser-drilldown", state="hidden")  # type: ignore[attr-defined]
+    # Focus comes back to the home that was opened.
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "id => document.activeElement.closest('tr') && document.activeElement.closest('tr').dataset.dwelling == id",
+        arg=str(seed.dwelling_c))
