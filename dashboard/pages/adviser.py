@@ -213,14 +213,15 @@ def ranking_table(rows: list[queries.HighConsumerRow], kind: str, lang: str) -> 
     """One kind's ranked homes; on a phone the median and reasons columns fold under the home's name."""
     unit = queries.UNIT_OF_KIND.get(kind, "kWh")
     wide = "d-none d-md-table-cell"  # shown from 768 px; on a phone their content sits in the home's cell
+    # Column classes give every kind's table the same column widths from 768 px (coopwatt.css).
     header = html.Thead(html.Tr([
-        html.Th(t("adviser.col.rank", lang), scope="col"),
-        html.Th(t("adviser.col.dwelling", lang), scope="col"),
-        html.Th(breakable_unit(t("adviser.col.use_unit", lang, unit=unit)), scope="col", className="text-end"),
-        html.Th(t("adviser.col.median", lang), scope="col", className="text-end " + wide),
-        html.Th(t("adviser.col.ratio", lang), scope="col", className="text-end"),
-        html.Th(t("adviser.col.reasons", lang), scope="col", className=wide),
-        html.Th(t("adviser.col.follow_up", lang), scope="col", className=wide),
+        html.Th(t("adviser.col.rank", lang), scope="col", className="col-rank"),
+        html.Th(t("adviser.col.dwelling", lang), scope="col", className="col-home"),
+        html.Th(breakable_unit(t("adviser.col.use_unit", lang, unit=unit)), scope="col", className="text-end col-use"),
+        html.Th(t("adviser.col.median", lang), scope="col", className="text-end col-median " + wide),
+        html.Th(t("adviser.col.ratio", lang), scope="col", className="text-end col-ratio"),
+        html.Th(t("adviser.col.reasons", lang), scope="col", className="col-reasons " + wide),
+        html.Th(t("adviser.col.follow_up", lang), scope="col", className="col-follow " + wide),
     ]))
     body = []
     for shown_rank, row in enumerate(rows, start=1):
