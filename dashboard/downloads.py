@@ -14,6 +14,9 @@ from coopwatt.policies import retention_cutoff
 from coopwatt.settings import Settings
 from dashboard import access, context, queries
 from dashboard.access import LOGGED_DOWNLOADS
+from dashboard.auth import session_language
+from dashboard.i18n import t
+from dashboard.plain_pages import error_page
 from dashboard.scope import (
     Scope, ScopeDenied, building_meters_allowed, current_scope, may_download_readings, parse_id, resolve_dwelling,
 )
@@ -72,7 +75,9 @@ def _stream(kind: str) -> flask.Response:
                 access.log_staff_access(conn, scope, [owner_id], LOGGED_DOWNLOADS[flask.request.path],
                                         _download_range(kind, ctx.settings))
     except ScopeDenied:
-        return flask.Response("forbidden", 403, mimetype="text/plain")
+        lang = session_language()
+        page = error_page(lang, t("error.forbidden_title", lang), t("error.forbidden_download", lang))
+        return flask.Response(page, 403, mimetype="text/html")
 
     def generate() -> Iterator[str]:
         with ctx.connection() as conn:

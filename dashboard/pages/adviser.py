@@ -13,12 +13,14 @@ import dash
 import dash_bootstrap_components as dbc
 import flask
 import psycopg
-from dash import Input, Output, State, callback, dcc, html
+from dash import ALL as ALL_IDS, Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard import access, actions, context, queries, verdicts
 from dashboard.access_view import staff_notice
+from dashboard.adviser_text import baseline_text, breakable_unit
+from dashboard.page_notices import staff_only
 from dashboard.auth import session_language
-from dashboard.figures import load_curve_figure, reason_text
+from dashboard.figures import load_curve_figure
 from dashboard.i18n import (
     MESSAGES, format_day, format_fraction_percent, format_money_eur, format_number, format_quantity,
     format_ranking_period, language_or_default, t,
@@ -40,6 +42,12 @@ FOLLOW_SAVE = "adviser-follow-save"
 FOLLOW_RESULT = "adviser-follow-result"
 
 DRILL_KINDS = "drilldown-kinds"
+DRILL_PANEL = "drilldown-panel"
+DRILL_PANEL_ID = "adviser-drilldown"
+DRILL_BODY = "adviser-drilldown-body"
+OPEN_DWELLING = "ranking-open"
+OPENED = "adviser-opened"
+URL_SYNC = "adviser-url-sync"
 
 HEATING_TYPES = ("electric", "gas", "collective", "heat_pump", "district", "other")
 CURVE_DAYS = 14
@@ -56,10 +64,12 @@ def scope_residences(conn: psycopg.Connection, scope: Scope) -> list[int]:
 
 
 def _dropdown(component_id: str, label: str, options: list[dict[str, Any]], lang: str) -> dbc.Col:
+    # A native <select>: labelled, keyboard- and screen-reader-friendly, the phone's own picker, and no
+    # English "Search" text (Dash's dropdown has one in every language).
     return dbc.Col([
         dbc.Label(label, html_for=component_id, className="small text-body-secondary mb-0"),
-        dcc.Dropdown(id=component_id, options=[{"label": t("adviser.filter.all", lang), "value": ALL}, *options],
-                     value=ALL, clearable=False),
+        dbc.Select(id=component_id, options=[{"label": t("adviser.filter.all", lang), "value": ALL}, *options],
+                   value=ALL),
     ], xs=12, sm=6, lg=True, className="mb-2")
 
 
@@ -86,14 +96,15 @@ def layout(dwelling: str | None = None, **_query: Any) -> Any:
     """Filters and ranking of the adviser's residences, and the drill-down of a requested dwelling."""
     lang = session_language()
     scope = current_scope()
+    if scope.role is Role.HOUSEHOLD:
+        return staff_only("adviser", lang, "adviser-denied")
     with context.current().connection() as conn:
         residences = scope_residences(conn, scope)
         if not residences:
             return dbc.Alert(t("home.no_access", lang), color="warning", id="adviser-denied")
         places = queries.residences_and_buildings(conn, residences)
         periods = queries.ranking_periods(conn, residences)
-        drill = _drilldown(conn, scope, dwelling, lang) if dwelling else html.P(
-            t("adviser.pick", lang), className="text-body-secondary mb-0")
+        drill = _drilldown(conn, scope, dwelling, lang) if dwelling else None
     residence_options = sorted({(r_id, r_name) for r_id, r_name, _, _ in places}, key=lambda r: r[1])
     return html.Div([
         html.H1(t("adviser.title", lang), className="h3 mb-1"),
@@ -112,14 +123,24 @@ def layout(dwelling: str | None = None, **_query: Any) -> Any:
             dbc.Col([
                 dbc.Label(t("adviser.filter.period", lang), html_for=PERIOD_FILTER,
                           className="small text-body-secondary mb-0"),
-                dcc.Dropdown(id=PERIOD_FILTER, clearable=False, searchable=False,
-                             options=[{"label": format_ranking_period(*p, lang), "value": period_value(p)}
-                                      for p in periods],
-                             value=period_value(periods[0]) if periods else None),
+                dbc.Select(id=PERIOD_FILTER,
+                           options=[{"label": format_ranking_period(*p, lang), "value": period_value(p)}
+                                    for p in periods],
+                           value=period_value(periods[0]) if periods else None, disabled=len(periods) < 2),
+                # One period only: the select is shown (what is ranked) but says why there is no other yet.
+                html.Div(t("adviser.period_only_one", lang), className="small text-body-secondary",
+                         id="adviser-period-note") if len(periods) == 1 else None,
             ], xs=12, sm=6, lg=4, className="mb-2"),  # wide enough for "12 mois jusqu'au 28 nov. 2026"
         ], className="g-2 mb-2"),
+        html.P(t("adviser.rule", lang), className="small text-body-secondary mb-2", id="adviser-rule"),
         dbc.Card(dbc.CardBody(dcc.Loading(html.Div(id=RANKING))), className="mb-3 shadow-sm"),
-        dbc.Card(dbc.CardBody(drill), className="mb-3 shadow-sm", id="adviser-drilldown"),
+        html.P(t("adviser.pick", lang), className="small text-body-secondary"),
+        # The drill-down opens beside the ranking, where the click happened (Escape or × closes it).
+        dcc.Store(id=OPENED, data=None), dcc.Store(id=URL_SYNC, data=None),
+        dbc.Offcanvas(html.Div(drill, id=DRILL_BODY), id=DRILL_PANEL_ID, is_open=drill is not None,
+                      placement="end", title=html.Span(t("adviser.drilldown_title", lang), id=DRILL_PANEL_ID + "-title"),
+                      labelledby=DRILL_PANEL_ID + "-title", scrollable=True,
+                      class_name="adviser-drill-panel"),
     ])
 
 
@@ -168,38 +189,122 @@ def update_ranking(residence: object, building: object, heating: object, kind: o
         return dbc.Alert(t("error.denied", lang), color="danger", id="ranking-denied", className="mb-0")
     if not rows:
         return html.P(t("adviser.none", lang), className="text-body-secondary mb-0", id="ranking-empty")
-    return ranking_table(rows, alerts, lang)
+    return ranking_sections(rows, alerts, lang)
 
 
-def ranking_table(rows: list[queries.HighConsumerRow], alerts: dict[int, list[queries.AlertRow]],
+def ranking_sections(rows: list[queries.HighConsumerRow], alerts: dict[int, list[queries.AlertRow]],
+                     lang: str) -> html.Div:
+    """One ranking per energy kind (never interleaved), ranks 1, 2, 3… within what the filters kept."""
+    by_kind: dict[str, list[queries.HighConsumerRow]] = {}
+    for row in rows:  # rows come best stored rank first: the order within a kind is kept
+        by_kind.setdefault(row.energy_kind, []).append(row)
+    kinds = [k for k in queries.KINDS if k in by_kind] + sorted(k for k in by_kind if k not in queries.KINDS)
+    return html.Div([
+        html.Section([
+            html.H2(t("adviser.section", lang, kind=_kind_name(kind, lang), count=len(by_kind[kind])),
+                    className="h6 mt-2", id=f"ranking-title-{kind}"),
+            ranking_table(by_kind[kind], kind, alerts, lang),
+        ], className="ranking-section", **{"aria-labelledby": f"ranking-title-{kind}"})
+        for kind in kinds
+    ], id="ranking-table")
+
+
+def _kind_name(kind: str, lang: str) -> str:
+    return t(f"kind.{kind}", lang) if kind in queries.KINDS else kind
+
+
+def ranking_table(rows: list[queries.HighConsumerRow], kind: str, alerts: dict[int, list[queries.AlertRow]],
                   lang: str) -> dbc.Table:
-    """The ranked high consumers as a table, each with a link to its drill-down and its reasons.
+    """One kind's ranked homes; on a phone the median and reasons columns fold under the home's name.
 
     The "why" is the dwelling verdict's: the ranking's reasons, every open alert, and why it
     counts as high when the ranking stored no reason (a top-ranked home never has an empty cell).
     """
-    header = html.Thead(html.Tr([html.Th(t(f"adviser.col.{c}", lang)) for c in
-                                 ("rank", "dwelling", "kind", "use", "median", "ratio", "reasons", "follow_up")]))
-    body = html.Tbody([
-        html.Tr([
-            html.Td(str(row.rank)),
-            html.Td([html.A(row.dwelling_code, href=f"/adviser?dwelling={row.dwelling_id}", className="fw-semibold"),
-                     html.Div(f"{row.building_name} · {row.residence_name}", className="small text-body-secondary")]),
-            html.Td(t(f"kind.{row.energy_kind}", lang) if row.energy_kind in queries.KINDS else row.energy_kind),
-            html.Td(format_number(row.normalised_kwh_per_m2, lang, digits=1), className="text-end ranking-use"),
-            html.Td("—" if row.group_median_kwh_per_m2 is None
-                    else format_number(row.group_median_kwh_per_m2, lang, digits=1), className="text-end"),
+    unit = queries.UNIT_OF_KIND.get(kind, "kWh")
+    wide = "d-none d-md-table-cell"  # shown from 768 px; on a phone their content sits in the home's cell
+    # Column classes give every kind's table the same column widths from 768 px (coopwatt.css).
+    header = html.Thead(html.Tr([
+        html.Th(t("adviser.col.rank", lang), scope="col", className="col-rank"),
+        html.Th(t("adviser.col.dwelling", lang), scope="col", className="col-home"),
+        html.Th(breakable_unit(t("adviser.col.use_unit", lang, unit=unit)), scope="col", className="text-end col-use"),
+        html.Th(t("adviser.col.median", lang), scope="col", className="text-end col-median " + wide),
+        html.Th(t("adviser.col.ratio", lang), scope="col", className="text-end col-ratio"),
+        html.Th(t("adviser.col.reasons", lang), scope="col", className="col-reasons " + wide),
+        html.Th(t("adviser.col.follow_up", lang), scope="col", className="col-follow " + wide),
+    ]))
+    body = []
+    for shown_rank, row in enumerate(rows, start=1):
+        reasons = verdicts.ranking_reasons(row.reasons, alerts.get(row.dwelling_id, []), row.ratio_to_group,
+                                           row.rank, lang)
+        median = "—" if row.group_median_kwh_per_m2 is None else format_number(row.group_median_kwh_per_m2, lang, digits=1)
+        body.append(html.Tr([
+            html.Td(str(shown_rank), className="ranking-rank"),
+            html.Td([
+                html.Button(row.dwelling_code, type="button", id={"type": OPEN_DWELLING, "dwelling": row.dwelling_id},
+                            className="btn btn-link p-0 fw-semibold align-baseline ranking-open",
+                            **{"aria-haspopup": "dialog",
+                               "aria-label": t("adviser.open_dwelling", lang, code=row.dwelling_code)}),
+                html.Div(f"{row.building_name} · {row.residence_name}", className="small text-body-secondary"),
+                html.Div([t("adviser.col.median", lang), " : " if lang == "fr" else ": ", median],
+                         className="small text-body-secondary d-md-none"),
+                html.Ul([html.Li(r) for r in reasons], className="mb-0 ps-3 small d-md-none") if reasons else None,
+            ]),
+            html.Td(format_number(row.normalised_kwh_per_m2, lang, digits=1), className="text-end text-nowrap ranking-use"),
+            html.Td(median, className="text-end text-nowrap " + wide),
             html.Td("—" if row.ratio_to_group is None else "× " + format_number(row.ratio_to_group, lang, digits=1),
-                    className="text-end"),
-            html.Td(html.Ul([html.Li(line) for line in verdicts.ranking_reasons(
-                row.reasons, alerts.get(row.dwelling_id, []), row.ratio_to_group, row.rank, lang)],
-                className="mb-0 ps-3 small")),
-            html.Td(t(f"follow_up.{row.follow_up_status}", lang) if row.follow_up_status else "—"),
-        ], className="ranking-row", **{"data-dwelling": str(row.dwelling_id)})
-        for row in rows
-    ])
-    return dbc.Table([header, body], hover=True, responsive=True, size="sm", className="mb-0 align-middle",
-                     id="ranking-table")
+                    className="text-end text-nowrap"),
+            html.Td(html.Ul([html.Li(r) for r in reasons], className="mb-0 ps-3 small"), className=wide),
+            html.Td(t(f"follow_up.{row.follow_up_status}", lang) if row.follow_up_status else "—", className=wide),
+        ], className="ranking-row", **{"data-dwelling": str(row.dwelling_id), "data-kind": kind}))
+    return dbc.Table([header, html.Tbody(body)], hover=True, responsive=True, size="sm",
+                     className="mb-2 align-middle ranking-kind-table", id=f"ranking-table-{kind}")
+
+
+@callback(
+    Output(DRILL_BODY, "children"),
+    Output(DRILL_PANEL_ID, "is_open"),
+    Output(OPENED, "data"),
+    Input({"type": OPEN_DWELLING, "dwelling": ALL_IDS}, "n_clicks"),
+    prevent_initial_call=True,
+)
+def open_dwelling(clicks: list[int | None]) -> tuple[Any, bool, int | None]:
+    """The clicked home's drill-down in the side panel (its id is only a request: checked against the scope)."""
+    if not any(clicks or []) or not isinstance(dash.ctx.triggered_id, dict):
+        raise dash.exceptions.PreventUpdate
+    lang = session_language()
+    requested = dash.ctx.triggered_id.get("dwelling")
+    try:
+        scope = current_scope()
+        if scope.role not in (Role.ADVISER, Role.ADMIN):
+            raise ScopeDenied("drill-down outside the adviser role")
+    except ScopeDenied:
+        flask.current_app.logger.warning("scope denied in open_dwelling")
+        return dbc.Alert(t("error.denied", lang), color="danger", id="drilldown-denied", className="mb-0"), True, None
+    with context.current().connection() as conn:
+        try:
+            opened = resolve_dwelling(conn, scope, requested)
+        except ScopeDenied:
+            opened = None
+        return _drilldown(conn, scope, requested, lang), True, opened
+
+
+# The address follows the open panel (a reload, a shared link or a language switch reopens it), without
+# Dash's page router re-rendering the page: history.replaceState, and the language forms' return address.
+clientside_callback(
+    """function (isOpen, dwelling) {
+        const search = isOpen && dwelling ? "?dwelling=" + dwelling : "";
+        window.history.replaceState(null, "", window.location.pathname + search);
+        const next = encodeURIComponent(window.location.pathname + search);
+        document.querySelectorAll("form[id^='lang-'][id$='-form']").forEach(form => {
+            form.action = form.action.replace(/next=[^&]*/, "next=" + next);
+        });
+        return search;
+    }""",
+    Output(URL_SYNC, "data"),
+    Input(DRILL_PANEL_ID, "is_open"),
+    State(OPENED, "data"),
+    prevent_initial_call=True,
+)
 
 
 def _drilldown(conn: psycopg.Connection, scope: Scope, requested: object, lang: str) -> Any:
@@ -227,12 +332,21 @@ def _drilldown(conn: psycopg.Connection, scope: Scope, requested: object, lang: 
         for s in stored
     ]
     area = format_quantity(info.floor_area_m2, "m²", lang, digits=0)
-    tabs = dbc.Tabs([
-        dbc.Tab(_kind_panel(queries.hourly_curve(conn, dwelling_id, kind, since), fitted.get(kind), kind, lang),
-                label=t(f"kind.{kind}", lang), tab_id=kind, id=f"drilldown-tab-{kind}",
-                label_class_name="text-success", active_label_class_name="fw-semibold text-body")
-        for kind in kinds
-    ], active_tab=kinds[0], id=DRILL_KINDS, className="mt-2")
+    # One energy kind shown at a time, chosen with labelled radio buttons (arrow keys move between them);
+    # a client-side callback hides the other panels (dbc.Tabs wrote aria-controls to panes that do not exist).
+    tabs = html.Div([
+        html.Div([
+            html.Span(t("adviser.filter.kind", lang), className="small text-body-secondary me-2", id=DRILL_KINDS + "-label"),
+            dbc.RadioItems(id=DRILL_KINDS, value=kinds[0], inline=True,
+                           options=[{"label": t(f"kind.{kind}", lang), "value": kind} for kind in kinds],
+                           className="btn-group flex-wrap", inputClassName="btn-check",
+                           labelClassName="btn btn-outline-success btn-sm", labelCheckedClassName="active"),
+        ], className="d-flex align-items-center flex-wrap mt-2", role="radiogroup",
+            **{"aria-labelledby": DRILL_KINDS + "-label"}),
+        *[html.Div(_kind_panel(queries.hourly_curve(conn, dwelling_id, kind, since), fitted.get(kind), kind, lang),
+                   id={"type": DRILL_PANEL, "kind": kind}, hidden=kind != kinds[0])
+          for kind in kinds],
+    ])
     return html.Div([
         dcc.Store(id=DRILL_STORE, data=dwelling_id),  # a request only: the save callback checks it again
         html.H2(t("adviser.drilldown", lang, code=info.code, building=info.building_name, residence=info.residence_name),
@@ -250,10 +364,12 @@ def _drilldown(conn: psycopg.Connection, scope: Scope, requested: object, lang: 
                  date=format_day(follow[2].astimezone(settings.tz).date(), lang), note=follow[1])
                if follow else "", className="small text-body-secondary", id="drilldown-follow-last"),
         dbc.Row([
-            dbc.Col(dbc.Select(id=FOLLOW_STATUS, value=follow[0] if follow else "open",
-                               options=[{"label": t(f"follow_up.{s}", lang), "value": s}
-                                        for s in actions.FOLLOW_UP_STATUSES]), xs=12, md=3, className="mb-2"),
-            dbc.Col(dbc.Input(id=FOLLOW_NOTE, placeholder=t("adviser.follow_up_note", lang), maxLength=2000),
+            dbc.Col([dbc.Label(t("adviser.follow_up_status", lang), html_for=FOLLOW_STATUS, className="visually-hidden"),
+                     dbc.Select(id=FOLLOW_STATUS, value=follow[0] if follow else "open",
+                                options=[{"label": t(f"follow_up.{s}", lang), "value": s}
+                                         for s in actions.FOLLOW_UP_STATUSES])], xs=12, md=3, className="mb-2"),
+            dbc.Col([dbc.Label(t("adviser.follow_up_note", lang), html_for=FOLLOW_NOTE, className="visually-hidden"),
+                     dbc.Input(id=FOLLOW_NOTE, placeholder=t("adviser.follow_up_note", lang), maxLength=2000)],
                     xs=12, md=6, className="mb-2"),
             dbc.Col(dbc.Button(t("adviser.follow_up_save", lang), id=FOLLOW_SAVE, color="success"), xs="auto"),
         ], className="g-2"),
@@ -277,37 +393,12 @@ def _kind_panel(points: list[tuple[datetime, float]], baseline: queries.Baseline
         html.H3(t("adviser.curve_title", lang), className="h6 mt-3"),
         curve,
         html.H3(t("adviser.baseline", lang), className="h6 mt-2"),
-        html.P(_baseline_text(baseline, unit, lang), className="small mb-0", id=f"drilldown-baseline-{kind}"),
+        html.P(baseline_text(baseline, unit, lang), className="small mb-0", id=f"drilldown-baseline-{kind}"),
     ])
 
 
 def _keys(lang: str) -> dict[str, str]:
     return MESSAGES[language_or_default(lang)]
-
-
-def _baseline_text(baseline: queries.BaselineRow | None, unit: str, lang: str) -> str:
-    if baseline is None:
-        return t("adviser.baseline_none", lang)
-    if not baseline.qualified:
-        return t("adviser.baseline_unqualified", lang,
-                 reasons="; ".join(reason_text(r, lang) for r in baseline.reasons) or "—")
-
-    def number(value: float | None, unit: str) -> str:
-        return "—" if value is None else format_quantity(value, unit, lang, digits=2)
-
-    # The baseline's columns say kWh; for water the model is fitted on m³.
-    return t("adviser.baseline_fit", lang, base=number(baseline.base_kwh_per_day, unit),
-             slope=number(baseline.heating_kwh_per_degree_day, unit),
-             balance=number(baseline.heating_balance_point_c, "°C"),
-             cv="—" if baseline.cv_rmse is None else format_fraction_percent(baseline.cv_rmse, lang),
-             quality=_fit_quality_text(baseline, lang))
-
-
-def _fit_quality_text(baseline: queries.BaselineRow, lang: str) -> str:
-    """How the fit quality was measured: on weeks the model did not see (with its bias), or in sample (older fits)."""
-    if not baseline.cv_folds or baseline.nmbe is None:
-        return t("adviser.baseline_in_sample", lang)
-    return t("adviser.baseline_out_of_sample", lang, nmbe=format_fraction_percent(baseline.nmbe, lang, digits=1))
 
 
 @callback(
@@ -336,3 +427,11 @@ def save_follow_up(n_clicks: int | None, requested_dwelling: object, status: obj
         flask.current_app.logger.warning("follow-up refused")
         return t("error.denied", lang)
     return t("adviser.follow_up_saved", lang)
+
+
+clientside_callback(
+    """function (kind, ids) { return ids.map(id => id.kind !== kind); }""",
+    Output({"type": DRILL_PANEL, "kind": ALL_IDS}, "hidden"),
+    Input(DRILL_KINDS, "value"),
+    State({"type": DRILL_PANEL, "kind": ALL_IDS}, "id"),
+)
