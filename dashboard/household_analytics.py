@@ -15,9 +15,9 @@ import psycopg
 from dash import dcc, html
 
 from coopwatt.settings import Settings
-from dashboard import queries
+from dashboard import household_comparison, queries
 from dashboard.figures import (
-    anomaly_sentence, comparison_figure, comparison_verdict, shown_kwh_per_m2, similar_homes_explained, year_on_year,
+    Tariffs, anomaly_sentence, comparison_figure, comparison_verdict, shown_kwh_per_m2, similar_homes_explained, year_on_year,
 )
 from dashboard.i18n import MESSAGES, format_day, format_fraction_percent, format_money_eur, format_quantity, language_or_default, t
 
@@ -38,14 +38,16 @@ def cards(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, sett
     """The four cards' contents for one dwelling and energy kind."""
     today = datetime.now(settings.tz).date()
     return (
-        similar_homes(conn, dwelling_id, kind, lang, min_group_size=settings.comparison_min_group_size),
+        similar_homes(conn, dwelling_id, kind, lang, min_group_size=settings.comparison_min_group_size,
+                      tariffs=Tariffs.from_settings(settings)),
         last_year(conn, dwelling_id, kind, lang, settings, today),
         anomalies(conn, dwelling_id, lang, settings),
         suggestions(conn, dwelling_id, lang),
     )
 
 
-def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, *, min_group_size: int) -> Any:
+def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, *, min_group_size: int,
+                  tariffs: Tariffs | None = None) -> Any:
     """Use per m² beside similar homes, with a kind verdict; only a kind line when the group is below k.
 
     k (`min_group_size`, the comparison_min_group_size setting) is the analytics job's too: a
@@ -53,7 +55,7 @@ def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: s
     """
     comparison = queries.latest_comparison(conn, dwelling_id, kind, min_group_size=min_group_size)
     if comparison is None:
-        return html.P(t("similar.none", lang), className="text-body-secondary small mb-0", id="similar-none")
+        return household_comparison.no_comparison(conn, dwelling_id, kind, lang)
     if not comparison.published or comparison.average_kwh_per_m2 is None:
         return html.P(t("similar.withheld", lang, k=min_group_size), className="text-body-secondary small mb-0",
                       id="similar-withheld")
@@ -65,6 +67,9 @@ def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: s
     verdict = comparison_verdict(own, average, efficient)
     return html.Div([
         html.P(t(f"verdict.{verdict}", lang), className="fw-semibold mb-1", id="similar-verdict"),
+        # The same comparison in the household's own kWh and € (from the figures as shown).
+        household_comparison.own_terms(comparison, _floor_area_m2(conn, dwelling_id), tariffs, lang)
+        if tariffs is not None else None,
         dcc.Graph(figure=comparison_figure(own, average, efficient, lang),
                   config={"displayModeBar": False, "responsive": True}, style={"height": "180px"},
                   id="similar-graph"),
@@ -77,6 +82,11 @@ def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: s
         html.P(t("similar.efficient_rule", lang, k=min_group_size, twice_k=2 * min_group_size),
                className="small text-body-secondary mb-0", id="similar-efficient-rule"),
     ])
+
+
+def _floor_area_m2(conn: psycopg.Connection, dwelling_id: int) -> float:
+    info = queries.dwelling_info(conn, dwelling_id)
+    return info.floor_area_m2 if info is not None else 0.0
 
 
 def weather_independent(kind: str, baseline: queries.BaselineRow | None) -> bool:

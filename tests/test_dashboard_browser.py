@@ -6,7 +6,7 @@ import csv
 import io
 import os
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -157,14 +157,16 @@ def test_household_sees_own_consumption_switches_language_and_downloads(
     with page.expect_download() as download_info:  # type: ignore[attr-defined]
         page.click("#household-download-daily")  # type: ignore[attr-defined]
     path = download_info.value.path()
-    rows = list(csv.DictReader(io.StringIO(Path(path).read_text(encoding="utf-8"))))
+    # The page is in English now: "," and ".", English headers; the default range is the last 365 days.
+    rows = list(csv.DictReader(io.StringIO(Path(path).read_text(encoding="utf-8-sig"))))
+    since = datetime.combine(today - timedelta(days=364), datetime.min.time(), PARIS)
     with psycopg.connect(url) as conn:
         count = conn.execute(
-            "SELECT count(*) FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id WHERE m.dwelling_id = %s",
-            (seed.dwelling_a,),
+            "SELECT count(*) FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id"
+            " WHERE m.dwelling_id = %s AND cd.day >= %s", (seed.dwelling_a, since),
         ).fetchone()
     assert count is not None and len(rows) == count[0] > 0
-    assert {row["meter"] for row in rows} == {"src-a-elec", "src-a-gas", "src-a-water"}
+    assert {row["Meter"] for row in rows} == {"src-a-elec", "src-a-gas", "src-a-water"}
 
     # "Ask for erasure": recorded for the admin.
     page.click("#household-erase")  # type: ignore[attr-defined]
