@@ -55,8 +55,9 @@ def hourly_figure(hours: Sequence[HourUse], *, kind: str, measure: str, lang: st
     unit = "€" if measure == "cost" else UNIT_OF_KIND[kind]
     layout = _base_layout(lang, 320)
     layout.update({"bargap": 0.15, "yaxis": {"title": {"text": unit}, "gridcolor": "#e9ecef", "rangemode": "tozero"},
-                   "xaxis": {"type": "category", "automargin": True, "tickangle": -45 if len(labels) > 24 else 0,
-                             "nticks": 12}})
+                   # A label every 6 hours (every midnight over several days) stays legible on a phone.
+                   "xaxis": {"type": "category", "automargin": True, "tickangle": 0,
+                             "tickvals": labels[::6 if len(labels) <= 25 else 24]}})
     return {"data": [{
         "type": "bar", "x": labels, "y": values, "name": t(f"kind.{kind}", lang),
         "customdata": [format_value(v, kind, measure, lang) if measure == "cost" else _small(v, kind, lang)

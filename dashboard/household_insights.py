@@ -60,8 +60,13 @@ def calendar(conn: Any, dwelling_id: int, kind: str, last: date, lang: str) -> A
         return html.P(t("history.calendar_empty", lang, first=format_day(first, lang), last=format_day(last, lang)),
                       className="text-body-secondary small mb-0", id="calendar-empty")
     return html.Div([
-        dcc.Graph(figure=calendar_figure(days, kind=kind, lang=lang, first=first, last=last), config=_GRAPH_CONFIG,
-                  id="calendar-graph", style={"height": "250px"}),
+        # A year of weeks needs ~760 px: narrower screens scroll it, starting at the latest weeks (rtl box).
+        html.Div(dcc.Graph(figure=calendar_figure(days, kind=kind, lang=lang, first=first, last=last),
+                           config=_GRAPH_CONFIG, id="calendar-graph",
+                           style={"height": "250px", "minWidth": "760px", "direction": "ltr"}),
+                 style={"overflowX": "auto", "direction": "rtl"}, id="calendar-scroll", tabIndex="0",
+                 **{"aria-label": t("history.calendar_title", lang)}),
+        html.P(t("history.calendar_scroll", lang), className="small text-body-secondary mb-1 d-md-none"),
         html.P(t("history.calendar_note", lang, first=format_day(first, lang), last=format_day(last, lang),
                  days=len(days), estimated=sum(1 for d in days if d.estimated_hours and not d.suspect_hours),
                  suspect=sum(1 for d in days if d.suspect_hours)),

@@ -74,6 +74,12 @@ def _shot(page: Any, artifacts_dir: Path, name: str) -> None:
     page.screenshot(path=str(artifacts_dir / f"household-{name}.png"), full_page=True)
 
 
+def _shot_of(page: Any, artifacts_dir: Path, selector: str, name: str) -> None:
+    """One part of the page at its real size (a full phone page is too long to read in one picture)."""
+    page.wait_for_timeout(500)
+    page.locator(selector).screenshot(path=str(artifacts_dir / f"household-{name}.png"))
+
+
 def _label_is(page: Any, text: str) -> None:
     try:
         page.wait_for_function("(t) => document.getElementById('household-window-label').innerText === t", arg=text)
@@ -148,7 +154,79 @@ def test_household_moves_through_time_opens_a_day_and_picks_a_range(
     page.click("#household-window-prev")
     _bars(page, [value for value, _ in _hourly(url, meter, today - timedelta(days=1))])
 
-    # A chosen range of days, typed in the picker.
+    # A chosen range of days, typed in the picker: the bars are those days, the label says them.
     page.click("label:has-text('jour')")
-    print(page.inner_html("#household-window-nav"))
+    first_day, last_day = today - timedelta(days=20), today - timedelta(days=11)
+    page.fill("#household-window-range", first_day.strftime("%d/%m/%Y"))
+    page.press("#household-window-range", "Enter")
+    page.fill("#household-window-range-end-date", last_day.strftime("%d/%m/%Y"))
+    page.press("#household-window-range-end-date", "Enter")
+    _label_is(page, f"{format_day(first_day, 'fr')} – {format_day(last_day, 'fr')}")
+    with psycopg.connect(url) as conn:
+        days = [float(row[0]) for row in conn.execute(
+            "SELECT energy_kwh FROM consumption_daily WHERE meter_id = %s AND day >= %s AND day < %s ORDER BY day",
+            (meter, _midnight(first_day), _midnight(last_day + timedelta(days=1)))).fetchall()]
+    assert len(days) == 10
+    _bars(page, days)
+    page.keyboard.press("Escape")
     _shot(page, artifacts_dir, "range-fr-desktop")
+    # Moving on from a chosen range keeps its length.
+    page.click("#household-window-next")
+    _label_is(page, f"{format_day(last_day + timedelta(days=1), 'fr')} – {format_day(last_day + timedelta(days=10), 'fr')}")
+
+
+def test_calendar_typical_day_and_honest_states_in_both_languages_and_widths(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser: Any, artifacts_dir: Path,
+) -> None:
+    url, seed, _ = seeded
+    today = datetime.now(PARIS).date()
+    for viewport, width in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        page = _logged_in(browser, server, "alice", viewport)
+        # The calendar: one square per day with data over the last 365 days, estimated days ringed.
+        page.wait_for_selector("#calendar-graph .js-plotly-plot")
+        heat = page.evaluate("() => document.querySelector('#calendar-graph .js-plotly-plot').data")
+        filled = sum(1 for row in heat[0]["z"] for value in row if value is not None)
+        with psycopg.connect(url) as conn:
+            row = conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE estimated_hours > 0) FROM consumption_daily"
+                " WHERE meter_id = %s AND day >= %s", (seed.meters["a-elec"], _midnight(today - timedelta(days=364)))
+            ).fetchone()
+        assert row is not None and filled == row[0] == 365
+        assert len(heat[1]["x"]) == row[1] > 0  # the ringed (estimated) days
+        # The typical day is the household's own, and says why similar homes' is not beside it.
+        page.wait_for_selector("#typical-graph")
+        assert "jamais leurs heures" in page.inner_text("#typical-no-peers")
+        assert "12 h" in page.inner_text("#typical-summary")  # the seeded use sits in the noon hour
+        # The comparison also in the household's own kWh and euros (34,8 and 40,5 kWh/m² × 64 m²).
+        own_terms = page.inner_text("#similar-own-terms")
+        assert "2\u202f227\u00a0kWh" in own_terms or "2 227 kWh" in own_terms.replace("\u202f", " ").replace("\u00a0", " ")
+        assert "2 592 kWh" in own_terms.replace("\u202f", " ").replace("\u00a0", " ")
+        _shot(page, artifacts_dir, f"month-fr-{width}")
+        if width == "phone":
+            for part in ("household-window-nav", "calendar", "typical-day", "latest", "similar-homes"):
+                _shot_of(page, artifacts_dir, f"#household-{part}" if part != "household-window-nav" else f"#{part}",
+                         f"part-{part}-fr-phone")
+        # Water: never compared with similar homes, and the card says that (not "once readings cover enough time").
+        page.click("label:has-text('Eau')")
+        page.wait_for_selector("#similar-not-compared")
+        assert "assez de temps" not in page.inner_text("body")
+        _shot(page, artifacts_dir, f"water-fr-{width}")
+        # The day view on this width.
+        page.click("label:has-text('Électricité')")
+        page.click("label:has-text('heure')")
+        page.wait_for_selector("text=Heure la plus forte")
+        _shot(page, artifacts_dir, f"day-fr-{width}")
+        if width == "phone":
+            _shot_of(page, artifacts_dir, ".card:has(#household-consumption-graph)", "part-day-chart-fr-phone")
+        # English: the same page in English words and number formats.
+        page.click("#lang-en")
+        page.wait_for_selector("text=Your year, day by day")
+        page.wait_for_selector("#calendar-graph .js-plotly-plot")
+        assert "never their hours" in page.inner_text("#typical-no-peers")
+        _shot(page, artifacts_dir, f"month-en-{width}")
+        page.click("label:has-text('hour')")
+        page.wait_for_selector("text=Highest hour")
+        _shot(page, artifacts_dir, f"day-en-{width}")
+        page.click("#lang-fr")
+        page.wait_for_selector("text=Votre année, jour par jour")
+        page.context.close()
