@@ -18,7 +18,7 @@ import flask
 from dash import Input, Output, dcc, html
 
 from coopwatt.settings import Settings, SettingsError, load_settings
-from dashboard import auth, callback_guard, downloads, rejections, security_headers
+from dashboard import auth, callback_guard, downloads, index_page, rejections, security_headers
 from dashboard.callback_requests import callback_request_problem
 from dashboard.context import CONFIG_KEY, AppContext
 from dashboard.i18n import LANGUAGES, t
@@ -119,6 +119,8 @@ def create_app(settings: Settings) -> dash.Dash:
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.layout = _layout
+    # The page before the scripts run: in the session's language, with a translated loading notice.
+    app.interpolate_index = index_page.install(app.interpolate_index, auth.session_language)  # type: ignore[method-assign]
     # The language buttons come back to the page being read, query string included (a drill-down stays open).
     app.clientside_callback(
         """function (pathname, search) {

@@ -21,6 +21,7 @@ from dashboard.auth import session_language
 from dashboard.csv_format import CsvStyle, csv_text, day_cell, local_time_cell, number_cell, style_for
 from dashboard.date_range import DayRange, RangeRefused, day_range
 from dashboard.i18n import MESSAGES, t
+from dashboard.plain_pages import error_page
 from dashboard.scope import (
     Scope, ScopeDenied, building_meters_allowed, current_scope, may_download_readings, parse_id, resolve_dwelling,
 )
@@ -95,13 +96,15 @@ def _stream(kind: str) -> flask.Response:
         with ctx.connection() as conn:
             owner, owner_id = _owner(conn, scope, kind)
     except ScopeDenied:
-        return flask.Response("forbidden", 403, mimetype="text/plain")
+        page = error_page(lang, t("error.forbidden_title", lang), t("error.forbidden_download", lang))
+        return flask.Response(page, 403, mimetype="text/html")
     try:
         days: DayRange = day_range(flask.request.args.get("from"), flask.request.args.get("to"),
                                    today=datetime.now(tz).date(), default_days=DEFAULT_DAYS[kind],
                                    max_days=MAX_DAYS[kind])
     except RangeRefused as refused:
-        return flask.Response(t(refused.key, lang, **refused.values), 400, mimetype="text/plain; charset=utf-8")
+        page = error_page(lang, t("range.title", lang), t(refused.key, lang, **refused.values))
+        return flask.Response(page, 400, mimetype="text/html")
     since = datetime.combine(days.first, datetime.min.time(), tz)
     until = datetime.combine(days.end, datetime.min.time(), tz)
     style = style_for(lang)

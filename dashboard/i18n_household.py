@@ -53,6 +53,7 @@ HOUSEHOLD_MESSAGES: dict[str, dict[str, str]] = {
         "similar.not_yet": "La comparaison avec les logements similaires sera publiée après la prochaine analyse de nuit.",
         "similar.no_month": "Pas de comparaison publiée pour vos derniers mois complets : il manque des jours de relevés dans ces mois.",
         # Ranges asked for in a URL or the date pickers.
+        "range.title": "Cette période ne peut pas être exportée",
         "range.bad_day": "Date « {value} » illisible pour « {name} » : attendu AAAA-MM-JJ (par exemple 2026-01-31).",
         "range.reversed": "La période demandée finit ({last}) avant de commencer ({first}).",
         "range.future": "La période demandée commence après aujourd'hui ({first}).",
@@ -129,6 +130,7 @@ HOUSEHOLD_MESSAGES: dict[str, dict[str, str]] = {
         "similar.no_model": "No comparison yet: it is made in normal weather, and your home's reference model could not be fitted yet ({reasons}).",
         "similar.not_yet": "The comparison with similar homes will be published after the next nightly analysis.",
         "similar.no_month": "No comparison published for your last complete months: days of readings are missing in them.",
+        "range.title": "This period cannot be exported",
         "range.bad_day": "Date \"{value}\" for \"{name}\" cannot be read: expected YYYY-MM-DD (for example 2026-01-31).",
         "range.reversed": "The requested period ends ({last}) before it starts ({first}).",
         "range.future": "The requested period starts after today ({first}).",

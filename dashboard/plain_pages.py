@@ -1,4 +1,4 @@
-"""The two pages served without Dash: the login form and the logout confirmation.
+"""The pages served without Dash: the login form, the logout confirmation and the error page.
 
 Plain HTML with no script at all (the Content-Security-Policy allows none inline); every
 state change on them is a POST form carrying the session's CSRF token.
@@ -24,7 +24,7 @@ def language_switch(lang: str, csrf: str, next_path: str) -> str:
             f'<form method="post" action="/lang/{code}" class="d-inline">'
             f'<input type="hidden" name="csrf_token" value="{escape(csrf)}">'
             f'<input type="hidden" name="next" value="{escape(next_path)}">'
-            f'<button type="submit" class="btn btn-link link-secondary p-0 align-baseline small" lang="{code}" '
+            f'<button type="submit" class="btn btn-link link-body-emphasis p-0 align-baseline small" lang="{code}" '
             f'id="lang-{code}">{code.upper()}</button></form>'
         )
     return " · ".join(parts)
@@ -100,3 +100,16 @@ def logout_page(lang: str, csrf: str) -> str:
     </div>
   </div>"""
     return _page(lang, t("logout.title", lang), body)
+
+
+def error_page(lang: str, title: str, message: str) -> str:
+    """A refusal or error as a page in the member's language, with the way back home."""
+    body = f"""  <h1 class="h3 mb-4 text-success fw-bold">coopwatt</h1>
+  <div class="card shadow-sm" id="error-page">
+    <div class="card-body p-4">
+      <h2 class="h5 card-title">{escape(title)}</h2>
+      <p class="text-body-secondary">{escape(message)}</p>
+      <a href="/" class="btn btn-success w-100" id="error-home">{escape(t("error.home", lang))}</a>
+    </div>
+  </div>"""
+    return _page(lang, title, body)

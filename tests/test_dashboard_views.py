@@ -396,10 +396,10 @@ def test_manager_page_lists_own_alerts_most_severe_first_silent_meters_and_savin
     assert "drilldown-denied" in page(claire, server.url, "/adviser", f"?dwelling={seed.dwelling_a}")
     drill = json.loads(page(claire, server.url, "/adviser", f"?dwelling={seed.dwelling_c}"))
     assert "Baisser le chauffage" in json.dumps(drill, ensure_ascii=False)
-    # Every kind the dwelling has gets its tab: its curve and its baseline.
+    # Every kind the dwelling has gets its choice (labelled radio buttons): its curve and its baseline.
     tabs = _component(drill, "drilldown-kinds")
-    assert [tab["props"]["tab_id"] for tab in tabs["children"]] == ["electricity", "water"]
-    assert [tab["props"]["label"] for tab in tabs["children"]] == ["Électricité", "Eau"]
+    assert [option["value"] for option in tabs["options"]] == ["electricity", "water"]
+    assert [option["label"] for option in tabs["options"]] == ["Électricité", "Eau"]
     electricity = _component(drill, "drilldown-curve-electricity")["figure"]["data"]
     water = _component(drill, "drilldown-curve-water")["figure"]["data"]
     # 27.1875 kWh an hour by day, sent as the page shows it (two decimals).

@@ -13,9 +13,10 @@ import dash
 import dash_bootstrap_components as dbc
 import flask
 import psycopg
-from dash import Input, Output, State, callback, dcc, html
+from dash import ALL as ALL_IDS, Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard import actions, context, queries
+from dashboard.page_notices import staff_only
 from dashboard.auth import session_language
 from dashboard.figures import load_curve_figure, reason_text
 from dashboard.i18n import (
@@ -39,6 +40,7 @@ FOLLOW_SAVE = "adviser-follow-save"
 FOLLOW_RESULT = "adviser-follow-result"
 
 DRILL_KINDS = "drilldown-kinds"
+DRILL_PANEL = "drilldown-panel"
 
 HEATING_TYPES = ("electric", "gas", "collective", "heat_pump", "district", "other")
 CURVE_DAYS = 14
@@ -55,10 +57,12 @@ def scope_residences(conn: psycopg.Connection, scope: Scope) -> list[int]:
 
 
 def _dropdown(component_id: str, label: str, options: list[dict[str, Any]], lang: str) -> dbc.Col:
+    # A native <select>: labelled, keyboard- and screen-reader-friendly, the phone's own picker, and no
+    # English "Search" text (Dash's dropdown has one in every language).
     return dbc.Col([
         dbc.Label(label, html_for=component_id, className="small text-body-secondary mb-0"),
-        dcc.Dropdown(id=component_id, options=[{"label": t("adviser.filter.all", lang), "value": ALL}, *options],
-                     value=ALL, clearable=False),
+        dbc.Select(id=component_id, options=[{"label": t("adviser.filter.all", lang), "value": ALL}, *options],
+                   value=ALL),
     ], xs=12, sm=6, lg=True, className="mb-2")
 
 
@@ -85,6 +89,8 @@ def layout(dwelling: str | None = None, **_query: Any) -> Any:
     """Filters and ranking of the adviser's residences, and the drill-down of a requested dwelling."""
     lang = session_language()
     scope = current_scope()
+    if scope.role is Role.HOUSEHOLD:
+        return staff_only("adviser", lang, "adviser-denied")
     with context.current().connection() as conn:
         residences = scope_residences(conn, scope)
         if not residences:
@@ -110,10 +116,10 @@ def layout(dwelling: str | None = None, **_query: Any) -> Any:
             dbc.Col([
                 dbc.Label(t("adviser.filter.period", lang), html_for=PERIOD_FILTER,
                           className="small text-body-secondary mb-0"),
-                dcc.Dropdown(id=PERIOD_FILTER, clearable=False, searchable=False,
-                             options=[{"label": format_ranking_period(*p, lang), "value": period_value(p)}
-                                      for p in periods],
-                             value=period_value(periods[0]) if periods else None),
+                dbc.Select(id=PERIOD_FILTER,
+                           options=[{"label": format_ranking_period(*p, lang), "value": period_value(p)}
+                                    for p in periods],
+                           value=period_value(periods[0]) if periods else None),
             ], xs=12, sm=6, lg=4, className="mb-2"),  # wide enough for "12 mois jusqu'au 28 nov. 2026"
         ], className="g-2 mb-2"),
         dbc.Card(dbc.CardBody(dcc.Loading(html.Div(id=RANKING))), className="mb-3 shadow-sm"),
@@ -212,12 +218,21 @@ def _drilldown(conn: psycopg.Connection, scope: Scope, requested: object, lang: 
         for s in queries.suggestions(conn, dwelling_id)
     ]
     area = format_quantity(info.floor_area_m2, "m²", lang, digits=0)
-    tabs = dbc.Tabs([
-        dbc.Tab(_kind_panel(queries.hourly_curve(conn, dwelling_id, kind, since), fitted.get(kind), kind, lang),
-                label=t(f"kind.{kind}", lang), tab_id=kind, id=f"drilldown-tab-{kind}",
-                label_class_name="text-success", active_label_class_name="fw-semibold text-body")
-        for kind in kinds
-    ], active_tab=kinds[0], id=DRILL_KINDS, className="mt-2")
+    # One energy kind shown at a time, chosen with labelled radio buttons (arrow keys move between them);
+    # a client-side callback hides the other panels (dbc.Tabs wrote aria-controls to panes that do not exist).
+    tabs = html.Div([
+        html.Div([
+            html.Span(t("adviser.filter.kind", lang), className="small text-body-secondary me-2", id=DRILL_KINDS + "-label"),
+            dbc.RadioItems(id=DRILL_KINDS, value=kinds[0], inline=True,
+                           options=[{"label": t(f"kind.{kind}", lang), "value": kind} for kind in kinds],
+                           className="btn-group flex-wrap", inputClassName="btn-check",
+                           labelClassName="btn btn-outline-success btn-sm", labelCheckedClassName="active"),
+        ], className="d-flex align-items-center flex-wrap mt-2", role="radiogroup",
+            **{"aria-labelledby": DRILL_KINDS + "-label"}),
+        *[html.Div(_kind_panel(queries.hourly_curve(conn, dwelling_id, kind, since), fitted.get(kind), kind, lang),
+                   id={"type": DRILL_PANEL, "kind": kind}, hidden=kind != kinds[0])
+          for kind in kinds],
+    ])
     return html.Div([
         dcc.Store(id=DRILL_STORE, data=dwelling_id),  # a request only: the save callback checks it again
         html.H2(t("adviser.drilldown", lang, code=info.code, building=info.building_name, residence=info.residence_name),
@@ -235,10 +250,12 @@ def _drilldown(conn: psycopg.Connection, scope: Scope, requested: object, lang: 
                  date=format_day(follow[2].astimezone(settings.tz).date(), lang), note=follow[1])
                if follow else "", className="small text-body-secondary", id="drilldown-follow-last"),
         dbc.Row([
-            dbc.Col(dbc.Select(id=FOLLOW_STATUS, value=follow[0] if follow else "open",
-                               options=[{"label": t(f"follow_up.{s}", lang), "value": s}
-                                        for s in actions.FOLLOW_UP_STATUSES]), xs=12, md=3, className="mb-2"),
-            dbc.Col(dbc.Input(id=FOLLOW_NOTE, placeholder=t("adviser.follow_up_note", lang), maxLength=2000),
+            dbc.Col([dbc.Label(t("adviser.follow_up_status", lang), html_for=FOLLOW_STATUS, className="visually-hidden"),
+                     dbc.Select(id=FOLLOW_STATUS, value=follow[0] if follow else "open",
+                                options=[{"label": t(f"follow_up.{s}", lang), "value": s}
+                                         for s in actions.FOLLOW_UP_STATUSES])], xs=12, md=3, className="mb-2"),
+            dbc.Col([dbc.Label(t("adviser.follow_up_note", lang), html_for=FOLLOW_NOTE, className="visually-hidden"),
+                     dbc.Input(id=FOLLOW_NOTE, placeholder=t("adviser.follow_up_note", lang), maxLength=2000)],
                     xs=12, md=6, className="mb-2"),
             dbc.Col(dbc.Button(t("adviser.follow_up_save", lang), id=FOLLOW_SAVE, color="success"), xs="auto"),
         ], className="g-2"),
@@ -313,3 +330,11 @@ def save_follow_up(n_clicks: int | None, requested_dwelling: object, status: obj
         flask.current_app.logger.warning("follow-up refused")
         return t("error.denied", lang)
     return t("adviser.follow_up_saved", lang)
+
+
+clientside_callback(
+    """function (kind, ids) { return ids.map(id => id.kind !== kind); }""",
+    Output({"type": DRILL_PANEL, "kind": ALL_IDS}, "hidden"),
+    Input(DRILL_KINDS, "value"),
+    State({"type": DRILL_PANEL, "kind": ALL_IDS}, "id"),
+)

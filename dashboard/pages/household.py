@@ -84,7 +84,7 @@ def staff_landing(role: Role, lang: str) -> html.Div:
         ], href=f"/{view}", id=f"landing-{view}", action=True, className="py-3")
         for view in STAFF_VIEWS.get(role, ())
     ]
-    return html.Div([dbc.Alert(t("home.staff", lang), color="success"), dbc.ListGroup(links, id="staff-landing")])
+    return html.Div([dbc.Alert(t("home.staff", lang), color="success"), dbc.ListGroup(links, id="staff-landing", tag="div")])
 
 
 def layout(dwelling: str | None = None, **_query: Any) -> html.Div:

@@ -22,6 +22,7 @@ from dashboard import actions, context, queries
 from dashboard.auth import session_language
 from dashboard.figures import building_curve_figure, manager_alert_sentence
 from dashboard.household_analytics import SEVERITY_COLOURS
+from dashboard.page_notices import staff_only
 from dashboard.i18n import format_day, format_fraction_percent, format_quantity, locale_of, t
 from dashboard.downloads import DAILY_PATH, READINGS_PATH
 from dashboard.scope import (
@@ -65,6 +66,8 @@ def layout(**_query: Any) -> Any:
     """Alerts, silent meters, the daily curve and savings of the manager's buildings."""
     lang = session_language()
     scope = current_scope()
+    if scope.role is Role.HOUSEHOLD:
+        return staff_only("manager", lang, "manager-denied")
     settings = context.current().settings
     today = datetime.now(settings.tz).date()
     with context.current().connection() as conn:
@@ -109,11 +112,15 @@ def layout(**_query: Any) -> Any:
         dbc.Card(dbc.CardBody([
             html.H2(t("manager.curve", lang), className="h5 card-title"),
             dbc.Row([
-                dbc.Col(dbc.Select(id=BUILDING_PICK, value=str(named[0][0]),
-                                   options=[{"label": name, "value": str(b_id)} for b_id, name in named]),
+                dbc.Col([dbc.Label(t("manager.building", lang), html_for=BUILDING_PICK,
+                                   className="small text-body-secondary mb-0"),
+                         dbc.Select(id=BUILDING_PICK, value=str(named[0][0]),
+                                    options=[{"label": name, "value": str(b_id)} for b_id, name in named])],
                         xs=12, sm=6, lg=4, className="mb-2"),
-                dbc.Col(dbc.Select(id=KIND_PICK, value="electricity",
-                                   options=[{"label": t(f"kind.{k}", lang), "value": k} for k in queries.KINDS]),
+                dbc.Col([dbc.Label(t("adviser.filter.kind", lang), html_for=KIND_PICK,
+                                   className="small text-body-secondary mb-0"),
+                         dbc.Select(id=KIND_PICK, value="electricity",
+                                    options=[{"label": t(f"kind.{k}", lang), "value": k} for k in queries.KINDS])],
                         xs=12, sm=6, lg=3, className="mb-2"),
             ], className="g-2"),
             dcc.Loading(dcc.Graph(id=CURVE, config={"displayModeBar": False, "responsive": True},
