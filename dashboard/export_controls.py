@@ -17,16 +17,16 @@ from dashboard import context, i18n_household  # noqa: F401 - i18n_household add
 from dashboard.auth import session_language
 from dashboard.date_range import RangeRefused, day_range
 from dashboard.downloads import DAILY_PATH, DEFAULT_DAYS, MAX_DAYS, READINGS_PATH
+from dashboard.history_controls import date_inputs
 from dashboard.i18n import t
 
 DOWNLOAD_READINGS_LINK = "household-download-readings"
 DOWNLOAD_DAILY_LINK = "household-download-daily"
-EXPORT_RANGE = "household-export-range"
+EXPORT_START = "household-export-start"
+EXPORT_END = "household-export-end"
 EXPORT_LINKS = "household-export-links"
 EXPORT_STORE = "household-export-target"
 EXPORT_PROBLEM = "household-export-problem"
-# Day-month-year in both languages (the page is French first; en_GB writes days first too).
-PICKER_FORMAT = "DD/MM/YYYY"
 
 
 def _href(path: str, base_query: dict[str, str], first: str | None, last: str | None) -> str:
@@ -57,12 +57,11 @@ def export_controls(lang: str, own_data: bool, dwelling_id: int, *, readings: bo
     base_query = {} if own_data else {"dwelling": str(dwelling_id)}
     return html.Div([
         dcc.Store(id=EXPORT_STORE, data={"query": base_query, "readings": readings, "staff": not own_data}),
-        html.Label(t("export.range", lang), htmlFor=EXPORT_RANGE, className="small text-body-secondary d-block"),
-        dcc.DatePickerRange(
-            id=EXPORT_RANGE, display_format=PICKER_FORMAT, first_day_of_week=1, clearable=True,
-            max_date_allowed=today.isoformat(), start_date_placeholder_text=t("export.start", lang),
-            end_date_placeholder_text=t("export.end", lang), className="mb-2",
-        ),
+        html.Div([
+            html.Span(t("export.range", lang), className="small text-body-secondary me-2"),
+            *date_inputs(EXPORT_START, EXPORT_END, lang, today),
+        ], className="d-flex align-items-center flex-wrap gap-1 mb-2", role="group",
+            **{"aria-label": t("export.range", lang)}),
         html.Div(id=EXPORT_PROBLEM, className="small text-danger-emphasis", role="status"),
         html.P(t("export.range_note", lang), className="small text-body-secondary mb-2"),
         html.Div(links(lang, base_query, readings=readings, staff=not own_data), id=EXPORT_LINKS),
@@ -72,8 +71,8 @@ def export_controls(lang: str, own_data: bool, dwelling_id: int, *, readings: bo
 @callback(
     Output(EXPORT_LINKS, "children"),
     Output(EXPORT_PROBLEM, "children"),
-    Input(EXPORT_RANGE, "start_date"),
-    Input(EXPORT_RANGE, "end_date"),
+    Input(EXPORT_START, "value"),
+    Input(EXPORT_END, "value"),
     State(EXPORT_STORE, "data"),
     prevent_initial_call=True,
 )
@@ -83,7 +82,7 @@ def follow_range(start: object, end: object, target: object) -> tuple[list[Any],
         raise dash.exceptions.PreventUpdate
     lang = session_language()
     today = datetime.now(context.current().settings.tz).date()
-    # The picker sends "YYYY-MM-DD" (or a datetime text when typed): the day part is what counts.
+    # The fields send "YYYY-MM-DD" (empty when cleared); anything else is refused by day_range with the reason.
     first = start[:10] if isinstance(start, str) else None
     last = end[:10] if isinstance(end, str) else None
     problem = ""

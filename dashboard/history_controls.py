@@ -24,10 +24,23 @@ WINDOW_STORE = "household-window"
 PREV_BUTTON = "household-window-prev"
 NEXT_BUTTON = "household-window-next"
 LATEST_BUTTON = "household-window-latest"
-RANGE_PICKER = "household-window-range"
+RANGE_START = "household-window-start"
+RANGE_END = "household-window-end"
 WINDOW_LABEL = "household-window-label"
 RANGE_PROBLEM = "household-window-problem"
-PICKER_FORMAT = "DD/MM/YYYY"
+
+
+def date_inputs(start_id: str, end_id: str, lang: str, today: date) -> list[Any]:
+    """Two labelled native date fields (the browser's own, localised, keyboard-usable picker)."""
+    fields: list[Any] = []
+    for field_id, key in ((start_id, "export.start"), (end_id, "export.end")):
+        fields += [
+            html.Label(t(key, lang), htmlFor=field_id, className="small mb-0"),
+            # The HTML date type: dcc's date pickers put ARIA attributes where they are not allowed (axe-core).
+            dbc.Input(id=field_id, type="date", max=today.isoformat(), size="sm", debounce=True,
+                      style={"width": "10.5rem"}),
+        ]
+    return fields
 
 
 def navigation(lang: str, today: date) -> html.Div:
@@ -44,12 +57,10 @@ def navigation(lang: str, today: date) -> html.Div:
         html.Span(id=WINDOW_LABEL, className="fw-semibold me-3", role="status", **{"aria-live": "polite"}),
         dbc.Button(t("history.latest", lang), id=LATEST_BUTTON, color="link", size="sm", className="px-1 me-2"),
         html.Div([
-            html.Label(t("history.choose", lang), htmlFor=RANGE_PICKER, className="small text-body-secondary me-2"),
-            dcc.DatePickerRange(id=RANGE_PICKER, display_format=PICKER_FORMAT, first_day_of_week=1,
-                                max_date_allowed=today.isoformat(), minimum_nights=0,
-                                start_date_placeholder_text=t("export.start", lang),
-                                end_date_placeholder_text=t("export.end", lang)),
-        ], className="d-inline-flex align-items-center flex-wrap"),
+            html.Span(t("history.choose", lang), className="small text-body-secondary me-2"),
+            *date_inputs(RANGE_START, RANGE_END, lang, today),
+        ], className="d-inline-flex align-items-center flex-wrap gap-1", role="group",
+            **{"aria-label": t("history.choose", lang)}),
         html.Div(id=RANGE_PROBLEM, className="small text-danger-emphasis", role="status"),
     ], className="d-flex align-items-center flex-wrap gap-1 mb-2", id="household-window-nav")
 
@@ -77,8 +88,8 @@ def register(granularity_radio: str) -> None:
 
     @callback(
         Output(WINDOW_STORE, "data"),
-        Output(RANGE_PICKER, "start_date"),
-        Output(RANGE_PICKER, "end_date"),
+        Output(RANGE_START, "value"),
+        Output(RANGE_END, "value"),
         Output(WINDOW_LABEL, "children"),
         Output(RANGE_PROBLEM, "children"),
         Output(NEXT_BUTTON, "disabled"),
@@ -86,8 +97,8 @@ def register(granularity_radio: str) -> None:
         Input(PREV_BUTTON, "n_clicks"),
         Input(NEXT_BUTTON, "n_clicks"),
         Input(LATEST_BUTTON, "n_clicks"),
-        Input(RANGE_PICKER, "start_date"),
-        Input(RANGE_PICKER, "end_date"),
+        Input(RANGE_START, "value"),
+        Input(RANGE_END, "value"),
         State(WINDOW_STORE, "data"),
     )
     def navigate(granularity: str, _prev: object, _next: object, _latest: object, start: object, end: object,
@@ -110,7 +121,7 @@ def register(granularity_radio: str) -> None:
             window = shifted(window, granularity, 1, today)
         elif trigger == LATEST_BUTTON or trigger is None:
             window = window_ending(today, granularity)
-        elif trigger == RANGE_PICKER:
+        elif trigger in (RANGE_START, RANGE_END):
             if not (isinstance(start, str) and isinstance(end, str)):
                 raise dash.exceptions.PreventUpdate  # the second day is still to be picked
             try:

@@ -64,7 +64,7 @@ def calendar(conn: Any, dwelling_id: int, kind: str, last: date, lang: str) -> A
         html.Div(dcc.Graph(figure=calendar_figure(days, kind=kind, lang=lang, first=first, last=last),
                            config=_GRAPH_CONFIG, id="calendar-graph",
                            style={"height": "250px", "minWidth": "760px", "direction": "ltr"}),
-                 style={"overflowX": "auto", "direction": "rtl"}, id="calendar-scroll", tabIndex="0",
+                 style={"overflowX": "auto", "direction": "rtl"}, id="calendar-scroll", tabIndex="0", role="region",
                  **{"aria-label": t("history.calendar_title", lang)}),
         html.P(t("history.calendar_scroll", lang), className="small text-body-secondary mb-1 d-md-none"),
         html.P(t("history.calendar_note", lang, first=format_day(first, lang), last=format_day(last, lang),

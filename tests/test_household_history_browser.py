@@ -15,6 +15,7 @@ import pytest
 from dashboard.i18n import format_day
 from tests.dashboard_fixtures import seeded, server  # noqa: F401 - the shared seeded dashboard
 from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed
+from tests.axe_support import axe_source_or_skip, axe_violations, blocking
 from tests.dashboard_views_support import AnalyticsSeed
 
 pytestmark = pytest.mark.browser
@@ -49,6 +50,18 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    """axe-core, pinned (tests/axe_support.py)."""
+    return axe_source_or_skip()
+
+
+def _axe_clean(page: Any, source: str, state: str) -> None:
+    """No serious or critical accessibility violation in this state of the page."""
+    bad = blocking(axe_violations(page, source))
+    assert not bad, state + ":\n" + "\n".join(v.describe() for v in bad)
 
 
 def _logged_in(browser: Any, server: DashboardServer, username: str, viewport: dict[str, int]) -> Any:
@@ -115,6 +128,7 @@ def _hourly(url: str, meter_id: int, day: date) -> list[tuple[float, bool]]:
 
 def test_household_moves_through_time_opens_a_day_and_picks_a_range(
     server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser: Any, artifacts_dir: Path,
+    axe_source: str,
 ) -> None:
     url, seed, _ = seeded
     today = datetime.now(PARIS).date()
@@ -128,6 +142,7 @@ def test_household_moves_through_time_opens_a_day_and_picks_a_range(
     assert page.is_disabled("#household-window-next")
     page.wait_for_selector("#calendar-graph")
     _shot(page, artifacts_dir, "month-fr-desktop")
+    _axe_clean(page, axe_source, "month-fr-desktop")
 
     # One window back: the 24 months before, every bar the month's sum in the database.
     page.click("#household-window-prev")
@@ -140,6 +155,7 @@ def test_household_moves_through_time_opens_a_day_and_picks_a_range(
     page.wait_for_selector("#consumption-empty")
     assert f"du {format_day(back_first, 'fr')} au {format_day(back_last, 'fr')}" in page.inner_text("#consumption-empty")
     _shot(page, artifacts_dir, "empty-window-fr-desktop")
+    _axe_clean(page, axe_source, "empty-window-fr-desktop")
     assert not page.is_disabled("#household-window-next")
     page.click("#household-window-next")
     _label_is(page, f"{format_day(first, 'fr')} – {format_day(today, 'fr')}")
@@ -151,16 +167,19 @@ def test_household_moves_through_time_opens_a_day_and_picks_a_range(
     opacity = page.evaluate(f"() => {PLOT}.data[0].marker.opacity")
     assert opacity == [0.45 if estimated else 1.0 for _, estimated in hours]
     _shot(page, artifacts_dir, "day-fr-desktop")
+    _axe_clean(page, axe_source, "day-fr-desktop")
     page.click("#household-window-prev")
     _bars(page, [value for value, _ in _hourly(url, meter, today - timedelta(days=1))])
 
     # A chosen range of days, typed in the picker: the bars are those days, the label says them.
     page.click("label:has-text('jour')")
     first_day, last_day = today - timedelta(days=20), today - timedelta(days=11)
-    page.fill("#household-window-range", first_day.strftime("%d/%m/%Y"))
-    page.press("#household-window-range", "Enter")
-    page.fill("#household-window-range-end-date", last_day.strftime("%d/%m/%Y"))
-    page.press("#household-window-range-end-date", "Enter")
+    window_last = page.input_value("#household-window-end")
+    page.fill("#household-window-start", first_day.isoformat())
+    page.press("#household-window-start", "Enter")
+    _label_is(page, f"{format_day(first_day, 'fr')} – {format_day(date.fromisoformat(window_last), 'fr')}")
+    page.fill("#household-window-end", last_day.isoformat())
+    page.press("#household-window-end", "Enter")
     _label_is(page, f"{format_day(first_day, 'fr')} – {format_day(last_day, 'fr')}")
     with psycopg.connect(url) as conn:
         days = [float(row[0]) for row in conn.execute(
@@ -168,15 +187,38 @@ def test_household_moves_through_time_opens_a_day_and_picks_a_range(
             (meter, _midnight(first_day), _midnight(last_day + timedelta(days=1)))).fetchall()]
     assert len(days) == 10
     _bars(page, days)
-    page.keyboard.press("Escape")
     _shot(page, artifacts_dir, "range-fr-desktop")
+    _axe_clean(page, axe_source, "range-fr-desktop")
     # Moving on from a chosen range keeps its length.
     page.click("#household-window-next")
     _label_is(page, f"{format_day(last_day + timedelta(days=1), 'fr')} – {format_day(last_day + timedelta(days=10), 'fr')}")
 
+    # The export range: the links follow the days picked, and a range the download would refuse is said at once.
+    page.fill("#household-export-start", first_day.isoformat())
+    page.press("#household-export-start", "Enter")
+    page.wait_for_function("() => document.getElementById('household-download-daily').href.includes('from=')")
+    page.fill("#household-export-end", last_day.isoformat())
+    page.press("#household-export-end", "Enter")
+    page.wait_for_function(
+        "(want) => document.getElementById('household-download-daily').getAttribute('href') === want",
+        arg=f"/download/daily.csv?from={first_day.isoformat()}&to={last_day.isoformat()}")
+    with page.expect_download() as download_info:
+        page.click("#household-download-daily")
+    exported = Path(download_info.value.path()).read_bytes()
+    assert exported.startswith("\ufeff".encode())
+    lines = exported.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Compteur;Énergie;Jour;") and len(lines) == 1 + 3 * 10
+    year_ago = today - timedelta(days=400)
+    page.fill("#household-export-start", year_ago.isoformat())
+    page.press("#household-export-start", "Enter")
+    page.wait_for_selector("#household-export-problem:has-text('au plus 366')")
+    _shot(page, artifacts_dir, "export-range-fr-desktop")
+    _axe_clean(page, axe_source, "export-range-fr-desktop")
+
 
 def test_calendar_typical_day_and_honest_states_in_both_languages_and_widths(
     server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser: Any, artifacts_dir: Path,
+    axe_source: str,
 ) -> None:
     url, seed, _ = seeded
     today = datetime.now(PARIS).date()
@@ -202,6 +244,7 @@ def test_calendar_typical_day_and_honest_states_in_both_languages_and_widths(
         assert "2\u202f227\u00a0kWh" in own_terms or "2 227 kWh" in own_terms.replace("\u202f", " ").replace("\u00a0", " ")
         assert "2 592 kWh" in own_terms.replace("\u202f", " ").replace("\u00a0", " ")
         _shot(page, artifacts_dir, f"month-fr-{width}")
+        _axe_clean(page, axe_source, f"month-fr-{width}")
         if width == "phone":
             for part in ("household-window-nav", "calendar", "typical-day", "latest", "similar-homes"):
                 _shot_of(page, artifacts_dir, f"#household-{part}" if part != "household-window-nav" else f"#{part}",
@@ -211,11 +254,13 @@ def test_calendar_typical_day_and_honest_states_in_both_languages_and_widths(
         page.wait_for_selector("#similar-not-compared")
         assert "assez de temps" not in page.inner_text("body")
         _shot(page, artifacts_dir, f"water-fr-{width}")
+        _axe_clean(page, axe_source, f"water-fr-{width}")
         # The day view on this width.
         page.click("label:has-text('Électricité')")
         page.click("label:has-text('heure')")
         page.wait_for_selector("text=Heure la plus forte")
         _shot(page, artifacts_dir, f"day-fr-{width}")
+        _axe_clean(page, axe_source, f"day-fr-{width}")
         if width == "phone":
             _shot_of(page, artifacts_dir, ".card:has(#household-consumption-graph)", "part-day-chart-fr-phone")
         # English: the same page in English words and number formats.
@@ -224,9 +269,11 @@ def test_calendar_typical_day_and_honest_states_in_both_languages_and_widths(
         page.wait_for_selector("#calendar-graph .js-plotly-plot")
         assert "never their hours" in page.inner_text("#typical-no-peers")
         _shot(page, artifacts_dir, f"month-en-{width}")
+        _axe_clean(page, axe_source, f"month-en-{width}")
         page.click("label:has-text('hour')")
         page.wait_for_selector("text=Highest hour")
         _shot(page, artifacts_dir, f"day-en-{width}")
+        _axe_clean(page, axe_source, f"day-en-{width}")
         page.click("#lang-fr")
         page.wait_for_selector("text=Votre année, jour par jour")
         page.context.close()
