@@ -56,6 +56,12 @@ def _owner(conn: psycopg.Connection, scope: Scope, kind: str) -> tuple[str, int]
     return "dwelling", dwelling_id
 
 
+def refusal_text(refused: RangeRefused, kind: str, lang: str) -> str:
+    """Why a range cannot be exported, naming the export when its own limit is the reason."""
+    key = f"range.too_long_{kind}" if refused.key == "range.too_long" else refused.key
+    return t(key, lang, **refused.values)
+
+
 def _quality(estimated: bool, suspect: bool, lang: str) -> str:
     # Suspect wins: an estimated hour that is also suspect cannot be believed either.
     return t("quality.suspect" if suspect else "quality.estimated" if estimated else "quality.measured", lang)
@@ -103,7 +109,7 @@ def _stream(kind: str) -> flask.Response:
                                    today=datetime.now(tz).date(), default_days=DEFAULT_DAYS[kind],
                                    max_days=MAX_DAYS[kind])
     except RangeRefused as refused:
-        page = error_page(lang, t("range.title", lang), t(refused.key, lang, **refused.values))
+        page = error_page(lang, t("range.title", lang), refusal_text(refused, kind, lang))
         return flask.Response(page, 400, mimetype="text/html")
     since = datetime.combine(days.first, datetime.min.time(), tz)
     until = datetime.combine(days.end, datetime.min.time(), tz)

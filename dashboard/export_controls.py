@@ -16,7 +16,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dashboard import context, i18n_household  # noqa: F401 - i18n_household adds the texts
 from dashboard.auth import session_language
 from dashboard.date_range import RangeRefused, day_range
-from dashboard.downloads import DAILY_PATH, DEFAULT_DAYS, MAX_DAYS, READINGS_PATH
+from dashboard.downloads import DAILY_PATH, DEFAULT_DAYS, MAX_DAYS, READINGS_PATH, refusal_text
 from dashboard.history_controls import date_inputs
 from dashboard.i18n import t
 
@@ -91,7 +91,7 @@ def follow_range(start: object, end: object, target: object) -> tuple[list[Any],
         try:
             day_range(first, last, today=today, default_days=DEFAULT_DAYS[kind], max_days=MAX_DAYS[kind])
         except RangeRefused as refused:
-            problem = t(refused.key, lang, **refused.values)
+            problem = refusal_text(refused, kind, lang)
             break
     query = {str(k): str(v) for k, v in target["query"].items()}
     return links(lang, query, readings=bool(target.get("readings")), staff=bool(target.get("staff")),
