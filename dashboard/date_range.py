@@ -56,13 +56,16 @@ def day_range(first_text: object, last_text: object, *, today: date, default_day
     given_last = None if last_text in (None, "") else parse_day(last_text, "to")
     if given_first is None and given_last is None:
         return DayRange(today - timedelta(days=default_days - 1), today)
-    if given_first is None:
-        assert given_last is not None
-        given_first = given_last - timedelta(days=default_days - 1)
-    if given_last is None:
-        given_last = min(today, given_first + timedelta(days=default_days - 1))
-    if given_first > today:
+    if given_first is not None and given_first > today:
         raise RangeRefused("range.future", first=given_first.isoformat())
+    try:
+        if given_first is None:
+            assert given_last is not None
+            given_first = given_last - timedelta(days=default_days - 1)
+        if given_last is None:
+            given_last = min(today, given_first + timedelta(days=default_days - 1))
+    except OverflowError:  # year 1 asked for, say: no calendar before it
+        raise RangeRefused("range.bad_day", name="from" if first_text else "to", value=str(first_text or last_text)) from None
     if given_last < given_first:
         raise RangeRefused("range.reversed", first=given_first.isoformat(), last=given_last.isoformat())
     asked = DayRange(given_first, given_last)

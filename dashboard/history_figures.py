@@ -19,8 +19,8 @@ from dashboard.history_queries import DayUse, HourUse
 from dashboard.i18n import format_day, format_quantity, locale_of, round_as_shown, t
 from dashboard.queries import UNIT_OF_KIND
 
-# Hourly use is small (tenths of a kWh, litres of water): three decimals keep a 0.004 m³ hour visible.
-HOUR_DIGITS = 3
+# Two decimals for every value, sent and shown alike (no figure of the app shows more: tests/attack_support.py).
+HOUR_DIGITS = 2
 DAY_DIGITS = 2
 # The calendar's colour scale, light to dark in the kind's hue family (readable without colour too: hover says the value).
 _CALENDAR_SCALE = [[0.0, "#f1f7f6"], [0.5, "#7cc3b8"], [1.0, "#1d5f57"]]
@@ -70,8 +70,8 @@ def hourly_figure(hours: Sequence[HourUse], *, kind: str, measure: str, lang: st
 
 
 def _small(value: float, kind: str, lang: str) -> str:
-    """A small amount with enough decimals to be seen (an hour's 0,004 m³)."""
-    return format_quantity(value, UNIT_OF_KIND[kind], lang, digits=HOUR_DIGITS if value < 10 else 1)
+    """An hour's or a day's amount with the two decimals its data carries ("0,15 m³", "27,19 kWh")."""
+    return format_quantity(value, UNIT_OF_KIND[kind], lang, digits=HOUR_DIGITS)
 
 
 def calendar_figure(days: Sequence[DayUse], *, kind: str, lang: str, first: date, last: date) -> Figure:

@@ -24,7 +24,7 @@ NIGHT_HOURS = range(1, 5)
 def _amount(value: float, kind: str, measure: str, lang: str) -> str:
     if measure == "cost":
         return format_value(value, kind, measure, lang)
-    return format_quantity(value, UNIT_OF_KIND[kind], lang, digits=HOUR_DIGITS if value < 10 else 1)
+    return format_quantity(value, UNIT_OF_KIND[kind], lang, digits=HOUR_DIGITS)
 
 
 def hour_view(conn: psycopg.Connection, dwelling_id: int, kind: str, measure: str, window: DayRange, lang: str,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from dashboard.date_range import DayRange, day_range
+from dashboard.date_range import DayRange, RangeRefused, day_range
 
 # "hour" is the day view: one local day's hourly bars.
 GRANULARITIES = ("hour", "day", "week", "month", "year")
@@ -50,11 +50,24 @@ def window_ending(last: date, granularity: str) -> DayRange:
     return DayRange(first, last)
 
 
+# Nothing is metered before this: a window never moves earlier (and date arithmetic stays in range).
+EARLIEST = date(1970, 1, 1)
+
+
 def _months(window: DayRange) -> int:
     return (window.last.year - window.first.year) * 12 + window.last.month - window.first.month + 1
 
 
 def shifted(window: DayRange, granularity: str, steps: int, today: date) -> DayRange:
+    """The window moved `steps` of its own lengths, or the same window when that would leave the calendar kept."""
+    try:
+        moved = _shifted(window, granularity, steps, today)
+    except (OverflowError, ValueError):
+        return window
+    return moved if moved.first >= EARLIEST else window
+
+
+def _shifted(window: DayRange, granularity: str, steps: int, today: date) -> DayRange:
     """The window moved `steps` of its own lengths back (negative) or forward, never past today.
 
     Days and hours move by the window's days, weeks by whole weeks, months and years by whole
@@ -82,7 +95,10 @@ def _end_of_month(first: date) -> date:
 
 
 def chosen(first: object, last: object, granularity: str, today: date) -> DayRange:
-    """A range picked in the date picker, checked (dashboard.date_range.RangeRefused says why it cannot be shown)."""
-    return day_range(first, last, today=today, default_days=PERIODS_SHOWN[granularity],
-                     max_days=MAX_DAYS[granularity])
+    """A range picked in the date fields, checked (dashboard.date_range.RangeRefused says why it cannot be shown)."""
+    picked = day_range(first, last, today=today, default_days=PERIODS_SHOWN[granularity],
+                       max_days=MAX_DAYS[granularity])
+    if picked.first < EARLIEST:
+        raise RangeRefused("range.bad_day", name="from", value=picked.first.isoformat())
+    return picked
 

@@ -20,7 +20,7 @@ from dashboard.history_controls import WINDOW_STORE, window_of
 from dashboard.history_figures import calendar_figure, typical_day_figure
 from dashboard.i18n import format_day, format_number, format_quantity, t
 from dashboard.queries import KINDS, UNIT_OF_KIND
-from dashboard.scope import ScopeDenied, current_scope, resolve_dwelling
+from dashboard.scope import ScopeDenied, current_scope, may_download_readings, resolve_dwelling
 
 CALENDAR_SLOT = "household-calendar"
 TYPICAL_DAY_SLOT = "household-typical-day"
@@ -151,6 +151,10 @@ def register(kind_radio: str, dwelling_store: str) -> None:
             scope = current_scope()
             with app.connection() as conn:
                 dwelling_id = resolve_dwelling(conn, scope, requested_dwelling)
+                if not may_download_readings(scope):
+                    # Hours and raw readings are a home's load curve: never a manager's; its days are.
+                    refused = html.P(t("history.hours_not_for_role", lang), className="text-body-secondary small mb-0")
+                    return calendar(conn, dwelling_id, kind, last, lang), refused, refused
                 return (calendar(conn, dwelling_id, kind, last, lang), typical_day(conn, dwelling_id, kind, last, lang),
                         latest(conn, dwelling_id, kind, lang))
         except ScopeDenied:

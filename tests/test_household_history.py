@@ -41,6 +41,20 @@ def test_a_chosen_range_moves_by_its_own_length() -> None:
     assert shifted(picked, "day", -1, TODAY) == DayRange(date(2026, 10, 22), date(2026, 10, 31))
 
 
+def test_windows_stay_inside_the_calendar_whatever_is_asked() -> None:
+    ancient = chosen("1970-01-01", "1970-01-10", "day", TODAY)
+    assert shifted(ancient, "day", -1, TODAY) == ancient
+    decade = window_ending(date(1975, 6, 30), "year")
+    assert shifted(decade, "year", -1, TODAY) == decade  # 1956–1965 would be before anything metered
+    for first in ("0001-01-01", "1969-12-31"):
+        with pytest.raises(RangeRefused):
+            chosen(first, "1970-01-02", "day", TODAY)
+    with pytest.raises(RangeRefused):
+        chosen("9999-12-31", None, "day", TODAY)
+    with pytest.raises(RangeRefused):
+        chosen(None, "0001-01-02", "day", TODAY)
+
+
 def test_hours_are_shown_a_week_at_most() -> None:
     assert chosen("2026-11-01", "2026-11-07", "hour", TODAY).days == 7
     with pytest.raises(RangeRefused) as refused:
@@ -79,4 +93,4 @@ def test_the_calendar_places_each_day_under_its_weekday_and_marks_doubtful_days(
 def test_the_typical_day_is_bars_of_measured_means() -> None:
     profile = [(hour, 0.123456 if hour == 19 else 0.05, 40) for hour in range(24)]
     figure = typical_day_figure(profile, kind="electricity", lang="fr")
-    assert figure["data"][0]["type"] == "bar" and figure["data"][0]["y"][19] == 0.123
+    assert figure["data"][0]["type"] == "bar" and figure["data"][0]["y"][19] == 0.12  # two decimals, as shown

@@ -214,6 +214,10 @@ def update_consumption(kind: str, granularity: str, measure: str, window_data: o
         with ctx.connection() as conn:
             dwelling_id = resolve_dwelling(conn, scope, requested_dwelling)
             if granularity == "hour":
+                if not may_download_readings(scope):
+                    # A home's hours are its load curve: never a manager's (docs/operations.md, "Who sees what").
+                    return _empty_figure(), dbc.Alert(t("history.hours_not_for_role", lang), color="light",
+                                                      className="mb-0", id="consumption-hours-refused"), ""
                 return hour_view(conn, dwelling_id, kind, measure, window, lang, settings, _stat)
             periods = consumption_between(conn, dwelling_id, kind, granularity, window.first, window.end,
                                           tz=settings.tz, gas_kwh_per_m3=settings.gas_kwh_per_m3)
