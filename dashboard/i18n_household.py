@@ -13,6 +13,7 @@ HOUSEHOLD_MESSAGES: dict[str, dict[str, str]] = {
         # The chart's navigation and day view.
         "granularity.hour": "heure",
         "history.hours_not_for_role": "Le détail heure par heure et les relevés d'un logement (sa courbe de charge) ne sont pas ouverts aux gestionnaires ; les jours le sont tant qu'une alerte est ouverte.",
+        "consumption.estimated_hover": "{days} j. avec des heures estimées (contour gris)",
         "history.prev": "Période précédente",
         "history.next": "Période suivante",
         "history.latest": "Revenir à aujourd'hui",
@@ -96,6 +97,7 @@ HOUSEHOLD_MESSAGES: dict[str, dict[str, str]] = {
     "en": {
         "granularity.hour": "hour",
         "history.hours_not_for_role": "A home's hour-by-hour detail and readings (its load curve) are not open to managers; its days are, while an alert is open.",
+        "consumption.estimated_hover": "{days} d. with estimated hours (grey outline)",
         "history.prev": "Previous period",
         "history.next": "Next period",
         "history.latest": "Back to today",

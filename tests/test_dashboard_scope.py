@@ -35,6 +35,8 @@ def consumption_payload(requested_dwelling: Any, kind: str = "electricity") -> d
             {"id": "household-kind", "property": "value", "value": kind},
             {"id": "household-granularity", "property": "value", "value": "year"},
             {"id": "household-measure", "property": "value", "value": "amount"},
+            # The chart's window (days only; None: the granularity's default window to today).
+            {"id": "household-window", "property": "data", "value": None},
         ],
         "changedPropIds": ["household-kind.value"],
         "state": [{"id": "household-dwelling", "property": "data", "value": requested_dwelling}],

@@ -16,13 +16,13 @@ import flask
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import actions, context, history_controls, household_analytics, household_insights, queries
+from dashboard.auth import session_language
+from dashboard.export_controls import export_controls
+from dashboard.figures import Tariffs, consumption_figure, consumption_summary
 from dashboard.history_controls import WINDOW_STORE, window_of
 from dashboard.history_queries import consumption_between
 from dashboard.history_view import hour_view
 from dashboard.history_window import GRANULARITIES
-from dashboard.auth import session_language
-from dashboard.export_controls import export_controls
-from dashboard.figures import Tariffs, consumption_figure, consumption_summary
 from dashboard.i18n import format_day, format_money_eur, format_quantity, t
 from dashboard.scope import Role, ScopeDenied, current_scope, may_download_readings, resolve_dwelling
 
