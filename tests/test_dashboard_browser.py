@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -14,13 +13,11 @@ import pytest
 
 from dashboard.i18n import format_money_eur, format_quantity, round_as_shown
 from dashboard.queries import first_period_shown
+from tests.browser_support import launched_chromium
 from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed, seed_cooperative
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 GRAPH_Y = "() => document.querySelector('#household-consumption-graph .js-plotly-plot').data[0].y"
 GRAPH_X = "() => document.querySelector('#household-consumption-graph .js-plotly-plot').data[0].x"
 # Plotly redraws after Dash has placed the new figure: the total can be new while the bars are not yet.
@@ -54,15 +51,7 @@ def server(seeded: tuple[str, Seed, date], tmp_path: Path) -> Iterator[Dashboard
 @pytest.fixture
 def browser_page(tmp_path: Path) -> Iterator[object]:
     """A Chromium page (phone-sized later on demand) that accepts downloads."""
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing (apt-get install -y chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with launched_chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="fr-FR")
         page = context.new_page()
         page.set_default_timeout(30_000)
@@ -70,7 +59,6 @@ def browser_page(tmp_path: Path) -> Iterator[object]:
             yield page
         finally:
             context.close()
-            browser.close()
 
 
 def _monthly_kwh(url: str, meter_id: int, today: date, column: str = "energy_kwh") -> list[float]:

@@ -3,7 +3,6 @@ the calendar, the typical day, honest empty states; screenshots of each state at
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -15,14 +14,12 @@ import pytest
 from dashboard.i18n import format_day
 from tests.dashboard_fixtures import seeded, server  # noqa: F401 - the shared seeded dashboard
 from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed
+from tests.browser_support import launched_chromium
 from tests.axe_support import axe_source_or_skip, axe_violations, blocking
 from tests.dashboard_views_support import AnalyticsSeed
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 PLOT = "document.querySelector('#household-consumption-graph .js-plotly-plot')"
@@ -37,19 +34,8 @@ BARS_ARE = """([want]) => {
 @pytest.fixture
 def browser() -> Iterator[Any]:
     """Headless Chromium (Debian's)."""
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing (apt-get install -y chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture(scope="module")
