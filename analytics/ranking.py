@@ -19,7 +19,10 @@ group), ``reference_group`` and its ``reference_size``, ``ratio``, ``rank``
 :class:`Reason`). Advisers are allowed to see identified dwellings, so the
 reference may be any group of at least ``min_reference_size`` homes: the
 comparison group if big enough, else the same band and heating type across the
-scope, else the same heating type.
+scope, else the same heating type, else every home of a similar size (any
+heating), else every home of the scope. A home compared with one of the wider
+groups gets a ``reference_wider`` reason that says which, so that no home sits
+at the end of the ranking merely because few homes resemble it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import pandas as pd
 from analytics.comparison import ComparisonSettings, assign_groups, floor_area_band
 from analytics.frames import require_columns
 from analytics.sufficiency import Reason
+from analytics.wording import fr_number, fr_percent
 
 
 @dataclass(frozen=True)
@@ -59,16 +63,19 @@ def rank_high_consumers(dwellings: pd.DataFrame, settings: RankingSettings = Ran
         assign_groups(frame, settings.comparison),
         "scope|" + band + "|" + frame["heating_type"].astype(str),
         "scope|" + frame["heating_type"].astype(str),
+        "scope|" + band,
+        pd.Series("scope", index=frame.index),
     ]
     # Each candidate grouping gives every home a median over ALL the homes of its group; the first grouping
     # whose group is big enough is the home's reference.
     chosen = pd.Series(False, index=frame.index)
     frame["reference_group"] = None
     frame["reference_size"] = 0
+    frame["_reference_level"] = 0
     reference_columns = ["kwh_per_m2_year"] + [c for c in ("base_load_w", "heating_per_m2") if c in frame.columns]
     for column in reference_columns:
         frame[f"_median_{column}"] = np.nan
-    for keys in candidates:
+    for level, keys in enumerate(candidates):
         sizes = keys.map(keys.value_counts())
         take = ~chosen & (sizes >= settings.min_reference_size)
         if not take.any():
@@ -76,6 +83,7 @@ def rank_high_consumers(dwellings: pd.DataFrame, settings: RankingSettings = Ran
         by_group = frame.groupby(keys)
         frame.loc[take, "reference_group"] = keys[take]
         frame.loc[take, "reference_size"] = sizes[take]
+        frame.loc[take, "_reference_level"] = level
         for column in reference_columns:
             frame.loc[take, f"_median_{column}"] = by_group[column].transform("median")[take]
         chosen |= take
@@ -97,15 +105,17 @@ def _reasons(row: dict[str, object], s: RankingSettings) -> tuple[Reason, ...]:
         # Ranked last with no figure to compare: the adviser should know why, not guess.
         reasons.append(Reason(
             "no_reference_group",
-            f"Fewer than {s.min_reference_size} homes with the same heating in scope: nothing to compare with.",
-            f"Moins de {s.min_reference_size} logements au même chauffage dans le périmètre : "
-            "pas de comparaison possible.",
+            f"Fewer than {s.min_reference_size} homes in the whole scope: nothing to compare with.",
+            f"Moins de {s.min_reference_size} logements dans tout le périmètre : pas de comparaison possible.",
             {"min_reference_size": float(s.min_reference_size)}, blocking=False))
+    level = int(row.get("_reference_level", 0) or 0)
+    if np.isfinite(ratio) and level > 0:
+        reasons.append(_wider_reference(level, int(row["reference_size"]), s))
     if np.isfinite(ratio) and ratio >= s.high_ratio:
         reasons.append(Reason(
             "intensity_above_similar",
             f"Uses {ratio:.1f}× the typical kWh/m² of similar homes (weather-normalised).",
-            f"Consomme {ratio:.1f}× les kWh/m² habituels de logements similaires (corrigé du climat).",
+            f"Consomme {fr_number(ratio)} fois les kWh/m² habituels de logements similaires (corrigé du climat).",
             {"ratio": float(ratio), "kwh_per_m2_year": float(row["kwh_per_m2_year"]),
              "reference_kwh_per_m2_year": float(row["reference_kwh_per_m2_year"])}, blocking=False))
     base, base_ref = row.get("base_load_w", np.nan), row.get("_median_base_load_w", np.nan)
@@ -120,13 +130,35 @@ def _reasons(row: dict[str, object], s: RankingSettings) -> tuple[Reason, ...]:
         reasons.append(Reason(
             "heating_sensitivity_above_similar",
             f"Heating needs {heat / heat_ref:.1f}× those of similar homes per degree-day and m².",
-            f"Besoins de chauffage {heat / heat_ref:.1f}× ceux de logements similaires par degré-jour et m².",
+            f"Besoins de chauffage {fr_number(heat / heat_ref)} fois ceux de logements similaires par degré-jour et m².",
             {"kwh_per_degree_day_per_m2": float(heat), "reference": float(heat_ref)}, blocking=False))
     drift = row.get("drift_fraction", np.nan)
     if np.isfinite(drift) and drift >= s.drift_min_fraction:
         reasons.append(Reason(
             "upward_drift",
             f"Weather-normalised use up {drift:.0%} on last year.",
-            f"Consommation corrigée du climat en hausse de {drift:.0%} sur un an.",
+            f"Consommation corrigée du climat en hausse de {fr_percent(drift)} sur un an.",
             {"drift_fraction": float(drift)}, blocking=False))
     return tuple(reasons)
+
+
+# Levels of the reference after the comparison group itself (level 0): what each compares with, in words.
+_WIDER = {
+    1: ("homes of the same size band and heating across the scope",
+        "logements de même taille et même chauffage de tout le périmètre"),
+    2: ("homes with the same heating across the scope", "logements au même chauffage de tout le périmètre"),
+    3: ("homes of a similar size across the scope, any heating",
+        "logements de taille similaire du périmètre, tous chauffages"),
+    4: ("all homes of the scope", "tous les logements du périmètre"),
+}
+
+
+def _wider_reference(level: int, size: int, s: RankingSettings) -> Reason:
+    """The reason that says which wider group a home was compared with, and why."""
+    en, fr = _WIDER[min(level, 4)]
+    return Reason(
+        "reference_wider",
+        f"Compared with the {size} {en} (fewer than {s.min_reference_size} closer matches).",
+        f"Comparé aux {size} {fr} (moins de {s.min_reference_size} logements plus proches).",
+        {"level": float(level), "reference_size": float(size), "min_reference_size": float(s.min_reference_size)},
+        blocking=False)

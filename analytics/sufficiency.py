@@ -24,6 +24,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from analytics.frames import require_columns, require_datetime_index
+from analytics.wording import fr_number
 
 DAILY_COLUMNS = ("energy_kwh", "temperature_c")
 
@@ -191,7 +192,7 @@ def _check_extremes(energy: NDArray[np.float64], t: SufficiencyThresholds) -> li
     return [Reason(
         "extreme_values",
         f"{count} day(s) far above the usual level (over {limit:.1f} kWh).",
-        f"{count} jour(s) très au-dessus du niveau habituel (plus de {limit:.1f} kWh).",
+        f"{count} jour(s) très au-dessus du niveau habituel (plus de {fr_number(limit)} kWh).",
         {"days": float(count), "limit_kwh": float(limit), "max_kwh": float(energy.max())},
         blocking=False,
     )]
@@ -206,7 +207,7 @@ def _check_temperature_range(temperature: NDArray[np.float64], t: SufficiencyThr
     return [Reason(
         "narrow_temperature_range",
         f"Outdoor temperature varied by only {spread:.1f} °C: weather sensitivity cannot be told.",
-        f"La température extérieure n'a varié que de {spread:.1f} °C : la sensibilité au climat ne peut être estimée.",
+        f"La température extérieure n'a varié que de {fr_number(spread)} °C : la sensibilité au climat ne peut être estimée.",
         {"temperature_range_c": spread, "required_range_c": t.min_temperature_range_c},
         blocking=False,
     )]

@@ -198,7 +198,8 @@ def consumption_figure(
             "plot_bgcolor": "white",
             "paper_bgcolor": "white",
             "separators": ",\u202f" if lang == "fr" else ".,",
-            "yaxis": {"title": {"text": unit}, "gridcolor": "#e9ecef", "rangemode": "tozero"},
+            "yaxis": {"title": {"text": unit, "standoff": 8}, "automargin": True, "gridcolor": "#e9ecef",
+                      "rangemode": "tozero"},
             "xaxis": {"type": "category", "tickangle": 0 if len(labels) <= 12 else -45, "automargin": True},
             "showlegend": False,
             "dragmode": False,
@@ -280,7 +281,9 @@ def comparison_figure(own_kwh_per_m2: float, average_kwh_per_m2: float, efficien
             "height": 180, "margin": {"l": 8, "r": 8, "t": 8, "b": 24}, "plot_bgcolor": "white",
             "paper_bgcolor": "white", "separators": ",\u202f" if lang == "fr" else ".,", "showlegend": False,
             "dragmode": False,
-            "xaxis": {"gridcolor": "#e9ecef", "rangemode": "tozero", "title": {"text": "kWh/m²"}},
+            # automargin + standoff: the title gets room of its own below the ticks (it read "kWh/m²3" on a phone).
+            "xaxis": {"gridcolor": "#e9ecef", "rangemode": "tozero", "title": {"text": "kWh/m²", "standoff": 10},
+                      "automargin": True},
             "yaxis": {"autorange": "reversed", "automargin": True},
         },
     }
@@ -400,13 +403,22 @@ def load_curve_figure(points: Sequence[tuple[datetime, float]], unit: str, lang:
         "height": 280, "margin": {"l": 48, "r": 8, "t": 8, "b": 32}, "plot_bgcolor": "white", "paper_bgcolor": "white",
         "separators": ",\u202f" if lang == "fr" else ".,", "dragmode": False,
         "legend": {"orientation": "h", "y": -0.2},
-        "yaxis": {"title": {"text": unit + "/h"}, "gridcolor": "#e9ecef", "rangemode": "tozero"},
+        # Each point is one hour's energy: its unit is kWh (or m³), the hour is in the chart's title ("kWh/h" is
+        # no unit anyone reads, and "kW/h" would be a wrong one).
+        "yaxis": {"title": {"text": unit, "standoff": 8}, "automargin": True, "gridcolor": "#e9ecef",
+                  "rangemode": "tozero"},
         "xaxis": {"tickformat": DATE_TICKS + " %Hh", "hoverformat": "%d/%m %H:%M"},
     }}
 
 
 def building_curve_figure(days: Sequence[tuple[date, float, float | None]], unit: str, lang: str) -> Figure:
-    """A building's daily use (bars) against heating degree-days (line, right axis)."""
+    """A building's daily use (bars) against heating degree-days (line, right axis); no axes when there are no days."""
+    if not days:
+        # A true empty state: no axes running from -1 to 6 around nothing; the note under the chart says why.
+        return {"data": [], "layout": {
+            "height": 40, "margin": {"l": 8, "r": 8, "t": 8, "b": 8}, "plot_bgcolor": "white",
+            "paper_bgcolor": "white", "xaxis": {"visible": False}, "yaxis": {"visible": False},
+        }}
     return {"data": [
         {"type": "bar", "x": [d[0] for d in days], "y": _rounded([d[1] for d in days], BUILDING_CURVE_DIGITS),
          "name": t("manager.daily_use", lang),
@@ -420,8 +432,10 @@ def building_curve_figure(days: Sequence[tuple[date, float, float | None]], unit
         "height": 320, "margin": {"l": 48, "r": 48, "t": 8, "b": 32}, "plot_bgcolor": "white", "paper_bgcolor": "white",
         "separators": ",\u202f" if lang == "fr" else ".,", "dragmode": False, "bargap": 0.15,
         "legend": {"orientation": "h", "y": -0.15},
-        "yaxis": {"title": {"text": unit}, "gridcolor": "#e9ecef", "rangemode": "tozero"},
-        "yaxis2": {"title": {"text": t("manager.degree_days_unit", lang)}, "overlaying": "y", "side": "right",
+        "yaxis": {"title": {"text": unit, "standoff": 8}, "automargin": True, "gridcolor": "#e9ecef",
+                  "rangemode": "tozero"},
+        "yaxis2": {"title": {"text": t("manager.degree_days_unit", lang), "standoff": 8}, "automargin": True,
+                   "overlaying": "y", "side": "right",
                    "rangemode": "tozero", "showgrid": False, "tickformat": ",.0f"},
         "xaxis": {"tickformat": DATE_TICKS, "hoverformat": "%d/%m/%Y"},
     }}

@@ -531,6 +531,15 @@ def silent_meters(conn: psycopg.Connection, building_ids: list[int], silent_sinc
                   key=lambda r: (r[3] is not None, r[3] or silent_since))
 
 
+def building_kinds(conn: psycopg.Connection, building_id: int) -> list[str]:
+    """The energy kinds a building has meters of (its own or its dwellings'), in KINDS order."""
+    rows = conn.execute(
+        "SELECT DISTINCT m.kind FROM meter m LEFT JOIN dwelling d ON d.id = m.dwelling_id"
+        " WHERE coalesce(m.building_id, d.building_id) = %s", (building_id,)).fetchall()
+    found = {row[0] for row in rows}
+    return [kind for kind in KINDS if kind in found]
+
+
 def building_daily(conn: psycopg.Connection, building_id: int, kind: str, since: date, *, timezone: str,
                    gas_kwh_per_m3: float, balance_point_c: float) -> list[tuple[date, float, float | None]]:
     """A building's daily use of a kind (all its meters and dwellings' meters) with that day's heating degree-days."""

@@ -62,14 +62,42 @@ def test_heating_sensitivity_reason() -> None:
     assert "heating_sensitivity_above_similar" in {r.code for r in row["reasons"]}
 
 
-def test_a_home_with_no_big_enough_reference_says_why() -> None:
+def test_homes_without_a_peer_group_are_ranked_against_a_stated_wider_reference() -> None:
     scope = _scope()
-    scope.loc[:3, "heating_type"] = "electric"  # four electric homes: no group of five anywhere
+    scope.loc[:3, "heating_type"] = "electric"  # four electric homes: no group of five with their heating
+    scope.loc[0, "normalised_energy_kwh"] = scope.loc[0, "floor_area_m2"] * 400  # the biggest user of all
     ranking = rank_high_consumers(scope)
-    alone = ranking[ranking["dwelling_id"].isin([1, 2, 3, 4])]
-    assert alone["ratio"].isna().all() and (alone["rank"] > 8).all()  # ranked after every compared home
-    assert all({r.code for r in reasons} == {"no_reference_group"} for reasons in alone["reasons"])
-    reason = alone["reasons"].iloc[0][0]
-    assert "Moins de 5 logements" in reason.message_fr and "Fewer than 5 homes" in reason.message_en
-    compared = ranking[~ranking["dwelling_id"].isin([1, 2, 3, 4])]
-    assert not any("no_reference_group" in {r.code for r in reasons} for reasons in compared["reasons"])
+    electric = ranking[ranking["dwelling_id"].isin([1, 2, 3, 4])]
+    # Compared with every home of a similar size (all 12 are 58-72 m²), not left at the end without a figure.
+    assert electric["ratio"].notna().all() and (electric["reference_size"] == 12).all()
+    assert ranking.iloc[0]["dwelling_id"] == 1 and ranking.iloc[0]["high"]
+    for reasons in electric["reasons"]:
+        wider = [r for r in reasons if r.code == "reference_wider"]
+        assert len(wider) == 1 and "no_reference_group" not in {r.code for r in reasons}
+        assert "12 logements de taille similaire du périmètre, tous chauffages" in wider[0].message_fr
+        assert "12 homes of a similar size across the scope, any heating" in wider[0].message_en
+    gas = ranking[~ranking["dwelling_id"].isin([1, 2, 3, 4])]
+    assert not any("reference_wider" in {r.code for r in reasons} for reasons in gas["reasons"])
+    assert list(ranking["rank"]) == list(range(1, 13))
+
+
+def test_a_scope_too_small_for_any_reference_says_why() -> None:
+    scope = _scope().iloc[:4]  # four homes in all: no group of five at any level
+    ranking = rank_high_consumers(scope)
+    assert ranking["ratio"].isna().all()
+    assert all({r.code for r in reasons} == {"no_reference_group"} for reasons in ranking["reasons"])
+    reason = ranking["reasons"].iloc[0][0]
+    assert "Moins de 5 logements dans tout le périmètre" in reason.message_fr
+    assert "Fewer than 5 homes in the whole scope" in reason.message_en
+
+
+def test_french_reasons_write_numbers_with_a_decimal_comma() -> None:
+    scope = _scope()
+    scope.loc[4, "normalised_energy_kwh"] = scope.loc[4, "floor_area_m2"] * 290
+    scope.loc[4, "drift_fraction"] = 0.25
+    top = rank_high_consumers(scope).iloc[0]
+    french = " ".join(r.message_fr for r in top["reasons"])
+    ratio = f"{top['ratio']:.1f}"
+    assert ratio.replace(".", ",") + " fois" in french and ratio not in french
+    assert "25\u202f%" in french
+    assert ratio + "×" in " ".join(r.message_en for r in top["reasons"])

@@ -178,8 +178,8 @@ def test_adviser_ranking_stays_in_scope_whatever_the_filters(
     url, seed, analytics = seeded
     claire = login(server.url, "claire")  # adviser of the other residence (dwelling C only)
     text = ranking(claire, server.url).text
-    assert f"/adviser?dwelling={seed.dwelling_c}" in text and "B-01" in text
-    assert "A-12" not in text and f"dwelling={seed.dwelling_a}" not in text
+    assert f'"dwelling": {seed.dwelling_c}}}' in text and "B-01" in text  # the id of its drill-down button
+    assert "A-12" not in text and f'"dwelling": {seed.dwelling_a}}}' not in text
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT normalised_kwh_per_m2 FROM high_consumer WHERE dwelling_id = %s"
                            " AND period_end = %s", (seed.dwelling_c, analytics.periods["latest"][1])).fetchone()
@@ -197,6 +197,35 @@ def test_adviser_ranking_stays_in_scope_whatever_the_filters(
         assert "A-12" not in text and "35,2" not in text, filters
     # A household has no ranking at all.
     assert "ranking-denied" in ranking(login(server.url, "alice"), server.url).text
+
+
+def open_dwelling(session: requests.Session, base_url: str, requested: object) -> Answer:
+    """The adviser's drill-down panel callback, as a click on the home ``requested`` sends it."""
+    output = _callback_output(session, base_url, "adviser-drilldown-body")
+    button = {"type": "ranking-open", "dwelling": requested}
+    return _post(session, base_url, output,
+                 [{"id": "adviser-drilldown-body", "property": "children"},
+                  {"id": "adviser-drilldown", "property": "is_open"}, {"id": "adviser-opened", "property": "data"}],
+                 [[{"id": button, "property": "n_clicks", "value": 1}]], [],
+                 json.dumps(button, separators=(",", ":"), sort_keys=True) + ".n_clicks")
+
+
+def test_the_drill_down_panel_opens_only_homes_of_the_advisers_scope(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+) -> None:
+    _, seed, _ = seeded
+    claire = login(server.url, "claire")
+    opened = open_dwelling(claire, server.url, seed.dwelling_c)
+    assert "B-01" in opened.text and "drilldown-kinds" in opened.text
+    assert opened.json["response"]["adviser-opened"]["data"] == seed.dwelling_c
+    for requested in (seed.dwelling_a, seed.dwelling_b, "1 OR 1=1", -1, {"x": 1}):
+        refused = open_dwelling(claire, server.url, requested)
+        assert "drilldown-denied" in refused.text and "A-12" not in refused.text and "A-13" not in refused.text
+        assert refused.json["response"]["adviser-opened"]["data"] is None
+    # A household (even for its own home) and a manager get no adviser drill-down.
+    for username, own in (("alice", seed.dwelling_a), ("marc", seed.dwelling_c)):
+        refused = open_dwelling(login(server.url, username), server.url, own)
+        assert "drilldown-denied" in refused.text and "drilldown-kinds" not in refused.text, username
 
 
 def test_adviser_ranking_shows_one_period_at_a_time_and_only_periods_it_offers(
@@ -506,7 +535,35 @@ def test_manager_curve_refuses_another_building(server: DashboardServer, seeded:
     assert degree_days[-1] == pytest.approx(10.0) and degree_days[0] is None
     other = curve(str(seed.building_id))
     assert other["manager-curve-note"]["children"] == "Accès refusé."
-    assert not other["manager-curve"]["figure"]["data"][0]["y"]
+    assert other["manager-curve"]["figure"]["data"] == []
+
+
+def test_manager_is_offered_only_the_kinds_a_building_has(
+    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+) -> None:
+    _, seed, _ = seeded
+
+    def kinds(session: requests.Session, building: object, current: str = "heat") -> dict[str, Any]:
+        output = _callback_output(session, server.url, "manager-kind.options")
+        return _post(session, server.url, output, [{"id": "manager-kind", "property": "options"},
+                                                   {"id": "manager-kind", "property": "value"}],
+                     [{"id": "manager-building", "property": "value", "value": building}],
+                     [{"id": "manager-kind", "property": "value", "value": current}],
+                     "manager-building.value").json["response"]["manager-kind"]
+
+    root = login(server.url, "root")
+    # Building A has no collective heating: "Chauffage collectif" is not offered, the choice moves to one it has.
+    building_a = kinds(root, str(seed.building_id))
+    assert [o["value"] for o in building_a["options"]] == ["electricity", "gas", "water"]
+    assert building_a["value"] == "electricity"
+    building_b = kinds(root, str(seed.other_building_id))
+    assert "heat" in [o["value"] for o in building_b["options"]] and building_b["value"] == "heat"
+    assert "Chauffage collectif" in json.dumps(building_b, ensure_ascii=False)
+    # The page itself offers the first building's kinds only; another manager's building is refused.
+    marc = login(server.url, "marc")
+    offered = _component(json.loads(page(marc, server.url, "/manager")), "manager-kind")["options"]
+    assert [o["value"] for o in offered] == ["electricity", "water", "heat"]
+    assert kinds(marc, str(seed.building_id)) == {"options": [], "value": None}
 
 
 def test_manager_downloads_the_buildings_own_meters_from_the_page(

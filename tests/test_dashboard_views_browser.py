@@ -113,7 +113,7 @@ def test_adviser_ranks_drills_down_and_marks_a_follow_up(
     page.wait_for_timeout(300)  # type: ignore[attr-defined]
     page.screenshot(path=str(artifacts_dir / "dashboard-adviser-ranking-previous-fr.png"), full_page=True)  # type: ignore[attr-defined]
 
-    page.click("#ranking-table a:has-text('B-01')")  # type: ignore[attr-defined]
+    page.click("#ranking-table button:has-text('B-01')")  # type: ignore[attr-defined]
     _wait_for_plot(page, "#drilldown-curve-electricity")
     points = page.evaluate("() => document.querySelector('#drilldown-curve-electricity .js-plotly-plot').data[0].y.length")  # type: ignore[attr-defined]
     with psycopg.connect(url) as conn:
@@ -147,7 +147,12 @@ def test_adviser_ranks_drills_down_and_marks_a_follow_up(
     assert notes == [(seed.dwelling_c, "contacted", "Visite prévue jeudi")]
     page.wait_for_timeout(500)  # type: ignore[attr-defined]
     page.screenshot(path=str(artifacts_dir / "dashboard-adviser-drilldown-analytics-fr.png"), full_page=True)  # type: ignore[attr-defined]
+    # The drill-down is a side panel (a dialog): Escape closes it, the address then forgets the home.
+    page.keyboard.press("Escape")  # type: ignore[attr-defined]
+    page.wait_for_selector("#adviser-drilldown", state="hidden")  # type: ignore[attr-defined]
     page.click("#lang-en")  # type: ignore[attr-defined]
+    page.wait_for_selector("text=One ranking per energy")  # type: ignore[attr-defined]
+    page.goto(f"{server.url}/adviser?dwelling={seed.dwelling_c}")  # type: ignore[attr-defined]
     page.wait_for_selector("text=Hourly load curve")  # type: ignore[attr-defined]
     page.wait_for_selector("#ranking-table")  # type: ignore[attr-defined]
     page.wait_for_timeout(600)  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ import psycopg
 from dash import ALL as ALL_IDS, Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard import actions, context, queries
+from dashboard.adviser_text import baseline_text, breakable_unit
 from dashboard.page_notices import staff_only
 from dashboard.auth import session_language
 from dashboard.figures import load_curve_figure, reason_text
@@ -41,6 +42,11 @@ FOLLOW_RESULT = "adviser-follow-result"
 
 DRILL_KINDS = "drilldown-kinds"
 DRILL_PANEL = "drilldown-panel"
+DRILL_PANEL_ID = "adviser-drilldown"
+DRILL_BODY = "adviser-drilldown-body"
+OPEN_DWELLING = "ranking-open"
+OPENED = "adviser-opened"
+URL_SYNC = "adviser-url-sync"
 
 HEATING_TYPES = ("electric", "gas", "collective", "heat_pump", "district", "other")
 CURVE_DAYS = 14
@@ -97,8 +103,7 @@ def layout(dwelling: str | None = None, **_query: Any) -> Any:
             return dbc.Alert(t("home.no_access", lang), color="warning", id="adviser-denied")
         places = queries.residences_and_buildings(conn, residences)
         periods = queries.ranking_periods(conn, residences)
-        drill = _drilldown(conn, scope, dwelling, lang) if dwelling else html.P(
-            t("adviser.pick", lang), className="text-body-secondary mb-0")
+        drill = _drilldown(conn, scope, dwelling, lang) if dwelling else None
     residence_options = sorted({(r_id, r_name) for r_id, r_name, _, _ in places}, key=lambda r: r[1])
     return html.Div([
         html.H1(t("adviser.title", lang), className="h3 mb-1"),
@@ -119,11 +124,21 @@ def layout(dwelling: str | None = None, **_query: Any) -> Any:
                 dbc.Select(id=PERIOD_FILTER,
                            options=[{"label": format_ranking_period(*p, lang), "value": period_value(p)}
                                     for p in periods],
-                           value=period_value(periods[0]) if periods else None),
+                           value=period_value(periods[0]) if periods else None, disabled=len(periods) < 2),
+                # One period only: the select is shown (what is ranked) but says why there is no other yet.
+                html.Div(t("adviser.period_only_one", lang), className="small text-body-secondary",
+                         id="adviser-period-note") if len(periods) == 1 else None,
             ], xs=12, sm=6, lg=4, className="mb-2"),  # wide enough for "12 mois jusqu'au 28 nov. 2026"
         ], className="g-2 mb-2"),
+        html.P(t("adviser.rule", lang), className="small text-body-secondary mb-2", id="adviser-rule"),
         dbc.Card(dbc.CardBody(dcc.Loading(html.Div(id=RANKING))), className="mb-3 shadow-sm"),
-        dbc.Card(dbc.CardBody(drill), className="mb-3 shadow-sm", id="adviser-drilldown"),
+        html.P(t("adviser.pick", lang), className="small text-body-secondary"),
+        # The drill-down opens beside the ranking, where the click happened (Escape or × closes it).
+        dcc.Store(id=OPENED, data=None), dcc.Store(id=URL_SYNC, data=None),
+        dbc.Offcanvas(html.Div(drill, id=DRILL_BODY), id=DRILL_PANEL_ID, is_open=drill is not None,
+                      placement="end", title=html.Span(t("adviser.drilldown_title", lang), id=DRILL_PANEL_ID + "-title"),
+                      labelledby=DRILL_PANEL_ID + "-title", scrollable=True,
+                      class_name="adviser-drill-panel"),
     ])
 
 
@@ -171,31 +186,115 @@ def update_ranking(residence: object, building: object, heating: object, kind: o
         return dbc.Alert(t("error.denied", lang), color="danger", id="ranking-denied", className="mb-0")
     if not rows:
         return html.P(t("adviser.none", lang), className="text-body-secondary mb-0", id="ranking-empty")
-    return ranking_table(rows, lang)
+    return ranking_sections(rows, lang)
 
 
-def ranking_table(rows: list[queries.HighConsumerRow], lang: str) -> dbc.Table:
-    """The ranked high consumers as a table, each with a link to its drill-down."""
-    header = html.Thead(html.Tr([html.Th(t(f"adviser.col.{c}", lang)) for c in
-                                 ("rank", "dwelling", "kind", "use", "median", "ratio", "reasons", "follow_up")]))
-    body = html.Tbody([
-        html.Tr([
-            html.Td(str(row.rank)),
-            html.Td([html.A(row.dwelling_code, href=f"/adviser?dwelling={row.dwelling_id}", className="fw-semibold"),
-                     html.Div(f"{row.building_name} · {row.residence_name}", className="small text-body-secondary")]),
-            html.Td(t(f"kind.{row.energy_kind}", lang) if row.energy_kind in queries.KINDS else row.energy_kind),
-            html.Td(format_number(row.normalised_kwh_per_m2, lang, digits=1), className="text-end ranking-use"),
-            html.Td("—" if row.group_median_kwh_per_m2 is None
-                    else format_number(row.group_median_kwh_per_m2, lang, digits=1), className="text-end"),
+def ranking_sections(rows: list[queries.HighConsumerRow], lang: str) -> html.Div:
+    """One ranking per energy kind (never interleaved), ranks 1, 2, 3… within what the filters kept."""
+    by_kind: dict[str, list[queries.HighConsumerRow]] = {}
+    for row in rows:  # rows come best stored rank first: the order within a kind is kept
+        by_kind.setdefault(row.energy_kind, []).append(row)
+    kinds = [k for k in queries.KINDS if k in by_kind] + sorted(k for k in by_kind if k not in queries.KINDS)
+    return html.Div([
+        html.Section([
+            html.H2(t("adviser.section", lang, kind=_kind_name(kind, lang), count=len(by_kind[kind])),
+                    className="h6 mt-2", id=f"ranking-title-{kind}"),
+            ranking_table(by_kind[kind], kind, lang),
+        ], className="ranking-section", **{"aria-labelledby": f"ranking-title-{kind}"})
+        for kind in kinds
+    ], id="ranking-table")
+
+
+def _kind_name(kind: str, lang: str) -> str:
+    return t(f"kind.{kind}", lang) if kind in queries.KINDS else kind
+
+
+def ranking_table(rows: list[queries.HighConsumerRow], kind: str, lang: str) -> dbc.Table:
+    """One kind's ranked homes; on a phone the median and reasons columns fold under the home's name."""
+    unit = queries.UNIT_OF_KIND.get(kind, "kWh")
+    wide = "d-none d-md-table-cell"  # shown from 768 px; on a phone their content sits in the home's cell
+    # Column classes give every kind's table the same column widths from 768 px (coopwatt.css).
+    header = html.Thead(html.Tr([
+        html.Th(t("adviser.col.rank", lang), scope="col", className="col-rank"),
+        html.Th(t("adviser.col.dwelling", lang), scope="col", className="col-home"),
+        html.Th(breakable_unit(t("adviser.col.use_unit", lang, unit=unit)), scope="col", className="text-end col-use"),
+        html.Th(t("adviser.col.median", lang), scope="col", className="text-end col-median " + wide),
+        html.Th(t("adviser.col.ratio", lang), scope="col", className="text-end col-ratio"),
+        html.Th(t("adviser.col.reasons", lang), scope="col", className="col-reasons " + wide),
+        html.Th(t("adviser.col.follow_up", lang), scope="col", className="col-follow " + wide),
+    ]))
+    body = []
+    for shown_rank, row in enumerate(rows, start=1):
+        reasons = [reason_text(r, lang) for r in row.reasons]
+        median = "—" if row.group_median_kwh_per_m2 is None else format_number(row.group_median_kwh_per_m2, lang, digits=1)
+        body.append(html.Tr([
+            html.Td(str(shown_rank), className="ranking-rank"),
+            html.Td([
+                html.Button(row.dwelling_code, type="button", id={"type": OPEN_DWELLING, "dwelling": row.dwelling_id},
+                            className="btn btn-link p-0 fw-semibold align-baseline ranking-open",
+                            **{"aria-haspopup": "dialog",
+                               "aria-label": t("adviser.open_dwelling", lang, code=row.dwelling_code)}),
+                html.Div(f"{row.building_name} · {row.residence_name}", className="small text-body-secondary"),
+                html.Div([t("adviser.col.median", lang), " : " if lang == "fr" else ": ", median],
+                         className="small text-body-secondary d-md-none"),
+                html.Ul([html.Li(r) for r in reasons], className="mb-0 ps-3 small d-md-none") if reasons else None,
+            ]),
+            html.Td(format_number(row.normalised_kwh_per_m2, lang, digits=1), className="text-end text-nowrap ranking-use"),
+            html.Td(median, className="text-end text-nowrap " + wide),
             html.Td("—" if row.ratio_to_group is None else "× " + format_number(row.ratio_to_group, lang, digits=1),
-                    className="text-end"),
-            html.Td(html.Ul([html.Li(reason_text(r, lang)) for r in row.reasons], className="mb-0 ps-3 small")),
-            html.Td(t(f"follow_up.{row.follow_up_status}", lang) if row.follow_up_status else "—"),
-        ], className="ranking-row", **{"data-dwelling": str(row.dwelling_id)})
-        for row in rows
-    ])
-    return dbc.Table([header, body], hover=True, responsive=True, size="sm", className="mb-0 align-middle",
-                     id="ranking-table")
+                    className="text-end text-nowrap"),
+            html.Td(html.Ul([html.Li(r) for r in reasons], className="mb-0 ps-3 small"), className=wide),
+            html.Td(t(f"follow_up.{row.follow_up_status}", lang) if row.follow_up_status else "—", className=wide),
+        ], className="ranking-row", **{"data-dwelling": str(row.dwelling_id), "data-kind": kind}))
+    return dbc.Table([header, html.Tbody(body)], hover=True, responsive=True, size="sm",
+                     className="mb-2 align-middle ranking-kind-table", id=f"ranking-table-{kind}")
+
+
+@callback(
+    Output(DRILL_BODY, "children"),
+    Output(DRILL_PANEL_ID, "is_open"),
+    Output(OPENED, "data"),
+    Input({"type": OPEN_DWELLING, "dwelling": ALL_IDS}, "n_clicks"),
+    prevent_initial_call=True,
+)
+def open_dwelling(clicks: list[int | None]) -> tuple[Any, bool, int | None]:
+    """The clicked home's drill-down in the side panel (its id is only a request: checked against the scope)."""
+    if not any(clicks or []) or not isinstance(dash.ctx.triggered_id, dict):
+        raise dash.exceptions.PreventUpdate
+    lang = session_language()
+    requested = dash.ctx.triggered_id.get("dwelling")
+    try:
+        scope = current_scope()
+        if scope.role not in (Role.ADVISER, Role.ADMIN):
+            raise ScopeDenied("drill-down outside the adviser role")
+    except ScopeDenied:
+        flask.current_app.logger.warning("scope denied in open_dwelling")
+        return dbc.Alert(t("error.denied", lang), color="danger", id="drilldown-denied", className="mb-0"), True, None
+    with context.current().connection() as conn:
+        try:
+            opened = resolve_dwelling(conn, scope, requested)
+        except ScopeDenied:
+            opened = None
+        return _drilldown(conn, scope, requested, lang), True, opened
+
+
+# The address follows the open panel (a reload, a shared link or a language switch reopens it), without
+# Dash's page router re-rendering the page: history.replaceState, and the language forms' return address.
+clientside_callback(
+    """function (isOpen, dwelling) {
+        const search = isOpen && dwelling ? "?dwelling=" + dwelling : "";
+        window.history.replaceState(null, "", window.location.pathname + search);
+        const next = encodeURIComponent(window.location.pathname + search);
+        document.querySelectorAll("form[id^='lang-'][id$='-form']").forEach(form => {
+            form.action = form.action.replace(/next=[^&]*/, "next=" + next);
+        });
+        return search;
+    }""",
+    Output(URL_SYNC, "data"),
+    Input(DRILL_PANEL_ID, "is_open"),
+    State(OPENED, "data"),
+    prevent_initial_call=True,
+)
 
 
 def _drilldown(conn: psycopg.Connection, scope: Scope, requested: object, lang: str) -> Any:
@@ -279,29 +378,12 @@ def _kind_panel(points: list[tuple[datetime, float]], baseline: queries.Baseline
         html.H3(t("adviser.curve_title", lang), className="h6 mt-3"),
         curve,
         html.H3(t("adviser.baseline", lang), className="h6 mt-2"),
-        html.P(_baseline_text(baseline, unit, lang), className="small mb-0", id=f"drilldown-baseline-{kind}"),
+        html.P(baseline_text(baseline, unit, lang), className="small mb-0", id=f"drilldown-baseline-{kind}"),
     ])
 
 
 def _keys(lang: str) -> dict[str, str]:
     return MESSAGES[language_or_default(lang)]
-
-
-def _baseline_text(baseline: queries.BaselineRow | None, unit: str, lang: str) -> str:
-    if baseline is None:
-        return t("adviser.baseline_none", lang)
-    if not baseline.qualified:
-        return t("adviser.baseline_unqualified", lang,
-                 reasons="; ".join(reason_text(r, lang) for r in baseline.reasons) or "—")
-
-    def number(value: float | None, unit: str) -> str:
-        return "—" if value is None else format_quantity(value, unit, lang, digits=2)
-
-    # The baseline's columns say kWh; for water the model is fitted on m³.
-    return t("adviser.baseline_fit", lang, base=number(baseline.base_kwh_per_day, unit),
-             slope=number(baseline.heating_kwh_per_degree_day, unit),
-             balance=number(baseline.heating_balance_point_c, "°C"),
-             cv="—" if baseline.cv_rmse is None else format_fraction_percent(baseline.cv_rmse, lang))
 
 
 @callback(

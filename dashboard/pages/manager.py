@@ -75,6 +75,8 @@ def layout(**_query: Any) -> Any:
         if not buildings:
             return dbc.Alert(t("manager.no_buildings", lang), color="warning", id="manager-denied")
         named = queries.buildings_named(conn, buildings)
+        # Only the kinds the first building has meters of (no "Chauffage collectif" without collective heating).
+        first_kinds = queries.building_kinds(conn, named[0][0]) if named else []
         alerts = queries.open_alerts_of_buildings(conn, buildings)
         history = queries.resolved_alerts_of_buildings(conn, buildings, limit=HISTORY_SHOWN)
         done = queries.alert_actions(conn, [alert.id for alert in [*alerts, *history]])
@@ -119,8 +121,8 @@ def layout(**_query: Any) -> Any:
                         xs=12, sm=6, lg=4, className="mb-2"),
                 dbc.Col([dbc.Label(t("adviser.filter.kind", lang), html_for=KIND_PICK,
                                    className="small text-body-secondary mb-0"),
-                         dbc.Select(id=KIND_PICK, value="electricity",
-                                    options=[{"label": t(f"kind.{k}", lang), "value": k} for k in queries.KINDS])],
+                         dbc.Select(id=KIND_PICK, value=first_kinds[0] if first_kinds else None,
+                                    options=_kind_options(first_kinds, lang))],
                         xs=12, sm=6, lg=3, className="mb-2"),
             ], className="g-2"),
             dcc.Loading(dcc.Graph(id=CURVE, config={"displayModeBar": False, "responsive": True},
@@ -292,6 +294,35 @@ def update_downloads(building: object) -> tuple[str | None, str | None]:
     return building_download(DAILY_PATH, building_id), building_download(READINGS_PATH, building_id)
 
 
+def _kind_options(kinds: list[str], lang: str) -> list[dict[str, str]]:
+    return [{"label": t(f"kind.{k}", lang), "value": k} for k in kinds]
+
+
+@callback(
+    Output(KIND_PICK, "options"),
+    Output(KIND_PICK, "value"),
+    Input(BUILDING_PICK, "value"),
+    State(KIND_PICK, "value"),
+    prevent_initial_call=True,
+)
+def update_kinds(building: object, current: object) -> tuple[list[dict[str, str]], str | None]:
+    """The energy kinds the chosen building has meters of; the current one is kept when the building has it."""
+    lang = session_language()
+    try:
+        scope = current_scope()
+        building_id = parse_id(building)
+        if building_id is None:
+            raise ScopeDenied("no building")
+        with context.current().connection() as conn:
+            if scope.role not in (Role.MANAGER, Role.ADMIN) or not building_allowed(conn, scope, building_id):
+                raise ScopeDenied("building outside the scope")
+            kinds = queries.building_kinds(conn, building_id)
+    except ScopeDenied:
+        flask.current_app.logger.warning("scope denied in update_kinds")
+        return [], None
+    return _kind_options(kinds, lang), (current if current in kinds else (kinds[0] if kinds else None))
+
+
 @callback(
     Output(CURVE, "figure"),
     Output(CURVE_NOTE, "children"),
@@ -302,6 +333,8 @@ def update_curve(building: object, kind: object) -> tuple[Any, str]:
     """The chosen building's daily use against degree-days, if the building is the session's."""
     lang = session_language()
     settings = context.current().settings
+    if kind is None:  # the building has no meter at all: nothing to draw, and nothing to refuse
+        return building_curve_figure([], "kWh", lang), t("manager.curve_empty", lang)
     try:
         scope = current_scope()
         building_id = parse_id(building)
