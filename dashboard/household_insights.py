@@ -84,7 +84,8 @@ def typical_day(conn: Any, dwelling_id: int, kind: str, last: date, lang: str) -
                        className="small text-body-secondary mb-0", id="typical-no-peers")
     enough = [row for row in profile if row[2] >= MIN_TYPICAL_DAYS]
     if len(enough) < len(profile) or len(profile) < 24:
-        return html.Div([html.P(t("history.typical_short", lang, days=MIN_TYPICAL_DAYS),
+        return html.Div([html.P(t("history.typical_short", lang, days=MIN_TYPICAL_DAYS, first=format_day(first, lang),
+                                  last=format_day(last, lang)),
                                 className="text-body-secondary small mb-1", id="typical-short"), why_alone])
     peak_hour, peak, _ = max(profile, key=lambda row: row[1])
     low_hour, low, _ = min(profile, key=lambda row: row[1])

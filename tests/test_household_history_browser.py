@@ -140,6 +140,11 @@ def test_household_moves_through_time_opens_a_day_and_picks_a_range(
     assert _monthly(url, meter, back_first, back_last) == []
     page.wait_for_selector("#consumption-empty")
     assert f"du {format_day(back_first, 'fr')} au {format_day(back_last, 'fr')}" in page.inner_text("#consumption-empty")
+    # The pictures below follow the window and say the same of its dates, never "not yet".
+    page.wait_for_selector("#calendar-empty")
+    page.wait_for_selector("#typical-short")
+    assert "encore" not in page.inner_text("#household-typical-day") + page.inner_text("#household-calendar")
+    assert format_day(back_last, "fr") in page.inner_text("#typical-short")
     _shot(page, artifacts_dir, "empty-window-fr-desktop")
     _axe_clean(page, axe_source, "empty-window-fr-desktop")
     assert not page.is_disabled("#household-window-next")
