@@ -138,6 +138,7 @@ def register(kind_radio: str, dwelling_store: str) -> None:
         Input(kind_radio, "value"),
         Input(WINDOW_STORE, "data"),
         State(dwelling_store, "data"),
+        prevent_initial_call=True,  # drawn once the navigation has set the window
     )
     def update_insights(kind: str, window: object, requested_dwelling: object) -> tuple[Any, Any, Any]:
         """Fill the calendar, typical day and latest readings for the session's dwelling."""

@@ -196,6 +196,8 @@ def _stat(label: str, value: str, stat_id: str) -> dbc.Col:
     Input(MEASURE_RADIO, "value"),
     Input(WINDOW_STORE, "data"),
     State(DWELLING_STORE, "data"),
+    # The first drawing waits for the navigation to set the window (else every page load read twice).
+    prevent_initial_call=True,
 )
 def update_consumption(kind: str, granularity: str, measure: str, window_data: object,
                        requested_dwelling: object) -> tuple[Any, Any, Any]:
