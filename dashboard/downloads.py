@@ -1,21 +1,27 @@
-"""CSV downloads of a member's own data (or, for staff, of what their role may see), streamed."""
+"""CSV downloads of a member's own data (or, for staff, of what their role may see), streamed.
+
+Written for the spreadsheet the reader opens them in (dashboard/csv_format.py): in French `;`
+and decimal commas, in English `,` and dots, a UTF-8 byte-order mark, local times with their
+offset, headers in the page's language, rounded values and a quality column. A range of local
+days (`?from=YYYY-MM-DD&to=YYYY-MM-DD`, both included) limits the file; without one the
+export covers a recent period, not the whole history.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import flask
 import psycopg
 
-from coopwatt.policies import retention_cutoff
-from coopwatt.settings import Settings
-from dashboard import access, context, queries
+from dashboard import access, context, export_queries, i18n_household  # noqa: F401 - i18n_household adds the texts
 from dashboard.access import LOGGED_DOWNLOADS
 from dashboard.auth import session_language
-from dashboard.i18n import t
+from dashboard.csv_format import CsvStyle, csv_text, day_cell, local_time_cell, number_cell, style_for
+from dashboard.date_range import DayRange, RangeRefused, day_range
+from dashboard.i18n import MESSAGES, t
 from dashboard.plain_pages import error_page
 from dashboard.scope import (
     Scope, ScopeDenied, building_meters_allowed, current_scope, may_download_readings, parse_id, resolve_dwelling,
@@ -23,19 +29,12 @@ from dashboard.scope import (
 
 READINGS_PATH = "/download/readings.csv"
 DAILY_PATH = "/download/daily.csv"
-
-
-def _csv_lines(header: Iterable[str], rows: Iterable[tuple[object, ...]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([value.isoformat() if isinstance(value, datetime) else value for value in row])
-        if buffer.tell() > 64_000:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+# Without a range: a year of days (a few hundred rows), a month of raw readings (a few MB at most).
+DEFAULT_DAYS = {"daily": 365, "readings": 31}
+# Longest range one file may cover: ten years of days; a year of raw readings.
+MAX_DAYS = {"daily": 3660, "readings": 366}
+# Decimals kept: Wh and litres for energy and volume, tenths of W, VA and °C.
+_DIGITS_OF_UNIT = {"kWh": 3, "m3": 3, "W": 1, "VA": 1, "degC": 1}
 
 
 def _owner(conn: psycopg.Connection, scope: Scope, kind: str) -> tuple[str, int]:
@@ -58,38 +57,81 @@ def _owner(conn: psycopg.Connection, scope: Scope, kind: str) -> tuple[str, int]
     return "dwelling", dwelling_id
 
 
-def _download_range(kind: str, settings: Settings) -> dict[str, str | None]:
-    """What a download covers, for the access log: every reading kept (the retention), every day stored."""
-    until = datetime.now(UTC)
-    since = retention_cutoff(until, settings.retention_days).isoformat() if kind == "readings" else None
-    return {"since": since, "until": until.isoformat()}
+def refusal_text(refused: RangeRefused, kind: str, lang: str) -> str:
+    """Why a range cannot be exported, naming the export when its own limit is the reason."""
+    key = f"range.too_long_{kind}" if refused.key == "range.too_long" else refused.key
+    return t(key, lang, **refused.values)
+
+
+def _quality(estimated: bool, suspect: bool, lang: str) -> str:
+    # Suspect wins: an estimated hour that is also suspect cannot be believed either.
+    return t("quality.suspect" if suspect else "quality.estimated" if estimated else "quality.measured", lang)
+
+
+def readings_rows(rows: Iterator[export_queries.ReadingRow], lang: str, style: CsvStyle,
+                  tz: ZoneInfo) -> Iterator[list[str]]:
+    """Raw readings as CSV cells."""
+    for row in rows:
+        quantity_key = f"quantity.{row.quantity}"
+        yield [row.meter, t(f"kind.{row.kind}", lang),
+               t(quantity_key, lang) if quantity_key in MESSAGES["en"] else row.quantity,
+               row.unit.replace("m3", "m³").replace("degC", "°C"), local_time_cell(row.time, tz),
+               number_cell(row.value, _DIGITS_OF_UNIT.get(row.unit, 3), style),
+               _quality(row.estimated, row.suspect, lang)]
+
+
+def daily_rows(rows: Iterator[export_queries.DailyRow], lang: str, style: CsvStyle) -> Iterator[list[str]]:
+    """Daily use as CSV cells."""
+    for row in rows:
+        yield [row.meter, t(f"kind.{row.kind}", lang), day_cell(row.day),  # type: ignore[arg-type]
+               number_cell(row.energy_kwh, 3, style), number_cell(row.volume_m3, 3, style),
+               str(row.hours), str(row.estimated_hours), str(row.suspect_hours),
+               _quality(row.estimated_hours > 0, row.suspect_hours > 0, lang)]
+
+
+READINGS_HEADER = ("csv.meter", "csv.kind", "csv.quantity", "csv.unit", "csv.time", "csv.value", "csv.quality")
+DAILY_HEADER = ("csv.meter", "csv.kind", "csv.day", "csv.energy_kwh", "csv.volume_m3", "csv.hours",
+                "csv.estimated_hours", "csv.suspect_hours", "csv.quality")
 
 
 def _stream(kind: str) -> flask.Response:
     ctx = context.current()
+    lang = session_language()
+    tz = ctx.settings.tz
     try:
         scope = current_scope()
         with ctx.connection() as conn:
             owner, owner_id = _owner(conn, scope, kind)
-            if owner == "dwelling":
-                access.log_staff_access(conn, scope, [owner_id], LOGGED_DOWNLOADS[flask.request.path],
-                                        _download_range(kind, ctx.settings))
     except ScopeDenied:
-        lang = session_language()
         page = error_page(lang, t("error.forbidden_title", lang), t("error.forbidden_download", lang))
         return flask.Response(page, 403, mimetype="text/html")
+    try:
+        days: DayRange = day_range(flask.request.args.get("from"), flask.request.args.get("to"),
+                                   today=datetime.now(tz).date(), default_days=DEFAULT_DAYS[kind],
+                                   max_days=MAX_DAYS[kind])
+    except RangeRefused as refused:
+        page = error_page(lang, t("range.title", lang), refusal_text(refused, kind, lang))
+        return flask.Response(page, 400, mimetype="text/html")
+    if owner == "dwelling":  # the access log says which local days the staff member took
+        with ctx.connection() as conn:
+            access.log_staff_access(conn, scope, [owner_id], LOGGED_DOWNLOADS[flask.request.path],
+                                    {"from": days.first.isoformat(), "to": days.last.isoformat()})
+    since = datetime.combine(days.first, datetime.min.time(), tz)
+    until = datetime.combine(days.end, datetime.min.time(), tz)
+    style = style_for(lang)
 
     def generate() -> Iterator[str]:
         with ctx.connection() as conn:
             if kind == "readings":
-                yield from _csv_lines(queries.READINGS_CSV_HEADER, queries.iter_readings(conn, owner_id, owner))
+                rows = readings_rows(export_queries.iter_readings(conn, owner_id, owner, since, until), lang, style, tz)
+                yield from csv_text([t(key, lang) for key in READINGS_HEADER], rows, style)
             else:
-                rows = queries.iter_daily(conn, owner_id, ctx.settings.timezone, owner)
-                yield from _csv_lines(queries.DAILY_CSV_HEADER, rows)
+                daily = export_queries.iter_daily(conn, owner_id, owner, since, until, timezone=ctx.settings.timezone)
+                yield from csv_text([t(key, lang) for key in DAILY_HEADER], daily_rows(daily, lang, style), style)
 
-    filename = f"coopwatt-{kind}-{datetime.now(ctx.settings.tz):%Y%m%d}.csv"
+    filename = f"coopwatt-{kind}-{days.first:%Y%m%d}-{days.last:%Y%m%d}.csv"
     return flask.Response(
-        flask.stream_with_context(generate()), mimetype="text/csv",
+        flask.stream_with_context(generate()), mimetype="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
@@ -98,3 +140,4 @@ def install(server: flask.Flask) -> None:
     """Add the download routes (behind the login guard like every route)."""
     server.add_url_rule(READINGS_PATH, "download_readings", lambda: _stream("readings"))
     server.add_url_rule(DAILY_PATH, "download_daily", lambda: _stream("daily"))
+

@@ -17,6 +17,7 @@ from babel.dates import format_date, format_datetime
 
 from analytics.verdict import comparison_word
 from coopwatt.settings import Settings
+from dashboard import i18n_household  # noqa: F401 - adds the estimated-hours hover text
 from dashboard.i18n import (
     MESSAGES, format_money_eur, format_period, format_quantity, language_or_default, locale_of, round_as_shown, t,
 )
@@ -167,7 +168,7 @@ def consumption_figure(
 
     A partial period (in progress on `today`, or with days without data) is drawn lighter and says
     so on hover, so a short bar does not read as a drop; one holding suspect days (frozen index,
-    counter reset, spike) is hatched and says so on hover.
+    counter reset, spike) is hatched and says so on hover; one holding estimated hours is outlined in grey.
     """
     values = [round_as_shown(v, CONSUMPTION_DIGITS) for v in values_shown(periods, kind, measure, tariffs)]
     partial = [period_partial(period, granularity, today) for period in periods]
@@ -176,14 +177,18 @@ def consumption_figure(
     texts = [format_value(value, kind, measure, lang) for value in values]
     notes = ["<br>".join(
         ([partial_description(period, granularity, today, lang)] if is_partial else [])
-        + ([t("consumption.suspect_hover", lang, days=period.suspect_days)] if period.suspect_days else []))
+        + ([t("consumption.suspect_hover", lang, days=period.suspect_days)] if period.suspect_days else [])
+        + ([t("consumption.estimated_hover", lang, days=period.estimated_days)] if period.estimated_days else []))
         for period, is_partial in zip(periods, partial, strict=True)]
+    # A period holding estimated hours gets a grey outline: still counted, but not all measured.
+    outline = ["#6c757d" if period.estimated_days else KIND_COLOURS[kind] for period in periods]
     hatches = ["/" if period.suspect_days else "" for period in periods]
     unit = "€" if measure == "cost" else UNIT_OF_KIND[kind]
     return {
         "data": [{
             "type": "bar", "x": labels, "y": values, "customdata": texts, "name": t(f"kind.{kind}", lang),
-            "marker": {"color": KIND_COLOURS[kind], "opacity": opacity, "pattern": {"shape": hatches}},
+            "marker": {"color": KIND_COLOURS[kind], "opacity": opacity, "pattern": {"shape": hatches},
+                       "line": {"color": outline, "width": [2 if period.estimated_days else 0 for period in periods]}},
             "hovertext": notes,
             "hovertemplate": "%{x}<br><b>%{customdata}</b><br>%{hovertext}<extra></extra>",
         }],

@@ -16,9 +16,9 @@ from dash import dcc, html
 
 from analytics.verdict import Verdict
 from coopwatt.settings import Settings
-from dashboard import queries, verdicts
+from dashboard import household_comparison, queries, verdicts
 from dashboard.figures import (
-    anomaly_sentence, comparison_figure, shown_kwh_per_m2, similar_homes_explained, year_on_year,
+    Tariffs, anomaly_sentence, comparison_figure, shown_kwh_per_m2, similar_homes_explained, year_on_year,
 )
 from dashboard.i18n import MESSAGES, format_day, format_money_eur, format_quantity, language_or_default, t
 
@@ -39,7 +39,7 @@ def cards(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, sett
     verdict = verdicts.dwelling_verdict(conn, dwelling_id)
     return (
         similar_homes(conn, dwelling_id, kind, lang, min_group_size=settings.comparison_min_group_size,
-                      verdict=verdict),
+                      verdict=verdict, tariffs=Tariffs.from_settings(settings)),
         last_year(conn, dwelling_id, kind, lang, settings, today, verdict=verdict),
         anomalies(conn, dwelling_id, lang, settings),
         suggestions(conn, dwelling_id, lang, verdict=verdict, today=today),
@@ -47,7 +47,7 @@ def cards(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, sett
 
 
 def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, *, min_group_size: int,
-                  verdict: Verdict | None = None) -> Any:
+                  verdict: Verdict | None = None, tariffs: Tariffs | None = None) -> Any:
     """Use per m² beside similar homes, with a kind verdict; only a kind line when the group is below k.
 
     No praise when the dwelling's verdict has a concern (an open alert, a high ranking).
@@ -57,7 +57,7 @@ def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: s
     """
     comparison = queries.latest_comparison(conn, dwelling_id, kind, min_group_size=min_group_size)
     if comparison is None:
-        return html.P(t("similar.none", lang), className="text-body-secondary small mb-0", id="similar-none")
+        return household_comparison.no_comparison(conn, dwelling_id, kind, lang)
     if not comparison.published or comparison.average_kwh_per_m2 is None:
         return html.P(t("similar.withheld", lang, k=min_group_size), className="text-body-secondary small mb-0",
                       id="similar-withheld")
@@ -70,6 +70,9 @@ def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: s
     return html.Div([
         html.P(verdicts.comparison_sentence(own, average, efficient, verdict, lang), className="fw-semibold mb-1",
                id="similar-verdict"),
+        # The same comparison in the household's own kWh and € (from the figures as shown).
+        household_comparison.own_terms(comparison, _floor_area_m2(conn, dwelling_id), tariffs, lang)
+        if tariffs is not None else None,
         dcc.Graph(figure=comparison_figure(own, average, efficient, lang),
                   config={"displayModeBar": False, "responsive": True}, style={"height": "180px"},
                   id="similar-graph"),
@@ -84,6 +87,11 @@ def similar_homes(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: s
         html.P(verdicts.comparison_thresholds(lang), className="small text-body-secondary mb-0",
                id="similar-thresholds"),
     ])
+
+
+def _floor_area_m2(conn: psycopg.Connection, dwelling_id: int) -> float:
+    info = queries.dwelling_info(conn, dwelling_id)
+    return info.floor_area_m2 if info is not None else 0.0
 
 
 def weather_independent(kind: str, baseline: queries.BaselineRow | None) -> bool:

@@ -2,13 +2,12 @@
 
 Long periods are never read from raw readings: consumption comes from
 ``consumption_daily_all`` (one row per meter and local day: the hourly rollup,
-completed by the daily figures of utility exports; migration 0010). Only the member's own
-data export reads raw readings, streamed.
+completed by the daily figures of utility exports; migration 0010). The CSV exports' SQL
+is in dashboard/export_queries.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -122,52 +121,6 @@ def open_erasure_request(conn: psycopg.Connection, account_id: int) -> datetime 
         "SELECT requested_at FROM erasure_request WHERE account_id = %s AND status = 'open'", (account_id,),
     ).fetchone()
     return row[0] if row else None
-
-
-READINGS_CSV_HEADER = ("meter", "kind", "quantity", "unit", "time_utc", "value")
-DAILY_CSV_HEADER = ("meter", "kind", "day_local", "energy_kwh", "volume_m3", "hours", "estimated_hours",
-                    "suspect_hours")
-
-
-# Whose meters an export covers: a dwelling's, or a building's own (collective) meters, never its dwellings'.
-_METERS_OF = {
-    "dwelling": "m.dwelling_id = %s",
-    "building": "m.building_id = %s AND m.dwelling_id IS NULL",
-}
-
-
-def iter_readings(conn: psycopg.Connection, owner_id: int, owner: str = "dwelling") -> Iterator[tuple[object, ...]]:
-    """Every raw reading of a dwelling's (or a building's own) meters, streamed with a server-side cursor."""
-    with conn.cursor(name="export_readings") as cursor:
-        cursor.itersize = 5000
-        cursor.execute(
-            """
-            SELECT m.source, m.kind, q.name, q.unit, r.time AT TIME ZONE 'UTC', r.value
-            FROM reading r JOIN meter m ON m.id = r.meter_id JOIN quantity q ON q.id = r.quantity_id
-            WHERE """ + _METERS_OF[owner] + """
-            ORDER BY m.source, q.name, r.time
-            """,
-            (owner_id,),
-        )
-        yield from cursor
-
-
-def iter_daily(conn: psycopg.Connection, owner_id: int, timezone: str,
-               owner: str = "dwelling") -> Iterator[tuple[object, ...]]:
-    """A dwelling's (or a building's own meters') daily consumption per meter, oldest first."""
-    with conn.cursor(name="export_daily") as cursor:
-        cursor.itersize = 5000
-        cursor.execute(
-            """
-            SELECT m.source, m.kind, (cd.day AT TIME ZONE %s)::date, cd.energy_kwh, cd.volume_m3,
-                   cd.hours, cd.estimated_hours, cd.suspect_hours
-            FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
-            WHERE """ + _METERS_OF[owner] + """
-            ORDER BY m.source, cd.day
-            """,
-            (timezone, owner_id),
-        )
-        yield from cursor
 
 
 # --- Analytics results (migration 0003), written by `coopwatt analytics`, read here. ---

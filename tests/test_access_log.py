@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -114,13 +115,16 @@ def test_every_callback_and_download_is_classified_and_every_logged_one_logs(
         assert _log(url) == [("root", "admin", seed.dwelling_a, what)], path
         with psycopg.connect(url) as conn:
             (detail,) = conn.execute("SELECT detail FROM access_log").fetchone() or (None,)
-        # The range the download covered: every reading kept (retention_days back), or every stored day.
-        until = datetime.fromisoformat(detail["until"])
-        assert abs(until - datetime.now(UTC)) < timedelta(minutes=1)
-        if what == "csv_readings":
-            assert until - datetime.fromisoformat(detail["since"]) == timedelta(days=1095)
-        else:
-            assert detail["since"] is None
+        # The local days the download covered: by default the export's own recent window, ending today.
+        today = datetime.now(ZoneInfo("Europe/Paris")).date()
+        default_days = {"csv_readings": 31, "csv_daily": 365}[what]
+        assert detail == {"from": (today - timedelta(days=default_days - 1)).isoformat(), "to": today.isoformat()}
+        # A range asked for is the range logged.
+        _clear(url)
+        asked = {"from": (today - timedelta(days=20)).isoformat(), "to": (today - timedelta(days=10)).isoformat()}
+        assert root.get(server.url + path, params={"dwelling": seed.dwelling_a, **asked}, timeout=30).ok
+        with psycopg.connect(url) as conn:
+            assert [row[0] for row in conn.execute("SELECT detail FROM access_log")] == [asked]
         # A building's own meters are no household's data.
         _clear(url)
         assert root.get(server.url + path, params={"building": seed.other_building_id}, timeout=30).ok

@@ -13,7 +13,8 @@ from analytics.job.run import run_anomalies
 from coopwatt.simulator.faults import Fault
 from coopwatt.simulator.register import backfill_to_db, register_residences
 from coopwatt.simulator.residence import make_residences
-from dashboard import queries
+from dashboard import export_queries, queries
+from dashboard.downloads import DAILY_HEADER
 from ingest.derive import derive_and_refresh
 
 START, END = datetime(2025, 10, 1, tzinfo=UTC), datetime(2025, 11, 1, tzinfo=UTC)
@@ -72,7 +73,8 @@ def test_a_frozen_index_is_marked_suspect_and_left_out_of_the_daily_use_fitted(s
                            settings.gas_kwh_per_m3)[(dwelling_id, "electricity")]
         periods = queries.consumption_by_period(conn, dwelling_id, "electricity", "day", timezone=tz,
                                                 gas_kwh_per_m3=settings.gas_kwh_per_m3, today=date(2025, 11, 1))
-        exported = [row for row in queries.iter_daily(conn, dwelling_id, tz) if row[0] == meter.source]
+        exported = [row for row in export_queries.iter_daily(conn, dwelling_id, "dwelling", START, END, timezone=tz)
+                    if row.meter == meter.source]
     # Every hour of the stretch but its first and last (the detector dates the episode from its readings).
     inner = {FROZEN_FROM + timedelta(hours=h) for h in range(1, FROZEN_HOURS - 1)}
     assert inner <= marked, sorted(inner - marked)[:5]
@@ -87,5 +89,5 @@ def test_a_frozen_index_is_marked_suspect_and_left_out_of_the_daily_use_fitted(s
     # Shown as such: the day bars say which days are suspect, and so does the export.
     suspect_bars = {period.start for period in periods if period.suspect_days}
     assert FROZEN_DAYS <= suspect_bars and len(suspect_bars) <= len(FROZEN_DAYS) + 1
-    assert queries.DAILY_CSV_HEADER[-1] == "suspect_hours"
-    assert {row[2] for row in exported if row[-1] > 0} == suspect_bars
+    assert "csv.suspect_hours" in DAILY_HEADER and DAILY_HEADER[-1] == "csv.quality"
+    assert {row.day for row in exported if row.suspect_hours > 0} == suspect_bars

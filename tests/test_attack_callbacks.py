@@ -33,6 +33,7 @@ from tests.attack_support import (
 )
 from tests.dashboard_support import PARIS, SECRET, DashboardServer, Seed, login, seed_cooperative
 from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
+from tests.csv_support import csv_meters
 
 UPDATE = "/_dash-update-component"
 BUILDING_B_NAME = "Tour Zéphyr"
@@ -228,7 +229,7 @@ def _writes_stay_in_scope(url: str, seed: Seed, analytics: AnalyticsSeed) -> Non
 
 
 def _sources(response: requests.Response) -> set[str]:
-    return {line.split(",")[0] for line in response.text.splitlines()[1:] if line}
+    return csv_meters(response)
 
 
 def test_downloads_replayed_with_every_id_give_each_role_what_it_may_see(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -14,13 +13,11 @@ import pytest
 
 from dashboard.i18n import format_money_eur, format_quantity, round_as_shown
 from dashboard.queries import first_period_shown
+from tests.browser_support import launched_chromium
 from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed, seed_cooperative
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 GRAPH_Y = "() => document.querySelector('#household-consumption-graph .js-plotly-plot').data[0].y"
 GRAPH_X = "() => document.querySelector('#household-consumption-graph .js-plotly-plot').data[0].x"
 # Plotly redraws after Dash has placed the new figure: the total can be new while the bars are not yet.
@@ -54,15 +51,7 @@ def server(seeded: tuple[str, Seed, date], tmp_path: Path) -> Iterator[Dashboard
 @pytest.fixture
 def browser_page(tmp_path: Path) -> Iterator[object]:
     """A Chromium page (phone-sized later on demand) that accepts downloads."""
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing (apt-get install -y chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with launched_chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="fr-FR")
         page = context.new_page()
         page.set_default_timeout(30_000)
@@ -70,7 +59,6 @@ def browser_page(tmp_path: Path) -> Iterator[object]:
             yield page
         finally:
             context.close()
-            browser.close()
 
 
 def _monthly_kwh(url: str, meter_id: int, today: date, column: str = "energy_kwh") -> list[float]:
@@ -157,14 +145,16 @@ def test_household_sees_own_consumption_switches_language_and_downloads(
     with page.expect_download() as download_info:  # type: ignore[attr-defined]
         page.click("#household-download-daily")  # type: ignore[attr-defined]
     path = download_info.value.path()
-    rows = list(csv.DictReader(io.StringIO(Path(path).read_text(encoding="utf-8"))))
+    # The page is in English now: "," and ".", English headers; the default range is the last 365 days.
+    rows = list(csv.DictReader(io.StringIO(Path(path).read_text(encoding="utf-8-sig"))))
+    since = datetime.combine(today - timedelta(days=364), datetime.min.time(), PARIS)
     with psycopg.connect(url) as conn:
         count = conn.execute(
-            "SELECT count(*) FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id WHERE m.dwelling_id = %s",
-            (seed.dwelling_a,),
+            "SELECT count(*) FROM consumption_daily cd JOIN meter m ON m.id = cd.meter_id"
+            " WHERE m.dwelling_id = %s AND cd.day >= %s", (seed.dwelling_a, since),
         ).fetchone()
     assert count is not None and len(rows) == count[0] > 0
-    assert {row["meter"] for row in rows} == {"src-a-elec", "src-a-gas", "src-a-water"}
+    assert {row["Meter"] for row in rows} == {"src-a-elec", "src-a-gas", "src-a-water"}
 
     # "Ask for erasure": recorded for the admin.
     page.click("#household-erase")  # type: ignore[attr-defined]

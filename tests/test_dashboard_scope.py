@@ -16,6 +16,7 @@ from coopwatt.settings import load_settings
 from dashboard.i18n import format_quantity
 from dashboard.scope import Role, Scope, ScopeDenied, parse_id, resolve_dwelling
 from tests.dashboard_support import PARIS, DashboardServer, Seed, login, seed_cooperative
+from tests.csv_support import csv_meters
 
 CONSUMPTION_OUTPUTS = [
     {"id": "household-consumption-graph", "property": "figure"},
@@ -34,6 +35,8 @@ def consumption_payload(requested_dwelling: Any, kind: str = "electricity") -> d
             {"id": "household-kind", "property": "value", "value": kind},
             {"id": "household-granularity", "property": "value", "value": "year"},
             {"id": "household-measure", "property": "value", "value": "amount"},
+            # The chart's window (days only; None: the granularity's default window to today).
+            {"id": "household-window", "property": "data", "value": None},
         ],
         "changedPropIds": ["household-kind.value"],
         "state": [{"id": "household-dwelling", "property": "data", "value": requested_dwelling}],
@@ -129,7 +132,7 @@ def test_household_tampering_with_downloads_gets_nothing_of_another_home(
     for path in ("/download/daily.csv", "/download/readings.csv"):
         own = alice.get(server.url + path, timeout=30)
         assert own.status_code == 200
-        meters = {line.split(",")[0] for line in own.text.splitlines()[1:]}
+        meters = csv_meters(own)
         assert meters and meters <= {"src-a-elec", "src-a-gas", "src-a-water"}, path
         for tampered in (str(seed.dwelling_b), str(seed.dwelling_c), "abc", "0"):
             response = alice.get(server.url + path, params={"dwelling": tampered}, timeout=30)
@@ -192,7 +195,7 @@ def test_staff_see_dwellings_in_their_scope_only(server: DashboardServer, seeded
 
 
 def _csv_meters(response: requests.Response) -> set[str]:
-    return {line.split(",")[0] for line in response.text.splitlines()[1:]}
+    return csv_meters(response)
 
 
 def test_who_sees_what_in_downloads(server: DashboardServer, seeded: tuple[str, Seed]) -> None:

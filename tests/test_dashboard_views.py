@@ -18,6 +18,7 @@ from dashboard.i18n import format_day, format_money_eur, format_quantity, format
 from tests.dashboard_support import PARIS, DashboardServer, Seed, login, post_form, seed_cooperative
 from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
 from tests.dashboard_fixtures import seeded, server  # noqa: F401 - the shared seeded dashboard
+from tests.csv_support import csv_meters
 
 ALL = "all"
 
@@ -587,7 +588,7 @@ def test_manager_downloads_the_buildings_own_meters_from_the_page(
                      "readings": f"/download/readings.csv?building={seed.other_building_id}"}
     readings = marc.get(server.url + links["readings"], timeout=30)
     assert readings.status_code == 200
-    assert {line.split(",")[0] for line in readings.text.splitlines()[1:]} == {"src-b-heat"}
+    assert csv_meters(readings) == {"src-b-heat"}
     # Picking a building that is not theirs gives no link.
     output = _callback_output(marc, server.url, "manager-building-daily")
     answer = _post(marc, server.url, output, [{"id": "manager-building-daily", "property": "href"},

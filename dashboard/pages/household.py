@@ -15,13 +15,17 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import access, actions, context, household_analytics, queries
+from dashboard import access, actions, context, history_controls, household_analytics, household_insights, queries
 from dashboard.access_view import access_card, staff_notice
-from dashboard.progress_panel import progress_card
 from dashboard.auth import session_language
 from dashboard.consent_panel import consent_card
-from dashboard.downloads import DAILY_PATH, READINGS_PATH
+from dashboard.export_controls import export_controls
+from dashboard.progress_panel import progress_card
 from dashboard.figures import Tariffs, consumption_figure, consumption_summary
+from dashboard.history_controls import WINDOW_STORE, window_of
+from dashboard.history_queries import consumption_between
+from dashboard.history_view import hour_view
+from dashboard.history_window import GRANULARITIES
 from dashboard.i18n import format_day, format_money_eur, format_quantity, t
 from dashboard.scope import Role, ScopeDenied, current_scope, may_download_readings, resolve_dwelling
 
@@ -39,8 +43,6 @@ ERASE_BUTTON = "household-erase"
 ERASE_COLLAPSE = "household-erase-collapse"
 ERASE_CONFIRM = "household-erase-confirm"
 ERASE_STATUS = "household-erase-status"
-DOWNLOAD_READINGS_LINK = "household-download-readings"
-DOWNLOAD_DAILY_LINK = "household-download-daily"
 # Filled from the analytics results (tables of migration 0003) by update_analytics.
 SIMILAR_HOMES_SLOT = "household-similar-homes"
 LAST_YEAR_SLOT = "household-last-year"
@@ -133,18 +135,20 @@ def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
                         xs=12, lg="auto"),
                 dbc.Col([html.Div(t("consumption.granularity", lang), className="small text-body-secondary"),
                          _button_radio(GRANULARITY_RADIO, [{"label": t(f"granularity.{g}", lang), "value": g}
-                                                           for g in queries.GRANULARITIES], "month")],
+                                                           for g in GRANULARITIES], "month")],
                         xs="auto"),
                 dbc.Col([html.Div(t("consumption.measure", lang), className="small text-body-secondary"),
                          _button_radio(MEASURE_RADIO, [{"label": "kWh / m³", "value": "amount"},
                                                        {"label": "€", "value": "cost"}], "amount")],
                         xs="auto"),
             ], className="g-2 gx-4 mb-2"),
+            history_controls.navigation(lang, datetime.now(ctx.settings.tz).date()),
             html.Div(id=CONSUMPTION_SUMMARY, className="my-2"),
             dcc.Loading(dcc.Graph(id=CONSUMPTION_GRAPH, config={"displayModeBar": False, "responsive": True},
                                   style={"height": "320px"})),
             html.P(id=CONSUMPTION_SOURCE, className="small text-body-secondary mb-0"),
         ]), className="mb-3 shadow-sm"),
+        household_insights.cards_row(lang),
         dbc.Row([
             _analytics_card(SIMILAR_HOMES_SLOT, "soon.title.similar", lang),
             _analytics_card(LAST_YEAR_SLOT, "soon.title.last_year", lang),
@@ -160,7 +164,6 @@ def layout(dwelling: str | None = None, **_query: Any) -> html.Div:
 
 def _data_card(lang: str, own_data: bool, dwelling_id: int, erasure_at: datetime | None, *,
                readings: bool) -> dbc.Card:
-    query = "" if own_data else f"?dwelling={dwelling_id}"
     erase: list[Any] = []
     if own_data:
         erase = [
@@ -174,16 +177,11 @@ def _data_card(lang: str, own_data: bool, dwelling_id: int, erasure_at: datetime
                      id=ERASE_STATUS, className="small text-success mt-2"),
         ]
     staff = "" if own_data else "_staff"
+    today = datetime.now(context.current().settings.tz).date()
     return dbc.Card(dbc.CardBody([
         html.H2(t("data.title" + staff, lang), className="h5 card-title"),
         html.P(t("data.intro" + staff, lang), className="text-body-secondary"),
-        html.Div([
-            # A manager gets no raw readings of a home (the download refuses them too).
-            html.A(t("data.download_readings" + staff, lang), href=READINGS_PATH + query, id=DOWNLOAD_READINGS_LINK,
-                   className="btn btn-outline-success btn-sm me-2 mb-2", download="") if readings else None,
-            html.A(t("data.download_daily" + staff, lang), href=DAILY_PATH + query, id=DOWNLOAD_DAILY_LINK,
-                   className="btn btn-outline-success btn-sm mb-2", download=""),
-        ]),
+        export_controls(lang, own_data, dwelling_id, readings=readings, today=today),
         *erase,
     ]), className="mb-3 shadow-sm")
 
@@ -208,33 +206,44 @@ def _stat(label: str, value: str, stat_id: str) -> dbc.Col:
     Input(KIND_RADIO, "value"),
     Input(GRANULARITY_RADIO, "value"),
     Input(MEASURE_RADIO, "value"),
+    Input(WINDOW_STORE, "data"),
     State(DWELLING_STORE, "data"),
+    # The first drawing waits for the navigation to set the window (else every page load read twice).
+    prevent_initial_call=True,
 )
-def update_consumption(kind: str, granularity: str, measure: str, requested_dwelling: object) -> tuple[Any, Any, Any]:
-    """Redraw the consumption chart and its figures for the session's dwelling."""
+def update_consumption(kind: str, granularity: str, measure: str, window_data: object,
+                       requested_dwelling: object) -> tuple[Any, Any, Any]:
+    """Redraw the consumption chart and its figures for the session's dwelling, over the window asked for."""
     lang = session_language()
     ctx = context.current()
     settings = ctx.settings
-    if kind not in queries.KINDS or granularity not in queries.GRANULARITIES or measure not in ("amount", "cost"):
+    if kind not in queries.KINDS or granularity not in GRANULARITIES or measure not in ("amount", "cost"):
         raise dash.exceptions.PreventUpdate
+    today = datetime.now(settings.tz).date()
+    # Days only, checked again here: a window the navigation would refuse gives the default one.
+    window = window_of(window_data, granularity, today)
+    tariffs = Tariffs.from_settings(settings)
     try:
         scope = current_scope()
-        today = datetime.now(settings.tz).date()
         with ctx.connection() as conn:
             dwelling_id = resolve_dwelling(conn, scope, requested_dwelling)
             access.log_staff_access(conn, scope, [dwelling_id], "household_page")
-            periods = queries.consumption_by_period(
-                conn, dwelling_id, kind, granularity, timezone=settings.timezone,
-                gas_kwh_per_m3=settings.gas_kwh_per_m3, today=today,
-            )
+            if granularity == "hour":
+                if not may_download_readings(scope):
+                    # A home's hours are its load curve: never a manager's (docs/operations.md, "Who sees what").
+                    return _empty_figure(), dbc.Alert(t("history.hours_not_for_role", lang), color="light",
+                                                      className="mb-0", id="consumption-hours-refused"), ""
+                return hour_view(conn, dwelling_id, kind, measure, window, lang, settings, _stat)
+            periods = consumption_between(conn, dwelling_id, kind, granularity, window.first, window.end,
+                                          tz=settings.tz, gas_kwh_per_m3=settings.gas_kwh_per_m3)
     except ScopeDenied:
         flask.current_app.logger.warning("scope denied in update_consumption")
         return _empty_figure(), dbc.Alert(t("error.denied", lang), color="danger", id="consumption-denied"), ""
-    tariffs = Tariffs.from_settings(settings)
     summary = consumption_summary(periods, kind=kind, granularity=granularity, measure=measure, lang=lang,
                                   tariffs=tariffs, today=today)
     if summary is None:
-        return _empty_figure(), dbc.Alert(t("consumption.empty", lang), color="light", className="mb-0"), ""
+        empty = t("history.empty_window", lang, first=format_day(window.first, lang), last=format_day(window.last, lang))
+        return _empty_figure(), dbc.Alert(empty, color="light", className="mb-0", id="consumption-empty"), ""
     figure = consumption_figure(periods, kind=kind, granularity=granularity, measure=measure, lang=lang,
                                 tariffs=tariffs, today=today)
     stats = dbc.Row([
@@ -314,3 +323,7 @@ def update_analytics(kind: str, requested_dwelling: object) -> tuple[Any, Any, A
         flask.current_app.logger.warning("scope denied in update_analytics")
         denied = dbc.Alert(t("error.denied", lang), color="danger", className="analytics-denied mb-0")
         return denied, denied, denied, denied
+
+
+history_controls.register(GRANULARITY_RADIO)
+household_insights.register(KIND_RADIO, DWELLING_STORE)
