@@ -22,7 +22,7 @@ from dashboard.page_notices import staff_only
 from dashboard.auth import session_language
 from dashboard.figures import load_curve_figure
 from dashboard.i18n import (
-    MESSAGES, format_day, format_fraction_percent, format_money_eur, format_number, format_quantity,
+    MESSAGES, format_day, format_money_eur, format_number, format_quantity,
     format_ranking_period, language_or_default, t,
 )
 from dashboard.scope import Role, Scope, ScopeDenied, building_allowed, current_scope, parse_id, resolve_dwelling
