@@ -136,6 +136,14 @@ def test_import_stores_a_plain_csv_and_names_what_it_rejected(migrated_db_url: s
                     "cli-a01,2026-03-01T00:00:00+01:00,100.5,kWh\n"
                     "cli-a01,2026-03-01T01:00:00+01:00,101500,Wh\n"
                     "cli-zz,2026-03-01T01:00:00+01:00,1,kWh\n", encoding="utf-8")
+    # Registered, but its household has not consented yet: nothing of it is stored.
+    refused = _run(["import", str(path)], env)
+    assert refused.returncode == 1 and _count(migrated_db_url, "reading") == 0
+    # The household's signed paper form, recorded by staff: hourly indices are its load curve.
+    assert _run(["users", "add", "agnes", "--role", "admin", "--password-stdin"], env,
+                stdin="un mot de passe assez long\n").returncode == 0
+    assert _run(["consent", "record", "TIL/A/A01", "--grant", "electricity_load_curve", "electricity_daily",
+                 "--staff", "agnes", "--form", "F-1"], env).returncode == 0
     result = _run(["import", str(path)], env)
     assert result.returncode == 1  # one line rejected
     assert "unknown meter 'cli-zz'" in result.stderr
