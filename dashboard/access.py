@@ -25,6 +25,8 @@ LOGGED_CALLBACKS: dict[str, str] = {
     "_pages_content.children": "household_page / adviser_drilldown / alert_detail",
     "household-consumption-graph.figure": "household_page",
     "household-similar-homes-body.children": "household_page",
+    "household-calendar-body.children": "household_page",  # the calendar, typical day and latest readings
+    "adviser-drilldown-body.children": "adviser_drilldown",  # the side panel opened from the ranking
 }
 # Callbacks that return no single dwelling's data, and why.
 UNLOGGED_CALLBACKS: dict[str, str] = {
@@ -37,6 +39,9 @@ UNLOGGED_CALLBACKS: dict[str, str] = {
     '{"alert":["MATCH"],"type":"alert-status"}.children': "acts on an alert already shown (logged as alert_detail)",
     "manager-building-daily.href": "download links of a building's own meters",
     "manager-curve.figure": "a building's total, not a home's",
+    "manager-kind.options": "the energy kinds a building has meters for, no home's data",
+    "household-export-links.children": "download links for the dates picked; each download is logged when fetched",
+    "household-window.data": "the dates the household page shows (navigation state), no data",
 }
 # Download routes and the access each logs with ?dwelling= (a building's own meters are no household's data).
 LOGGED_DOWNLOADS: dict[str, str] = {

@@ -14,7 +14,7 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import context, history_queries, i18n_household  # noqa: F401 - i18n_household adds the texts
+from dashboard import access, context, history_queries, i18n_household  # noqa: F401 - i18n_household adds the texts
 from dashboard.auth import session_language
 from dashboard.history_controls import WINDOW_STORE, window_of
 from dashboard.history_figures import calendar_figure, typical_day_figure
@@ -153,6 +153,7 @@ def register(kind_radio: str, dwelling_store: str) -> None:
             scope = current_scope()
             with app.connection() as conn:
                 dwelling_id = resolve_dwelling(conn, scope, requested_dwelling)
+                access.log_staff_access(conn, scope, [dwelling_id], "household_page")
                 if not may_download_readings(scope):
                     # Hours and raw readings are a home's load curve: never a manager's; its days are.
                     refused = html.P(t("history.hours_not_for_role", lang), className="text-body-secondary small mb-0")

@@ -84,9 +84,12 @@ def test_every_callback_and_download_is_classified_and_every_logged_one_logs(
         if key not in LOGGED_CALLBACKS or spec is pages:
             continue
         _clear(url)
+        # A pattern-matched input is a click on one home's control (the adviser's ranking opens its side panel).
+        pattern = seed.dwelling_a if any(slot.wildcard for slot in spec.slots) else None
         values: dict[int, Any] = {position: seed.dwelling_a if slot.component_id == DWELLING_STORE
-                                  else knowledge.baseline(slot) for position, slot in enumerate(spec.slots)}
-        response = root.post(server.url + UPDATE, json=build_body(spec, values, None, 0), timeout=30)
+                                  else 1 if slot.wildcard else knowledge.baseline(slot)
+                                  for position, slot in enumerate(spec.slots)}
+        response = root.post(server.url + UPDATE, json=build_body(spec, values, pattern, 0), timeout=30)
         assert response.status_code == 200, (key, response.text[:300])
         assert _log(url) == [("root", "admin", seed.dwelling_a, LOGGED_CALLBACKS[key])], key
     # The pages callback: each page that shows a home's data.
