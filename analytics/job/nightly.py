@@ -307,7 +307,8 @@ def _suggestions(conn: psycopg.Connection, frame: pd.DataFrame, normals: dict[in
     found = list(acc.suggestions)
     if not frame.empty:
         fitted = _consenting(conn, frame)
-        fitted = fitted[[p is not None for p in fitted["params"]]]
+        # A boolean array, not a list: an empty list would select no columns instead of no rows.
+        fitted = fitted[np.array([p is not None for p in fitted["params"]], dtype=bool)]
         fitted = fitted[np.isfinite(fitted["normalised_energy_kwh"].to_numpy(dtype=float))]
         if not fitted.empty:
             found += neighbour_suggestions(
