@@ -29,6 +29,9 @@ def test_household_reads_who_looked_at_its_data_in_french_and_english(
         "#staff-access-notice")
     assert login(server.url, "root").get(server.url + "/download/readings.csv",
                                          params={"dwelling": seed.dwelling_a}, timeout=30).ok
+    # The drill-down is a side panel over the page: closed (Escape) before the navbar's logout.
+    page.keyboard.press("Escape")  # type: ignore[attr-defined]
+    page.wait_for_selector("#adviser-drilldown", state="hidden")  # type: ignore[attr-defined]
     page.click("#logout-link")  # type: ignore[attr-defined]
     page.wait_for_selector("#login-form")  # type: ignore[attr-defined]
 
