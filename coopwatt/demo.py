@@ -25,7 +25,7 @@ from coopwatt.db import StorageMode, connect
 from coopwatt.demo_analytics import FAULT_WINDOW_DAYS, analyse
 from coopwatt.demo_console import console, count, counts, index_event, meter_label, number, say
 from coopwatt.demo_hardship import plan_demo_under_heating, replay_under_heating, under_heating_day
-from coopwatt.demo_letters import send_month_letters
+from coopwatt.demo_letters import history_days, send_month_letters
 from coopwatt.demo_live import LIVE_SPEED, LivePublisher, finish, start_ingester, watch
 from coopwatt.demo_services import DEMO_CLIENT_ID, DatabaseBusy, claim, serve_dashboard, start_services
 from coopwatt.settings import Settings, SettingsError
@@ -85,13 +85,15 @@ class DemoPlan:
     timeline_path: Path
 
 
-def plan_residence(settings: Settings, dwellings: int, days: int, duration_s: float | None) -> DemoPlan:
+def plan_residence(settings: Settings, dwellings: int, days: int | None, duration_s: float | None) -> DemoPlan:
     """Choose the residence, its injected faults and its timeline; continue an earlier run's if there is one."""
     from coopwatt.simulator.cli import plan_timeline
     from coopwatt.simulator.faults import FAULT_KINDS, plan_faults, read_ground_truth, write_ground_truth
     from coopwatt.simulator.residence import make_residences
     from coopwatt.simulator.timeline import read_segments
 
+    if days is None:
+        days = history_days(settings, datetime.now(UTC))
     if dwellings < 1 or days < 1:
         raise SettingsError("coopwatt demo: --dwellings ≥ 1 and --days ≥ 1 are expected")
     residences = make_residences(dwellings, SIMULATION_SEED)
@@ -327,8 +329,10 @@ def _quiet_routine_logs(settings: Settings) -> None:
     """The demo prints its own summary of derivation and rollups; their per-run log lines would drown it."""
     if settings.log_level != "DEBUG":
         # werkzeug logs every dashboard request: opening one page would bury the live status lines.
+        # The letters stage says in one line what was built, sent and printed: not each SMTP exchange nor PDF page.
         for name in ("coopwatt.rollups", "coopwatt.migrations", "coopwatt.embedded", "werkzeug", "ingest.service",
-                     "ingest.subscriber"):
+                     "ingest.subscriber", "mail.log", "weasyprint", "fontTools", "reports.letters",
+                     "reports.progress_store"):
             logging.getLogger(name).setLevel(logging.WARNING)
         # Its resets and jumps are warnings the demo already prints, once, in both languages.
         logging.getLogger("ingest.derive").setLevel(logging.ERROR)
