@@ -104,8 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the whole pipeline on embedded defaults")
     # A weather baseline needs a full year (CalTRACK); a little more gives every month a neighbour comparison.
-    demo.add_argument("--days", type=int, default=400, help="days of history to backfill (baselines need 365)")
-    demo.add_argument("--dwellings", type=int, default=24)
+    demo.add_argument("--days", type=int, default=None,
+                      help="days of history to backfill (default: 400, more to reach back to the start of last year's"
+                           " heating season, which the hall page's progress compares with; baselines need 365)")
+    demo.add_argument("--dwellings", type=int, default=36, help="simulated dwellings (36: enough similar homes for the hardship list to compare with)")
     demo.add_argument("--duration-s", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
     demo.set_defaults(handler=_lazy("coopwatt.demo"))
 

@@ -23,8 +23,9 @@ import psycopg
 
 from coopwatt.db import StorageMode, connect
 from coopwatt.demo_analytics import FAULT_WINDOW_DAYS, analyse
-from coopwatt.demo_console import console, counts, index_event, meter_label, number, say
-from coopwatt.demo_letters import send_month_letters
+from coopwatt.demo_console import console, count, counts, index_event, meter_label, number, say
+from coopwatt.demo_hardship import plan_demo_under_heating, replay_under_heating, under_heating_day
+from coopwatt.demo_letters import history_days, send_month_letters
 from coopwatt.demo_live import LIVE_SPEED, LivePublisher, finish, start_ingester, watch
 from coopwatt.demo_services import DEMO_CLIENT_ID, DatabaseBusy, claim, serve_dashboard, start_services
 from coopwatt.settings import Settings, SettingsError
@@ -84,13 +85,15 @@ class DemoPlan:
     timeline_path: Path
 
 
-def plan_residence(settings: Settings, dwellings: int, days: int, duration_s: float | None) -> DemoPlan:
+def plan_residence(settings: Settings, dwellings: int, days: int | None, duration_s: float | None) -> DemoPlan:
     """Choose the residence, its injected faults and its timeline; continue an earlier run's if there is one."""
     from coopwatt.simulator.cli import plan_timeline
     from coopwatt.simulator.faults import FAULT_KINDS, plan_faults, read_ground_truth, write_ground_truth
     from coopwatt.simulator.residence import make_residences
     from coopwatt.simulator.timeline import read_segments
 
+    if days is None:
+        days = history_days(settings, datetime.now(UTC))
     if dwellings < 1 or days < 1:
         raise SettingsError("coopwatt demo: --dwellings ≥ 1 and --days ≥ 1 are expected")
     residences = make_residences(dwellings, SIMULATION_SEED)
@@ -122,11 +125,25 @@ def plan_residence(settings: Settings, dwellings: int, days: int, duration_s: fl
             fault_start = max(history_start, live_start - timedelta(days=FAULT_WINDOW_DAYS))
             faults = plan_faults(residences, fault_start, fault_end, SIMULATION_SEED, per_kind=per_kind,
                                  step_s=HISTORY_STEP_S)
+    plan = DemoPlan(residences, faults, history_start, live_start, resumed, replayed, timeline_path)
+    if resumed:
+        cold = replay_under_heating(residences, truth_path)
+    else:
+        avoid = {(f.residence_code, f.dwelling_code) for f in faults} | set(load_curve_refusal(plan))
+        cold = plan_demo_under_heating(residences, live_start, min_group_size=settings.comparison_min_group_size,
+                                       avoid=avoid)
     write_ground_truth(truth_path, faults, residences, seed=SIMULATION_SEED, start=history_start, end=fault_end)
     say(f"résidence simulée : {dwellings} logements, {len(meters)} compteurs, {len(faults)} pannes injectées "
         f"(vérité terrain : {truth_path})",
         f"simulated residence: {dwellings} dwellings, {len(meters)} meters, {len(faults)} injected faults")
-    return DemoPlan(residences, faults, history_start, live_start, resumed, replayed, timeline_path)
+    if cold:
+        # Which homes stays in the ground-truth file: the list that names them is for advisers only.
+        say(f"{count(len(cold), 'fr', 'ménage simulé baisse', 'ménages simulés baissent')} le chauffage très bas "
+            f"depuis le {under_heating_day(residences)} : de quoi alimenter la liste des conseillers sur la "
+            "précarité énergétique",
+            f"{count(len(cold), 'en', 'simulated household turns', 'simulated households turn')} the heating far "
+            f"down from {under_heating_day(residences)}: something for the advisers' energy hardship list")
+    return plan
 
 
 def _previous_start(settings: Settings, residences: list[Residence], truth_path: Path) -> datetime | None:
@@ -312,8 +329,10 @@ def _quiet_routine_logs(settings: Settings) -> None:
     """The demo prints its own summary of derivation and rollups; their per-run log lines would drown it."""
     if settings.log_level != "DEBUG":
         # werkzeug logs every dashboard request: opening one page would bury the live status lines.
+        # The letters stage says in one line what was built, sent and printed: not each SMTP exchange nor PDF page.
         for name in ("coopwatt.rollups", "coopwatt.migrations", "coopwatt.embedded", "werkzeug", "ingest.service",
-                     "ingest.subscriber"):
+                     "ingest.subscriber", "mail.log", "weasyprint", "fontTools", "reports.letters",
+                     "reports.progress_store"):
             logging.getLogger(name).setLevel(logging.WARNING)
         # Its resets and jumps are warnings the demo already prints, once, in both languages.
         logging.getLogger("ingest.derive").setLevel(logging.ERROR)

@@ -42,6 +42,11 @@ def analyse(settings: Settings, *, nightly: bool, now: datetime) -> None:
             f"{count(n.savings, 'en', 'measured saving after works', 'measured savings after works')}")
         for line in _top_findings(settings.database_url, n.high_consumers):
             say(*line)
+        # Advisers only: the console names no home, the page (behind an adviser's login) does.
+        say(f"précarité énergétique : {count(n.hardship_flags, 'fr', 'signal', 'signaux')} pour les conseillers "
+            "(/adviser/hardship)",
+            f"energy hardship: {count(n.hardship_flags, 'en', 'signal', 'signals')} for the advisers "
+            "(/adviser/hardship)")
     # The history was backfilled at once, never seen by a 15-minute run as it arrived: the raw readings of the
     # whole fault window are judged (a counter reset five days ago would be outside the usual 3 days).
     window = settings.model_copy(update={"analytics_index_lookback_days": max(

@@ -21,6 +21,20 @@ import psycopg
 from coopwatt.settings import Settings
 
 DEMO_EMAIL_DOMAIN = "demo.coopwatt.invalid"
+MIN_HISTORY_DAYS = 400  # a weather baseline needs a year; a little more gives every month a neighbour comparison
+
+
+def history_days(settings: Settings, now: datetime) -> int:
+    """The demo's default history: 400 days, or more to reach back to the start of the progress's baseline season.
+
+    The hall page compares this heating season with the same days of the baseline season: history that starts
+    inside the baseline season leaves too few comparable days, and the page would only say it cannot publish yet.
+    """
+    from reports.progress import baseline_start, heating_season
+
+    start, _ = heating_season(now.date(), settings.progress_season_start_month, settings.progress_season_end_month)
+    # Two days more: the first day of history is partial, and the local day starts before UTC midnight.
+    return max(MIN_HISTORY_DAYS, (now.date() - baseline_start(start, settings.progress_baseline_season)).days + 2)
 
 
 class DemoMailbox:

@@ -161,7 +161,7 @@ def ensure_demo_accounts(conn: psycopg.Connection) -> list[tuple[str, str, str]]
 
     The household is the first dwelling whose electricity has a published comparison with
     similar homes in the latest month that has one (so the demo shows it; else the first
-    dwelling), the adviser has its residence, the manager every building of that residence (one
+    dwelling), never one on the advisers' hardship list when another will do, the adviser has its residence, the manager every building of that residence (one
     building would often have no open alert to show). Run again, it resets
     the passwords and follows the comparisons (the caller commits).
     """
@@ -172,7 +172,8 @@ def ensure_demo_accounts(conn: psycopg.Connection) -> list[tuple[str, str, str]]
     first = conn.execute(
         """
         SELECT d.id, b.id, b.residence_id FROM dwelling d JOIN building b ON b.id = d.building_id
-        ORDER BY (SELECT max(m.period_end) FROM comparison_member m JOIN comparison_group g
+        ORDER BY EXISTS (SELECT 1 FROM hardship_case h WHERE h.dwelling_id = d.id AND h.still_flagged),
+                 (SELECT max(m.period_end) FROM comparison_member m JOIN comparison_group g
                   USING (group_key, energy_kind, period_start, period_end)
                   WHERE m.dwelling_id = d.id AND m.energy_kind = 'electricity' AND g.published) DESC NULLS LAST,
                  d.id

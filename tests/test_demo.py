@@ -175,3 +175,43 @@ def test_demo_on_embedded_defaults_twice(tmp_path: Path) -> None:
                                                  " WHERE a.kind = 'counter_reset'")}
     assert resets <= made_reset, resets - made_reset
     assert "index reset" not in second.stdout and "index jump" not in second.stdout, second.stdout
+
+
+@pytest.mark.slow
+def test_demo_puts_its_cold_homes_on_the_advisers_hardship_list(db_url: str, broker: Any, topic_prefix: str,
+                                                                 demo_client_id: str, tmp_path: Path) -> None:
+    """The default demo (400 days, 36 homes): its under-heating households are cases an adviser sees, once set up."""
+    from tests.dashboard_support import free_port, login
+    from tests.demo_process import DemoProcess, demo_environment
+
+    env = demo_environment(tmp_path / "data", database_url=db_url, mqtt_url=broker.url,
+                           mqtt_topic_prefix=topic_prefix, mqtt_client_id=demo_client_id, dashboard_port=str(free_port()))
+    demo = DemoProcess(env, "--duration-s", "600")
+    try:
+        demo.wait_for("live for 600 s", timeout_s=DEMO_TIMEOUT_S)
+        truth = json.loads((tmp_path / "data" / "demo-ground-truth.json").read_text())
+        cold = {d["code"] for d in truth["dwellings"] if d.get("under_heating_from_s") is not None}
+        assert 1 <= len(cold) <= 2, cold
+        with psycopg.connect(db_url) as conn:
+            # The signal compares cold days (daily mean at most 12 °C) of the last 90: a summer run has too few.
+            cold_days = conn.execute(
+                "SELECT count(*) FROM (SELECT time::date, avg(temperature_c) AS t FROM outdoor_temperature"
+                " WHERE time > (SELECT max(time) FROM outdoor_temperature) - interval '90 days' GROUP BY 1) d"
+                " WHERE t <= 12").fetchone()[0]
+            if cold_days < 25:
+                pytest.skip(f"only {cold_days} cold days in the demo's last 90: outside the heating season")
+            cases = conn.execute("SELECT d.code, c.signal FROM hardship_case c JOIN dwelling d ON d.id = c.dwelling_id"
+                                 " WHERE c.still_flagged").fetchall()
+        flagged = {code for code, signal in cases if signal == "under_heating"}
+        assert flagged & cold, (cases, cold)
+        assert flagged <= cold, f"a household that heats normally was flagged: {flagged - cold}"
+        assert re.search(r"energy hardship: \d+ signals? for the advisers", demo.output), demo.output
+        url = re.search(r"dashboard: (http://\S+)", demo.output).group(1).rstrip("/")  # type: ignore[union-attr]
+        account = next(line.split() for line in demo.lines if line.split()[:1] == ["adviser"])
+        page = login(url, account[1], account[2]).get(url + "/adviser/hardship", timeout=30)
+        assert page.status_code == 200
+        for code in flagged:
+            assert code in page.text, page.text
+    finally:
+        demo.ctrl_c()
+        assert demo.finish() == 0, demo.output

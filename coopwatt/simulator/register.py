@@ -80,7 +80,9 @@ def register_residences(conn: psycopg.Connection, residences: Sequence[Residence
     dwelling_ids = {(residence_of_building[bid], code): did for bid, code, did in dwelling_rows}
     refused = refused or {}
     record_first_decisions(conn, {did: {flow: flow not in refused.get(key, ()) for flow in FLOWS}
-                                  for key, did in dwelling_ids.items()}, recorded_by="household")
+                                  for key, did in dwelling_ids.items()}, recorded_by="household",
+                           # Decided when the meters came, before the history they let the cooperative collect.
+                           decided_at=installed_at)
     _register_contracts(conn, dwellings, dwelling_ids, installed_at.date())
     meters = [m for r in residences for m in r.meters]
     meter_rows = conn.execute(
