@@ -14,7 +14,7 @@ through :func:`analytics.anomalies.detect_above_baseline` as the anomaly job cal
 from ``thresholds_from(settings)``). The job looks at the last 14 days each night; one pass over the year
 finds the same runs of flagged days. Prints, per energy kind, the home-years judged, those with at least one
 alarm and the one-sided Clopper-Pearson upper bound of that share, the alarms and alarm days with a one-sided
-Poisson upper bound per home-year.
+Poisson upper bound per home-year, and the alarms that are exactly one weekend.
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ def simulated_days(seed: int, dwellings: int, settings: Settings
     return use, temperatures, owner
 
 
-def judge_seed(seed: int, dwellings: int, settings: Settings) -> list[tuple[str, bool, int, int]]:
-    """Per dwelling and kind with a qualified first-year baseline: (kind, qualified, alarms, alarm days)."""
+def judge_seed(seed: int, dwellings: int, settings: Settings) -> list[tuple[str, bool, int, int, int]]:
+    """Per dwelling and kind: (kind, baseline qualified, alarms, alarm days, alarms over a Saturday and Sunday)."""
     tz = settings.timezone
     thresholds = thresholds_from(settings)
     baseline_settings = BaselineSettings()  # the nightly job's analyse_dwelling uses the defaults
@@ -117,7 +117,7 @@ def judge_seed(seed: int, dwellings: int, settings: Settings) -> list[tuple[str,
         temperature_c = temperatures.get(owner[(residence, dwelling)], pd.Series(dtype=float))
         params, _ = fit_window(daily, temperature_c, FIT_START, JUDGE_START, baseline_settings)
         if params is None:
-            out.append((kind, False, 0, 0))
+            out.append((kind, False, 0, 0, 0))
             continue
         judged = pd.date_range(pd.Timestamp(JUDGE_START), pd.Timestamp(END), freq="D", inclusive="left")
         frame = pd.DataFrame({"energy_kwh": daily.reindex(judged), "temperature_c": temperature_c.reindex(judged)})
@@ -125,7 +125,9 @@ def judge_seed(seed: int, dwellings: int, settings: Settings) -> list[tuple[str,
         frame = frame.assign(predicted_kwh=predicted)
         frame.index = frame.index.tz_localize(tz)
         found = detect_above_baseline(frame, params.rmse_kwh, 0, 0, thresholds)
-        out.append((kind, True, len(found), int(sum(a.evidence["days"] for a in found))))
+        # A weekend run: households at home use more, and the daily baseline has no day-of-week term.
+        weekend = sum(1 for a in found if a.start.day_of_week == 5 and a.evidence["days"] == 2)
+        out.append((kind, True, len(found), int(sum(a.evidence["days"] for a in found)), weekend))
     return out
 
 
@@ -147,8 +149,9 @@ def main() -> None:
     alarmed: Counter[str] = Counter()
     alarms: Counter[str] = Counter()
     alarm_days: Counter[str] = Counter()
+    weekends: Counter[str] = Counter()
     for seed in args.seeds:
-        for kind, qualified, count, days in judge_seed(seed, args.dwellings, settings):
+        for kind, qualified, count, days, weekend in judge_seed(seed, args.dwellings, settings):
             if not qualified:
                 unqualified[kind] += 1
                 continue
@@ -156,6 +159,7 @@ def main() -> None:
             alarmed[kind] += count > 0
             alarms[kind] += count
             alarm_days[kind] += days
+            weekends[kind] += weekend
         print(f"seed {seed}: " + ", ".join(f"{k} {alarmed[k]}/{judged[k]}" for k in sorted(judged)), flush=True)
     print(f"above-baseline on fault-free years: {len(args.seeds)} held-out seeds {args.seeds} of {args.dwellings} "
           f"homes, baseline fitted on {FIT_START}..{JUDGE_START}, judged {JUDGE_START}..{END} (commit {measured_at})")
@@ -165,7 +169,8 @@ def main() -> None:
         per_year = poisson_upper(alarms[kind], n, args.confidence) if n else float("nan")
         print(f"{kind:>12}: home-years with an alarm {alarmed[kind]}/{n} ({args.confidence:.0%} upper bound "
               f"{share:.3f}), alarms {alarms[kind]} ({args.confidence:.0%} upper bound {per_year:.3f} per home-year), "
-              f"alarm days {alarm_days[kind]}, baselines not qualified {unqualified[kind]}")
+              f"alarm days {alarm_days[kind]}, alarms that are exactly a Saturday and Sunday {weekends[kind]}, "
+              f"baselines not qualified {unqualified[kind]}")
 
 
 if __name__ == "__main__":
