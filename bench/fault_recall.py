@@ -10,7 +10,8 @@ would load (tests/analytics_year_support.py). Prints, per kind (base-load jumps 
 faults are found, how many are dated within one reporting period, the dating errors' range, and the alarms
 on meters without a fault (``--per-kind 0``: fault-free years, false alarms only). ``--unheated-min-days``
 and ``--unheated-reference-quantile`` try another number of unheated days, or another quantile of the usual
-days to judge them against, for a base-load rise in electrically heated homes.
+days to judge them against, for a base-load rise in electrically heated homes. The above-baseline detector
+needs a baseline fitted on a year before: its false alarms over a fault-free year are bench/above_baseline_alarms.py.
 """
 
 from __future__ import annotations

@@ -21,6 +21,10 @@ NUMBER = r"[0-9][0-9,]*(?:\.[0-9]+)?"
 
 # Script -> the lines (regular expressions, multiline) its quick run must print: its ratios or recall counts.
 QUICK: dict[str, tuple[str, ...]] = {
+    "above_baseline_alarms.py": (
+        rf"^ *electricity: home-years with an alarm [0-9]+/[1-9][0-9]* \(95% upper bound {NUMBER}\), alarms [0-9]+ ",
+        rf"^ *gas: home-years with an alarm [0-9]+/[1-9][0-9]* \(95% upper bound {NUMBER}\), alarms [0-9]+ ",
+    ),
     "analytics_nightly.py": (
         rf"^nightly vs target 600 s: {NUMBER}",
         rf"^baseline \(naive loop over [1-9][0-9]* dwellings\).* ratio {NUMBER}×\)$",
