@@ -81,11 +81,15 @@ class Verdict:
 
     concerns: tuple[Concern, ...]
     unanswered: tuple[Concern, ...]  # concerns no stored suggestion answers: the page adds an action for each
+    # Heating far below similar homes and below its own last winter (the advisers' hardship signal): low use may
+    # be a household going cold, not thrift. Never praised; the household is told the plain figures, nothing more
+    # (the signal itself is for advisers only).
+    restrained: bool = False
 
     @property
     def praise(self) -> bool:
-        """Whether a sentence may praise the household: only with nothing open and nothing ranked high."""
-        return not self.concerns
+        """Whether a sentence may praise the household: nothing open, nothing ranked high, no sign of going cold."""
+        return not self.concerns and not self.restrained
 
     def ranked_high(self, energy_kind: str) -> bool:
         """Whether the dwelling is ranked high for this energy."""
@@ -100,14 +104,15 @@ def is_ranked_high(standing: Standing, settings: VerdictSettings = VerdictSettin
 
 
 def judge(alerts: Iterable[OpenAlert], standings: Iterable[Standing],
-          suggestions: Iterable[tuple[str, str | None]], settings: VerdictSettings = VerdictSettings()) -> Verdict:
+          suggestions: Iterable[tuple[str, str | None]], settings: VerdictSettings = VerdictSettings(),
+          *, restrained: bool = False) -> Verdict:
     """The dwelling's verdict from its open alerts, its rankings and its (suggestion kind, energy kind) pairs."""
     stored = list(suggestions)
     concerns: list[Concern] = [Concern("alert", a.kind, a.severity, dict(a.evidence), a.meter_kind) for a in alerts]
     concerns += [Concern("ranked_high", s.energy_kind, "warning", {"ratio": float(s.ratio or 0.0), "rank": float(s.rank)})
                  for s in standings if is_ranked_high(s, settings)]
     unanswered = tuple(c for c in concerns if not _answered(c, stored))
-    return Verdict(tuple(concerns), unanswered)
+    return Verdict(tuple(concerns), unanswered, restrained)
 
 
 def _answered(concern: Concern, stored: list[tuple[str, str | None]]) -> bool:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 VERDICT_MESSAGES: dict[str, dict[str, str]] = {
     "fr": {
+        # A home on the advisers' hardship list: the plain facts, no cheering (it may be going cold).
+        "verdict.efficient_plain": "Sur cette période, vous êtes parmi les logements similaires qui consomment le moins par m².",
+        "verdict.below_average_plain": "Sur cette période, vous consommez moins que la moyenne des logements similaires.",
+        "verdict.near_average_plain": "Vous êtes proche de la moyenne des logements similaires.",
+        "lastyear.lower_plain": "Vous avez consommé {change} de moins que l'an dernier.",
+        "suggestions.none_plain": "Pas de piste d'économie chiffrée pour l'instant.",
         # Among similar homes, when an alert is open or the home is ranked high: the facts, no praise.
         "verdict.efficient_with_concern": "Sur cette période, vous êtes parmi les logements similaires qui consomment le moins par m² ; un point reste toutefois à vérifier (voir ci-dessous).",
         "verdict.below_average_with_concern": "Sur cette période, vous consommez moins que la moyenne des logements similaires ; un point reste toutefois à vérifier (voir ci-dessous).",
@@ -30,6 +36,12 @@ VERDICT_MESSAGES: dict[str, dict[str, str]] = {
         "ranking.open_alert": "Alerte ouverte : {title}",
     },
     "en": {
+        # A home on the advisers' hardship list: the plain facts, no cheering (it may be going cold).
+        "verdict.efficient_plain": "Over this period, you are among the similar homes that use the least per m².",
+        "verdict.below_average_plain": "Over this period, you use less than the average of similar homes.",
+        "verdict.near_average_plain": "You are close to the average of similar homes.",
+        "lastyear.lower_plain": "You used {change} less than last year.",
+        "suggestions.none_plain": "No costed saving to suggest for now.",
         "verdict.efficient_with_concern": "Over this period you are among the similar homes that use the least per m²; something is still to be checked, though (see below).",
         "verdict.below_average_with_concern": "Over this period you use less than the average of similar homes; something is still to be checked, though (see below).",
         "verdict.near_average_with_concern": "You are close to the average of similar homes; something is still to be checked (see below).",

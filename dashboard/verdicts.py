@@ -26,17 +26,26 @@ HOURS_PER_YEAR = 8760
 
 
 def verdict_from(alerts: Sequence[queries.AlertRow], standings: Sequence[Standing],
-                 suggestions: Sequence[queries.SuggestionRow]) -> Verdict:
+                 suggestions: Sequence[queries.SuggestionRow], *, restrained: bool = False) -> Verdict:
     """The verdict of one dwelling from what the views read about it."""
     return judge(
         [VerdictAlert(a.kind, a.severity, a.meter_kind, _numbers(a.evidence)) for a in alerts], standings,
-        [(s.kind, _energy_kind(s.evidence)) for s in suggestions], SETTINGS)
+        [(s.kind, _energy_kind(s.evidence)) for s in suggestions], SETTINGS, restrained=restrained)
+
+
+def going_cold(conn: psycopg.Connection, dwelling_id: int) -> bool:
+    """Whether the advisers' hardship list holds a live under-heating case for the dwelling (its use is not praised)."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM hardship_case WHERE dwelling_id = %s AND status <> 'closed' AND still_flagged"
+        " AND signal IN ('under_heating', 'after_tariff_rise'))", (dwelling_id,)).fetchone()
+    return bool(row and row[0])
 
 
 def dwelling_verdict(conn: psycopg.Connection, dwelling_id: int) -> Verdict:
-    """Read one dwelling's open alerts, standings and suggestions, and judge them."""
+    """Read one dwelling's open alerts, standings, suggestions and signs of going cold, and judge them."""
     return verdict_from(queries.open_alerts_of_dwelling(conn, dwelling_id),
-                        queries.standings_of_dwelling(conn, dwelling_id), queries.suggestions(conn, dwelling_id))
+                        queries.standings_of_dwelling(conn, dwelling_id), queries.suggestions(conn, dwelling_id),
+                        restrained=going_cold(conn, dwelling_id))
 
 
 def _numbers(evidence: Mapping[str, object]) -> dict[str, float]:
@@ -52,7 +61,7 @@ def comparison_sentence(own: float, average: float, efficient: float | None, ver
     """Where the home stands among similar homes; a concern turns praise into plain facts."""
     word = comparison_word(own, average, efficient, SETTINGS)
     if not verdict.praise and word in _PRAISING_COMPARISONS:
-        return t(f"verdict.{word}_with_concern", lang)
+        return t(f"verdict.{word}_with_concern" if verdict.concerns else f"verdict.{word}_plain", lang)
     return t(f"verdict.{word}", lang)
 
 
@@ -71,6 +80,8 @@ def year_on_year_sentence(change_fraction: float, verdict: Verdict, lang: str) -
         return t("lastyear.higher", lang, change=change)
     if verdict.praise:
         return t("lastyear.lower", lang, change=change)
+    if not verdict.concerns:  # restrained: the figure, no cheering
+        return t("lastyear.lower_plain", lang, change=change)
     if any(c.code == "alert" for c in verdict.concerns):
         return t("lastyear.lower_with_alert", lang, change=change)
     return t("lastyear.lower_ranked_high", lang, change=change)
@@ -83,7 +94,9 @@ def stable_threshold(lang: str) -> str:
 
 def no_suggestion_sentence(verdict: Verdict, lang: str) -> str:
     """What the suggestions card says when it lists nothing: praise only when nothing is open or high."""
-    return t("suggestions.none" if verdict.praise else "suggestions.none_with_concern", lang)
+    if verdict.praise:
+        return t("suggestions.none", lang)
+    return t("suggestions.none_with_concern" if verdict.concerns else "suggestions.none_plain", lang)
 
 
 def action_sentences(verdict: Verdict, lang: str) -> list[str]:

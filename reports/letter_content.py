@@ -22,6 +22,7 @@ from dashboard.figures import (
     Tariffs, anomaly_sentence, comparison_verdict, shown_kwh_per_m2, similar_homes_explained, year_on_year,
 )
 from dashboard.i18n import format_day, format_fraction_percent, format_money_eur, format_period, format_quantity, t
+from dashboard.verdicts import going_cold
 from reports.chart import MonthAmount, month_bars
 from reports.letter_days import DwellingDays, read_days
 from reports.letter_days import months as month_totals
@@ -90,7 +91,7 @@ def _month_section(periods: dict[str, queries.PeriodUse | None], month: date, ta
 
 
 def _last_year_item(conn: psycopg.Connection, days: DwellingDays, dwelling_id: int, kind: str, month: date,
-                    settings: Settings, lang: str, alert_open: bool, has_idea: bool) -> dict:
+                    settings: Settings, lang: str, alert_open: bool, has_idea: bool, going_cold: bool = False) -> dict:
     """One kind's month against the same month last year, or why there is no comparison."""
     end = next_month(month)
     shift_days = (month - date(month.year - 1, month.month, 1)).days
@@ -131,8 +132,10 @@ def _last_year_item(conn: psycopg.Connection, days: DwellingDays, dwelling_id: i
         verdict = tr("lastyear.higher" + suffix, lang, kind=name, change=change,
                      help=tr("lastyear.help" if has_idea else "lastyear.help_none", lang))
     else:
-        # No praise beside an open alert: the lower figure may be the fault's.
-        verdict = tr("lastyear.lower" + suffix + ("_with_alert" if alert_open else ""), lang, kind=name, change=change)
+        # No praise beside an open alert (the lower figure may be the fault's), nor for a home on the advisers'
+        # hardship list (it may be going cold): the plain figure then.
+        ending = "_with_alert" if alert_open else "_plain" if going_cold else ""
+        verdict = tr("lastyear.lower" + suffix + ending, lang, kind=name, change=change)
     details = [tr("lastyear.figures", lang, this=format_quantity(result.this_period, unit, lang),
                   last=format_quantity(result.last_year, unit, lang), days=len(paired.days))]
     if result.weather_normalised:
@@ -276,7 +279,7 @@ def build_content(conn: psycopg.Connection, dwelling_id: int, month: date, setti
         "month_use": _month_section(periods, month, tariffs, lang),
         "last_year": {"title": tr("lastyear.title", lang, month=last_month_name),
                       "items": [_last_year_item(conn, days, dwelling_id, kind, month, settings, lang, bool(alerts),
-                                                       not suggestion["none"])
+                                                       not suggestion["none"], going_cold(conn, dwelling_id))
                                 for kind in kinds]},
         "similar": {"title": tr("similar.title", lang), "items": similar},
         "chart": _chart(by_kind, month, lang, tariffs),

@@ -95,6 +95,31 @@ def test_a_home_with_nothing_open_and_not_ranked_high_may_still_be_praised(coop:
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
+def test_a_home_that_may_be_going_cold_is_told_its_figures_never_cheered(coop: tuple[Settings, Seed, date],
+                                                                         lang: str) -> None:
+    """On the advisers' hardship list, a lower use is stated, never praised; the list itself is never named."""
+    settings, seed, _ = coop
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute("UPDATE alert SET status = 'resolved', resolved_at = now() WHERE dwelling_id = %s",
+                     (seed.dwelling_a,))
+        conn.execute("DELETE FROM high_consumer WHERE dwelling_id = %s", (seed.dwelling_a,))
+        conn.execute("INSERT INTO hardship_case (dwelling_id, signal, evidence) VALUES (%s, 'under_heating', '{}')",
+                     (seed.dwelling_a,))
+        conn.commit()
+    page = _page(settings, seed.dwelling_a, "electricity", lang)
+    assert not [word for word in PRAISE if word in page]
+    assert ("Pas de piste d'économie chiffrée pour l'instant." if lang == "fr"
+            else "No costed saving to suggest for now.") in page
+    assert not [word for word in ("précarité", "hardship", "conseiller", "adviser") if word in page]
+    # Closed by the adviser: nothing holds the praise back any more.
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute("UPDATE hardship_case SET status = 'closed', closed_at = now() WHERE dwelling_id = %s",
+                     (seed.dwelling_a,))
+        conn.commit()
+    assert ("bonne voie" if lang == "fr" else "right track") in _page(settings, seed.dwelling_a, "electricity", lang)
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
 def test_every_ranked_home_has_a_why(coop: tuple[Settings, Seed, date], lang: str) -> None:
     """The standby home's "Pourquoi" cell was empty; it now names the open alert with 137 W → 548 W."""
     settings, seed, _ = coop
