@@ -282,6 +282,10 @@ def install(server: flask.Flask, settings: Settings, secret_key: str) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.dashboard_cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.dashboard_session_hours),
+        # The cookie is sent again only when the session changes (login, language, logout). Re-sent with every
+        # answer, a callback that read the session just before a language switch answered after it and put the
+        # old language back (seen on the household page, whose cards load in several callbacks).
+        SESSION_REFRESH_EACH_REQUEST=False,
         # A callback request is a few kilobytes (a few hundred with a figure as state): a bigger body is
         # refused (413) before it is read into memory.
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
