@@ -61,6 +61,14 @@ def fill(url: str, settings: Settings, version: int) -> Filled:
         building_id = conn.execute("SELECT id FROM building WHERE code = 'A'").fetchone()[0]
         dwellings = dict(conn.execute("SELECT code, id FROM dwelling").fetchall())
         meters = dict(conn.execute("SELECT source, id FROM meter").fetchall())
+        if version >= CONSENT_SINCE:
+            # From 0013 a dwelling registered is collected and judged only once its household consents (a
+            # database upgraded across 0013 got its consents from the migration instead).
+            from coopwatt.consent import FLOWS, record_first_decisions
+
+            record_first_decisions(conn, {d: dict.fromkeys(FLOWS, True) for d in dwellings.values()},
+                                   recorded_by="household")
+            used.append("consents (coopwatt.consent)")
         conn.execute("UPDATE meter SET installed_at = %s, reporting_period_s = 900", (START - timedelta(days=1),))
         readings = []
         for n, source in enumerate(("up-a01", "up-a02", "up-a03")):
@@ -90,6 +98,7 @@ def fill(url: str, settings: Settings, version: int) -> Filled:
 # their households' consents (0013): before those versions its alert is written as the anomaly run of
 # the time wrote it.
 ANOMALY_RUN_SINCE = 13
+CONSENT_SINCE = 13
 
 
 def _write_silence_alert(url: str) -> None:
