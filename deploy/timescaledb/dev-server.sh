@@ -111,26 +111,30 @@ mount_root() {
   mountpoint -q "$root/dev" || mount --rbind /dev "$root/dev"
 }
 
-build_root() {
+bootstrap_chroot() {  # SUITE DIR LOG: a minimal Debian tree in DIR (a half-made one is started again)
+  local suite="$1" tmp="$2" logfile="$3"
   [[ "$(id -u)" == 0 ]] || die "building the chroot needs root"
   command -v debootstrap >/dev/null || {
     log "installing debootstrap"
     apt-get install -y -qq debootstrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
   }
-  local tmp="$root.partial"
   if [[ -d "$tmp" ]]; then  # a build that died half-way: start that one again
     umount -R "$tmp/dev" 2>/dev/null || true; umount "$tmp/proc" 2>/dev/null || true
     rm -rf --one-file-system "$tmp"
   fi
   mkdir -p "$cache"
-  log "debootstrap bookworm into $tmp"
-  debootstrap --variant=minbase bookworm "$tmp" "$mirror" >"$cache/debootstrap.log" 2>&1 \
-    || die "debootstrap failed, see $cache/debootstrap.log"
+  log "debootstrap $suite into $tmp"
+  debootstrap --variant=minbase "$suite" "$tmp" "$mirror" >"$logfile" 2>&1 || die "debootstrap failed, see $logfile"
   cp /etc/resolv.conf "$tmp/etc/resolv.conf"
   # No service starts at install time, and no default cluster: the clusters are ours.
   printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"; chmod +x "$tmp/usr/sbin/policy-rc.d"
   mkdir -p "$tmp/etc/postgresql-common"
   echo "create_main_cluster = false" >"$tmp/etc/postgresql-common/createcluster.conf"
+}
+
+build_root() {
+  local tmp="$root.partial"
+  bootstrap_chroot bookworm "$tmp" "$cache/debootstrap.log"
   local old_root="$root"; root="$tmp"
   mount_root
   log "installing PostgreSQL $PG_VERSION and the build tools"
@@ -158,20 +162,8 @@ build_root() {
 }
 
 build_debian_root() {  # trixie's own PostgreSQL and TimescaleDB packages, nothing built
-  [[ "$(id -u)" == 0 ]] || die "building the chroot needs root"
   local tmp="$debian_root.partial"
-  if [[ -d "$tmp" ]]; then
-    umount -R "$tmp/dev" 2>/dev/null || true; umount "$tmp/proc" 2>/dev/null || true
-    rm -rf --one-file-system "$tmp"
-  fi
-  mkdir -p "$cache"
-  log "debootstrap trixie into $tmp"
-  debootstrap --variant=minbase trixie "$tmp" "$mirror" >"$cache/debootstrap-trixie.log" 2>&1 \
-    || die "debootstrap failed, see $cache/debootstrap-trixie.log"
-  cp /etc/resolv.conf "$tmp/etc/resolv.conf"
-  printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"; chmod +x "$tmp/usr/sbin/policy-rc.d"
-  mkdir -p "$tmp/etc/postgresql-common"
-  echo "create_main_cluster = false" >"$tmp/etc/postgresql-common/createcluster.conf"
+  bootstrap_chroot trixie "$tmp" "$cache/debootstrap-trixie.log"
   local old_root="$root"; root="$tmp"
   mount_root
   log "installing Debian's postgresql-$DEBIAN_PG_MAJOR and postgresql-$DEBIAN_PG_MAJOR-timescaledb"
