@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
 import pytest
-from aiosmtpd.controller import Controller
 from psycopg.types.json import Jsonb
 
 from reports.letters import queue_month, send_due, write_print_file
@@ -20,7 +18,7 @@ from reports.progress_store import refresh_progress
 from reports.render import render_pdf
 from tests.letters_support import PARIS, TODAY, Residence, seed_residence, settings_for
 from tests.mqtt_tools import free_port
-from tests.test_notify_outbox import Mailbox
+from tests.test_notify_outbox import Mailbox, smtp  # noqa: F401 - the real SMTP server fixture
 
 MONTH = date(2026, 11, 1)
 K = 5
@@ -31,19 +29,6 @@ def _pdftotext(path: Path) -> str:
     assert shutil.which("pdftotext"), "pdftotext (poppler-utils) is installed by run.py"
     return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
                           text=True).stdout
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    """A real SMTP server on a free local port."""
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield mailbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
