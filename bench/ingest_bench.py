@@ -233,7 +233,7 @@ def main() -> None:
         finally:
             drop_database(url)
             mq.stop()
-    print(f"ratio coopwatt / bare  = {results['coopwatt'] / results['bare']:.2f}  (target >= 0.75)")
+    print(f"ratio coopwatt / bare  = {results['coopwatt'] / results['bare']:.2f}  (target >= 0.85)")
     print(f"ratio coopwatt / naive = {results['coopwatt'] / results['naive']:.1f}x (target >= 6x)")
 
 

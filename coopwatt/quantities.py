@@ -21,10 +21,12 @@ class Quantity(IntEnum):
     @property
     def cumulative(self) -> bool:
         """True for counters (indices), whose consumption is a difference."""
-        return self in _CUMULATIVE
+        return self in CUMULATIVE
 
 
-_CUMULATIVE = frozenset({
+# The counters; `quantity in CUMULATIVE` is the same test as `quantity.cumulative`, without the property call
+# (the ingester asks it for every reading).
+CUMULATIVE = frozenset({
     Quantity.ENERGY_INDEX_KWH, Quantity.ENERGY_INDEX_OFFPEAK_KWH,
     Quantity.ENERGY_INDEX_PEAK_KWH, Quantity.VOLUME_INDEX_M3,
 })

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from coopwatt.consent import Collection
-from coopwatt.quantities import Quantity
+from coopwatt.quantities import CUMULATIVE, Quantity
 from ingest.adapters import AdapterState, parse_message
 from ingest.consent_gate import refusal_reason, verdict
 from ingest.reading import PayloadError, Reading, shown
@@ -28,6 +28,7 @@ from ingest.validate import MeterInfo, ValidationLimits, check_reading
 log = logging.getLogger(__name__)
 
 _MAX_REASON_CHARS = 2000
+_TEMPERATURE_C = Quantity.TEMPERATURE_C  # an enum member read from its class costs a lookup per reading
 
 
 class Message(NamedTuple):
@@ -104,13 +105,14 @@ def parse_batch(messages: list[Message], state: AdapterState, tz: ZoneInfo) -> P
 def first_seen(parsed: ParsedBatch, meters: dict[str, MeterInfo], seen: set[tuple[int, int]]) -> set[tuple[int, int]]:
     """(meter id, quantity id) of the cumulative readings in the batch whose last value is not yet known."""
     keys = set()
-    for _, readings in parsed.readings:
-        for reading in readings:
-            meter = meters.get(reading.source)
-            if meter is not None and reading.quantity.cumulative:
-                key = (meter.meter_id, int(reading.quantity))
-                if key not in seen:
-                    keys.add(key)
+    # A batch holds thousands of readings of a few hundred meters: each (device, quantity) is judged once.
+    pairs = {(reading.source, reading.quantity) for _, readings in parsed.readings for reading in readings}
+    for source, quantity in pairs:
+        meter = meters.get(source)
+        if meter is not None and quantity in CUMULATIVE:
+            key = (meter.meter_id, int(quantity))
+            if key not in seen:
+                keys.add(key)
     return keys
 
 
@@ -216,7 +218,7 @@ def _message_rows(
     accepted: list[tuple[tuple[int, int], Reading]] = []
     latest: dict[tuple[int, int], Reading] = {}  # a later reading of the same message is judged against an earlier one
     for reading in readings:
-        if reading.quantity is Quantity.TEMPERATURE_C and reading.source.startswith(RESIDENCE_SOURCE_PREFIX):
+        if reading.quantity is _TEMPERATURE_C and reading.source.startswith(RESIDENCE_SOURCE_PREFIX):
             code = reading.source[len(RESIDENCE_SOURCE_PREFIX):]
             residence_id = residences.get(code)
             reason = check_reading(reading, None, None, now, limits)  # finite, plausible, not in the future
@@ -233,8 +235,8 @@ def _message_rows(
         if restricted is Collection.NONE:
             gate.refuse(meter, reading)  # before any check, whose reason could quote a value
             continue
-        key = (meter.meter_id, int(reading.quantity)) if meter else None
-        previous = (latest.get(key) or last_values.get(key)) if key else None
+        key = (meter.meter_id, int(reading.quantity)) if meter is not None else None
+        previous = (latest.get(key) or last_values.get(key)) if key is not None else None
         reason = check_reading(reading, meter, previous, now, limits)
         if reason is not None:
             problems.append(reason)
@@ -242,7 +244,7 @@ def _message_rows(
         assert meter is not None and key is not None
         if restricted is not None and not gate.keeps(restricted, reading, previous):
             continue
-        reading_rows.append((meter.meter_id, int(reading.quantity), reading.time, reading.value))
+        reading_rows.append((key[0], key[1], reading.time, reading.value))
         accepted.append((key, reading))
         if previous is None or reading.time > previous.time:
             latest[key] = reading

@@ -18,12 +18,12 @@ never take one session from each other.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 
 from coopwatt.settings import Settings
 from ingest.batch import Message
+from ingest.inbox import Inbox
 from ingest.metrics import IngestMetrics
 from ingest.presence import Presence, parse_presence
 from ingest.subscriber import Subscriber
@@ -44,11 +44,11 @@ def sessions_to_adopt(me: str, online_by_member: Mapping[str, bool], held: Itera
 class Failover:
     """Hears the group's presence and holds the sessions of the members that are gone."""
 
-    def __init__(self, settings: Settings, url: str, out: queue.Queue[Message], metrics: IngestMetrics,
+    def __init__(self, settings: Settings, url: str, out: Inbox[Message], metrics: IngestMetrics,
                  generations: Iterator[int], presence: Presence) -> None:
         self._settings = settings
         self._url = url
-        self._queue = out
+        self._inbox = out
         self._metrics = metrics
         self._generations = generations
         self._presence = presence
@@ -81,7 +81,7 @@ class Failover:
                     "readings the broker keeps for it are stored", member, self._presence.group,
                     self._settings.mqtt_failover_after_s)
         settings = self._settings.model_copy(update={"mqtt_client_id": member})
-        held = Subscriber(settings, self._url, self._queue, self._metrics, generations=self._generations,
+        held = Subscriber(settings, self._url, self._inbox, self._metrics, generations=self._generations,
                           presence=self._presence, adopted=True)
         held.start()
         return held

@@ -1,6 +1,6 @@
-"""The MQTT side of the ingester: subscribe, queue messages, acknowledge after commit.
+"""The MQTT side of the ingester: subscribe, hand messages to the writer, acknowledge after commit.
 
-Callbacks only put messages on the queue: no parsing, no SQL. Messages are
+Callbacks only put messages in the writer's inbox: no parsing, no SQL. Messages are
 acknowledged (manual PUBACK) by the writer once their batch is committed, so a
 crash loses nothing: the broker redelivers whatever was not acknowledged.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-import queue
 import ssl
+import struct
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -25,11 +25,15 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from coopwatt.settings import Settings
 from ingest.batch import Message
+from ingest.inbox import Inbox
 from ingest.metrics import IngestMetrics
 from ingest.presence import Presence
 
 # MQTT 5 DISCONNECT reason code: publish the will (after its delay) although the disconnection is clean.
 DISCONNECT_WITH_WILL = 4
+# A PUBACK's first four bytes, packet type and remaining length 2, before its 16-bit packet id (MQTT 3.1.1
+# and 5: a reason code "success" with no properties may be left out).
+_PUBACK_HEADER = 0x4002 << 16
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +47,26 @@ def subscription_filters(settings: Settings) -> list[str]:
     return filters
 
 
+def send_pubacks(client: mqtt.Client, mids: list[int]) -> None:
+    """Queue one PUBACK per packet id as a single write on the client's socket.
+
+    paho's ``ack`` builds, queues and writes each PUBACK on its own, and wakes the network thread
+    (a byte on its socket pair) for each: several microseconds of interpreter time per message
+    (docs/benchmarks.md, Ingest). The packets are the same bytes, packed in one C call and queued
+    once. paho's queue is private, so with a paho that lacks it each message is acknowledged the
+    documented way.
+    """
+    queue_packet = getattr(client, "_packet_queue", None)
+    if queue_packet is None:
+        for mid in mids:
+            client.ack(mid, 1)
+        return
+    packets = struct.pack(f"!{len(mids)}I", *[_PUBACK_HEADER | mid for mid in mids])
+    queue_packet(PacketTypes.PUBACK << 4, packets, 0, 0)
+
+
 class Subscriber:
-    """A persistent-session, QoS 1, manual-acknowledgement MQTT subscriber feeding a queue.
+    """A persistent-session, QoS 1, manual-acknowledgement MQTT subscriber feeding the writer's inbox.
 
     With `presence`, it is a member of a shared group that announces itself (online, and a
     delayed will "offline") and hears the other members (ingest/failover.py). With `adopted`,
@@ -52,12 +74,12 @@ class Subscriber:
     its connection ends (that member is back and took its session over).
     """
 
-    def __init__(self, settings: Settings, url: str, out: queue.Queue[Message], metrics: IngestMetrics, *,
+    def __init__(self, settings: Settings, url: str, out: Inbox[Message], metrics: IngestMetrics, *,
                  generations: Iterator[int] | None = None, presence: Presence | None = None,
                  on_presence: Callable[[bytes], None] | None = None, adopted: bool = False) -> None:
         self._settings = settings
         self._url = urlsplit(url)
-        self._queue = out
+        self._inbox = out
         self._metrics = metrics
         self._prefix = settings.mqtt_topic_prefix.strip("/") + "/" if settings.mqtt_topic_prefix.strip("/") else ""
         self._accepting = True
@@ -203,14 +225,17 @@ class Subscriber:
         if self._prefix and topic.startswith(self._prefix):
             topic = topic[len(self._prefix):]
         # Blocks when the writer falls behind, which stops reading from the socket: backpressure.
-        self._queue.put(Message(topic, msg.payload, datetime.now(UTC), msg.mid, msg.qos, self.generation))
+        self._inbox.put(Message(topic, msg.payload, datetime.now(UTC), msg.mid, msg.qos, self.generation))
 
-    def ack(self, messages: Iterable[Message]) -> int:
+    def ack(self, messages: Sequence[Message]) -> int:
         """Acknowledge committed messages that came over the current connection; return how many."""
-        sent = 0
         current = self.generation
-        for message in messages:
-            if message.qos and message.generation == current:
+        mids = [message.mid for message in messages if message.qos == 1 and message.generation == current]
+        if mids:
+            send_pubacks(self.client, mids)
+        sent = len(mids)
+        for message in messages:  # QoS 2 is never granted (we subscribe at 1); acknowledged the slow way if it is
+            if message.qos == 2 and message.generation == current:
                 self.client.ack(message.mid, message.qos)
                 sent += 1
         return sent

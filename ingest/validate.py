@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from coopwatt.quantities import Quantity
+from coopwatt.quantities import CUMULATIVE, Quantity
 from coopwatt.settings import Settings
 from ingest.reading import Reading
 from ingest.units import canonical_unit
@@ -51,6 +51,12 @@ QUANTITIES_BY_KIND: dict[str, frozenset[Quantity]] = {
 
 _NEVER_NEGATIVE = frozenset(Quantity) - {Quantity.TEMPERATURE_C}
 _INDEX_KWH = frozenset({Quantity.ENERGY_INDEX_KWH, Quantity.ENERGY_INDEX_OFFPEAK_KWH, Quantity.ENERGY_INDEX_PEAK_KWH})
+# Enum members read from their class cost a lookup each; the checks below run for every reading ingested.
+_TEMPERATURE_C = Quantity.TEMPERATURE_C
+_POWER = (Quantity.POWER_W, Quantity.APPARENT_POWER_VA)
+_VOLUME_INDEX_M3 = Quantity.VOLUME_INDEX_M3
+_ENERGY_KWH = Quantity.ENERGY_KWH
+_VOLUME_M3 = Quantity.VOLUME_M3
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +123,13 @@ def check_reading(
     A residence's outdoor temperature (source ``residence:<code>``) needs no meter.
     """
     value = reading.value
-    is_outdoor_temperature = (reading.quantity is Quantity.TEMPERATURE_C
-                              and reading.source.startswith(RESIDENCE_SOURCE_PREFIX))
+    quantity = reading.quantity
+    is_outdoor_temperature = quantity is _TEMPERATURE_C and reading.source.startswith(RESIDENCE_SOURCE_PREFIX)
     if meter is None and not is_outdoor_temperature:
         return f"unknown device {reading.source!r}"
     if not math.isfinite(value):
         return f"{_label(reading.quantity)} is not a finite number ({value})"
-    if reading.quantity in _NEVER_NEGATIVE and value < 0:
+    if value < 0 and quantity in _NEVER_NEGATIVE:
         return f"negative {_label(reading.quantity)}: {value:g}"
     ahead_s = (reading.time - now).total_seconds()
     if ahead_s > limits.max_future_s:
@@ -142,14 +148,14 @@ def check_reading(
         return (f"timestamp {reading.time.isoformat()} is after the meter was removed "
                 f"({meter.removed_at.isoformat()})")
     allowed = QUANTITIES_BY_KIND.get(meter.kind)
-    if allowed is None or reading.quantity not in allowed:
-        if reading.quantity is Quantity.TEMPERATURE_C:
+    if allowed is None or quantity not in allowed:
+        if quantity is _TEMPERATURE_C:
             return ("temperature does not belong to a meter: publish outdoor temperature on "
                     "coopwatt/<residence code>/temperature")
         return f"{_label(reading.quantity)} does not fit a {meter.kind} meter"
-    if reading.quantity in (Quantity.POWER_W, Quantity.APPARENT_POWER_VA) and value > limits.max_power_w:
-        return f"{_label(reading.quantity)} of {value:g} is above the plausible {limits.max_power_w:g}"
-    ceiling = _ceiling(reading.quantity, limits)
+    if quantity in _POWER and value > limits.max_power_w:
+        return f"{_label(quantity)} of {value:g} is above the plausible {limits.max_power_w:g}"
+    ceiling = _ceiling(quantity, limits)
     if ceiling is not None and value > ceiling[0]:
         return f"{_label(reading.quantity)} of {value:g} is above {ceiling[1]} ({ceiling[0]:g})"
     return _check_jump(reading, previous, limits)
@@ -159,24 +165,24 @@ def _ceiling(quantity: Quantity, limits: ValidationLimits) -> tuple[float, str] 
     """The largest value a quantity can take whatever came before, and what that limit is."""
     if quantity in _INDEX_KWH:
         return limits.max_index_kwh, "the largest index a meter can show"
-    if quantity is Quantity.VOLUME_INDEX_M3:
+    if quantity is _VOLUME_INDEX_M3:
         return limits.max_index_m3, "the largest index a meter can show"
-    if quantity is Quantity.ENERGY_KWH:
+    if quantity is _ENERGY_KWH:
         return limits.max_energy_kwh_per_year, "a year's plausible consumption"
-    if quantity is Quantity.VOLUME_M3:
+    if quantity is _VOLUME_M3:
         return limits.max_volume_m3_per_year, "a year's plausible consumption"
     return None
 
 
 def _check_jump(reading: Reading, previous: Reading | None, limits: ValidationLimits) -> str | None:
     """An index rising faster than any dwelling could consume is a glitch, not consumption."""
-    if (previous is None or not reading.quantity.cumulative or previous.quantity is not reading.quantity
+    if (previous is None or reading.quantity not in CUMULATIVE or previous.quantity is not reading.quantity
             or reading.time <= previous.time or reading.value <= previous.value):
         return None  # first reading, interval value, late reading, or a reset (decrease): not a jump
     hours = (reading.time - previous.time).total_seconds() / 3600
     increase = reading.value - previous.value
     years = max(1.0, math.ceil(hours / _HOURS_PER_YEAR))
-    if reading.quantity is Quantity.VOLUME_INDEX_M3:
+    if reading.quantity is _VOLUME_INDEX_M3:
         flow_m3_per_h = increase / hours
         if flow_m3_per_h > limits.max_flow_m3_per_h:
             return (f"absurd jump: volume index rose by {increase:g} m³ {_since(previous)}, an average flow of "

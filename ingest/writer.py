@@ -8,7 +8,6 @@ is down is different: nothing is dead-lettered or acknowledged, the batch is ret
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -21,6 +20,7 @@ from coopwatt.settings import Settings
 from ingest.adapters import AdapterState, InputLimits
 from ingest.adapters.teleinfo import TicStates
 from ingest.batch import BatchRows, Message, ParsedBatch, build_rows, dead_letter, first_seen, parse_batch
+from ingest.inbox import Inbox
 from ingest.metrics import IngestMetrics
 from ingest.reading import Reading
 from ingest.registry import Registry
@@ -35,12 +35,12 @@ Acker = Callable[[Iterable[Message]], int]
 class Writer(threading.Thread):
     """Owns the write connection. A batch is acknowledged only after it is committed."""
 
-    def __init__(self, settings: Settings, url: str, source: queue.Queue[Message], ack: Acker,
+    def __init__(self, settings: Settings, url: str, source: Inbox[Message], ack: Acker,
                  metrics: IngestMetrics) -> None:
         super().__init__(name="ingest-writer", daemon=True)
         self._settings = settings
         self._url = url
-        self._queue = source
+        self._inbox = source
         self._ack = ack
         self._metrics = metrics
         self._stop_requested = threading.Event()
@@ -89,31 +89,9 @@ class Writer(threading.Thread):
     _pending: list[Message]
 
     def _collect(self) -> list[Message]:
-        """Wait for a first message, then take more until the batch is full or its time is up."""
-        batch: list[Message] = []
-        try:
-            batch.append(self._queue.get(timeout=0.2))
-        except queue.Empty:
-            return batch
-        self.holding = 1
-        deadline = time.monotonic() + self._settings.ingest_flush_interval_s
-        size = self._settings.ingest_batch_size
-        while len(batch) < size:
-            try:
-                batch.append(self._queue.get_nowait())
-                self.holding = len(batch)
-                continue
-            except queue.Empty:
-                pass
-            remaining = deadline - time.monotonic()
-            # A stop commits what is held at once, not when the flush interval (up to a minute) is up.
-            if remaining <= 0 or self._stop_requested.is_set():
-                break
-            try:
-                batch.append(self._queue.get(timeout=min(remaining, 0.05)))
-                self.holding = len(batch)
-            except queue.Empty:
-                continue
+        """The next batch: full, or as much as came within the flush interval (empty when idle)."""
+        batch = self._inbox.take(self._settings.ingest_flush_interval_s)
+        self.holding = len(batch)
         return batch
 
     def _rows(self, conn: psycopg.Connection, batch: list[Message]) -> BatchRows:
@@ -242,7 +220,7 @@ class Writer(threading.Thread):
         m.batch_seconds.observe(now - started)
         m.latency_seconds.observe((datetime.now(UTC) - batch[0].received_at).total_seconds())
         m.last_commit.set(time.time())
-        m.queue_depth.set(self._queue.qsize())
+        m.queue_depth.set(self._inbox.qsize())
 
     def run(self) -> None:
         """Batch and write until asked to stop, then drain what is queued."""
@@ -270,6 +248,7 @@ class Writer(threading.Thread):
     def stop(self) -> None:
         """Ask the writer to finish the queued messages and stop."""
         self._stop_requested.set()
+        self._inbox.hurry()  # a stop commits what is held at once, not when the flush interval is up
 
 
 def _database_down(conn: psycopg.Connection, exc: BaseException) -> bool:

@@ -15,9 +15,16 @@ from ingest.reading import PayloadError, shown
 _NUMERIC_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
+# json.loads(bytes) first runs detect_encoding, a Python function, to tell UTF-8 from UTF-16/32; a payload that
+# opens with "{" followed by a non-zero byte is UTF-8 by that very function, and is decoded directly.
+_DECODER = json.JSONDecoder()
+
+
 def load_json(payload: bytes) -> object:
     """Parse a JSON payload; PayloadError('malformed JSON: …') if it is not."""
     try:
+        if payload[:1] == b"{" and payload[1:2] != b"\x00":
+            return _DECODER.decode(payload.decode("utf-8", "surrogatepass"))
         return json.loads(payload)
     except UnicodeDecodeError:
         raise PayloadError("malformed JSON: payload is not UTF-8 text") from None
@@ -39,7 +46,9 @@ def load_object(payload: bytes) -> dict[str, object]:
 
 def number(value: object, what: str) -> float:
     """A JSON number as float; PayloadError naming ``what`` for anything else (booleans included)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if type(value) is float:  # the usual case, and the cheapest test (the ingester makes it per reading)
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise PayloadError(f"non-numeric value for {what}: {shown(value)}")
     try:
         return float(value)
