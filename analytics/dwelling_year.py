@@ -35,6 +35,7 @@ from analytics.baseline import (
     BaselineSettings, DailyBaselineModel, DailyModelParams, normalised_annual_kwh, predict_daily_kwh,
 )
 from analytics.errors import InsufficientDataError
+from analytics.ranking_periods import model_for, normalised_use_kwh
 from analytics.sufficiency import Reason
 from analytics.offpeak import HourOfDayUse, suggest_offpeak_tariff
 from analytics.suggestions import Suggestion, SuggestionThresholds, suggest_drift
@@ -73,6 +74,9 @@ class KindYear:
     previous_params: DailyModelParams | None = None
     previous_normalised_kwh_per_year: float | None = None
     monthly_normalised_kwh: dict[date, float] = field(default_factory=dict)  # month start → kWh
+    # Advisers' other ranking periods (season, calendar year): (start, end) → (normal-weather kWh over the
+    # period, heating kWh per degree-day of the model used); a period without enough measured days is absent.
+    period_use: dict[tuple[date, date], tuple[float, float]] = field(default_factory=dict)
 
     @property
     def qualified(self) -> bool:
@@ -150,7 +154,7 @@ def analyse_dwelling(
     inputs: DwellingInputs, *, months: int = 12, grids: tuple[TariffGrid, ...] = (),
     offpeak_hours: tuple[int, ...] = DEFAULT_OFFPEAK_HOURS,
     baseline: BaselineSettings = BaselineSettings(), thresholds: SuggestionThresholds = SuggestionThresholds(),
-    prices_eur_per_kwh: dict[str, float] | None = None,
+    prices_eur_per_kwh: dict[str, float] | None = None, periods: tuple[tuple[date, date], ...] = (),
 ) -> DwellingYear:
     """Baselines (this year and last), normalised use by month, base load and own suggestions for one dwelling."""
     today = pd.Timestamp(inputs.today)
@@ -170,8 +174,10 @@ def analyse_dwelling(
                                if previous is not None and normal is not None else None)
         monthly = (monthly_normalised_kwh(daily, inputs.temperature_c, normal, params, month_list)
                    if params is not None and normal is not None else {})
+        fitted = [((year_start, inputs.today), params), ((previous_start, year_start), previous)]
+        period_use = _period_use(daily, inputs.temperature_c, normal, fitted, periods) if normal is not None else {}
         kinds[kind] = KindYear(kind, year_start, inputs.today, params, reasons, normalised, previous,
-                               previous_normalised, monthly)
+                               previous_normalised, monthly, period_use)
         if params is not None and previous is not None and normal is not None and kind in prices:
             drift = suggest_drift(inputs.dwelling_id, previous, params, normal, prices[kind], thresholds)
             if drift is not None:
@@ -189,6 +195,23 @@ def analyse_dwelling(
         if offpeak is not None:
             suggestions.append(_with_kind(offpeak, "electricity"))
     return DwellingYear(inputs.dwelling_id, kinds, base_load_w, tuple(suggestions))
+
+
+def _period_use(daily: pd.Series, temperature_c: pd.Series, normal_c: pd.Series,
+                fitted: list[tuple[tuple[date, date], DailyModelParams | None]],
+                periods: tuple[tuple[date, date], ...]) -> dict[tuple[date, date], tuple[float, float]]:
+    """Normal-weather use over each period with the baseline whose year covers it best (absent: too few days)."""
+    out = {}
+    for start, end in periods:
+        params = model_for((start, end), fitted)
+        if params is None:
+            continue
+        days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D", inclusive="left")
+        kwh = normalised_use_kwh(daily, temperature_c, normal_temperature_for(days, normal_c), params, start, end)
+        if kwh is not None:
+            slope = params.heating_kwh_per_degree_day if params.heating_balance_c is not None else float("nan")
+            out[(start, end)] = (kwh, float(slope))
+    return out
 
 
 def _with_kind(suggestion: Suggestion, kind: str) -> Suggestion:

@@ -42,7 +42,8 @@ from coopwatt.settings import load_settings  # noqa: E402
 ADMIN_URL = os.environ.get("COOPWATT_BENCH_ADMIN_URL", SEED_ADMIN_URL)  # the seeder reads TEST_PG_ADMIN_URL
 TARGET_S = 600.0
 TARGET_BYTES = 2 * 1024**3
-RESULT_TABLES = ("baseline", "comparison_group", "high_consumer", "suggestion", "savings_result", "analytics_run")
+RESULT_TABLES = ("baseline", "comparison_group", "high_consumer", "peer_day_profile", "suggestion", "savings_result",
+                 "analytics_run")
 
 
 def _nightly_child(url: str, now: datetime, chunk: int, out: multiprocessing.Queue) -> None:
@@ -82,13 +83,15 @@ def _sample_child(url: str, now: datetime, sample: int, out: multiprocessing.Que
         temps = load.daily_temperatures(conn, sorted({d.residence_id for d in dwellings}), first, today,
                                         settings.timezone)
         normals = {rid: nightly._normal_year(s) for rid, s in temps.items()}
+        periods = nightly.adviser_periods(today, settings.progress_season_start_month,
+                                          settings.progress_season_end_month)
         timings = {}
         for label, size in (("chunked", sample), ("one_by_one", 1)):
             summary, acc = nightly.NightlySummary(run_id=0), nightly.Accumulator()
             started = time.perf_counter()
             for offset in range(0, len(dwellings), size):
                 nightly._analyse_chunk(conn, dwellings[offset:offset + size], today, first, temps, normals,
-                                       settings, summary, acc)
+                                       settings, summary, acc, periods)
             timings[label] = time.perf_counter() - started
         # The sample rewrites its dwellings' baselines with the same values the full run stored.
     out.put({"sample": len(dwellings), **timings})
@@ -130,7 +133,9 @@ def run(info: SeedInfo, chunk: int, sample: int, anomalies: bool) -> None:
     print("  steps (s): " + json.dumps(result["step_seconds"]))
     print(f"  baselines fitted {result['baselines_qualified']}, unqualified {result['baselines_unqualified']}; "
           f"groups published {result['groups_published']}, withheld {result['groups_withheld']}; "
-          f"ranked {result['ranked']}, high consumers {result['high_consumers']}; suggestions {result['suggestions']}")
+          f"ranked {result['ranked']}, high consumers {result['high_consumers']}; suggestions {result['suggestions']}; "
+          f"similar homes' typical days published {result['peer_days_published']}, "
+          f"withheld {result['peer_days_withheld']}")
     print(f"vs target 600 s: {result['seconds'] * scale / TARGET_S:.3f}"
           + (" (extrapolated linearly to 10,000)" if result["dwellings"] != 10_000 else "")
           + f"; peak RSS vs 2 GiB: {rss / TARGET_BYTES:.3f}")

@@ -70,7 +70,8 @@ def _top_findings(url: str, high_consumers: int) -> list[tuple[str, str]]:
             " ORDER BY s.cost_eur_per_year DESC LIMIT 1").fetchone()
         top = conn.execute(
             "SELECT d.code, h.energy_kind, h.ratio_to_group FROM high_consumer h JOIN dwelling d ON d.id = h.dwelling_id"
-            " WHERE h.rank = 1 AND h.ratio_to_group IS NOT NULL ORDER BY h.period_end DESC, h.ratio_to_group DESC"
+            " WHERE h.rank = 1 AND h.ratio_to_group IS NOT NULL AND h.period_kind = 'last_12_months'"
+            " ORDER BY h.period_end DESC, h.ratio_to_group DESC"
             " LIMIT 1").fetchone()
     if best is not None:
         lines.append(suggestion_line(best[0], best[1], best[2]))

@@ -40,6 +40,8 @@ _SECTIONS: dict[str, str] = {
     "high_consumer_ranking": "SELECT row_to_json(h) FROM high_consumer h WHERE dwelling_id = %(d)s",
     "comparisons": "SELECT row_to_json(c) FROM comparison_member c WHERE dwelling_id = %(d)s"
                    " ORDER BY period_end, energy_kind",
+    "typical_day_groups": "SELECT row_to_json(p) FROM peer_day_member p WHERE dwelling_id = %(d)s"
+                          " ORDER BY period_end, energy_kind",
     "interventions": "SELECT row_to_json(i) FROM intervention i WHERE dwelling_id = %(d)s ORDER BY day",
     "alerts": "SELECT row_to_json(a) FROM alert a WHERE dwelling_id = %(d)s ORDER BY started_at, id",
     "alert_actions": "SELECT row_to_json(x) FROM (SELECT x.alert_id, x.action, x.comment, x.acted_at"

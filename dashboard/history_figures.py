@@ -141,8 +141,10 @@ def calendar_figure(days: Sequence[DayUse], *, kind: str, lang: str, first: date
     return {"data": data, "layout": layout}
 
 
-def typical_day_figure(profile: Sequence[tuple[int, float, int]], *, kind: str, lang: str) -> Figure:
-    """The household's mean use per hour of the day (measured hours only), as a line over 0 h – 23 h."""
+def typical_day_figure(profile: Sequence[tuple[int, float, int]], *, kind: str, lang: str,
+                       peers: Sequence[float] | None = None, peers_name: str = "") -> Figure:
+    """The household's mean use per hour of the day (measured hours only) as bars over 0 h – 23 h, and similar
+    homes' published mean per hour as a line of dots when given (24 values, already rounded as shown)."""
     unit = UNIT_OF_KIND[kind]
     values = [round_as_shown(mean, HOUR_DIGITS) for _, mean, _ in profile]
     layout = _base_layout(lang, 220)
@@ -150,11 +152,24 @@ def typical_day_figure(profile: Sequence[tuple[int, float, int]], *, kind: str, 
                    "yaxis": {"title": {"text": unit + "/h"}, "gridcolor": "#e9ecef", "rangemode": "tozero"},
                    "xaxis": {"tickvals": [0, 6, 12, 18, 23], "ticktext": ["0 h", "6 h", "12 h", "18 h", "23 h"],
                              "range": [-0.5, 23.5]}})
-    return {"data": [{
+    data: list[dict[str, Any]] = [{
         # Bars, not a smoothed line: a spline would draw use between hours that nobody measured.
         "type": "bar", "x": [hour for hour, _, _ in profile], "y": values, "marker": {"color": KIND_COLOURS[kind]},
         "customdata": [[_small(v, kind, lang), n] for v, (_, _, n) in zip(values, profile, strict=True)],
         "name": t("history.typical_you", lang),
         "hovertemplate": "%{x} h<br><b>%{customdata[0]}</b><br>" + t("history.typical_days", lang)
                          + "<extra></extra>",
-}], "layout": layout}
+    }]
+    if peers is not None:
+        shown = [round_as_shown(v, HOUR_DIGITS) for v in peers]
+        # Straight segments between the hours' dots, dark and dashed: told apart from the bars without colour.
+        data.append({
+            "type": "scatter", "mode": "lines+markers", "x": list(range(len(shown))), "y": shown,
+            "line": {"color": "#212529", "dash": "dash", "width": 2}, "marker": {"color": "#212529", "size": 5},
+            "customdata": [_small(v, kind, lang) for v in shown], "name": peers_name,
+            "hovertemplate": "%{x} h<br><b>%{customdata}</b><br>" + peers_name + "<extra></extra>",
+        })
+        layout.update({"showlegend": True, "height": 250, "margin": {"l": 48, "r": 8, "t": 8, "b": 32},
+                       "legend": {"orientation": "h", "x": 0, "y": -0.18, "yanchor": "top"}})
+        layout["margin"]["b"] = 64
+    return {"data": data, "layout": layout}

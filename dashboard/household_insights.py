@@ -1,4 +1,4 @@
-"""The household page's pictures: the year as a calendar, the typical day, and the latest readings.
+"""The household page's pictures: the year as a calendar, the typical day (against similar homes'), the latest readings.
 
 Each follows the energy chosen and the last day of the chart's window; the dwelling is
 resolved against the session's scope in the callback, as everywhere.
@@ -14,7 +14,9 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import Input, Output, State, callback, dcc, html
 
+from analytics.peer_day import MIN_DAYS_PER_HOUR, WINDOW_DAYS
 from dashboard import access, context, history_queries, i18n_household  # noqa: F401 - i18n_household adds the texts
+from dashboard import peer_day_queries, peer_day_view
 from dashboard.auth import session_language
 from dashboard.history_controls import WINDOW_STORE, window_of
 from dashboard.history_figures import calendar_figure, typical_day_figure
@@ -26,10 +28,9 @@ CALENDAR_SLOT = "household-calendar"
 TYPICAL_DAY_SLOT = "household-typical-day"
 LATEST_SLOT = "household-latest"
 CALENDAR_DAYS = 365
-# Eight weeks: enough days for a steady hour-of-day mean, recent enough to be today's habits.
-TYPICAL_DAY_DAYS = 56
-# Fewer measured days behind an hour than this, and the typical day is not drawn.
-MIN_TYPICAL_DAYS = 7
+# Eight weeks, and at least a week of measured days behind each hour: the same as similar homes' (analytics).
+TYPICAL_DAY_DAYS = WINDOW_DAYS
+MIN_TYPICAL_DAYS = MIN_DAYS_PER_HOUR
 _GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 _UNIT_SHOWN = {"W": "W", "VA": "VA", "kWh": "kWh", "m3": "m³"}
 
@@ -75,30 +76,38 @@ def calendar(conn: Any, dwelling_id: int, kind: str, last: date, lang: str) -> A
 
 
 def typical_day(conn: Any, dwelling_id: int, kind: str, last: date, lang: str) -> Any:
-    """The household's own typical day, and why similar homes' is not beside it."""
+    """The household's own typical day against similar homes' (their group's published mean), or why not."""
     settings = context.current().settings
     first = last - timedelta(days=TYPICAL_DAY_DAYS - 1)
+    peer = peer_day_queries.peer_day_of(conn, dwelling_id, kind)
+    drawn = peer if peer is not None and peer.published and last >= peer.period_end - timedelta(days=1) else None
+    if drawn is not None:
+        # The window reaches the peers' last day: the home's day over exactly the peers' days.
+        first, last = drawn.period_start, drawn.period_end - timedelta(days=1)
     profile = history_queries.typical_day(conn, dwelling_id, kind, first, last + timedelta(days=1), tz=settings.tz,
                                           gas_kwh_per_m3=settings.gas_kwh_per_m3)
-    why_alone = html.P(t("history.typical_no_peers", lang, k=settings.comparison_min_group_size),
-                       className="small text-body-secondary mb-0", id="typical-no-peers")
+    peers_text = peer_day_view.peers_sentence(peer, drawn is not None, first, last, lang,
+                                              k=settings.comparison_min_group_size)
     enough = [row for row in profile if row[2] >= MIN_TYPICAL_DAYS]
     if len(enough) < len(profile) or len(profile) < 24:
         return html.Div([html.P(t("history.typical_short", lang, days=MIN_TYPICAL_DAYS, first=format_day(first, lang),
                                   last=format_day(last, lang)),
-                                className="text-body-secondary small mb-1", id="typical-short"), why_alone])
+                                className="text-body-secondary small mb-1", id="typical-short"), peers_text])
     peak_hour, peak, _ = max(profile, key=lambda row: row[1])
     low_hour, low, _ = min(profile, key=lambda row: row[1])
     unit = UNIT_OF_KIND[kind]
+    figure = typical_day_figure(
+        profile, kind=kind, lang=lang, peers=drawn.mean_by_hour if drawn is not None else None,
+        peers_name=t("history.typical_peers_name", lang, count=drawn.member_count) if drawn is not None else "")
     return html.Div([
         html.P(t("history.typical_summary", lang, peak_hour=peak_hour, peak=format_quantity(peak, unit, lang, digits=2),
                  low_hour=low_hour, low=format_quantity(low, unit, lang, digits=2)), className="mb-1",
                id="typical-summary"),
-        dcc.Graph(figure=typical_day_figure(profile, kind=kind, lang=lang), config=_GRAPH_CONFIG,
-                  id="typical-graph", style={"height": "220px"}),
+        dcc.Graph(figure=figure, config=_GRAPH_CONFIG, id="typical-graph",
+                  style={"height": "250px" if drawn is not None else "220px"}),
         html.P(t("history.typical_note", lang, first=format_day(first, lang), last=format_day(last, lang)),
                className="small text-body-secondary mb-0"),
-        why_alone,
+        peers_text,
     ])
 
 

@@ -617,7 +617,9 @@ def standings_of_dwelling(conn: psycopg.Connection, dwelling_id: int) -> list[St
     """The dwelling's place in the latest ranking of each energy kind (the verdict's input)."""
     rows = conn.execute(
         "SELECT DISTINCT ON (energy_kind) energy_kind, rank, ratio_to_group, jsonb_array_length(reasons)"
-        " FROM high_consumer WHERE dwelling_id = %s ORDER BY energy_kind, period_end DESC", (dwelling_id,),
+        # The last twelve months when ranked (the verdict's year), else the latest period.
+        " FROM high_consumer WHERE dwelling_id = %s"
+        " ORDER BY energy_kind, period_kind = 'last_12_months' DESC, period_end DESC", (dwelling_id,),
     ).fetchall()
     return [Standing(kind, int(rank), None if ratio is None else float(ratio), int(count))
             for kind, rank, ratio, count in rows]

@@ -94,3 +94,16 @@ def test_the_typical_day_is_bars_of_measured_means() -> None:
     profile = [(hour, 0.123456 if hour == 19 else 0.05, 40) for hour in range(24)]
     figure = typical_day_figure(profile, kind="electricity", lang="fr")
     assert figure["data"][0]["type"] == "bar" and figure["data"][0]["y"][19] == 0.12  # two decimals, as shown
+
+
+def test_the_typical_day_draws_similar_homes_as_a_dashed_line_of_their_rounded_means() -> None:
+    profile = [(hour, 0.05, 40) for hour in range(24)]
+    peers = [0.1234 if hour == 19 else 0.04 for hour in range(24)]
+    figure = typical_day_figure(profile, kind="electricity", lang="fr", peers=peers, peers_name="Logements similaires (6)")
+    bars, line = figure["data"]
+    assert bars["type"] == "bar" and line["type"] == "scatter" and line["line"]["dash"] == "dash"
+    assert line["y"][19] == 0.12 and line["x"] == list(range(24)) and line["name"] == "Logements similaires (6)"
+    assert figure["layout"]["showlegend"] and "0,12" in line["customdata"][19]
+    # Without similar homes, the home's bars alone and no legend.
+    alone = typical_day_figure(profile, kind="electricity", lang="en")
+    assert len(alone["data"]) == 1 and not alone["layout"]["showlegend"]

@@ -228,7 +228,7 @@ def test_calendar_typical_day_and_honest_states_in_both_languages_and_widths(
         assert len(heat[1]["x"]) == row[1] > 0  # the ringed (estimated) days
         # The typical day is the household's own, and says why similar homes' is not beside it.
         page.wait_for_selector("#typical-graph")
-        assert "jamais leurs heures" in page.inner_text("#typical-no-peers")
+        assert "pas calculée pour votre logement" in page.inner_text("#typical-peers")
         assert "12 h" in page.inner_text("#typical-summary")  # the seeded use sits in the noon hour
         # The comparison also in the household's own kWh and euros (34,8 and 40,5 kWh/m² × 64 m²).
         own_terms = page.inner_text("#similar-own-terms")
@@ -258,7 +258,7 @@ def test_calendar_typical_day_and_honest_states_in_both_languages_and_widths(
         page.click("#lang-en")
         page.wait_for_selector("text=Your year, day by day")
         page.wait_for_selector("#calendar-graph .js-plotly-plot")
-        assert "never their hours" in page.inner_text("#typical-no-peers")
+        assert "not computed for your home" in page.inner_text("#typical-peers")
         _shot(page, artifacts_dir, f"month-en-{width}")
         _axe_clean(page, axe_source, f"month-en-{width}")
         page.click("label:has-text('hour')")

@@ -117,6 +117,32 @@ def test_an_upgrade_from_every_released_version_keeps_every_row_and_the_dashboar
                 conn.execute(
                     "INSERT INTO high_consumer (dwelling_id, energy_kind, period_start, period_end,"
                     " normalised_kwh_per_m2, rank) VALUES (%s, 'gas', '2025-03-30', '2025-03-30', 81.0, 3)", (a01,))
+            # 0018: the rankings from before are the twelve-month periods, the latest the last twelve months; a
+            # period is its start and end (the season so far ends the same day as the twelve months) and its kind.
+            assert conn.execute(
+                "SELECT period_end, period_kind FROM high_consumer WHERE period_end = '2026-03-30'").fetchall() == [
+                (date(2026, 3, 30), "last_12_months")] * 2
+            conn.execute(
+                "INSERT INTO high_consumer (dwelling_id, energy_kind, period_start, period_end, period_kind,"
+                " normalised_kwh_per_m2, rank) VALUES (%s, 'electricity', '2025-10-01', '2026-03-30', 'season_to_date',"
+                " 40.0, 1)", (a01,))
+            with pytest.raises(errors.CheckViolation), conn.transaction():
+                conn.execute(
+                    "INSERT INTO high_consumer (dwelling_id, energy_kind, period_start, period_end, period_kind,"
+                    " normalised_kwh_per_m2, rank) VALUES (%s, 'electricity', '2025-11-01', '2026-03-30', 'winter',"
+                    " 40.0, 1)", (a01,))
+            # 0018's typical day of similar homes: figures only when published, 24 of them, members per dwelling.
+            conn.execute("INSERT INTO peer_day_profile (group_key, energy_kind, period_start, period_end, member_count,"
+                         " published, mean_by_hour) VALUES ('residence:1|35-55|electric', 'electricity',"
+                         " '2026-02-01', '2026-03-29', 5, true, %s)", ([0.1] * 24,))
+            conn.execute("INSERT INTO peer_day_member VALUES ('residence:1|35-55|electric', 'electricity',"
+                         " '2026-02-01', '2026-03-29', %s)", (a01,))
+            for published, means, reason in ((True, None, None), (False, [0.1] * 24, "group_too_small"),
+                                             (True, [0.1] * 23, None), (False, None, None)):
+                with pytest.raises(errors.CheckViolation), conn.transaction():
+                    conn.execute("INSERT INTO peer_day_profile (group_key, energy_kind, period_start, period_end,"
+                                 " member_count, published, withheld_reason, mean_by_hour) VALUES ('x', 'gas',"
+                                 " '2026-02-01', '2026-03-29', 5, %s, %s, %s)", (published, reason, means))
             # 0008's reminders are accepted in the outbox; anything else still is not.
             alert_id = conn.execute("SELECT min(id) FROM alert").fetchone()[0]
             conn.execute("INSERT INTO alert_notification (alert_id, event, channel, target)"

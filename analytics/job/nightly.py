@@ -27,9 +27,10 @@ from analytics.dwelling_year import DwellingInputs, DwellingYear, analyse_dwelli
 from analytics.errors import InsufficientDataError
 from analytics.neighbour_suggestions import neighbour_suggestions
 from analytics.ranking import RankingSettings, rank_high_consumers
+from analytics.ranking_periods import LAST_12_MONTHS, PREVIOUS_12_MONTHS, RankingPeriod, adviser_periods
 from analytics.savings import SavingsSettings, estimate_savings
 from analytics.suggestions import Suggestion, Tariffs, suggest_leak_repair
-from analytics.job import hardship_step
+from analytics.job import hardship_step, peer_day_step
 from analytics.job import nightly_load as load
 from analytics.job import nightly_store as store
 from analytics.job.run import mark_abandoned_runs, start_run
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 JOB = "nightly"
 HOURLY_DAYS = 56  # eight weeks of hourly electricity: the night base load
+_YEAR_KINDS = (LAST_12_MONTHS, PREVIOUS_12_MONTHS)
 
 
 @dataclass
@@ -61,6 +63,8 @@ class NightlySummary:
     suggestions: int = 0
     savings: int = 0
     hardship_flags: int = 0
+    peer_days_published: int = 0
+    peer_days_withheld: int = 0
     step_errors: dict[str, str] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
     step_seconds: dict[str, float] = field(default_factory=dict)  # where a night's time goes, for sizing
@@ -71,7 +75,9 @@ class NightlySummary:
                 "groups_published": self.groups_published, "groups_withheld": self.groups_withheld,
                 "groups_unchanged": self.groups_unchanged,
                 "ranked": self.ranked, "high_consumers": self.high_consumers, "suggestions": self.suggestions,
-                "savings": self.savings, "hardship_flags": self.hardship_flags, "step_errors": self.step_errors, "skipped": dict(self.skipped),
+                "savings": self.savings, "hardship_flags": self.hardship_flags,
+                "peer_days_published": self.peer_days_published, "peer_days_withheld": self.peer_days_withheld,
+                "step_errors": self.step_errors, "skipped": dict(self.skipped),
                 "step_seconds": {name: round(seconds, 2) for name, seconds in self.step_seconds.items()}}
 
 
@@ -115,7 +121,7 @@ class Accumulator:
                 "previous_heating_kwh_per_degree_day": (kind.previous_params.heating_kwh_per_degree_day
                                                         if kind.previous_params is not None else np.nan),
                 "drift_fraction": kind.drift_fraction, "params": kind.params,
-                "monthly": kind.monthly_normalised_kwh,
+                "monthly": kind.monthly_normalised_kwh, "period_use": kind.period_use,
             })
 
     def frame(self) -> pd.DataFrame:
@@ -140,6 +146,7 @@ def run_nightly(url: str, settings: Settings, now: datetime | None = None) -> Ni
     today = pd.Timestamp(now or datetime.now(timezone.utc)).tz_convert(tz).date()
     first_day = today - timedelta(days=730)
     acc = Accumulator()
+    periods = adviser_periods(today, settings.progress_season_start_month, settings.progress_season_end_month)
     with connect(url) as conn:
         dwellings = load.list_dwellings(conn)
         residence_ids = sorted({d.residence_id for d in dwellings})
@@ -150,16 +157,17 @@ def run_nightly(url: str, settings: Settings, now: datetime | None = None) -> Ni
         started = time.perf_counter()
         for offset in range(0, len(dwellings), size):
             chunk = dwellings[offset:offset + size]
-            _analyse_chunk(conn, chunk, today, first_day, temperatures, normals, settings, summary, acc)
+            _analyse_chunk(conn, chunk, today, first_day, temperatures, normals, settings, summary, acc, periods)
         summary.step_seconds["dwellings"] = time.perf_counter() - started
         summary.dwellings_processed = len(acc.processed)
         frame = acc.frame()
         steps = (
             ("comparisons", lambda: _comparisons(conn, frame, today, settings, summary)),
-            ("rankings", lambda: _rankings(conn, frame, today, settings, summary)),
+            ("rankings", lambda: _rankings(conn, frame, periods, settings, summary)),
             ("suggestions", lambda: _suggestions(conn, frame, normals, acc, settings, summary)),
             ("savings", lambda: _savings(conn, temperatures, today, settings, summary)),
             ("hardship", lambda: _hardship(conn, dwellings, frame, temperatures, today, settings, summary)),
+            ("peer_days", lambda: _peer_days(conn, dwellings, today, settings, summary)),
         )
         for name, step in steps:
             started = time.perf_counter()
@@ -191,8 +199,10 @@ def _normal_year(daily_c: pd.Series) -> pd.Series | None:
 
 def _analyse_chunk(conn: psycopg.Connection, chunk: list[load.DwellingInfo], today: date, first_day: date,
                    temperatures: dict[int, pd.Series], normals: dict[int, pd.Series | None], settings: Settings,
-                   summary: NightlySummary, acc: Accumulator) -> None:
+                   summary: NightlySummary, acc: Accumulator, periods: list[RankingPeriod]) -> None:
     """Read one chunk's rollups, analyse each dwelling, store its baselines."""
+    # The twelve-month periods are the baselines' own years; the others are normalised day by day.
+    other_periods = tuple((p.start, p.end) for p in periods if p.kind not in _YEAR_KINDS)
     tz = settings.timezone
     ids = [d.dwelling_id for d in chunk]
     daily = load.daily_use(conn, chunk, first_day, today, tz, settings.gas_kwh_per_m3)
@@ -217,7 +227,7 @@ def _analyse_chunk(conn: psycopg.Connection, chunk: list[load.DwellingInfo], tod
                                previous_model_types={kind: t for (d, kind), t in model_types.items()
                                                      if d == info.dwelling_id}),
                 months=settings.analytics_comparison_months, grids=grids,
-                offpeak_hours=settings.tariff_offpeak_hours, prices_eur_per_kwh=prices,
+                offpeak_hours=settings.tariff_offpeak_hours, prices_eur_per_kwh=prices, periods=other_periods,
             )
         except Exception as exc:  # one dwelling never stops the run; the reason is kept
             log.warning("analytics nightly: dwelling %s failed: %s", info.dwelling_id, exc)
@@ -276,29 +286,41 @@ def _consenting(conn: psycopg.Connection, frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["dwelling_id"].isin(members)].reset_index(drop=True)
 
 
-def _rankings(conn: psycopg.Connection, frame: pd.DataFrame, today: date, settings: Settings,
+def _rankings(conn: psycopg.Connection, frame: pd.DataFrame, periods: list[RankingPeriod], settings: Settings,
               summary: NightlySummary) -> None:
-    """High consumers per kind for the last twelve months and the twelve before."""
+    """High consumers per kind for each adviser period (ranking_periods.adviser_periods); other periods' rows go."""
     rs = RankingSettings(comparison=ComparisonSettings(min_group_size=settings.comparison_min_group_size))
-    current = (today - timedelta(days=365), today)
-    previous = (today - timedelta(days=730), current[0])
     if frame.empty:
         store.forget_old_rankings(conn, [])
         return
-    for period, prefix in ((current, ""), (previous, "previous_")):
+    for period in periods:
         for kind, rows in frame.groupby("energy_kind", sort=True):
-            scope = rows.assign(normalised_energy_kwh=rows[f"{prefix}normalised_energy_kwh"],
-                                heating_kwh_per_degree_day=rows[f"{prefix}heating_kwh_per_degree_day"])
-            if prefix:
-                scope = scope.drop(columns=["drift_fraction", "base_load_w"])  # today's figures, not that year's
-            scope = scope[np.isfinite(scope["normalised_energy_kwh"].to_numpy(dtype=float))]
+            scope = _period_scope(rows, period)
             if scope.empty:
+                # A season or year stays the same for months: last night's rows must not outlive their homes.
+                store.drop_ranking(conn, str(kind), (period.start, period.end))
                 continue
-            ranking = rank_high_consumers(scope.drop(columns=["params", "monthly"]).reset_index(drop=True), rs)
-            summary.ranked += store.write_rankings(conn, str(kind), period, ranking)
-            if not prefix:
+            ranking = rank_high_consumers(scope.drop(columns=["params", "monthly", "period_use"]).reset_index(drop=True),
+                                          rs)
+            summary.ranked += store.write_rankings(conn, str(kind), (period.start, period.end), ranking, period.kind)
+            if period.kind == LAST_12_MONTHS:
                 summary.high_consumers += int(ranking["high"].sum())
-    store.forget_old_rankings(conn, [current[1], previous[1]])
+    store.forget_old_rankings(conn, [(p.start, p.end) for p in periods])
+
+
+def _period_scope(rows: pd.DataFrame, period: RankingPeriod) -> pd.DataFrame:
+    """One kind's homes with their figures for the period; homes without a figure for it are left out."""
+    if period.kind == LAST_12_MONTHS:
+        scope = rows
+    elif period.kind == PREVIOUS_12_MONTHS:
+        scope = rows.assign(normalised_energy_kwh=rows["previous_normalised_energy_kwh"],
+                            heating_kwh_per_degree_day=rows["previous_heating_kwh_per_degree_day"])
+    else:
+        use = [u.get((period.start, period.end), (np.nan, np.nan)) for u in rows["period_use"]]
+        scope = rows.assign(normalised_energy_kwh=[u[0] for u in use], heating_kwh_per_degree_day=[u[1] for u in use])
+    if period.kind != LAST_12_MONTHS:
+        scope = scope.drop(columns=["drift_fraction", "base_load_w"])  # today's figures, not that period's
+    return scope[np.isfinite(scope["normalised_energy_kwh"].to_numpy(dtype=float))]
 
 
 def _suggestions(conn: psycopg.Connection, frame: pd.DataFrame, normals: dict[int, pd.Series | None],
@@ -358,3 +380,11 @@ def _hardship(conn: psycopg.Connection, dwellings: list[load.DwellingInfo], fram
     """Homes that may be in energy hardship, for the advisers' list (measured days only)."""
     flags = hardship_step.find_cases(conn, dwellings, frame, temperatures, today, settings, prices_from(settings))
     summary.hardship_flags = hardship_step.write_cases(conn, summary.run_id, [d.dwelling_id for d in dwellings], flags)
+
+
+def _peer_days(conn: psycopg.Connection, dwellings: list[load.DwellingInfo], today: date, settings: Settings,
+               summary: NightlySummary) -> None:
+    """Similar homes' typical day over the household card's window, per group of k or more homes."""
+    summary.peer_days_published, summary.peer_days_withheld = peer_day_step.run(
+        conn, dwellings, today, settings.timezone, settings.gas_kwh_per_m3,
+        ComparisonSettings(min_group_size=settings.comparison_min_group_size))

@@ -93,23 +93,33 @@ def write_comparison(conn: psycopg.Connection, kind: str, period: tuple[date, da
     return published, len(groups) - published, len(frozen)
 
 
-def write_rankings(conn: psycopg.Connection, kind: str, period: tuple[date, date], ranking: pd.DataFrame) -> int:
+def write_rankings(conn: psycopg.Connection, kind: str, period: tuple[date, date], ranking: pd.DataFrame,
+                   period_kind: str) -> int:
     """Replace this kind's ranking for the period (advisers see identified dwellings, so every one is kept)."""
-    conn.execute("DELETE FROM high_consumer WHERE energy_kind = %s AND period_end = %s", (kind, period[1]))
+    conn.execute("DELETE FROM high_consumer WHERE energy_kind = %s AND period_start = %s AND period_end = %s",
+                 (kind, *period))
     with conn.cursor().copy(
-        "COPY high_consumer (dwelling_id, energy_kind, period_start, period_end, normalised_kwh_per_m2,"
+        "COPY high_consumer (dwelling_id, energy_kind, period_start, period_end, period_kind, normalised_kwh_per_m2,"
         " group_median_kwh_per_m2, ratio_to_group, rank, reasons) FROM STDIN"
     ) as copy:
         for row in ranking.itertuples():
-            copy.write_row((int(row.dwelling_id), kind, *period, float(row.kwh_per_m2_year),
+            copy.write_row((int(row.dwelling_id), kind, *period, period_kind, float(row.kwh_per_m2_year),
                             _number(row.reference_kwh_per_m2_year), _number(row.ratio), int(row.rank),
                             Jsonb([reason.to_dict() for reason in row.reasons])))
     return len(ranking)
 
 
-def forget_old_rankings(conn: psycopg.Connection, keep_period_ends: list[date]) -> None:
+def drop_ranking(conn: psycopg.Connection, kind: str, period: tuple[date, date]) -> None:
+    """Remove this kind's ranking for the period (no home has a figure for it tonight)."""
+    conn.execute("DELETE FROM high_consumer WHERE energy_kind = %s AND period_start = %s AND period_end = %s",
+                 (kind, *period))
+
+
+def forget_old_rankings(conn: psycopg.Connection, keep_periods: list[tuple[date, date]]) -> None:
     """Rankings of periods no longer computed go (each night's periods replace the previous night's)."""
-    conn.execute("DELETE FROM high_consumer WHERE NOT (period_end = ANY(%s))", (keep_period_ends,))
+    conn.execute("DELETE FROM high_consumer h WHERE NOT EXISTS (SELECT 1 FROM unnest(%s::date[], %s::date[]) k(s, e)"
+                 " WHERE k.s = h.period_start AND k.e = h.period_end)",
+                 ([p[0] for p in keep_periods], [p[1] for p in keep_periods]))
 
 
 def write_suggestions(conn: psycopg.Connection, dwelling_ids: list[int], suggestions: list[Suggestion]) -> int:

@@ -15,15 +15,14 @@ import flask
 import psycopg
 from dash import ALL as ALL_IDS, Input, Output, State, callback, clientside_callback, dcc, html
 
-from dashboard import access, actions, context, queries, verdicts
+from dashboard import access, actions, context, queries, ranking_queries, verdicts
 from dashboard.access_view import staff_notice
-from dashboard.adviser_text import baseline_text, breakable_unit
+from dashboard.adviser_text import baseline_text, breakable_unit, period_label, period_rule, use_unit
 from dashboard.page_notices import staff_only
 from dashboard.auth import session_language
 from dashboard.figures import load_curve_figure
 from dashboard.i18n import (
-    MESSAGES, format_day, format_money_eur, format_number, format_quantity,
-    format_ranking_period, language_or_default, t,
+    MESSAGES, format_day, format_money_eur, format_number, format_quantity, language_or_default, t,
 )
 from dashboard.scope import Role, Scope, ScopeDenied, building_allowed, current_scope, parse_id, resolve_dwelling
 
@@ -103,7 +102,7 @@ def layout(dwelling: str | None = None, **_query: Any) -> Any:
         if not residences:
             return dbc.Alert(t("home.no_access", lang), color="warning", id="adviser-denied")
         places = queries.residences_and_buildings(conn, residences)
-        periods = queries.ranking_periods(conn, residences)
+        periods = ranking_queries.offered_periods(conn, residences)
         drill = _drilldown(conn, scope, dwelling, lang) if dwelling else None
     residence_options = sorted({(r_id, r_name) for r_id, r_name, _, _ in places}, key=lambda r: r[1])
     return html.Div([
@@ -119,18 +118,19 @@ def layout(dwelling: str | None = None, **_query: Any) -> Any:
                       [{"label": t(f"heating.{h}", lang), "value": h} for h in HEATING_TYPES], lang),
             _dropdown(KIND_FILTER, t("adviser.filter.kind", lang),
                       [{"label": t(f"kind.{k}", lang), "value": k} for k in queries.KINDS], lang),
-            # One period at a time (latest first, the default): a dwelling is ranked once per period.
+            # One period at a time (the last twelve months first, the default): a dwelling is ranked once per period.
             dbc.Col([
                 dbc.Label(t("adviser.filter.period", lang), html_for=PERIOD_FILTER,
                           className="small text-body-secondary mb-0"),
                 dbc.Select(id=PERIOD_FILTER,
-                           options=[{"label": format_ranking_period(*p, lang), "value": period_value(p)}
+                           options=[{"label": period_label(p, lang), "value": period_value((p.start, p.end))}
                                     for p in periods],
-                           value=period_value(periods[0]) if periods else None, disabled=len(periods) < 2),
+                           value=period_value((periods[0].start, periods[0].end)) if periods else None,
+                           disabled=len(periods) < 2),
                 # One period only: the select is shown (what is ranked) but says why there is no other yet.
                 html.Div(t("adviser.period_only_one", lang), className="small text-body-secondary",
                          id="adviser-period-note") if len(periods) == 1 else None,
-            ], xs=12, sm=6, lg=4, className="mb-2"),  # wide enough for "12 mois jusqu'au 28 nov. 2026"
+            ], xs=12, sm=12, lg=5, className="mb-2"),  # wide enough for "Saison de chauffe 2025-2026 : du … au …"
         ], className="g-2 mb-2"),
         html.P(t("adviser.rule", lang), className="small text-body-secondary mb-2", id="adviser-rule"),
         dbc.Card(dbc.CardBody(dcc.Loading(html.Div(id=RANKING))), className="mb-3 shadow-sm"),
@@ -170,30 +170,33 @@ def update_ranking(residence: object, building: object, heating: object, kind: o
                 raise ScopeDenied("unknown heating type")
             if kind != ALL and kind not in queries.KINDS:
                 raise ScopeDenied("unknown energy kind")
-            offered = queries.ranking_periods(conn, allowed)
+            offered = ranking_queries.offered_periods(conn, allowed)
             if not offered:
                 return html.P(t("adviser.periods_none", lang), className="text-body-secondary mb-0",
                               id="ranking-empty")
             # The period is checked against those offered in this scope, recomputed here: never taken on trust.
-            chosen = offered[0] if period is None else parse_period(period)
-            if chosen not in offered:
+            asked = (offered[0].start, offered[0].end) if period is None else parse_period(period)
+            chosen = next((p for p in offered if (p.start, p.end) == asked), None)
+            if chosen is None:
                 raise ScopeDenied("period not offered")
             rows = queries.high_consumers(
                 conn, allowed, residence_id=residence_id, building_id=building_id,
                 heating_type=None if heating == ALL else str(heating), energy_kind=None if kind == ALL else str(kind),
-                period=chosen,
+                period=asked,
             )
             alerts = queries.open_alerts_of_dwellings(conn, [row.dwelling_id for row in rows])
     except ScopeDenied:
         flask.current_app.logger.warning("scope denied in update_ranking")
         return dbc.Alert(t("error.denied", lang), color="danger", id="ranking-denied", className="mb-0")
+    rule = html.P(period_rule(chosen, lang), className="small text-body-secondary mb-2", id="ranking-period-rule")
     if not rows:
-        return html.P(t("adviser.none", lang), className="text-body-secondary mb-0", id="ranking-empty")
-    return ranking_sections(rows, alerts, lang)
+        return html.Div([rule, html.P(t("adviser.none", lang), className="text-body-secondary mb-0",
+                                      id="ranking-empty")])
+    return html.Div([rule, ranking_sections(rows, alerts, lang, chosen)])
 
 
 def ranking_sections(rows: list[queries.HighConsumerRow], alerts: dict[int, list[queries.AlertRow]],
-                     lang: str) -> html.Div:
+                     lang: str, period: ranking_queries.OfferedPeriod) -> html.Div:
     """One ranking per energy kind (never interleaved), ranks 1, 2, 3… within what the filters kept."""
     by_kind: dict[str, list[queries.HighConsumerRow]] = {}
     for row in rows:  # rows come best stored rank first: the order within a kind is kept
@@ -203,7 +206,7 @@ def ranking_sections(rows: list[queries.HighConsumerRow], alerts: dict[int, list
         html.Section([
             html.H2(t("adviser.section", lang, kind=_kind_name(kind, lang), count=len(by_kind[kind])),
                     className="h6 mt-2", id=f"ranking-title-{kind}"),
-            ranking_table(by_kind[kind], kind, alerts, lang),
+            ranking_table(by_kind[kind], kind, alerts, lang, period),
         ], className="ranking-section", **{"aria-labelledby": f"ranking-title-{kind}"})
         for kind in kinds
     ], id="ranking-table")
@@ -214,7 +217,7 @@ def _kind_name(kind: str, lang: str) -> str:
 
 
 def ranking_table(rows: list[queries.HighConsumerRow], kind: str, alerts: dict[int, list[queries.AlertRow]],
-                  lang: str) -> dbc.Table:
+                  lang: str, period: ranking_queries.OfferedPeriod | None = None) -> dbc.Table:
     """One kind's ranked homes; on a phone the median and reasons columns fold under the home's name.
 
     The "why" is the dwelling verdict's: the ranking's reasons, every open alert, and why it
@@ -226,7 +229,7 @@ def ranking_table(rows: list[queries.HighConsumerRow], kind: str, alerts: dict[i
     header = html.Thead(html.Tr([
         html.Th(t("adviser.col.rank", lang), scope="col", className="col-rank"),
         html.Th(t("adviser.col.dwelling", lang), scope="col", className="col-home"),
-        html.Th(breakable_unit(t("adviser.col.use_unit", lang, unit=unit)), scope="col", className="text-end col-use"),
+        html.Th(breakable_unit(use_unit(period, unit, lang)), scope="col", className="text-end col-use"),
         html.Th(t("adviser.col.median", lang), scope="col", className="text-end col-median " + wide),
         html.Th(t("adviser.col.ratio", lang), scope="col", className="text-end col-ratio"),
         html.Th(t("adviser.col.reasons", lang), scope="col", className="col-reasons " + wide),
