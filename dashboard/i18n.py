@@ -381,9 +381,10 @@ def round_as_shown(value: float, digits: int) -> float:
     return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN))
 
 
-def format_number(value: float, lang: str, *, digits: int = 1) -> str:
-    """A number with the language's separators and at most `digits` decimals."""
-    return format_decimal(value, format=_number_pattern(digits), locale=locale_of(lang))
+def format_number(value: float, lang: str, *, digits: int = 1, fixed: bool = False) -> str:
+    """A number with the language's separators and at most `digits` decimals (exactly `digits` when `fixed`)."""
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "") if fixed else _number_pattern(digits)
+    return format_decimal(value, format=pattern, locale=locale_of(lang))
 
 
 def format_quantity(value: float, unit: str, lang: str, *, digits: int = 1) -> str:

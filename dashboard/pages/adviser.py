@@ -126,11 +126,11 @@ def layout(dwelling: str | None = None, **_query: Any) -> Any:
                            options=[{"label": period_label(p, lang), "value": period_value((p.start, p.end))}
                                     for p in periods],
                            value=period_value((periods[0].start, periods[0].end)) if periods else None,
-                           disabled=len(periods) < 2),
+                           disabled=len(periods) < 2, style={"maxWidth": "40rem"}),
                 # One period only: the select is shown (what is ranked) but says why there is no other yet.
                 html.Div(t("adviser.period_only_one", lang), className="small text-body-secondary",
                          id="adviser-period-note") if len(periods) == 1 else None,
-            ], xs=12, sm=12, lg=5, className="mb-2"),  # wide enough for "Saison de chauffe 2025-2026 : du … au …"
+            ], xs=12, className="mb-2"),  # a row of its own: "Saison de chauffe 2025-2026 : du … au …" is read whole
         ], className="g-2 mb-2"),
         html.P(t("adviser.rule", lang), className="small text-body-secondary mb-2", id="adviser-rule"),
         dbc.Card(dbc.CardBody(dcc.Loading(html.Div(id=RANKING))), className="mb-3 shadow-sm"),
@@ -254,7 +254,7 @@ def ranking_table(rows: list[queries.HighConsumerRow], kind: str, alerts: dict[i
             ]),
             html.Td(format_number(row.normalised_kwh_per_m2, lang, digits=1), className="text-end text-nowrap ranking-use"),
             html.Td(median, className="text-end text-nowrap " + wide),
-            html.Td("—" if row.ratio_to_group is None else "× " + format_number(row.ratio_to_group, lang, digits=1),
+            html.Td("—" if row.ratio_to_group is None else "× " + format_number(row.ratio_to_group, lang, digits=1, fixed=True),
                     className="text-end text-nowrap"),
             html.Td(html.Ul([html.Li(r) for r in reasons], className="mb-0 ps-3 small"), className=wide),
             html.Td(t(f"follow_up.{row.follow_up_status}", lang) if row.follow_up_status else "—", className=wide),
