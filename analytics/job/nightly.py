@@ -28,11 +28,13 @@ from analytics.errors import InsufficientDataError
 from analytics.neighbour_suggestions import neighbour_suggestions
 from analytics.ranking import RankingSettings, rank_high_consumers
 from analytics.savings import SavingsSettings, estimate_savings
+from analytics.suggestion_guard import within_use
 from analytics.suggestions import Suggestion, Tariffs, suggest_leak_repair
 from analytics.job import hardship_step
 from analytics.job import nightly_load as load
+from analytics.job.load import outdoor_hourly
 from analytics.job import nightly_store as store
-from analytics.job.run import mark_abandoned_runs, start_run
+from analytics.job.run import ELECTRIC_HEATING, mark_abandoned_runs, start_run
 from coopwatt.consent import COMPARISONS, dwellings_consenting
 from coopwatt.db import connect
 from coopwatt.settings import Settings
@@ -40,7 +42,7 @@ from coopwatt.settings import Settings
 log = logging.getLogger(__name__)
 
 JOB = "nightly"
-HOURLY_DAYS = 56  # eight weeks of hourly electricity: the night base load
+HOURLY_DAYS = 56  # eight weeks of hourly electricity: the standby (night base load)
 
 
 @dataclass
@@ -59,6 +61,7 @@ class NightlySummary:
     ranked: int = 0
     high_consumers: int = 0
     suggestions: int = 0
+    suggestions_refused: int = 0  # would save more than the home used over the year: not made
     savings: int = 0
     hardship_flags: int = 0
     step_errors: dict[str, str] = field(default_factory=dict)
@@ -71,6 +74,7 @@ class NightlySummary:
                 "groups_published": self.groups_published, "groups_withheld": self.groups_withheld,
                 "groups_unchanged": self.groups_unchanged,
                 "ranked": self.ranked, "high_consumers": self.high_consumers, "suggestions": self.suggestions,
+                "suggestions_refused": self.suggestions_refused,
                 "savings": self.savings, "hardship_flags": self.hardship_flags, "step_errors": self.step_errors, "skipped": dict(self.skipped),
                 "step_seconds": {name: round(seconds, 2) for name, seconds in self.step_seconds.items()}}
 
@@ -98,18 +102,24 @@ class Accumulator:
         self.rows: list[dict[str, object]] = []
         self.suggestions: list[Suggestion] = []
         self.processed: list[int] = []
+        self.used_kwh_per_year: dict[tuple[int, str], float | None] = {}
 
     def add(self, info: load.DwellingInfo, year: DwellingYear) -> None:
         """Keep one dwelling's figures (the chunk's frames are dropped after this)."""
         self.processed.append(info.dwelling_id)
         self.suggestions.extend(year.suggestions)
+        standby = year.standby
         for kind in year.kinds.values():
+            self.used_kwh_per_year[(info.dwelling_id, kind.kind)] = kind.used_kwh_per_year
+            electricity = kind.kind == "electricity"
             self.rows.append({
                 "dwelling_id": info.dwelling_id, "energy_kind": kind.kind, "residence_id": info.residence_id,
                 "district": info.district, "floor_area_m2": info.floor_area_m2, "heating_type": info.heating_type,
                 "normalised_energy_kwh": _nan(kind.normalised_kwh_per_year),
                 "previous_normalised_energy_kwh": _nan(kind.previous_normalised_kwh_per_year),
-                "base_load_w": _nan(year.base_load_w) if kind.kind == "electricity" else np.nan,
+                "base_load_w": _nan(year.base_load_w) if electricity else np.nan,
+                "base_load_method": standby.method.value if electricity and standby is not None else None,
+                "base_load_windows": float(standby.windows) if electricity and standby is not None else np.nan,
                 "heating_kwh_per_degree_day": (kind.params.heating_kwh_per_degree_day
                                                if kind.params is not None else np.nan),
                 "previous_heating_kwh_per_degree_day": (kind.previous_params.heating_kwh_per_degree_day
@@ -198,6 +208,8 @@ def _analyse_chunk(conn: psycopg.Connection, chunk: list[load.DwellingInfo], tod
     daily = load.daily_use(conn, chunk, first_day, today, tz, settings.gas_kwh_per_m3)
     until = load.local_midnight(today, tz)
     hourly = load.hourly_electricity(conn, ids, until - timedelta(days=HOURLY_DAYS), until, tz)
+    # Hourly °C over the same weeks: a home whose electricity heats has its standby measured on unheated hours.
+    outdoor = outdoor_hourly(conn, sorted({d.residence_id for d in chunk}), until - timedelta(days=HOURLY_DAYS), tz)
     # The off-peak check compares whole yearly bills: a year of hours, summed by hour of the day in SQL.
     by_hour = load.hour_of_day_electricity(conn, ids, until - timedelta(days=365), until, tz)
     contracts = load.supply_contracts(conn, ids)
@@ -215,7 +227,9 @@ def _analyse_chunk(conn: psycopg.Connection, chunk: list[load.DwellingInfo], tod
                                normals.get(info.residence_id), hourly.get(info.dwelling_id),
                                by_hour.get(info.dwelling_id), contracts.get(info.dwelling_id, ()),
                                previous_model_types={kind: t for (d, kind), t in model_types.items()
-                                                     if d == info.dwelling_id}),
+                                                     if d == info.dwelling_id},
+                               electric_heating=info.heating_type in ELECTRIC_HEATING,
+                               outdoor_c=outdoor.get(info.residence_id)),
                 months=settings.analytics_comparison_months, grids=grids,
                 offpeak_hours=settings.tariff_offpeak_hours, prices_eur_per_kwh=prices,
             )
@@ -294,7 +308,8 @@ def _rankings(conn: psycopg.Connection, frame: pd.DataFrame, today: date, settin
             scope = scope[np.isfinite(scope["normalised_energy_kwh"].to_numpy(dtype=float))]
             if scope.empty:
                 continue
-            ranking = rank_high_consumers(scope.drop(columns=["params", "monthly"]).reset_index(drop=True), rs)
+            ranking = rank_high_consumers(scope.drop(columns=["params", "monthly", "base_load_windows"])
+                                          .reset_index(drop=True), rs)
             summary.ranked += store.write_rankings(conn, str(kind), period, ranking)
             if not prefix:
                 summary.high_consumers += int(ranking["high"].sum())
@@ -324,6 +339,11 @@ def _suggestions(conn: psycopg.Connection, frame: pd.DataFrame, normals: dict[in
         suggestion = suggest_leak_repair(dwelling_id, leak, tariffs)
         if suggestion is not None:
             found.append(suggestion)
+    found, refused = within_use(found, acc.used_kwh_per_year)
+    for suggestion in refused:
+        log.warning("analytics nightly: %s suggestion for dwelling %s not made: it would save more than the"
+                    " home used (%s)", suggestion.kind, suggestion.dwelling_id, suggestion.evidence)
+    summary.suggestions_refused = len(refused)
     summary.suggestions = store.write_suggestions(conn, acc.processed, found)
 
 
