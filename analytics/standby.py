@@ -10,10 +10,10 @@ balance point, or :attr:`StandbySettings.default_balance_c` when no heating term
 
 A home whose electricity heats has its night minimum raised by the heating for half the year (a radiator
 on at 3 a.m. is no always-on appliance) and, on an off-peak contract, by the water heater every night. Its
-standby is measured the way the base-load rise detector judges such homes
-(:func:`analytics.base_load.unheated_base_load_w`): each day's lowest hour among those outside the off-peak
-hours at an outdoor temperature at or above the balance point, then a low quantile over the days (daytime
-household use only adds to the always-on load). With fewer than ``min_unheated_days`` such days in the window
+standby is measured on the hours the base-load rise detector judges such homes on
+(:func:`analytics.base_load.unheated_base_load_w`): each day's lowest hour at an outdoor temperature at or
+above the balance point (off-peak hours included: a water heater only makes an hour higher), then a low
+quantile over the days (daytime household use only adds to the always-on load). With fewer than ``min_unheated_days`` such days in the window
 it is not measured at all — no figure, no suggestion — and :func:`standby_reason` says why.
 """
 
@@ -87,7 +87,9 @@ def measure_standby(hourly: pd.DataFrame | None, outdoor_c: pd.Series | None, he
     needed = settings.min_unheated_days
     if outdoor_c is None or not len(outdoor_c):
         return Standby(None, StandbyMethod.NOT_MEASURED, 0, needed)  # no temperature: heated hours unknown
-    limits = replace(AnomalyThresholds(), unheated_outdoor_c=heated_below)
+    # Every hour counts, off-peak ones too: a night water heater makes an hour higher, never lower, and the
+    # lowest hour of the day is what is kept (the rise detector leaves them out for another reason: its levels).
+    limits = replace(AnomalyThresholds(), unheated_outdoor_c=heated_below, unheated_excluded_hours=())
     days = unheated_base_load_w(hourly, outdoor_c, limits)["base_load_w"].dropna()
     if len(days) < needed:
         return Standby(None, StandbyMethod.NOT_MEASURED, len(days), needed)
@@ -102,10 +104,10 @@ def standby_reason(standby: Standby | None, window_days: int) -> Reason | None:
     return Reason(
         STANDBY_NOT_MEASURED,
         f"Standby use not measured: this home's electricity heats, so standby is measured outside the heating "
-        f"period only, on days without heating (off-peak hours left out), and the last {window_days} days hold "
+        f"period only, on days without heating, and the last {window_days} days hold "
         f"{standby.windows} (at least {standby.needed_windows} are needed).",
         f"Consommation de veille non mesurée : l'électricité chauffe ce logement, la veille est donc mesurée "
-        f"hors période de chauffage, sur des jours sans chauffage (heures creuses exclues), et les {window_days} "
+        f"hors période de chauffage, sur des jours sans chauffage, et les {window_days} "
         f"derniers jours n'en comptent que {standby.windows} (il en faut au moins {standby.needed_windows}).",
         {"unheated_days": float(standby.windows), "needed_days": float(standby.needed_windows),
          "window_days": float(window_days)},
