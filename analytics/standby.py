@@ -19,14 +19,14 @@ it is not measured at all — no figure, no suggestion — and :func:`standby_re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 import pandas as pd
 
 from analytics.anomalies import AnomalyThresholds
-from analytics.base_load import night_base_load_w, unheated_base_load_w
+from analytics.base_load import night_base_load_w
 from analytics.baseline import DailyModelParams
 from analytics.sufficiency import Reason
 
@@ -46,6 +46,7 @@ class StandbySettings:
     """When and how a heated home's standby is measured (the rise detector's unheated-hours rules)."""
 
     min_unheated_days: int = AnomalyThresholds().unheated_min_days
+    min_unheated_hours: float = AnomalyThresholds().unheated_day_min_hours  # fewer in a day: that day is not judged
     # Household daytime use only adds to the always-on load: a low quantile of the days' minima, as the detector.
     unheated_quantile: float = AnomalyThresholds().unheated_reference_quantile
     # No heating term fitted yet the registry says electric: the outdoor °C no home heats at.
@@ -87,14 +88,38 @@ def measure_standby(hourly: pd.DataFrame | None, outdoor_c: pd.Series | None, he
     needed = settings.min_unheated_days
     if outdoor_c is None or not len(outdoor_c):
         return Standby(None, StandbyMethod.NOT_MEASURED, 0, needed)  # no temperature: heated hours unknown
-    # Every hour counts, off-peak ones too: a night water heater makes an hour higher, never lower, and the
-    # lowest hour of the day is what is kept (the rise detector leaves them out for another reason: its levels).
-    limits = replace(AnomalyThresholds(), unheated_outdoor_c=heated_below, unheated_excluded_hours=())
-    days = unheated_base_load_w(hourly, outdoor_c, limits)["base_load_w"].dropna()
+    days = unheated_day_minima_w(hourly, outdoor_c, heated_below, settings.min_unheated_hours)
     if len(days) < needed:
         return Standby(None, StandbyMethod.NOT_MEASURED, len(days), needed)
-    return Standby(float(np.quantile(days.to_numpy(), settings.unheated_quantile)), StandbyMethod.UNHEATED_DAYS,
+    return Standby(float(np.quantile(days, settings.unheated_quantile)), StandbyMethod.UNHEATED_DAYS,
                    len(days), needed)
+
+
+def unheated_day_minima_w(hourly: pd.DataFrame, outdoor_c: pd.Series, heated_below: float,
+                          min_hours: float) -> np.ndarray:
+    """Each local day's lowest power (W) over its hours at or above ``heated_below`` °C outdoors (days with fewer
+    than ``min_hours`` such hours left out), as :func:`analytics.base_load.unheated_base_load_w` with no hour
+    excluded: every hour counts, off-peak ones too, since a night water heater only makes an hour higher and
+    the lowest is kept. In numpy: the nightly runs it for every heated home (pandas' grouping cost 30 ms each).
+    """
+    index = pd.DatetimeIndex(hourly.index).as_unit("ns")  # asi8 below counts nanoseconds
+    energy = hourly["energy_kwh"].to_numpy(dtype=float)
+    step_h = float(np.median(np.diff(index.asi8))) / 3.6e12 if len(index) > 1 else 1.0
+    outdoor = pd.Series(outdoor_c).sort_index()
+    outdoor = outdoor[~outdoor.index.duplicated()]
+    # The temperature reported last before the hour began, if recent: a stale value says nothing.
+    celsius = outdoor.reindex(index, method="ffill", tolerance=pd.Timedelta(hours=3)).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        kept = np.isfinite(energy) & (celsius >= heated_below)
+    if not kept.any():
+        return np.empty(0)
+    local_day = index.tz_localize(None).asi8[kept] // 86_400_000_000_000 if index.tz is not None else \
+        index.asi8[kept] // 86_400_000_000_000
+    power_w = energy[kept] * 1000.0 / step_h
+    starts = np.flatnonzero(np.r_[True, local_day[1:] != local_day[:-1]])  # hours come in time order
+    counts = np.diff(np.r_[starts, len(local_day)])
+    minima = np.minimum.reduceat(power_w, starts)
+    return minima[counts * step_h >= min_hours]
 
 
 def standby_reason(standby: Standby | None, window_days: int) -> Reason | None:

@@ -11,12 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.base_load import night_base_load_w
+from analytics.anomalies import AnomalyThresholds
+from analytics.base_load import night_base_load_w, unheated_base_load_w
 from analytics.baseline import BaselineSettings
 from analytics.dwelling_year import analyse_dwelling
 from analytics.neighbour_suggestions import neighbour_suggestions
 from analytics.standby import (
-    STANDBY_NOT_MEASURED, StandbyMethod, heated_below_c, measure_standby, standby_reason,
+    STANDBY_NOT_MEASURED, StandbyMethod, heated_below_c, measure_standby, standby_reason, unheated_day_minima_w,
 )
 from analytics.suggestion_guard import relevant_use_kwh, within_use
 from analytics.suggestions import Suggestion, SuggestionKind
@@ -45,6 +46,17 @@ def test_a_heated_homes_standby_is_measured_on_unheated_hours_only():
     assert standby.windows >= standby.needed_windows == 7
     # Each day's lowest unheated hour holds the standby and whatever else ran that hour; never less.
     assert HEATED.standby_w - 1.0 <= standby.power_w <= HEATED.standby_w + 60.0
+
+
+@pytest.mark.parametrize("today", [AUTUMN, date(2026, 6, 1), date(2026, 12, 1)])
+def test_the_day_minima_are_the_rise_detectors_unheated_days_with_every_hour_counted(today: date):
+    weather = weather_until(today)
+    inputs = home_inputs(1, HEATED, today, weather, seed=5)
+    limits = replace(AnomalyThresholds(), unheated_outdoor_c=16.0, unheated_excluded_hours=())
+    expected = unheated_base_load_w(inputs.hourly, inputs.outdoor_c, limits)["base_load_w"].to_numpy()
+    found = unheated_day_minima_w(inputs.hourly, inputs.outdoor_c, 16.0, limits.unheated_day_min_hours)
+    assert len(found) == len(expected) > 0
+    assert found == pytest.approx(expected)
 
 
 def test_too_few_unheated_days_give_no_figure_and_say_why():
