@@ -10,15 +10,20 @@ ONE dwelling:
 * ``temperature_c``: the residence's mean °C per local day over the same days;
 * ``normal_c``: a normal year of daily °C (index: day of year 1–365);
 * ``hourly``: recent hourly electricity (``energy_kwh``, tz-aware local index)
-  for the night base load; may be None;
+  for the standby (night base load, :mod:`analytics.standby`); may be None;
+* ``electric_heating``: the registry says the home is heated by electricity;
+* ``outdoor_c``: the residence's outdoor °C by time (tz-aware) over ``hourly``: a heated home's unheated hours;
 * ``hour_of_day``: the last year's measured electricity by local hour of the day and
   ``contracts`` (dated supply contracts) for the off-peak check (:mod:`analytics.offpeak`).
 
 It returns :class:`DwellingYear`: per kind a :class:`KindYear` (the current
 year's model or the reasons it could not be fitted, last year's model when one
 fits, normalised yearly kWh for both, and weather-normalised kWh for each
-complete month) plus the night base load and the suggestions that need no
-neighbours (off-peak tariff, year-on-year drift). Suggestions that compare with
+complete month, and the kWh it used over the year, scaled to 365 days from its
+measured days) plus the standby and the suggestions that need no neighbours
+(off-peak tariff, year-on-year drift). A home whose electricity heats has its
+standby measured on unheated hours only, or not at all: the electricity
+baseline's reasons then say why (non-blocking ``standby_not_measured``). Suggestions that compare with
 similar homes (base load, heating set-point) are made later, across dwellings.
 """
 
@@ -30,7 +35,6 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from analytics.base_load import night_base_load_w
 from analytics.baseline import (
     BaselineSettings, DailyBaselineModel, DailyModelParams, normalised_annual_kwh, predict_daily_kwh,
 )
@@ -38,6 +42,7 @@ from analytics.errors import InsufficientDataError
 from analytics.ranking_periods import model_for, normalised_use_kwh
 from analytics.sufficiency import Reason
 from analytics.offpeak import HourOfDayUse, suggest_offpeak_tariff
+from analytics.standby import Standby, StandbySettings, heated_below_c, measure_standby, standby_reason
 from analytics.suggestions import Suggestion, SuggestionThresholds, suggest_drift
 from coopwatt.tariffs import DEFAULT_OFFPEAK_HOURS, SupplyContract, TariffGrid, contract_on, grid_on
 
@@ -57,6 +62,8 @@ class DwellingInputs:
     hourly: pd.DataFrame | None = None
     hour_of_day: HourOfDayUse | None = None
     contracts: tuple[SupplyContract, ...] = ()
+    electric_heating: bool = False
+    outdoor_c: pd.Series | None = None
     # Per energy kind, the model type of the baseline stored last night (kept unless clearly beaten).
     previous_model_types: dict[str, str] = field(default_factory=dict)
 
@@ -77,6 +84,7 @@ class KindYear:
     # Advisers' other ranking periods (season, calendar year): (start, end) → (normal-weather kWh over the
     # period, heating kWh per degree-day of the model used); a period without enough measured days is absent.
     period_use: dict[tuple[date, date], tuple[float, float]] = field(default_factory=dict)
+    used_kwh_per_year: float | None = None  # measured over the year judged, scaled to 365 days (None: no day)
 
     @property
     def qualified(self) -> bool:
@@ -97,8 +105,13 @@ class DwellingYear:
 
     dwelling_id: int
     kinds: dict[str, KindYear]
-    base_load_w: float | None
+    standby: Standby | None
     suggestions: tuple[Suggestion, ...]
+
+    @property
+    def base_load_w(self) -> float | None:
+        """The standby power (W), when it was measured."""
+        return None if self.standby is None else self.standby.power_w
 
 
 def fit_window(daily: pd.Series, temperature_c: pd.Series, start: date, end: date, settings: BaselineSettings,
@@ -155,6 +168,7 @@ def analyse_dwelling(
     offpeak_hours: tuple[int, ...] = DEFAULT_OFFPEAK_HOURS,
     baseline: BaselineSettings = BaselineSettings(), thresholds: SuggestionThresholds = SuggestionThresholds(),
     prices_eur_per_kwh: dict[str, float] | None = None, periods: tuple[tuple[date, date], ...] = (),
+    standby: StandbySettings = StandbySettings(),
 ) -> DwellingYear:
     """Baselines (this year and last), normalised use by month, base load and own suggestions for one dwelling."""
     today = pd.Timestamp(inputs.today)
@@ -177,16 +191,20 @@ def analyse_dwelling(
         fitted = [((year_start, inputs.today), params), ((previous_start, year_start), previous)]
         period_use = _period_use(daily, inputs.temperature_c, normal, fitted, periods) if normal is not None else {}
         kinds[kind] = KindYear(kind, year_start, inputs.today, params, reasons, normalised, previous,
-                               previous_normalised, monthly, period_use)
+                               previous_normalised, monthly, period_use,
+                               used_kwh_per_year(daily, year_start, inputs.today))
         if params is not None and previous is not None and normal is not None and kind in prices:
             drift = suggest_drift(inputs.dwelling_id, previous, params, normal, prices[kind], thresholds)
             if drift is not None:
                 suggestions.append(_with_kind(drift, kind))
-    base_load_w = None
-    if inputs.hourly is not None and len(inputs.hourly):
-        nights = night_base_load_w(inputs.hourly)
-        if len(nights):
-            base_load_w = float(np.nanmedian(nights.to_numpy()))
+    electricity = kinds.get("electricity")
+    measured = measure_standby(
+        inputs.hourly, inputs.outdoor_c,
+        heated_below_c(inputs.electric_heating, electricity.params if electricity else None, standby), standby)
+    reason = standby_reason(measured, _window_days(inputs.hourly))
+    if electricity is not None and electricity.qualified and reason is not None:
+        # Only beside a fitted model: an unqualified baseline's reasons say why it has no model.
+        kinds["electricity"] = replace(electricity, reasons=(*electricity.reasons, reason))
     last_day = (today - pd.Timedelta(days=1)).date()
     grid = grid_on(grids, last_day)
     if inputs.hour_of_day is not None and grid is not None:
@@ -194,7 +212,24 @@ def analyse_dwelling(
                                          contract_on(inputs.contracts, last_day), grid, offpeak_hours, thresholds)
         if offpeak is not None:
             suggestions.append(_with_kind(offpeak, "electricity"))
-    return DwellingYear(inputs.dwelling_id, kinds, base_load_w, tuple(suggestions))
+    return DwellingYear(inputs.dwelling_id, kinds, measured, tuple(suggestions))
+
+
+def used_kwh_per_year(daily: pd.Series, start: date, end: date) -> float | None:
+    """kWh used over local days [start, end), the unmeasured days at the measured days' mean (None: none measured)."""
+    days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D", inclusive="left")
+    values = daily.reindex(days).to_numpy(dtype=float)
+    known = values[np.isfinite(values)]
+    if not len(known):
+        return None
+    return float(known.mean() * 365.0)
+
+
+def _window_days(hourly: pd.DataFrame | None) -> int:
+    """Days the hourly window spans (for the reason's wording)."""
+    if hourly is None or not len(hourly):
+        return 0
+    return int(np.ceil((hourly.index.max() - hourly.index.min()) / pd.Timedelta(days=1)))
 
 
 def _period_use(daily: pd.Series, temperature_c: pd.Series, normal_c: pd.Series,

@@ -6,7 +6,13 @@ Contract
 takes a *dwellings frame*, one row per (dwelling, energy kind) with a fitted
 baseline: ``dwelling_id``, ``energy_kind``, ``residence_id``, ``district``,
 ``floor_area_m2``, ``heating_type``, ``normalised_energy_kwh``, ``base_load_w``
-(electricity only, else NaN) and ``params`` (:class:`DailyModelParams`).
+(electricity only, else NaN) and ``params`` (:class:`DailyModelParams`); optionally
+``base_load_method`` (:class:`~analytics.standby.StandbyMethod`, default all nights) and
+``base_load_windows`` (the nights or unheated days it was measured on).
+
+Standby figures are compared like with like: the efficient level of a group is computed
+separately over the homes measured on all nights and over those measured on unheated
+days only (heated by electricity), each with its own k-anonymity check.
 
 The neighbours' figures behind a suggestion are shown to the household, so they
 follow the comparison's privacy rules: similar homes are the same partition as
@@ -25,6 +31,7 @@ import pandas as pd
 
 from analytics.comparison import ComparisonSettings, assign_groups, efficient_set
 from analytics.frames import require_columns
+from analytics.standby import StandbyMethod
 from analytics.suggestions import (
     Suggestion, SuggestionThresholds, suggest_base_load, suggest_heating_setpoint,
 )
@@ -58,18 +65,28 @@ def neighbour_suggestions(
 
 def _base_load(group: pd.DataFrame, price: float, settings: ComparisonSettings,
                thresholds: SuggestionThresholds) -> list[Suggestion]:
+    """Per way of measuring: standby above the efficient level of the homes measured the same way."""
+    methods = (group["base_load_method"].astype(str).to_numpy() if "base_load_method" in group.columns
+               else np.full(len(group), StandbyMethod.ALL_NIGHTS.value))
+    windows = (group["base_load_windows"].to_numpy(dtype=float) if "base_load_windows" in group.columns
+               else np.full(len(group), np.nan))
     base = group["base_load_w"].to_numpy(dtype=float)
-    known = np.isfinite(base)
-    if known.sum() < settings.min_group_size:
-        return []
-    chosen = efficient_set(base[known], np.ones(int(known.sum())), settings)
-    if chosen is None:
-        return []
-    efficient_w = float(base[known][chosen].mean())
     out = []
-    for dwelling_id, own_w in zip(group["dwelling_id"].to_numpy()[known], base[known]):
-        suggestion = suggest_base_load(int(dwelling_id), float(own_w), efficient_w, price, thresholds)
-        if suggestion is not None:
+    for method in (StandbyMethod.ALL_NIGHTS, StandbyMethod.UNHEATED_DAYS):
+        known = np.isfinite(base) & (methods == method.value)
+        if known.sum() < settings.min_group_size:
+            continue
+        chosen = efficient_set(base[known], np.ones(int(known.sum())), settings)
+        if chosen is None:
+            continue
+        efficient_w = float(base[known][chosen].mean())
+        for dwelling_id, own_w, count in zip(group["dwelling_id"].to_numpy()[known], base[known], windows[known]):
+            suggestion = suggest_base_load(int(dwelling_id), float(own_w), efficient_w, price, thresholds)
+            if suggestion is None:
+                continue
+            if method == StandbyMethod.UNHEATED_DAYS:
+                # The page and letter say the figure was measured outside the heating period, and on how many days.
+                suggestion = replace(suggestion, evidence={**suggestion.evidence, "unheated_days": float(count)})
             out.append(_tagged(suggestion, "electricity", int(known.sum())))
     return out
 

@@ -8,7 +8,9 @@ row per dwelling in the adviser's scope):
 * ``dwelling_id``, ``residence_id``, ``district``, ``floor_area_m2`` (m²),
   ``heating_type`` — as for :mod:`analytics.comparison`;
 * ``normalised_energy_kwh``: weather-normalised use over a normal year, kWh;
-* optional ``base_load_w`` (night base load, W), ``heating_kwh_per_degree_day``
+* optional ``base_load_w`` (standby, W; ``base_load_method`` says how it was measured,
+  :class:`~analytics.standby.StandbyMethod`, and only figures measured the same way are
+  compared), ``heating_kwh_per_degree_day``
   (the baseline's heating slope) and ``drift_fraction`` (year-on-year change of
   normalised use, 0.1 = +10 %), each adding a reason when it stands out.
 
@@ -86,6 +88,10 @@ def rank_high_consumers(dwellings: pd.DataFrame, settings: RankingSettings = Ran
         frame.loc[take, "_reference_level"] = level
         for column in reference_columns:
             frame.loc[take, f"_median_{column}"] = by_group[column].transform("median")[take]
+        if "base_load_w" in frame.columns and "base_load_method" in frame.columns:
+            # Like with like: a heated home's standby (unheated daytime hours) against homes measured that way.
+            same_way = frame.groupby([keys, frame["base_load_method"].fillna("")])["base_load_w"]
+            frame.loc[take, "_median_base_load_w"] = same_way.transform("median")[take]
         chosen |= take
     frame["reference_kwh_per_m2_year"] = frame["_median_kwh_per_m2_year"]
     frame["ratio"] = frame["kwh_per_m2_year"] / frame["reference_kwh_per_m2_year"]
@@ -120,10 +126,14 @@ def _reasons(row: dict[str, object], s: RankingSettings) -> tuple[Reason, ...]:
              "reference_kwh_per_m2_year": float(row["reference_kwh_per_m2_year"])}, blocking=False))
     base, base_ref = row.get("base_load_w", np.nan), row.get("_median_base_load_w", np.nan)
     if np.isfinite(base) and np.isfinite(base_ref) and base_ref > 0 and base >= s.base_load_ratio * base_ref:
+        unheated = row.get("base_load_method") == "unheated_days"
         reasons.append(Reason(
             "base_load_above_similar",
-            f"Night base load of {base:.0f} W against {base_ref:.0f} W typical.",
-            f"Consommation de veille nocturne de {base:.0f} W contre {base_ref:.0f} W habituellement.",
+            (f"Standby of {base:.0f} W on unheated hours against {base_ref:.0f} W typical." if unheated else
+             f"Night base load of {base:.0f} W against {base_ref:.0f} W typical."),
+            (f"Consommation de veille de {base:.0f} W hors période de chauffage contre {base_ref:.0f} W habituellement."
+             if unheated else
+             f"Consommation de veille nocturne de {base:.0f} W contre {base_ref:.0f} W habituellement."),
             {"base_load_w": float(base), "reference_w": float(base_ref)}, blocking=False))
     heat, heat_ref = row.get("heating_per_m2", np.nan), row.get("_median_heating_per_m2", np.nan)
     if np.isfinite(heat) and np.isfinite(heat_ref) and heat_ref > 0 and heat >= s.heating_ratio * heat_ref:

@@ -6,7 +6,8 @@ Stages, timed separately:
      `ingest.derive` does before writing consumption_hourly);
   3. analyse: per dwelling the pure pipeline the nightly job runs — sufficiency + daily baseline fit,
      hour-of-week profile, prediction, anomaly detectors (above baseline, base load rise, spikes,
-     water leak), suggestions (off-peak tariff, leak repair), weather-normalised annual use —
+     water leak), the standby (on unheated nights for homes whose electricity heats), suggestions
+     (off-peak tariff, leak repair), weather-normalised annual use —
      then across all dwellings the neighbourhood comparison and the high-consumer ranking.
 Target: stage 3 (the nightly run; stages 1–2 stand in for reading the rollups) ≤ 10 min and the whole
 process ≤ 2 GiB peak RSS for 10,000 dwellings on 2 cores.
@@ -36,13 +37,15 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analytics.anomalies import detect_above_baseline, detect_spikes, detect_water_leak  # noqa: E402
-from analytics.base_load import detect_base_load_rise, night_base_load_w  # noqa: E402
+from analytics.base_load import detect_base_load_rise  # noqa: E402
 from analytics.baseline import BaselineSettings, DailyBaselineModel, HourOfWeekProfile, normalised_annual_kwh  # noqa: E402
 from analytics.comparison import compare_dwellings  # noqa: E402
 from analytics.degree_days import daily_mean_temperature_c, normal_year_temperature_c  # noqa: E402
 from analytics.errors import InsufficientDataError  # noqa: E402
+from analytics.job.run import ELECTRIC_HEATING  # noqa: E402
 from analytics.ranking import rank_high_consumers  # noqa: E402
 from analytics.offpeak import HourOfDayUse, suggest_offpeak_tariff  # noqa: E402
+from analytics.standby import heated_below_c, measure_standby  # noqa: E402
 from analytics.suggestions import Tariffs, suggest_leak_repair  # noqa: E402
 from coopwatt.tariffs import load_tariff_grids  # noqa: E402
 from coopwatt.quantities import Quantity  # noqa: E402
@@ -107,7 +110,7 @@ class Pipeline:
         self.normal_c: pd.Series | None = None
 
     def dwelling(self, number: int, dwelling, residence_id: int, district: str, electricity: pd.Series,
-                 temperature_daily: pd.Series, water: pd.Series | None) -> None:
+                 temperature_daily: pd.Series, water: pd.Series | None, outdoor_c: pd.Series | None = None) -> None:
         """Analyse one dwelling's year."""
         intervals = pd.DataFrame({"energy_kwh": electricity})
         daily_kwh = electricity.groupby(electricity.index.normalize()).sum(min_count=1)
@@ -145,7 +148,9 @@ class Pipeline:
             leaks = detect_water_leak(pd.DataFrame({"volume_m3": water}), number, number)
             anomalies += leaks
             suggestions += [suggest_leak_repair(number, leak, self.tariffs) for leak in leaks]
-        base_w = night_base_load_w(intervals)
+        # The standby as the nightly measures it: a home whose electricity heats, on unheated nights only.
+        heated_below = heated_below_c(dwelling.heating_type in ELECTRIC_HEATING, params)
+        standby = measure_standby(intervals, outdoor_c, heated_below)
         self.counts["anomalies"] += len(anomalies)
         self.counts["suggestions"] += sum(s is not None for s in suggestions)
         self.counts["fitted"] += 1
@@ -153,7 +158,7 @@ class Pipeline:
             "dwelling_id": number, "residence_id": residence_id, "district": district,
             "floor_area_m2": dwelling.floor_area_m2, "heating_type": dwelling.heating_type,
             "normalised_energy_kwh": normalised_annual_kwh(params, self.normal_c),
-            "base_load_w": float(np.nanmedian(base_w.to_numpy())) if len(base_w) else np.nan,
+            "base_load_w": np.nan if standby is None or standby.power_w is None else standby.power_w,
             "heating_kwh_per_degree_day": params.heating_kwh_per_degree_day,
         })
 
@@ -178,6 +183,7 @@ def run(dwellings: int, per_chunk: int, naive_every: int) -> None:
     chunks = iter_chunks(residences, START, END, seed=7, dwellings_per_chunk=per_chunk)
     done = 0
     temps: dict[str, pd.Series] = {}  # a residence's outdoor temperature comes only with its first chunk
+    outdoor: dict[str, pd.Series] = {}  # the same, by time: a heated home's standby is measured on unheated hours
     wall = time.perf_counter()
     while True:
         started = time.perf_counter()
@@ -191,6 +197,7 @@ def run(dwellings: int, per_chunk: int, naive_every: int) -> None:
         for row, code in enumerate(temp_block.sources if temp_block is not None else ()):
             present = temp_block.present[row]
             series = pd.Series(temp_block.values[row][present], index=chunk.times[present])
+            outdoor[code] = series.tz_convert(TZ)
             temps[code] = daily_mean_temperature_c(series, TZ)
             temps[code].index = temps[code].index.tz_localize(None) if temps[code].index.tz else temps[code].index
         energy = chunk.block(Quantity.ENERGY_INDEX_KWH)
@@ -214,7 +221,7 @@ def run(dwellings: int, per_chunk: int, naive_every: int) -> None:
                 continue
             dwelling = by_code[key]
             pipeline.dwelling(dwelling.number, dwelling, residence_ids[key[0]], districts[key[0]],
-                              series["electricity"], temps[key[0]], series.get("water"))
+                              series["electricity"], temps[key[0]], series.get("water"), outdoor[key[0]])
             done += 1
         analyse_s += time.perf_counter() - started
     started = time.perf_counter()

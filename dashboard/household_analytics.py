@@ -16,7 +16,7 @@ from dash import dcc, html
 
 from analytics.verdict import Verdict
 from coopwatt.settings import Settings
-from dashboard import household_comparison, queries, verdicts
+from dashboard import household_comparison, queries, standby_text, verdicts
 from dashboard.figures import (
     Tariffs, anomaly_sentence, comparison_figure, shown_kwh_per_m2, similar_homes_explained, year_on_year,
 )
@@ -202,10 +202,14 @@ def suggestions(conn: psycopg.Connection, dwelling_id: int, lang: str, *, verdic
                           id="suggestions-daily-only") if queries.daily_data_only(conn, dwelling_id) else None)
     contract_line = html.P(verdicts.contract_sentence(contract, lang), className="text-body-secondary small mt-2 mb-0",
                            id="suggestions-contract")
+    # A home heated by electricity whose standby could not be measured on nights without heating: say why.
+    unmeasured = standby_text.not_measured_sentence(queries.baselines(conn, dwelling_id), lang)
+    standby_note = (html.P(unmeasured, className="text-body-secondary small mt-2 mb-0", id="suggestions-standby")
+                    if unmeasured else None)
     if not rows and not actions:
         none = html.P(verdicts.no_suggestion_sentence(verdict, lang), className="text-body-secondary small mb-0",
                       id="suggestions-none")
-        return html.Div([none, hourly_note, contract_line])
+        return html.Div([none, standby_note, hourly_note, contract_line])
     items = [html.Li(html.Div(text), className="mb-2 suggestion suggestion-action") for text in actions]
     for row in rows:
         key = f"suggestion.{row.kind}"
@@ -216,10 +220,20 @@ def suggestions(conn: psycopg.Connection, dwelling_id: int, lang: str, *, verdic
             detail.append(html.Span(" · " + t("suggestions.energy", lang,
                                               amount=format_quantity(row.energy_kwh_per_year, "kWh", lang, digits=0)),
                                     className="text-body-secondary"))
-        extra = [html.Div(line, className="small text-body-secondary")
-                 for line in (verdicts.offpeak_details(row.evidence, lang) if row.kind == "offpeak_tariff" else [])]
+        extra = [html.Div(line, className="small text-body-secondary") for line in _details(row, lang)]
         items.append(html.Li([html.Div(text), html.Div(detail, className="small"), *extra], className="mb-2 suggestion"))
-    return html.Div([html.Ol(items, className="ps-3 mb-0", id="suggestions-list"), hourly_note, contract_line])
+    return html.Div([html.Ol(items, className="ps-3 mb-0", id="suggestions-list"), standby_note, hourly_note,
+                     contract_line])
+
+
+def _details(row: queries.SuggestionRow, lang: str) -> list[str]:
+    """The lines under a suggestion: the off-peak bills, or how a heated home's standby was measured."""
+    if row.kind == "offpeak_tariff":
+        return verdicts.offpeak_details(row.evidence, lang)
+    if row.kind == "base_load":
+        measured_on = standby_text.measured_on_sentence(row.evidence, lang)
+        return [measured_on] if measured_on else []
+    return []
 
 
 def _messages(lang: str) -> dict[str, str]:

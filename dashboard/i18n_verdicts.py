@@ -28,6 +28,9 @@ VERDICT_MESSAGES: dict[str, dict[str, str]] = {
         "contract.base": "Contrat d'électricité : option Base, {kva} kVA, depuis le {since}.",
         "contract.hphc": "Contrat d'électricité : option Heures creuses ({hours}), {kva} kVA, depuis le {since}.",
         "contract.tempo": "Contrat d'électricité : option Tempo, {kva} kVA, depuis le {since}.",
+        # The standby of a home heated by electricity: measured on days without heating only, or not at all.
+        "standby.unheated": "Veille mesurée hors période de chauffage (votre électricité chauffe le logement), sur {days} jours sans chauffage.",
+        "standby.not_measured": "Consommation de veille : pas d'estimation pour l'instant. Votre électricité chauffe le logement, la veille est donc mesurée hors période de chauffage, et les {window} derniers jours ne comptent que {days} jours sans chauffage (il en faut {needed}).",
         "contract.unknown": "Contrat d'électricité : non renseigné par la coopérative (les comparaisons de tarif supposent l'option Base, 6 kVA).",
         "offpeak.bills": "Facture d'une année, abonnement compris ({kva} kVA) : {base} en option Base contre {hphc} en heures creuses (l'abonnement heures creuses coûte {extra} de plus par an).",
         "offpeak.full_year": "Calculé sur une année de mesures ({days} jours), aux tarifs réglementés en vigueur.",
@@ -58,6 +61,8 @@ VERDICT_MESSAGES: dict[str, dict[str, str]] = {
         "contract.base": "Electricity contract: Base option, {kva} kVA, since {since}.",
         "contract.hphc": "Electricity contract: off-peak option ({hours}), {kva} kVA, since {since}.",
         "contract.tempo": "Electricity contract: Tempo option, {kva} kVA, since {since}.",
+        "standby.unheated": "Standby measured outside the heating period (your electricity heats your home), over {days} days without heating.",
+        "standby.not_measured": "Standby use: no estimate for now. Your electricity heats your home, so standby is measured outside the heating period, and the last {window} days hold only {days} days without heating ({needed} needed).",
         "contract.unknown": "Electricity contract: not given by the cooperative (tariff comparisons assume the Base option, 6 kVA).",
         "offpeak.bills": "A year's bill, subscription included ({kva} kVA): {base} on the Base option against {hphc} with off-peak hours (the off-peak subscription costs {extra} more a year).",
         "offpeak.full_year": "Worked out on a year of measurements ({days} days), at the regulated tariffs in force.",

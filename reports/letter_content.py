@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from coopwatt.settings import Settings
-from dashboard import queries
+from dashboard import queries, standby_text
 from dashboard.figures import (
     Tariffs, anomaly_sentence, comparison_verdict, shown_kwh_per_m2, similar_homes_explained, year_on_year,
 )
@@ -192,8 +192,10 @@ def _chart(by_kind: dict[str, list[queries.PeriodUse]], month: date, lang: str, 
 
 def _suggestion(conn: psycopg.Connection, dwelling_id: int, lang: str) -> dict:
     rows = queries.suggestions(conn, dwelling_id)  # most valuable first
+    # A home heated by electricity whose standby could not be measured on nights without heating: say why.
+    note = standby_text.not_measured_sentence(queries.baselines(conn, dwelling_id), lang) or ""
     if not rows:
-        return {"title": tr("suggestion.title", lang), "none": tr("suggestion.none", lang)}
+        return {"title": tr("suggestion.title", lang), "none": tr("suggestion.none", lang), "note": note}
     row = rows[0]
     key = f"suggestion.{row.kind}"
     try:
@@ -204,8 +206,12 @@ def _suggestion(conn: psycopg.Connection, dwelling_id: int, lang: str) -> dict:
     if row.energy_kwh_per_year > 0:
         value += " · " + tr("suggestion.energy", lang,
                             amount=format_quantity(row.energy_kwh_per_year, "kWh", lang, digits=0))
+    evidence = _evidence(row.kind, row.evidence, lang) or ""
+    measured_on = standby_text.measured_on_sentence(row.evidence, lang) if row.kind == "base_load" else None
+    if evidence and measured_on:
+        evidence += " " + measured_on
     return {"title": tr("suggestion.title", lang), "none": "", "text": text, "value": value,
-            "evidence": _evidence(row.kind, row.evidence, lang) or "", "source": tr("suggestion.source", lang)}
+            "evidence": evidence, "source": tr("suggestion.source", lang), "note": note}
 
 
 def progress_section(rows: list[ProgressRow], building_id: int | None, lang: str, k: int) -> dict:

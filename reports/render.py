@@ -51,6 +51,8 @@ def plain_text(content: dict[str, Any]) -> str:
     lines += ["", suggestion["title"]]
     lines += [suggestion["none"]] if suggestion["none"] else [
         text for text in (suggestion["text"], suggestion["value"], suggestion["evidence"], suggestion["source"]) if text]
+    if suggestion.get("note"):
+        lines.append(suggestion["note"])
     lines += ["", content["alerts"]["title"], *(f"- {s}" for s in content["alerts"]["items"])]
     if content["alerts"]["none"]:
         lines.append(content["alerts"]["none"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -37,6 +37,10 @@ class Home:
     surge_from: date | None = None  # from this day on, use is multiplied by surge_factor (a fault)
     surge_factor: float = 1.0
     residence: str = "R1"
+    # Electric radiators that heat by the hour's outdoor °C, nights included: slope / 24 per hour and degree
+    # below the balance point (else the heating follows the household's day-time shape, and the night minimum
+    # stays the base load all winter).
+    heating_by_the_hour: bool = False
 
 
 def daily_temperature(days: pd.DatetimeIndex, seed: int = 3) -> np.ndarray:
@@ -60,6 +64,16 @@ def home_daily_kwh(home: Home, days: pd.DatetimeIndex, temps: np.ndarray, today:
     if home.first_day is not None:
         kwh = np.where(naive >= pd.Timestamp(home.first_day), kwh, np.nan)
     return kwh
+
+
+def quiet_hour_w(home: Home) -> float:
+    """A home's household use beyond its base load in its quietest day-time hour that has any (W, 15 % noise allowed).
+
+    A home heated by electricity has its standby measured on each unheated day's lowest hour outside the off-peak
+    hours: its base load plus whatever the household drew that hour, at least the base load, at most this above it.
+    """
+    quiet_share = min(share for share in SHAPE[6:22] if share > 0)
+    return 1000.0 * (home.intercept_kwh - 24 * home.base_load_w / 1000.0) * quiet_share * 1.15
 
 
 @dataclass(frozen=True)
@@ -106,16 +120,22 @@ def write_coop(settings: Settings, homes: list[Home], today: date, *, days: int 
         hours = pd.date_range(local_days[0], periods=len(local_days) * 24 + 2, freq="h", tz=TZ)
         hours = hours[hours < local_days[-1] + pd.Timedelta(days=1)]
         day_of_hour = (hours.normalize() - local_days[0]).days.to_numpy()
+        hourly_c = temps[day_of_hour] + 3.0 * np.sin(2 * np.pi * (hours.hour.to_numpy() - 9) / 24)
         with conn.cursor().copy("COPY outdoor_temperature (residence_id, time, temperature_c) FROM STDIN") as copy:
             for code in with_temperature:
-                hourly_c = temps[day_of_hour] + 3.0 * np.sin(2 * np.pi * (hours.hour.to_numpy() - 9) / 24)
                 for t, c in zip(hours, hourly_c):
                     copy.write_row((residence_ids[code], t.to_pydatetime(), float(c)))
         with conn.cursor().copy("COPY consumption_hourly (meter_id, hour, energy_kwh, estimated) FROM STDIN") as copy:
             for number, home in enumerate(homes):
-                daily = home_daily_kwh(home, local_days, temps, today, seed=100 + number)
                 base_kwh = home.base_load_w / 1000.0
-                per_hour = base_kwh + (daily[day_of_hour] - 24 * base_kwh * 1.0) * SHAPE[hours.hour.to_numpy()]
+                if home.heating_by_the_hour:
+                    rest = home_daily_kwh(replace(home, slope_kwh_per_degree_day=0.0), local_days, temps, today,
+                                          seed=100 + number)
+                    heating = home.slope_kwh_per_degree_day / 24.0 * np.maximum(home.balance_c - hourly_c, 0.0)
+                    per_hour = base_kwh + heating + (rest[day_of_hour] - 24 * base_kwh) * SHAPE[hours.hour.to_numpy()]
+                else:
+                    daily = home_daily_kwh(home, local_days, temps, today, seed=100 + number)
+                    per_hour = base_kwh + (daily[day_of_hour] - 24 * base_kwh * 1.0) * SHAPE[hours.hour.to_numpy()]
                 for t, value in zip(hours, per_hour):
                     if np.isfinite(value):
                         copy.write_row((meter_ids[home.code], t.to_pydatetime(), float(value), False))

@@ -71,6 +71,11 @@ QUICK: dict[str, tuple[str, ...]] = {
     "recall_bars.py": (rf"^ *[a-z_]+: dated within one period [0-9]+/[1-9][0-9]*, 95% lower bound {NUMBER}",
                        rf"^false alarms: [0-9]+/[0-9]+ meter-years, 95% upper bound {NUMBER} per meter-year, bar "),
     "rollup_seed.py": (rf"^chunk time per row, last 3 / first 3 chunks: {NUMBER} ",),
+    "standby_truth.py": (
+        rf"^electric heating: measured [0-9]+/[1-9][0-9]* home-months; median \|error\| before {NUMBER} W, now "
+        rf"(?:{NUMBER}|nan) W \(before/now (?:{NUMBER}|nan)×\); impossible figures before [0-9]+, now [0-9]+$",
+        rf"^other heating: measured [0-9]+/[1-9][0-9]* home-months; median \|error\| before {NUMBER} W",
+    ),
     "storage_bench.py": (rf"\(stored/JSON = {NUMBER}\)$",),
 }
 # Modules that are no benchmark of their own, and the benchmark whose quick run runs them.

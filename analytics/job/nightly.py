@@ -29,11 +29,13 @@ from analytics.neighbour_suggestions import neighbour_suggestions
 from analytics.ranking import RankingSettings, rank_high_consumers
 from analytics.ranking_periods import LAST_12_MONTHS, PREVIOUS_12_MONTHS, RankingPeriod, adviser_periods
 from analytics.savings import SavingsSettings, estimate_savings
+from analytics.suggestion_guard import within_use
 from analytics.suggestions import Suggestion, Tariffs, suggest_leak_repair
 from analytics.job import hardship_step, peer_day_step
 from analytics.job import nightly_load as load
+from analytics.job.load import outdoor_hourly
 from analytics.job import nightly_store as store
-from analytics.job.run import mark_abandoned_runs, start_run
+from analytics.job.run import ELECTRIC_HEATING, mark_abandoned_runs, start_run
 from coopwatt.consent import COMPARISONS, dwellings_consenting
 from coopwatt.db import connect
 from coopwatt.settings import Settings
@@ -41,7 +43,7 @@ from coopwatt.settings import Settings
 log = logging.getLogger(__name__)
 
 JOB = "nightly"
-HOURLY_DAYS = 56  # eight weeks of hourly electricity: the night base load
+HOURLY_DAYS = 56  # eight weeks of hourly electricity: the standby (night base load)
 _YEAR_KINDS = (LAST_12_MONTHS, PREVIOUS_12_MONTHS)
 
 
@@ -61,6 +63,7 @@ class NightlySummary:
     ranked: int = 0
     high_consumers: int = 0
     suggestions: int = 0
+    suggestions_refused: int = 0  # would save more than the home used over the year: not made
     savings: int = 0
     hardship_flags: int = 0
     peer_days_published: int = 0
@@ -75,6 +78,7 @@ class NightlySummary:
                 "groups_published": self.groups_published, "groups_withheld": self.groups_withheld,
                 "groups_unchanged": self.groups_unchanged,
                 "ranked": self.ranked, "high_consumers": self.high_consumers, "suggestions": self.suggestions,
+                "suggestions_refused": self.suggestions_refused,
                 "savings": self.savings, "hardship_flags": self.hardship_flags,
                 "peer_days_published": self.peer_days_published, "peer_days_withheld": self.peer_days_withheld,
                 "step_errors": self.step_errors, "skipped": dict(self.skipped),
@@ -104,18 +108,24 @@ class Accumulator:
         self.rows: list[dict[str, object]] = []
         self.suggestions: list[Suggestion] = []
         self.processed: list[int] = []
+        self.used_kwh_per_year: dict[tuple[int, str], float | None] = {}
 
     def add(self, info: load.DwellingInfo, year: DwellingYear) -> None:
         """Keep one dwelling's figures (the chunk's frames are dropped after this)."""
         self.processed.append(info.dwelling_id)
         self.suggestions.extend(year.suggestions)
+        standby = year.standby
         for kind in year.kinds.values():
+            self.used_kwh_per_year[(info.dwelling_id, kind.kind)] = kind.used_kwh_per_year
+            electricity = kind.kind == "electricity"
             self.rows.append({
                 "dwelling_id": info.dwelling_id, "energy_kind": kind.kind, "residence_id": info.residence_id,
                 "district": info.district, "floor_area_m2": info.floor_area_m2, "heating_type": info.heating_type,
                 "normalised_energy_kwh": _nan(kind.normalised_kwh_per_year),
                 "previous_normalised_energy_kwh": _nan(kind.previous_normalised_kwh_per_year),
-                "base_load_w": _nan(year.base_load_w) if kind.kind == "electricity" else np.nan,
+                "base_load_w": _nan(year.base_load_w) if electricity else np.nan,
+                "base_load_method": standby.method.value if electricity and standby is not None else None,
+                "base_load_windows": float(standby.windows) if electricity and standby is not None else np.nan,
                 "heating_kwh_per_degree_day": (kind.params.heating_kwh_per_degree_day
                                                if kind.params is not None else np.nan),
                 "previous_heating_kwh_per_degree_day": (kind.previous_params.heating_kwh_per_degree_day
@@ -208,6 +218,8 @@ def _analyse_chunk(conn: psycopg.Connection, chunk: list[load.DwellingInfo], tod
     daily = load.daily_use(conn, chunk, first_day, today, tz, settings.gas_kwh_per_m3)
     until = load.local_midnight(today, tz)
     hourly = load.hourly_electricity(conn, ids, until - timedelta(days=HOURLY_DAYS), until, tz)
+    # Hourly °C over the same weeks: a home whose electricity heats has its standby measured on unheated hours.
+    outdoor = outdoor_hourly(conn, sorted({d.residence_id for d in chunk}), until - timedelta(days=HOURLY_DAYS), tz)
     # The off-peak check compares whole yearly bills: a year of hours, summed by hour of the day in SQL.
     by_hour = load.hour_of_day_electricity(conn, ids, until - timedelta(days=365), until, tz)
     contracts = load.supply_contracts(conn, ids)
@@ -225,7 +237,9 @@ def _analyse_chunk(conn: psycopg.Connection, chunk: list[load.DwellingInfo], tod
                                normals.get(info.residence_id), hourly.get(info.dwelling_id),
                                by_hour.get(info.dwelling_id), contracts.get(info.dwelling_id, ()),
                                previous_model_types={kind: t for (d, kind), t in model_types.items()
-                                                     if d == info.dwelling_id}),
+                                                     if d == info.dwelling_id},
+                               electric_heating=info.heating_type in ELECTRIC_HEATING,
+                               outdoor_c=outdoor.get(info.residence_id)),
                 months=settings.analytics_comparison_months, grids=grids,
                 offpeak_hours=settings.tariff_offpeak_hours, prices_eur_per_kwh=prices, periods=other_periods,
             )
@@ -300,8 +314,8 @@ def _rankings(conn: psycopg.Connection, frame: pd.DataFrame, periods: list[Ranki
                 # A season or year stays the same for months: last night's rows must not outlive their homes.
                 store.drop_ranking(conn, str(kind), (period.start, period.end))
                 continue
-            ranking = rank_high_consumers(scope.drop(columns=["params", "monthly", "period_use"]).reset_index(drop=True),
-                                          rs)
+            ranking = rank_high_consumers(scope.drop(columns=["params", "monthly", "period_use", "base_load_windows"])
+                                          .reset_index(drop=True), rs)
             summary.ranked += store.write_rankings(conn, str(kind), (period.start, period.end), ranking, period.kind)
             if period.kind == LAST_12_MONTHS:
                 summary.high_consumers += int(ranking["high"].sum())
@@ -346,6 +360,11 @@ def _suggestions(conn: psycopg.Connection, frame: pd.DataFrame, normals: dict[in
         suggestion = suggest_leak_repair(dwelling_id, leak, tariffs)
         if suggestion is not None:
             found.append(suggestion)
+    found, refused = within_use(found, acc.used_kwh_per_year)
+    for suggestion in refused:
+        log.warning("analytics nightly: %s suggestion for dwelling %s not made: it would save more than the"
+                    " home used (%s)", suggestion.kind, suggestion.dwelling_id, suggestion.evidence)
+    summary.suggestions_refused = len(refused)
     summary.suggestions = store.write_suggestions(conn, acc.processed, found)
 
 
