@@ -73,8 +73,7 @@ def daily_use(conn: psycopg.Connection, dwellings: list[DwellingInfo], start: da
                       CASE WHEN m.kind = 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
                            ELSE cd.energy_kwh END AS kwh
                  FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
-                WHERE m.dwelling_id = ANY(%(ids)s) AND m.removed_at IS NULL AND m.kind = ANY(%(kinds)s)
-                  AND cd.day >= %(start)s AND cd.day < %(end)s),
+                WHERE cd.meter_id = ANY(%(meters)s) AND cd.day >= %(start)s AND cd.day < %(end)s),
            n AS (SELECT dwelling_id, kind, count(DISTINCT meter_id) AS meters FROM d GROUP BY 1, 2)
            SELECT d.dwelling_id, d.kind, (d.day AT TIME ZONE %(tz)s)::date, sum(d.kwh),
                   count(*) FILTER (WHERE d.hours >= %(min_hours)s AND d.kwh IS NOT NULL
@@ -82,11 +81,23 @@ def daily_use(conn: psycopg.Connection, dwellings: list[DwellingInfo], start: da
                                     AND (NOT %(measured_only)s OR d.estimated_hours = 0)) >= n.meters
              FROM d JOIN n USING (dwelling_id, kind)
             GROUP BY 1, 2, 3, n.meters""",
-        {"tz": tz, "coef": gas_kwh_per_m3, "ids": [d.dwelling_id for d in dwellings], "kinds": list(ENERGY_KINDS),
+        {"tz": tz, "coef": gas_kwh_per_m3, "meters": _meter_ids(conn, [d.dwelling_id for d in dwellings], ENERGY_KINDS),
          "start": local_midnight(start, tz), "end": local_midnight(end, tz), "min_hours": MIN_HOURS_PER_DAY,
          "measured_only": measured_only},
     ).fetchall()
     return _series_by_key(rows, start, end)
+
+
+def _meter_ids(conn: psycopg.Connection, dwelling_ids: list[int], kinds: tuple[str, ...]) -> list[int]:
+    """The installed meters of these kinds in these dwellings.
+
+    Passed to the rollup reads as a list of ids, not as a join condition: the planner then reads
+    only the chunk's rows (by the rollups' meter-first keys) instead of scanning the whole table
+    for every chunk, which grew as dwellings² over a night.
+    """
+    return [m for (m,) in conn.execute(
+        "SELECT id FROM meter WHERE dwelling_id = ANY(%s) AND kind = ANY(%s) AND removed_at IS NULL",
+        (dwelling_ids, list(kinds))).fetchall()]
 
 
 def _series_by_key(rows: list[tuple], start: date, end: date) -> dict[tuple[int, str], pd.Series]:
@@ -133,10 +144,9 @@ def hourly_electricity(conn: psycopg.Connection, dwelling_ids: list[int], since:
         """SELECT m.dwelling_id, ch.hour, sum(ch.energy_kwh)
              FROM consumption_hourly ch JOIN meter m ON m.id = ch.meter_id
              LEFT JOIN consumption_suspect s ON s.meter_id = ch.meter_id AND s.hour = ch.hour
-            WHERE m.dwelling_id = ANY(%s) AND m.kind = 'electricity' AND m.removed_at IS NULL
-              AND ch.hour >= %s AND ch.hour < %s
+            WHERE ch.meter_id = ANY(%s) AND ch.hour >= %s AND ch.hour < %s
             GROUP BY 1, 2 HAVING sum(ch.energy_kwh) IS NOT NULL AND bool_and(s.hour IS NULL)""",
-        (dwelling_ids, since, until),
+        (_meter_ids(conn, dwelling_ids, ("electricity",)), since, until),
     ).fetchall()
     if not rows:
         return {}
@@ -234,18 +244,28 @@ def hour_of_day_electricity(conn: psycopg.Connection, dwelling_ids: list[int], s
     Estimated hours (spread over a gap) and suspect ones (frozen index, reset, spike) are left out:
     a gap spread evenly would move night use into the day and the reverse.
     """
+    single, multiple = _electricity_meters(conn, dwelling_ids)
+    # A dwelling with one meter has one row per hour: its hours are summed by hour of the day in one pass
+    # (grouping a year of hours per dwelling first spilled to disk). Several meters: an hour counts once,
+    # and only when none of them is estimated or suspect, so those hours are grouped first.
     rows = conn.execute(
-        """WITH hours AS (
-               SELECT m.dwelling_id, ch.hour, sum(ch.energy_kwh) AS kwh
-                 FROM consumption_hourly ch JOIN meter m ON m.id = ch.meter_id
-                 LEFT JOIN consumption_suspect s ON s.meter_id = ch.meter_id AND s.hour = ch.hour
-                WHERE m.dwelling_id = ANY(%s) AND m.kind = 'electricity' AND m.removed_at IS NULL
-                  AND ch.hour >= %s AND ch.hour < %s
-                GROUP BY 1, 2
-               HAVING sum(ch.energy_kwh) IS NOT NULL AND bool_and(s.hour IS NULL) AND NOT bool_or(ch.estimated))
-           SELECT dwelling_id, extract(hour FROM hour AT TIME ZONE %s)::int, sum(kwh), count(*)
-             FROM hours GROUP BY 1, 2""",
-        (dwelling_ids, since, until, tz),
+        """SELECT m.dwelling_id, extract(hour FROM ch.hour AT TIME ZONE %(tz)s)::int, sum(ch.energy_kwh), count(*)
+             FROM consumption_hourly ch JOIN meter m ON m.id = ch.meter_id
+            WHERE ch.meter_id = ANY(%(single)s) AND ch.hour >= %(since)s AND ch.hour < %(until)s
+              AND ch.energy_kwh IS NOT NULL AND NOT ch.estimated
+              AND NOT EXISTS (SELECT 1 FROM consumption_suspect s WHERE s.meter_id = ch.meter_id AND s.hour = ch.hour)
+            GROUP BY 1, 2
+           UNION ALL
+           SELECT dwelling_id, extract(hour FROM hour AT TIME ZONE %(tz)s)::int, sum(kwh), count(*)
+             FROM (SELECT m.dwelling_id, ch.hour, sum(ch.energy_kwh) AS kwh
+                     FROM consumption_hourly ch JOIN meter m ON m.id = ch.meter_id
+                     LEFT JOIN consumption_suspect s ON s.meter_id = ch.meter_id AND s.hour = ch.hour
+                    WHERE ch.meter_id = ANY(%(multiple)s) AND ch.hour >= %(since)s AND ch.hour < %(until)s
+                    GROUP BY 1, 2
+                   HAVING sum(ch.energy_kwh) IS NOT NULL AND bool_and(s.hour IS NULL)
+                          AND NOT bool_or(ch.estimated)) hours
+            GROUP BY 1, 2""",
+        {"tz": tz, "single": single, "multiple": multiple, "since": since, "until": until},
     ).fetchall()
     sums: dict[int, list[float]] = {}
     counts: dict[int, list[int]] = {}
@@ -253,6 +273,16 @@ def hour_of_day_electricity(conn: psycopg.Connection, dwelling_ids: list[int], s
         sums.setdefault(dwelling_id, [0.0] * 24)[hour] = float(kwh)
         counts.setdefault(dwelling_id, [0] * 24)[hour] = int(count)
     return {d: HourOfDayUse(tuple(sums[d]), tuple(counts[d])) for d in sums}
+
+
+def _electricity_meters(conn: psycopg.Connection, dwelling_ids: list[int]) -> tuple[list[int], list[int]]:
+    """The installed electricity meters of these dwellings: those alone in their dwelling, and the others."""
+    rows = conn.execute(
+        """SELECT id, count(*) OVER (PARTITION BY dwelling_id) FROM meter
+            WHERE dwelling_id = ANY(%s) AND kind = 'electricity' AND removed_at IS NULL""",
+        (dwelling_ids,),
+    ).fetchall()
+    return [m for m, n in rows if n == 1], [m for m, n in rows if n > 1]
 
 
 def supply_contracts(conn: psycopg.Connection, dwelling_ids: list[int]) -> dict[int, tuple[SupplyContract, ...]]:
