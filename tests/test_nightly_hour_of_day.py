@@ -92,3 +92,6 @@ def test_hour_of_day_sums_match_the_hourly_rows_with_one_and_two_meters_across_d
     read = hourly[dwelling["pair"]]["energy_kwh"]
     assert len(read) == len(expected)
     assert np.allclose(read.to_numpy(), expected.sort_index().to_numpy(), rtol=1e-12)
+    alone = frame[(frame["home"] == "alone") & frame["kwh"].notna() & ~frame["suspect"]].sort_values("hour")
+    read = hourly[dwelling["alone"]]["energy_kwh"]  # estimated hours stay: the night base load takes them
+    assert len(read) == len(alone) and np.array_equal(read.to_numpy(), alone["kwh"].to_numpy())

@@ -140,13 +140,21 @@ def daily_temperatures(conn: psycopg.Connection, residence_ids: list[int], start
 def hourly_electricity(conn: psycopg.Connection, dwelling_ids: list[int], since: datetime,
                        until: datetime, tz: str) -> dict[int, pd.DataFrame]:
     """Per dwelling: hourly electricity ``energy_kwh`` (all its meters summed), local-time index."""
+    single, multiple = _electricity_meters(conn, dwelling_ids)
+    # One meter: its rows are the dwelling's hours as they are (no grouping, which spilled to disk).
     rows = conn.execute(
-        """SELECT m.dwelling_id, ch.hour, sum(ch.energy_kwh)
+        """SELECT m.dwelling_id, ch.hour, ch.energy_kwh
+             FROM consumption_hourly ch JOIN meter m ON m.id = ch.meter_id
+            WHERE ch.meter_id = ANY(%(single)s) AND ch.hour >= %(since)s AND ch.hour < %(until)s
+              AND ch.energy_kwh IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM consumption_suspect s WHERE s.meter_id = ch.meter_id AND s.hour = ch.hour)
+           UNION ALL
+           SELECT m.dwelling_id, ch.hour, sum(ch.energy_kwh)
              FROM consumption_hourly ch JOIN meter m ON m.id = ch.meter_id
              LEFT JOIN consumption_suspect s ON s.meter_id = ch.meter_id AND s.hour = ch.hour
-            WHERE ch.meter_id = ANY(%s) AND ch.hour >= %s AND ch.hour < %s
+            WHERE ch.meter_id = ANY(%(multiple)s) AND ch.hour >= %(since)s AND ch.hour < %(until)s
             GROUP BY 1, 2 HAVING sum(ch.energy_kwh) IS NOT NULL AND bool_and(s.hour IS NULL)""",
-        (_meter_ids(conn, dwelling_ids, ("electricity",)), since, until),
+        {"single": single, "multiple": multiple, "since": since, "until": until},
     ).fetchall()
     if not rows:
         return {}
