@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections import Counter, defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 
 import pandas as pd
 

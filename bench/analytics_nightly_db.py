@@ -15,7 +15,7 @@ against the chunked read on the same sample; the ratio is printed.
 Targets (issue 3): 10,000 dwellings ≤ 10 minutes and ≤ 2 GiB on this 2-core machine.
 With --anomalies, one anomaly run over every meter is timed too (it runs every 15 minutes).
 
-Run:  uv run python bench/analytics_nightly_db.py --dwellings 10000
+Run:  uv run python bench/analytics_nightly_db.py --dwellings 10000 [--name coopwatt_bench_1000_mine]
       --quick: a throwaway seed of 20 dwellings, a sample of 5 (seconds), dropped after.
 """
 
@@ -159,12 +159,13 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=200, help="dwellings for the one-by-one baseline")
     parser.add_argument("--anomalies", action="store_true", help="also time one anomaly run over every meter")
     parser.add_argument("--quick", action="store_true", help="a tiny throwaway seed, seconds: checks it still runs")
+    parser.add_argument("--name", help="seeded database name (default coopwatt_bench_<dwellings>)")
     args = parser.parse_args()
     if args.quick:
         with quick_seed(ADMIN_URL) as info:
             run(info, chunk=10, sample=5, anomalies=True)
     else:
-        run(ensure_seeded(ADMIN_URL, args.dwellings), args.chunk, args.sample, args.anomalies)
+        run(ensure_seeded(ADMIN_URL, args.dwellings, name=args.name), args.chunk, args.sample, args.anomalies)
 
 
 if __name__ == "__main__":

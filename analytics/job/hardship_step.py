@@ -32,19 +32,33 @@ def yearly_costs_eur(frame: pd.DataFrame, prices_eur_per_kwh: dict[str, float]) 
     return {int(k): float(v.sum()) for k, v in cost.groupby(frame["dwelling_id"]) if v.notna().all()}
 
 
+def first_day(today: date, settings: Settings) -> date:
+    """The first day the signal reads: the last window and the same days a year before."""
+    return today - timedelta(days=365 + settings_from(settings).window_days)
+
+
 def find_cases(conn: psycopg.Connection, dwellings: list[load.DwellingInfo], frame: pd.DataFrame,
                temperatures: dict[int, pd.Series], today: date, settings: Settings,
-               prices_eur_per_kwh: dict[str, float]) -> list[HardshipFlag]:
-    """The signals raised tonight over these dwellings."""
+               prices_eur_per_kwh: dict[str, float],
+               measured: dict[tuple[int, str], pd.Series] | None = None) -> list[HardshipFlag]:
+    """The signals raised tonight over these dwellings.
+
+    ``measured``: the heating kind's measured days per (dwelling, kind) since ``first_day``, when the
+    nightly's own read already holds them (``nightly_load.daily_use_and_measured``); read here otherwise.
+    """
     hs = settings_from(settings)
-    start = today - timedelta(days=365 + hs.window_days)
+    start = first_day(today, settings)
     costs = yearly_costs_eur(frame, prices_eur_per_kwh)
     rows = []
     size = settings.analytics_chunk_dwellings
     for offset in range(0, len(dwellings), size):
         chunk = dwellings[offset:offset + size]
-        daily = load.daily_use(conn, chunk, start, today, settings.timezone, settings.gas_kwh_per_m3, measured_only=True)
-        conn.commit()
+        if measured is not None:
+            daily = measured
+        else:
+            daily = load.daily_use(conn, chunk, start, today, settings.timezone, settings.gas_kwh_per_m3,
+                                   measured_only=True)
+            conn.commit()
         for info in chunk:
             kind = HEATING_KIND.get(info.heating_type or "")
             series = daily.get((info.dwelling_id, kind)) if kind else None

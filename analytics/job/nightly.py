@@ -109,6 +109,8 @@ class Accumulator:
         self.suggestions: list[Suggestion] = []
         self.processed: list[int] = []
         self.used_kwh_per_year: dict[tuple[int, str], float | None] = {}
+        # Each dwelling's heating energy on measured days, for the hardship step (read with the chunk's days).
+        self.heating_measured: dict[tuple[int, str], pd.Series] = {}
 
     def add(self, info: load.DwellingInfo, year: DwellingYear) -> None:
         """Keep one dwelling's figures (the chunk's frames are dropped after this)."""
@@ -176,7 +178,7 @@ def run_nightly(url: str, settings: Settings, now: datetime | None = None) -> Ni
             ("rankings", lambda: _rankings(conn, frame, periods, settings, summary)),
             ("suggestions", lambda: _suggestions(conn, frame, normals, acc, settings, summary)),
             ("savings", lambda: _savings(conn, temperatures, today, settings, summary)),
-            ("hardship", lambda: _hardship(conn, dwellings, frame, temperatures, today, settings, summary)),
+            ("hardship", lambda: _hardship(conn, dwellings, frame, temperatures, today, settings, summary, acc)),
             ("peer_days", lambda: _peer_days(conn, dwellings, today, settings, summary)),
         )
         for name, step in steps:
@@ -215,7 +217,12 @@ def _analyse_chunk(conn: psycopg.Connection, chunk: list[load.DwellingInfo], tod
     other_periods = tuple((p.start, p.end) for p in periods if p.kind not in _YEAR_KINDS)
     tz = settings.timezone
     ids = [d.dwelling_id for d in chunk]
-    daily = load.daily_use(conn, chunk, first_day, today, tz, settings.gas_kwh_per_m3)
+    daily, measured = load.daily_use_and_measured(conn, chunk, first_day, today, tz, settings.gas_kwh_per_m3,
+                                                  hardship_step.first_day(today, settings))
+    for info in chunk:
+        key = (info.dwelling_id, hardship_step.HEATING_KIND.get(info.heating_type or ""))
+        if key in measured:
+            acc.heating_measured[key] = measured[key]
     until = load.local_midnight(today, tz)
     hourly = load.hourly_electricity(conn, ids, until - timedelta(days=HOURLY_DAYS), until, tz)
     # Hourly °C over the same weeks: a home whose electricity heats has its standby measured on unheated hours.
@@ -395,9 +402,11 @@ def _savings(conn: psycopg.Connection, temperatures: dict[int, pd.Series], today
 
 
 def _hardship(conn: psycopg.Connection, dwellings: list[load.DwellingInfo], frame: pd.DataFrame,
-              temperatures: dict[int, pd.Series], today: date, settings: Settings, summary: NightlySummary) -> None:
+              temperatures: dict[int, pd.Series], today: date, settings: Settings, summary: NightlySummary,
+              acc: Accumulator) -> None:
     """Homes that may be in energy hardship, for the advisers' list (measured days only)."""
-    flags = hardship_step.find_cases(conn, dwellings, frame, temperatures, today, settings, prices_from(settings))
+    flags = hardship_step.find_cases(conn, dwellings, frame, temperatures, today, settings, prices_from(settings),
+                                     acc.heating_measured)
     summary.hardship_flags = hardship_step.write_cases(conn, summary.run_id, [d.dwelling_id for d in dwellings], flags)
 
 
