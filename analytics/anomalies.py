@@ -36,6 +36,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from analytics.frames import require_columns, require_datetime_index, typical_step
+from analytics.local_clock import LocalClock
 
 
 class AnomalyKind(StrEnum):
@@ -400,10 +401,9 @@ def detect_spikes(
     step_minutes = max(int(step / pd.Timedelta(minutes=1)), 1)
     per_day = max(1440 // step_minutes, 1)
     # Same time of day on neighbouring days is the reference: evening peaks are not spikes.
-    naive = index.tz_localize(None) if index.tz is not None else index
-    day_numbers = naive.normalize().to_numpy().astype("datetime64[D]").astype(np.int64)
-    day = day_numbers - day_numbers[0]
-    slot = np.minimum((index.hour.to_numpy() * 60 + index.minute.to_numpy()) // step_minutes, per_day - 1)
+    clock = LocalClock.of(index)
+    day = clock.day - clock.day[0]
+    slot = np.minimum(clock.minute // step_minutes, per_day - 1)
     grid = np.full((int(day[-1]) + 1, per_day), np.nan)
     grid[day, slot] = values
     window_days = max(int(round(thresholds.spike_window_days)), 3) | 1
