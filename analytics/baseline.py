@@ -206,9 +206,9 @@ def predict_daily_kwh(params: DailyModelParams, temperature_c: NDArray[np.float6
 
 def normalised_annual_kwh(params: DailyModelParams, normal_temperature_c: pd.Series) -> float:
     """Weather-normalised yearly use: the model's prediction summed over a normal year's daily °C."""
-    model = DailyBaselineModel.from_params(params)
-    weather = pd.DataFrame({"temperature_c": normal_temperature_c.to_numpy(dtype=float)})
-    return float(model.predict(weather)["predicted_kwh"].sum())
+    predicted = predict_daily_kwh(params, normal_temperature_c.to_numpy(dtype=float))
+    # As Series.sum() adds them (unknown days count 0), without building the prediction's frame.
+    return float(np.where(np.isnan(predicted), 0.0, predicted).sum())
 
 
 def fit_daily_arrays(energy_kwh: NDArray[np.float64], temperature_c: NDArray[np.float64], settings: BaselineSettings,

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from analytics.frames import NS_PER_UNIT
+
 NS_PER_MINUTE = 60 * 1_000_000_000
 NS_PER_DAY = 1440 * NS_PER_MINUTE
 _THURSDAY = 3  # 1970-01-01, day 0, was a Thursday (Monday = 0, as pandas counts)
@@ -31,7 +33,7 @@ class LocalClock:
     def of(cls, index: pd.DatetimeIndex) -> LocalClock:
         """The local wall clock of a DatetimeIndex (a naive one is read as local already)."""
         naive = index.tz_localize(None) if index.tz is not None else index
-        day, rest = np.divmod(naive.as_unit("ns").asi8, NS_PER_DAY)
+        day, rest = np.divmod(naive.asi8 * NS_PER_UNIT[naive.unit], NS_PER_DAY)
         return cls(day, rest // NS_PER_MINUTE)
 
     @property
