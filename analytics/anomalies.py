@@ -36,6 +36,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from analytics.frames import require_columns, require_datetime_index, typical_step
+from analytics.local_clock import LocalClock
+from analytics.rolling_median import centred_rolling_median, centred_rolling_median_at
 
 
 class AnomalyKind(StrEnum):
@@ -400,18 +402,14 @@ def detect_spikes(
     step_minutes = max(int(step / pd.Timedelta(minutes=1)), 1)
     per_day = max(1440 // step_minutes, 1)
     # Same time of day on neighbouring days is the reference: evening peaks are not spikes.
-    naive = index.tz_localize(None) if index.tz is not None else index
-    day_numbers = naive.normalize().to_numpy().astype("datetime64[D]").astype(np.int64)
-    day = day_numbers - day_numbers[0]
-    slot = np.minimum((index.hour.to_numpy() * 60 + index.minute.to_numpy()) // step_minutes, per_day - 1)
+    clock = LocalClock.of(index)
+    day = clock.day - clock.day[0]
+    slot = np.minimum(clock.minute // step_minutes, per_day - 1)
     grid = np.full((int(day[-1]) + 1, per_day), np.nan)
     grid[day, slot] = values
     window_days = max(int(round(thresholds.spike_window_days)), 3) | 1
-    level_grid = pd.DataFrame(grid).rolling(window_days, center=True, min_periods=window_days // 2 + 1).median()
-    level = level_grid.to_numpy()[day, slot]
-    deviation = pd.Series(np.abs(values - level))
-    spread = deviation.rolling(window_days * per_day, center=True, min_periods=per_day).median().to_numpy() * 1.4826
-    scale = np.maximum(np.nan_to_num(spread, nan=0.0), thresholds.spike_min_scale_kwh)
+    level_grid = centred_rolling_median(grid, window_days, window_days // 2 + 1)
+    level = level_grid[day, slot]
     # The two intervals each side (the interval itself left out), NaN beyond the ends.
     padded = np.concatenate((np.full(2, np.nan), values, np.full(2, np.nan)))
     n = len(values)
@@ -419,11 +417,18 @@ def detect_spikes(
     nearest = np.fmax(np.fmax(padded[0:n], padded[1:n + 1]), np.fmax(padded[3:n + 3], padded[4:n + 4]))
     nearby = np.nan_to_num(nearest, nan=0.0)
     with np.errstate(invalid="ignore"):
-        flagged = (
-            (values > level + thresholds.spike_robust_z * scale)
-            & (values > thresholds.spike_min_ratio * np.maximum(level, thresholds.spike_min_scale_kwh))
+        candidate = (
+            (values > thresholds.spike_min_ratio * np.maximum(level, thresholds.spike_min_scale_kwh))
             & (values > thresholds.spike_min_neighbour_ratio * np.maximum(nearby, thresholds.spike_min_scale_kwh))
         )
+    # The robust spread (the week's median absolute deviation) is read only where the two ratios already hold:
+    # the rolling median of a year, for the few intervals that can be spikes.
+    at = np.flatnonzero(candidate)
+    spread = np.full(n, np.nan)
+    spread[at] = centred_rolling_median_at(np.abs(values - level), window_days * per_day, per_day, at) * 1.4826
+    scale = np.maximum(np.nan_to_num(spread, nan=0.0), thresholds.spike_min_scale_kwh)
+    with np.errstate(invalid="ignore"):
+        flagged = candidate & (values > level + thresholds.spike_robust_z * scale)
     found = []
     for first, last in _runs(flagged):
         peak = float(values[first:last + 1].max())

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from analytics.anomalies import Anomaly, AnomalyKind, AnomalyThresholds, Severity, _step
 from analytics.frames import require_columns, require_datetime_index
+from analytics.local_clock import LocalClock, local_midnights
 
 
 def night_base_load_w(intervals: pd.DataFrame, thresholds: AnomalyThresholds = AnomalyThresholds()) -> pd.Series:
@@ -26,13 +27,18 @@ def night_base_load_w(intervals: pd.DataFrame, thresholds: AnomalyThresholds = A
     energy = intervals["energy_kwh"].to_numpy(dtype=float)
     if "weather_kwh" in intervals.columns:
         energy = energy - np.nan_to_num(intervals["weather_kwh"].to_numpy(dtype=float))
-    hours = index.hour.to_numpy()
+    clock = LocalClock.of(index)
+    hours = clock.hour
     night = (hours >= thresholds.night_start_hour) & (hours < thresholds.night_end_hour) & np.isfinite(energy)
-    power_w = pd.Series(energy[night] * 1000.0 / step_h, index=index[night])
-    nights = power_w.index.normalize()
-    result = power_w.groupby(nights).min()
-    result.name = "base_load_w"
-    return result
+    power_w = energy[night] * 1000.0 / step_h
+    day = clock.day[night]
+    if len(day) == 0:
+        return pd.Series(power_w, index=index[night].normalize(), name="base_load_w")
+    # The index is sorted, so each night's intervals are consecutive: its minimum by np.minimum.reduceat, dated
+    # by its local midnight as DatetimeIndex.normalize() gives it (one localisation per night, not per interval).
+    first = np.flatnonzero(np.concatenate(([True], day[1:] != day[:-1])))
+    nights = local_midnights(day[first], index).rename(index.name)
+    return pd.Series(np.minimum.reduceat(power_w, first), index=nights, name="base_load_w")
 
 
 @dataclass(frozen=True)

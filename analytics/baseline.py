@@ -51,6 +51,7 @@ from numpy.typing import NDArray
 from analytics.degree_days import cooling_degree_days, heating_degree_days
 from analytics.errors import InsufficientDataError, NotFittedError
 from analytics.frames import require_columns, require_datetime_index, typical_step
+from analytics.local_clock import LocalClock
 from analytics.metrics import Guideline14Thresholds, assess_fit
 from analytics.model_selection import choose_model_type, cross_validate, fold_count
 from analytics.student_t import t_critical, t_two_sided_p
@@ -205,9 +206,9 @@ def predict_daily_kwh(params: DailyModelParams, temperature_c: NDArray[np.float6
 
 def normalised_annual_kwh(params: DailyModelParams, normal_temperature_c: pd.Series) -> float:
     """Weather-normalised yearly use: the model's prediction summed over a normal year's daily °C."""
-    model = DailyBaselineModel.from_params(params)
-    weather = pd.DataFrame({"temperature_c": normal_temperature_c.to_numpy(dtype=float)})
-    return float(model.predict(weather)["predicted_kwh"].sum())
+    predicted = predict_daily_kwh(params, normal_temperature_c.to_numpy(dtype=float))
+    # As Series.sum() adds them (unknown days count 0), without building the prediction's frame.
+    return float(np.where(np.isnan(predicted), 0.0, predicted).sum())
 
 
 def fit_daily_arrays(energy_kwh: NDArray[np.float64], temperature_c: NDArray[np.float64], settings: BaselineSettings,
@@ -383,7 +384,7 @@ class HourOfWeekProfile:
                 f"Un pas de {step} min ne divise pas une journée.", {"step_minutes": float(step)})])
         per_day = 1440 // step
         energy = intervals["energy_kwh"].to_numpy(dtype=float)
-        slot = _slot_of(index, step)
+        slot = _slot_of(LocalClock.of(index), step)
         ok = np.isfinite(energy) & (energy >= 0)
         sums = np.bincount(slot[ok], weights=energy[ok], minlength=7 * per_day).reshape(7, per_day)
         counts = np.bincount(slot[ok], minlength=7 * per_day).reshape(7, per_day)
@@ -410,12 +411,17 @@ class HourOfWeekProfile:
             return pd.DataFrame({"predicted_kwh": np.zeros(0)}, index=index.copy())
         step = int(round(typical_step(index) / pd.Timedelta(minutes=1))) if len(index) > 1 else self.step_minutes
         shares = self._shares_for_step(step)
-        slot = _slot_of(index, step)
+        clock = LocalClock.of(index)
+        slot = _slot_of(clock, step)
         per_day = 1440 // step
         interval_share = shares.reshape(-1)[slot % (7 * per_day)]
-        day_keys = _naive_days(index)
-        daily = pd.Series(daily_kwh.to_numpy(dtype=float), index=_naive_days(daily_kwh.index))
-        day_kwh = daily.reindex(day_keys).to_numpy()
+        # Each interval takes its local day's kWh (NaN for a day not given), matched on local calendar days.
+        days = pd.Index(LocalClock.of(pd.DatetimeIndex(daily_kwh.index)).day)
+        if not days.is_unique:
+            raise ValueError("cannot reindex on an axis with duplicate labels")
+        position = days.get_indexer(clock.day)
+        kwh = daily_kwh.to_numpy(dtype=float)
+        day_kwh = np.where(position >= 0, kwh[position], np.nan) if len(kwh) else np.full(len(position), np.nan)
         return pd.DataFrame({"predicted_kwh": day_kwh * interval_share}, index=index.copy())
 
     def _shares_for_step(self, step: int) -> NDArray[np.float64]:
@@ -440,19 +446,10 @@ def predict_interval_kwh(
     return profile.distribute(daily["predicted_kwh"], index)
 
 
-def _slot_of(index: pd.DatetimeIndex, step_minutes: int) -> NDArray[np.int64]:
+def _slot_of(clock: LocalClock, step_minutes: int) -> NDArray[np.int64]:
     """Weekday × time-of-day slot number of each timestamp (local wall clock)."""
-    minutes = index.hour.to_numpy() * 60 + index.minute.to_numpy()
     per_day = 1440 // step_minutes
-    return (index.day_of_week.to_numpy() * per_day + minutes // step_minutes).astype(np.int64)
-
-
-def _naive_days(index: pd.Index) -> pd.DatetimeIndex:
-    """Local calendar day of each timestamp, as naive midnight, to match days across time zones' labels."""
-    dt = pd.DatetimeIndex(index)
-    if dt.tz is not None:
-        dt = dt.tz_localize(None)
-    return dt.normalize().as_unit("ns")
+    return (clock.day_of_week * per_day + clock.minute // step_minutes).astype(np.int64)
 
 
 def _profile_reason(observations: int) -> Reason:

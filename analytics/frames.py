@@ -14,6 +14,8 @@ import pandas as pd
 
 from analytics.errors import FrameContractError
 
+NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}  # a DatetimeIndex's unit in ns
+
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], frame_name: str) -> None:
     """Raise FrameContractError when ``frame`` lacks any of ``columns``."""
@@ -38,6 +40,10 @@ def typical_step(index: pd.DatetimeIndex) -> pd.Timedelta | None:
     """Median spacing of a time index (None with fewer than two timestamps)."""
     if len(index) < 2:
         return None
-    # Integer nanoseconds: a tz-aware index's to_numpy() would build one Timestamp object per row.
-    nanoseconds = np.diff(index.as_unit("ns").asi8)
-    return pd.Timedelta(int(np.median(nanoseconds)), unit="ns")
+    # Integer nanoseconds: a tz-aware index's to_numpy() would build one Timestamp object per row (and
+    # as_unit("ns") a new index each call): the index's own integers, scaled exactly.
+    nanoseconds = np.diff(index.asi8) * NS_PER_UNIT[index.unit]
+    shortest, longest = nanoseconds.min(), nanoseconds.max()
+    # A regular index (the usual case) has its one spacing as median: the same float np.median returns.
+    median = float(shortest) if shortest == longest else np.median(nanoseconds)
+    return pd.Timedelta(int(median), unit="ns")

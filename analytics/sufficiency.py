@@ -24,6 +24,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from analytics.frames import require_columns, require_datetime_index
+from analytics.local_clock import LocalClock
 from analytics.wording import fr_number
 
 DAILY_COLUMNS = ("energy_kwh", "temperature_c")
@@ -112,8 +113,7 @@ def check_daily_data(daily: pd.DataFrame, thresholds: SufficiencyThresholds = Su
 
 def _day_numbers(index: pd.DatetimeIndex) -> NDArray[np.int64]:
     """Whole days since the epoch of each row's local calendar day."""
-    naive = index.tz_localize(None) if index.tz is not None else index
-    return (naive.normalize().to_numpy().astype("datetime64[D]").astype(np.int64))
+    return LocalClock.of(index).day
 
 
 def _check_span(span_days: int, t: SufficiencyThresholds) -> list[Reason]:

@@ -140,9 +140,11 @@ class Pipeline:
         anomalies += detect_base_load_rise(intervals, number, number)
         anomalies += detect_spikes(intervals, number, number)
         energy = intervals["energy_kwh"]
+        # Stands in for the job's SQL sums by local hour (nightly_load.hour_of_day_electricity): each once.
         by_hour = energy.groupby(energy.index.hour)
-        use = HourOfDayUse(tuple(float(by_hour.sum().get(h, 0.0)) for h in range(24)),
-                           tuple(int(by_hour.count().get(h, 0)) for h in range(24)))
+        sums, counts = by_hour.sum(), by_hour.count()
+        use = HourOfDayUse(tuple(float(sums.get(h, 0.0)) for h in range(24)),
+                           tuple(int(counts.get(h, 0)) for h in range(24)))
         suggestions = [suggest_offpeak_tariff(number, use, None, self.grid)]
         if water is not None:
             leaks = detect_water_leak(pd.DataFrame({"volume_m3": water}), number, number)

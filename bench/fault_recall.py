@@ -1,7 +1,7 @@
 """Recall and dating of injected faults, and false alarms, over several simulated years (beyond the test's one).
 
 Usage: python bench/fault_recall.py [--seeds 41 42 43] [--dwellings 120] [--per-kind 20] [--unheated-min-days N]
-                                    [--unheated-reference-quantile Q] [--quick]
+                                    [--unheated-reference-quantile Q] [--records FILE] [--quick]
        --quick: one seed of 40 homes, 2 faults of each kind (seconds; checks the script runs, not the recall)
 
 Each seed simulates a year of 30-minute readings for ``--dwellings`` homes, ``--per-kind`` faults of each
@@ -10,7 +10,9 @@ would load (tests/analytics_year_support.py). Prints, per kind (base-load jumps 
 faults are found, how many are dated within one reporting period, the dating errors' range, and the alarms
 on meters without a fault (``--per-kind 0``: fault-free years, false alarms only). ``--unheated-min-days``
 and ``--unheated-reference-quantile`` try another number of unheated days, or another quantile of the usual
-days to judge them against, for a base-load rise in electrically heated homes. The above-baseline detector
+days to judge them against, for a base-load rise in electrically heated homes. ``--records FILE`` writes every
+anomaly found (seed, meter, kind, severity, start, end, ongoing and every evidence value at full precision), one
+a line: ``diff`` two such files to show a change leaves what the detectors find untouched. The above-baseline detector
 needs a baseline fitted on a year before: its false alarms over a fault-free year are bench/above_baseline_alarms.py.
 """
 
@@ -20,9 +22,11 @@ import argparse
 import dataclasses
 from collections import defaultdict
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 
+from analytics.anomalies import Anomaly
 from analytics.job.run import ELECTRIC_HEATING, thresholds_from
 from coopwatt.settings import Settings
 from coopwatt.simulator.faults import plan_faults
@@ -41,6 +45,7 @@ def main() -> None:
     parser.add_argument("--per-kind", type=int, default=20)
     parser.add_argument("--unheated-min-days", type=int, default=None)
     parser.add_argument("--unheated-reference-quantile", type=float, default=None)
+    parser.add_argument("--records", type=Path, default=None, help="write every anomaly found to this file")
     parser.add_argument("--quick", action="store_true", help="tiny scale, seconds: checks the script still runs")
     args = parser.parse_args()
     if args.quick:
@@ -55,6 +60,7 @@ def main() -> None:
     false_alarms: list[str] = []
     other_kinds: list[str] = []
     electric_homes = 0
+    records: list[str] = []
     for seed in args.seeds:
         residences = make_residences(args.dwellings, seed=seed)
         heating = {(d.residence_code, d.code): d.heating_type for r in residences for d in r.dwellings}
@@ -62,6 +68,7 @@ def main() -> None:
         faults = plan_faults(residences, START, END, seed, per_kind=args.per_kind)
         results = list(detect_simulated(residences, START, END, seed=seed, settings=settings,
                                         thresholds=thresholds, faults=faults))
+        records += [_record(seed, r.meter.source, a) for r in results for a in r.anomalies]
         matches, alarms = match_faults(results, faults)
         false_alarms += [a.kind.value for a in alarms]
         other_kinds += [a.kind.value for _, a in other_kind_alarms(results, faults)]
@@ -87,6 +94,15 @@ def main() -> None:
     print(f"alarms on meters without a fault: {len(false_alarms)} {by_kind}")
     by_kind = {kind: int(count) for kind, count in pd.Series(other_kinds, dtype=object).value_counts().items()}
     print(f"alarms on faulty meters of a kind no fault there explains: {len(other_kinds)} {by_kind}")
+    if args.records is not None:
+        args.records.write_text("".join(line + "\n" for line in records), encoding="utf-8")
+
+
+def _record(seed: int, source: str, anomaly: Anomaly) -> str:
+    """One anomaly as one line, every float in full (repr) precision."""
+    evidence = " ".join(f"{key}={value!r}" for key, value in sorted(anomaly.evidence.items()))
+    return (f"{seed} {source} {anomaly.kind.value} {anomaly.severity.value} {anomaly.start.isoformat()} "
+            f"{anomaly.end.isoformat()} ongoing={anomaly.ongoing} {evidence}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ QUICK: dict[str, tuple[str, ...]] = {
         rf"^ *electricity: home-years with an alarm [0-9]+/[1-9][0-9]* \(95% upper bound {NUMBER}\), alarms [0-9]+ ",
         rf"^ *gas: home-years with an alarm [0-9]+/[1-9][0-9]* \(95% upper bound {NUMBER}\), alarms [0-9]+ ",
     ),
+    "analytics_instructions.py": (rf"^this / baseline per dwelling: {NUMBER} \(CPU ms",),
     "analytics_nightly.py": (
         rf"^nightly vs target 600 s: {NUMBER}",
         rf"^baseline \(naive loop over [1-9][0-9]* dwellings\).* ratio {NUMBER}×\)$",
