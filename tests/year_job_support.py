@@ -68,8 +68,14 @@ def run_year(settings: Settings, residences: Sequence[Residence], start: datetim
         registered = register_residences(conn, residences, installed_at=start - timedelta(days=1))
         conn.commit()
         stored = backfill_to_db(conn, residences, registered, start, end, seed=seed, faults=faults)
+        # What autovacuum does after a backfill, before the job runs: without statistics the planner takes a
+        # year of readings for a few thousand rows and one full run's reading times spill a hash for minutes.
+        conn.execute("ANALYZE reading")
+        conn.commit()
     lap("readings")
     derive_and_refresh(url, settings)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")  # likewise the year of hourly consumption and rollups just written
     lap("derive and rollups")
     nightly = nightly_ok(url, settings, now=end + timedelta(hours=3))
     lap("nightly")
