@@ -50,12 +50,12 @@ def test_fault_free_dwellings_raise_no_alert_in_a_year(settings: Settings):
     alarms = [(a.source, a.kind, str(a.start), a.evidence) for a in year.alarms]
     print(f"seconds per step: {year.seconds}; {year.readings} readings")
     print(f"false alarms: {len(alarms)} over {len(year.meters)} meters of {DWELLINGS} dwellings × 1 year: {alarms}")
-    assert BARS["path"] == "job"  # the bar was derived on this path, above-baseline included
-    assert len(year.meters) == BARS["false_alarms"]["test_meters"]  # and for this many meters
     # Above-baseline judged every home: each one's electricity (and gas) baseline fitted and stored.
     assert year.baselines["electricity"] == DWELLINGS
     assert year.baselines["gas"] == _heating_homes(residences, "gas")
     assert year.anomalies.meters_processed == len(year.meters)
+    assert BARS["path"] == "job"  # the bar was derived on this path, above-baseline included
+    assert len(year.meters) == BARS["false_alarms"]["test_meters"]  # and for this many meters
     assert len(alarms) <= BARS["false_alarms"]["bar"], (BARS["false_alarms"], alarms)
 
 
@@ -82,9 +82,6 @@ def test_injected_faults_are_found_with_kind_meter_and_start(settings: Settings)
           f"reporting period; by kind found {dict(found)}, within one period {dict(within)}; "
           f"false alarms on fault-free meters {len(false_alarms)}: {false_alarms}")
     assert year.baselines["electricity"] == DWELLINGS
-    clean = [source for source in year.meters if source not in {f.meter_source for f in faults}]
-    assert len(clean) == BARS["false_alarms"]["fault_year_clean_meters"]
-    assert len(false_alarms) <= BARS["false_alarms"]["fault_year_bar"], (BARS["false_alarms"], false_alarms)
     # Nor does a fault raise alarms of another kind on its meter (a silence's spread hours read as a leak).
     assert other_kind_alarms(year.alarms, faults) == []
     assert {f.kind for f in faults} == set(BARS["within_one_period"]) and BARS["per_kind"] == 10
@@ -102,3 +99,7 @@ def test_injected_faults_are_found_with_kind_meter_and_start(settings: Settings)
     assert all(m.anomaly is not None and m.error <= timedelta(0) for m in jumps), jumps
     electric = [m for m in jumps if heating[(m.fault.residence_code, m.fault.dwelling_code)] in ELECTRIC_HEATING]
     assert len(electric) >= 2  # the seed puts jumps in electrically heated homes: they are found too
+    # Alarms on the meters without a fault: within the bar derived for that many meters.
+    clean = [source for source in year.meters if source not in {f.meter_source for f in faults}]
+    assert len(clean) == BARS["false_alarms"]["fault_year_clean_meters"]
+    assert len(false_alarms) <= BARS["false_alarms"]["fault_year_bar"], (BARS["false_alarms"], false_alarms)
