@@ -33,9 +33,14 @@ START = datetime(2025, 1, 1, tzinfo=UTC)
 END = datetime(2026, 1, 1, tzinfo=UTC)
 PERIOD = pd.Timedelta(seconds=STEP_S)
 DWELLINGS = 60
-BARS = json.loads((Path(__file__).parent / "data" / "recall_bars.json").read_text())
+BARS_FILE = Path(__file__).parent / "data" / "recall_bars.json"
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
+
+def _bars() -> dict:
+    """The derived bars, read when judged (bench/recall_bars.py --write may rewrite them during a long run)."""
+    return json.loads(BARS_FILE.read_text())
 
 
 def _heating_homes(residences: list, kind: str) -> int:
@@ -54,9 +59,10 @@ def test_fault_free_dwellings_raise_no_alert_in_a_year(settings: Settings):
     assert year.baselines["electricity"] == DWELLINGS
     assert year.baselines["gas"] == _heating_homes(residences, "gas")
     assert year.anomalies.meters_processed == len(year.meters)
-    assert BARS["path"] == "job"  # the bar was derived on this path, above-baseline included
-    assert len(year.meters) == BARS["false_alarms"]["test_meters"]  # and for this many meters
-    assert len(alarms) <= BARS["false_alarms"]["bar"], (BARS["false_alarms"], alarms)
+    bars = _bars()
+    assert bars["path"] == "job"  # the bar was derived on this path, above-baseline included
+    assert len(year.meters) == bars["false_alarms"]["test_meters"]  # and for this many meters
+    assert len(alarms) <= bars["false_alarms"]["bar"], (bars["false_alarms"], alarms)
 
 
 def test_injected_faults_are_found_with_kind_meter_and_start(settings: Settings):
@@ -84,8 +90,10 @@ def test_injected_faults_are_found_with_kind_meter_and_start(settings: Settings)
     assert year.baselines["electricity"] == DWELLINGS
     # Nor does a fault raise alarms of another kind on its meter (a silence's spread hours read as a leak).
     assert other_kind_alarms(year.alarms, faults) == []
-    assert {f.kind for f in faults} == set(BARS["within_one_period"]) and BARS["per_kind"] == 10
-    for kind, bar in BARS["within_one_period"].items():
+    bars = _bars()
+    assert bars["path"] == "job" and {f.kind for f in faults} == set(bars["within_one_period"])
+    assert bars["per_kind"] == 10
+    for kind, bar in bars["within_one_period"].items():
         assert within[kind] >= bar["bar"], (kind, within[kind], bar)
     # Leaks: always found, never dated after they began; the household's own use just before a leak, above the
     # leak's rate in every period, is indistinguishable from it, so some are dated to that use (a few hours early).
@@ -101,5 +109,5 @@ def test_injected_faults_are_found_with_kind_meter_and_start(settings: Settings)
     assert len(electric) >= 2  # the seed puts jumps in electrically heated homes: they are found too
     # Alarms on the meters without a fault: within the bar derived for that many meters.
     clean = [source for source in year.meters if source not in {f.meter_source for f in faults}]
-    assert len(clean) == BARS["false_alarms"]["fault_year_clean_meters"]
-    assert len(false_alarms) <= BARS["false_alarms"]["fault_year_bar"], (BARS["false_alarms"], false_alarms)
+    assert len(clean) == bars["false_alarms"]["fault_year_clean_meters"]
+    assert len(false_alarms) <= bars["false_alarms"]["fault_year_bar"], (bars["false_alarms"], false_alarms)
