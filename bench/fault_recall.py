@@ -31,7 +31,7 @@ from analytics.job.run import ELECTRIC_HEATING, thresholds_from
 from coopwatt.settings import Settings
 from coopwatt.simulator.faults import plan_faults
 from coopwatt.simulator.residence import make_residences
-from tests.analytics_year_support import STEP_S, detect_simulated, match_faults, other_kind_alarms
+from tests.analytics_year_support import STEP_S, alarms_of, detect_simulated, match_faults, other_kind_alarms
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 END = datetime(2026, 1, 1, tzinfo=UTC)
@@ -69,9 +69,10 @@ def main() -> None:
         results = list(detect_simulated(residences, START, END, seed=seed, settings=settings,
                                         thresholds=thresholds, faults=faults))
         records += [_record(seed, r.meter.source, a) for r in results for a in r.anomalies]
-        matches, alarms = match_faults(results, faults)
-        false_alarms += [a.kind.value for a in alarms]
-        other_kinds += [a.kind.value for _, a in other_kind_alarms(results, faults)]
+        found = alarms_of(results)
+        matches, alarms = match_faults(found, faults)
+        false_alarms += [a.kind for a in alarms]
+        other_kinds += [a.kind for a in other_kind_alarms(found, faults)]
         for m in matches:
             kind = m.fault.kind
             if kind == "base_load_jump":

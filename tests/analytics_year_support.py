@@ -98,11 +98,27 @@ FAULT_TO_ANOMALY = {"base_load_jump": "base_load_rise"}
 
 
 @dataclass(frozen=True)
+class Alarm:
+    """One anomaly on one meter, found in memory or stored by the job as an alert: what matching needs."""
+
+    source: str
+    kind: str
+    start: pd.Timestamp
+    evidence: dict[str, float]
+
+
+def alarms_of(results: Sequence[MeterResult]) -> list[Alarm]:
+    """The in-memory results' anomalies as alarms."""
+    return [Alarm(r.meter.source, a.kind.value, pd.Timestamp(a.start), dict(a.evidence))
+            for r in results for a in r.anomalies]
+
+
+@dataclass(frozen=True)
 class Match:
-    """One injected fault and the closest anomaly of its kind on its meter (None: missed)."""
+    """One injected fault and the closest alarm of its kind on its meter (None: missed)."""
 
     fault: Fault
-    anomaly: Anomaly | None
+    anomaly: Alarm | None
 
     @property
     def error(self) -> pd.Timedelta | None:
@@ -110,24 +126,21 @@ class Match:
         return None if self.anomaly is None else self.anomaly.start - pd.Timestamp(self.fault.start)
 
 
-def match_faults(results: Sequence[MeterResult], faults: Sequence[Fault]) -> tuple[list[Match], list[Anomaly]]:
-    """Each fault's closest same-kind anomaly on its meter, and every anomaly on a meter without a fault."""
-    by_source = {r.meter.source: r for r in results}
+def match_faults(alarms: Sequence[Alarm], faults: Sequence[Fault]) -> tuple[list[Match], list[Alarm]]:
+    """Each fault's closest same-kind alarm on its meter, and every alarm on a meter without a fault."""
     faulty = {f.meter_source for f in faults}
     matches = []
     for fault in faults:
         kind = FAULT_TO_ANOMALY.get(fault.kind, fault.kind)
-        found = [a for a in by_source[fault.meter_source].anomalies if a.kind.value == kind]
+        found = [a for a in alarms if a.source == fault.meter_source and a.kind == kind]
         start = pd.Timestamp(fault.start)
         matches.append(Match(fault, min(found, key=lambda a: abs(a.start - start)) if found else None))
-    false_alarms = [a for r in results if r.meter.source not in faulty for a in r.anomalies]
-    return matches, false_alarms
+    return matches, [a for a in alarms if a.source not in faulty]
 
 
-def other_kind_alarms(results: Sequence[MeterResult], faults: Sequence[Fault]) -> list[tuple[str, Anomaly]]:
-    """Anomalies on a faulty meter of a kind none of its faults explains (a silence read as a leak, say)."""
+def other_kind_alarms(alarms: Sequence[Alarm], faults: Sequence[Fault]) -> list[Alarm]:
+    """Alarms on a faulty meter of a kind none of its faults explains (a silence read as a leak, say)."""
     kinds: dict[str, set[str]] = {}
     for fault in faults:
         kinds.setdefault(fault.meter_source, set()).add(FAULT_TO_ANOMALY.get(fault.kind, fault.kind))
-    return [(r.meter.source, a) for r in results if r.meter.source in kinds
-            for a in r.anomalies if a.kind.value not in kinds[r.meter.source]]
+    return [a for a in alarms if a.source in kinds and a.kind not in kinds[a.source]]
