@@ -21,11 +21,16 @@ Privacy rules, and why
 * Published figures never change for a window: a group whose members differ from those it was
   published with for the same window (or that takes homes from another group published for it)
   is withheld (``membership_changed``), as the comparisons do.
+* The windows slide one day a night and overlap almost wholly, so two nights' means of one group
+  whose members differ by one home give that home's day away (n·mean − (n−1)·mean'). A group is
+  therefore withheld (``membership_changed``) while any publication of it over an overlapping window
+  had members that differ from tonight's by fewer than k homes; it is published again once its
+  members are back, or differ by k or more, or the windows no longer overlap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,8 +61,13 @@ class PeerDay:
 
 
 def peer_day_profiles(homes: pd.DataFrame, settings: ComparisonSettings = ComparisonSettings(),
-                      published_before: Mapping[str, frozenset[int]] | None = None) -> list[PeerDay]:
-    """Each group's mean use per hour of the day, published only for k or more homes with an unchanged membership."""
+                      published_before: Mapping[str, frozenset[int]] | None = None,
+                      overlapping: Mapping[str, Collection[frozenset[int]]] | None = None) -> list[PeerDay]:
+    """Each group's mean use per hour of the day, published only for k or more homes with an unchanged membership.
+
+    ``published_before``: the members of each group already published for this window; ``overlapping``: the
+    members each group was published with for the other windows that overlap this one.
+    """
     require_columns(homes, ("dwelling_id", "residence_id", "district", "floor_area_m2", "heating_type",
                             "mean_by_hour"), "homes")
     if homes.empty:
@@ -77,6 +87,8 @@ def peer_day_profiles(homes: pd.DataFrame, settings: ComparisonSettings = Compar
         elif (key in previous and previous[key] != members) or any(
                 previous[previous_group_of[m]] != members for m in members if m in previous_group_of):
             reason = "membership_changed"
+        elif _isolates_fewer_than_k(members, (overlapping or {}).get(str(key), ()), settings.min_group_size):
+            reason = "membership_changed"
         if reason is not None:
             out.append(PeerDay(str(key), len(rows), False, reason, None, members))
             continue
@@ -84,3 +96,9 @@ def peer_day_profiles(homes: pd.DataFrame, settings: ComparisonSettings = Compar
         out.append(PeerDay(str(key), len(rows), True, None,
                            tuple(round(float(v), PROFILE_DIGITS) for v in mean), members))
     return sorted(out, key=lambda p: p.key)
+
+
+def _isolates_fewer_than_k(members: frozenset[int], others: Collection[frozenset[int]], k: int) -> bool:
+    """Whether an overlapping window's publication differs from these members by 1 to k − 1 homes (a difference
+    of the two means would show those homes' use)."""
+    return any(0 < len(members ^ other) < k for other in others)

@@ -22,16 +22,18 @@ class PeerDayRow:
 
 
 def peer_day_of(conn: psycopg.Connection, dwelling_id: int, kind: str) -> PeerDayRow | None:
-    """The latest typical day of this home's group of similar homes for the kind, if the home is in one."""
+    """The latest night's typical day of this home's group of similar homes for the kind, if the home is in one."""
     row = conn.execute(
         """
         SELECT p.group_key, p.period_start, p.period_end, p.published, p.withheld_reason, p.member_count,
                p.mean_by_hour
         FROM peer_day_member m JOIN peer_day_profile p USING (group_key, energy_kind, period_start, period_end)
         WHERE m.dwelling_id = %s AND m.energy_kind = %s
-        ORDER BY p.period_end DESC, p.published DESC LIMIT 1
+          -- The latest night's window only: earlier published windows are kept by the job for its own check.
+          AND p.period_end = (SELECT max(period_end) FROM peer_day_profile WHERE energy_kind = %s)
+        ORDER BY p.published DESC LIMIT 1
         """,
-        (dwelling_id, kind),
+        (dwelling_id, kind, kind),
     ).fetchone()
     if row is None:
         return None

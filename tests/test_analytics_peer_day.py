@@ -62,3 +62,24 @@ def test_a_group_published_for_the_window_is_withheld_when_its_members_would_cha
     assert [(g.published, g.withheld_reason) for g in again] == [(False, "membership_changed")]
     # Unchanged members: published again (the job keeps the first figures as they were shown).
     assert peer_day_profiles(_homes([(i, 1, 1.0) for i in range(1, 7)]), settings, before)[0].published
+
+
+def test_a_group_whose_members_differ_by_fewer_than_k_from_an_overlapping_window_is_withheld() -> None:
+    settings = ComparisonSettings(min_group_size=5)
+    yesterday = [frozenset(range(1, 7))]  # published over yesterday's window, which overlaps tonight's
+    key = "residence:1|55-75|electric"
+    # One home gone since: tonight's mean over five and yesterday's over six, nearly the same days, give its day.
+    tonight = peer_day_profiles(_homes([(i, 1, 1.0) for i in range(1, 6)]), settings, None, {key: yesterday})
+    assert [(g.published, g.withheld_reason, g.mean_by_hour) for g in tonight] == [(False, "membership_changed", None)]
+    # One home more: the same.
+    more = peer_day_profiles(_homes([(i, 1, 1.0) for i in range(1, 8)]), settings, None, {key: yesterday})
+    assert [(g.published, g.withheld_reason) for g in more] == [(False, "membership_changed")]
+    # The same members, or k homes changed (a difference of the means mixes k homes), or no overlapping window left:
+    # published.
+    for homes, overlapping in (([(i, 1, 1.0) for i in range(1, 7)], {key: yesterday}),
+                               ([(i, 1, 1.0) for i in range(1, 12)], {key: yesterday}),
+                               ([(i, 1, 1.0) for i in range(1, 6)], {})):
+        assert peer_day_profiles(_homes(homes), settings, None, overlapping)[0].published
+    # Another group's earlier publication does not hold this one back.
+    assert peer_day_profiles(_homes([(i, 1, 1.0) for i in range(1, 6)]), settings, None,
+                             {"residence:2|55-75|electric": yesterday})[0].published

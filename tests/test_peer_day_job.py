@@ -76,10 +76,33 @@ def test_groups_of_k_homes_get_their_true_mean_per_hour_and_smaller_ones_only_a_
     # district's pool with R2's four, which makes eight.
     nightly_ok(settings.database_url, settings, now=NOW + timedelta(days=1))
     with psycopg.connect(settings.database_url) as conn:
-        rows = conn.execute("SELECT DISTINCT period_start, period_end FROM peer_day_profile").fetchall()
-        assert rows == [window(TODAY + timedelta(days=1))]
+        rows = conn.execute("SELECT DISTINCT period_start, period_end, published FROM peer_day_profile"
+                            " ORDER BY 1").fetchall()
+        # Last night's published window is kept while it overlaps tonight's (the check against differencing),
+        # its withheld rows are not; households read tonight's window only.
+        assert rows == [(*window(TODAY), True), (*window(TODAY + timedelta(days=1)), True)]
         assert peer_day_of(conn, ids["A4"], "electricity") is None
         after = peer_day_of(conn, ids["A2"], "electricity")
         assert after is not None and after.published and after.member_count == 8
         assert after.group_key == "district:Bacalan|55-75|electric"
         assert rounded_as_shown(list(after.mean_by_hour or ()), true_mean(R1[:4] + R2))
+
+
+def test_one_home_leaving_between_two_nights_withholds_the_group_while_the_windows_overlap(settings: Settings) -> None:
+    six = [PeerHome(f"C{i}", "R1", 1.0 + 0.2 * i) for i in range(6)]
+    coop = write_peer_homes(settings, six, TODAY)
+    nightly_ok(settings.database_url, settings, now=NOW)
+    ids = coop.dwelling_ids
+    with psycopg.connect(settings.database_url) as conn:
+        first = peer_day_of(conn, ids["C0"], "electricity")
+        assert first is not None and first.published and first.member_count == 6
+        withdraw(conn, ids["C5"], COMPARISONS, by="household")
+        conn.commit()
+    # The next night: five homes, still k, but last night's mean over six covers 55 of the same 56 days, so
+    # 6 × last night's mean − 5 × tonight's would give C5's day. Withheld, and the card says why.
+    nightly_ok(settings.database_url, settings, now=NOW + timedelta(days=1))
+    with psycopg.connect(settings.database_url) as conn:
+        tonight = peer_day_of(conn, ids["C0"], "electricity")
+        assert tonight is not None and (tonight.period_start, tonight.period_end) == window(TODAY + timedelta(days=1))
+        assert (tonight.published, tonight.withheld_reason, tonight.mean_by_hour) == (False, "membership_changed", None)
+        assert peer_day_of(conn, ids["C5"], "electricity") is None

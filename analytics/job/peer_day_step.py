@@ -68,6 +68,21 @@ def published_members(conn: psycopg.Connection, kind: str, period: tuple[date, d
     return {key: frozenset(members) for key, members in rows}
 
 
+def overlapping_members(conn: psycopg.Connection, kind: str,
+                        period: tuple[date, date]) -> dict[str, list[frozenset[int]]]:
+    """Members each group was published with for the other windows that overlap this one (kept for this check)."""
+    rows = conn.execute(
+        """SELECT p.group_key, p.period_start, array_agg(m.dwelling_id)
+             FROM peer_day_profile p JOIN peer_day_member m USING (group_key, energy_kind, period_start, period_end)
+            WHERE p.published AND p.energy_kind = %s AND p.period_end > %s
+              AND (p.period_start, p.period_end) <> (%s, %s)
+            GROUP BY p.group_key, p.period_start, p.period_end""", (kind, period[0], *period)).fetchall()
+    found: dict[str, list[frozenset[int]]] = {}
+    for key, _, members in rows:
+        found.setdefault(key, []).append(frozenset(members))
+    return found
+
+
 def write(conn: psycopg.Connection, kind: str, period: tuple[date, date], days: list[PeerDay],
           frozen: set[str]) -> tuple[int, int]:
     """Store one kind's groups and members for the window, leaving groups already published untouched."""
@@ -90,7 +105,10 @@ def write(conn: psycopg.Connection, kind: str, period: tuple[date, date], days: 
 
 def run(conn: psycopg.Connection, dwellings: list[load.DwellingInfo], today: date, tz: str, gas_kwh_per_m3: float,
         settings: ComparisonSettings) -> tuple[int, int]:
-    """Tonight's typical days of similar homes per kind; earlier windows' rows go. (published, withheld)"""
+    """Tonight's typical days of similar homes per kind; earlier windows' rows go once they no longer overlap.
+
+    Returns (published, withheld).
+    """
     period = window(today)
     consenting = dwellings_consenting(conn, COMPARISONS)
     homes = [d for d in dwellings if d.dwelling_id in consenting and d.floor_area_m2 and d.floor_area_m2 > 0]
@@ -105,8 +123,12 @@ def run(conn: psycopg.Connection, dwellings: list[load.DwellingInfo], today: dat
         frame = pd.DataFrame(rows)
         frame = frame[[bool(np.isfinite(p).all()) for p in frame["mean_by_hour"]]].reset_index(drop=True)
         before = published_members(conn, kind, period)
-        shown, held = write(conn, kind, period, peer_day_profiles(frame, settings, before), set(before))
+        days = peer_day_profiles(frame, settings, before, overlapping_members(conn, kind, period))
+        shown, held = write(conn, kind, period, days, set(before))
         published += shown
         withheld += held
-    conn.execute("DELETE FROM peer_day_profile WHERE (period_start, period_end) <> (%s, %s)", period)
+    # Earlier windows go, but a published one is kept while it overlaps tonight's: a later group must not be
+    # published with members that differ from it by fewer than k homes (analytics.peer_day).
+    conn.execute("DELETE FROM peer_day_profile WHERE (period_start, period_end) <> (%s, %s)"
+                 " AND (NOT published OR period_end <= %s)", (*period, period[0]))
     return published, withheld
