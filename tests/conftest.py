@@ -75,6 +75,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("storage_mode_name", modes, indirect=True, scope="session")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
+    """Under pytest-xdist: tests sharing a module- or class-wide fixture stay on one worker; slow tests go out first."""
+    distributed = hasattr(config, "workerinput")
+    if distributed:  # before xdist's own hook, which turns these marks into the groups it schedules by
+        for item in items:
+            fixture_info = getattr(item, "_fixtureinfo", None)
+            scopes = {defs[-1].scope for defs in fixture_info.name2fixturedefs.values()} if fixture_info else set()
+            if scopes & {"module", "class", "package"}:
+                # Split over workers, such a fixture (a compose stack, a seeded app) would be built once per worker.
+                item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    result = yield
+    if distributed:
+        # The last test handed out sets the run's end: the long ones (a simulated year, the compose stack) start first.
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    return result
+
+
 @pytest.fixture(scope="session")
 def storage_mode_name(request: pytest.FixtureRequest) -> str:
     """The storage mode this test runs on: 'postgresql' or 'timescaledb'."""
