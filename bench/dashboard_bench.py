@@ -14,8 +14,10 @@ Method:
      settings' workers, 4 threads each) on loopback;
   4. sessions (threads with ``requests``) log in through the login form, then repeat what a page
      load fires: the page callback, then every callback whose inputs the page holds (read from
-     ``/_dash-dependencies`` and the rendered layout, as Dash's renderer does), then the
-     interactions (household: the other granularities; adviser: the ranking with each filter).
+     ``/_dash-dependencies`` and the rendered layout, in the renderer's order: a callback whose input
+     another one writes waits for its answer, as the chart waits for the date window; see
+     ``bench/dash_replay.py``), then the interactions (household: the other granularities;
+     adviser: the ranking with each filter), each sending what the browser would.
      Time per request is measured from send to the last byte of the answer (loopback).
 Baseline in the same run: the same requests from one household and one adviser session at a
 time (no concurrency); the concurrent p95 is also printed as a multiple of that one.
@@ -54,6 +56,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.dash_replay import fire, props_by_id  # noqa: E402
 from bench.rollup_seed import ADMIN_URL, SeedInfo, ensure_seeded, quick_seed  # noqa: E402
 from coopwatt.settings import Settings, load_settings  # noqa: E402
 from coopwatt.users import add_user, remove_user  # noqa: E402
@@ -191,31 +194,6 @@ def login(base: str, username: str) -> requests.Session:
     return session
 
 
-def _outputs(output: str) -> list[dict[str, str]] | dict[str, str]:
-    """The request's "outputs" from a dependency's output string ("id.prop" or "..a.p...b.q..")."""
-    def one(text: str) -> dict[str, str]:
-        component, prop = text.split("@")[0].rsplit(".", 1)
-        return {"id": component, "property": prop}
-    if output.startswith(".."):
-        return [one(part) for part in output[2:-2].split("...")]
-    return one(output)
-
-
-def _props_by_id(node: Any, found: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Every component of a rendered layout with a string id: id → props."""
-    if isinstance(node, dict):
-        props = node.get("props")
-        if isinstance(props, dict) and "type" in node:
-            if isinstance(props.get("id"), str):
-                found[props["id"]] = props
-            for value in props.values():
-                _props_by_id(value, found)
-    elif isinstance(node, list):
-        for item in node:
-            _props_by_id(item, found)
-    return found
-
-
 @dataclass
 class Request:
     """One callback request: a label for the report, the JSON body, and a check on the answer."""
@@ -236,53 +214,48 @@ def page_request(label: str, pathname: str, search: str = "") -> Request:
         "changedPropIds": ["_pages_location.pathname"], "state": []})
 
 
-def initial_requests(dependencies: list[dict[str, Any]], layout: dict[str, dict[str, Any]],
-                     overrides: dict[str, Any] | None = None, changed: str | None = None) -> list[dict[str, Any]]:
-    """The server callbacks a page load fires: not clientside, not prevent_initial_call, every input on the page."""
-    bodies = []
-    overrides = overrides or {}
-    for dep in dependencies:
-        if dep.get("clientside_function") or dep.get("prevent_initial_call"):
-            continue
-        if not dep["inputs"] or not all(i["id"] in layout for i in dep["inputs"]):
-            continue
-        if changed is not None and changed not in {f"{i['id']}.{i['property']}" for i in dep["inputs"]}:
-            continue
-
-        def value(item: dict[str, str]) -> dict[str, Any]:
-            key = f"{item['id']}.{item['property']}"
-            got = overrides.get(key, layout.get(item["id"], {}).get(item["property"]))
-            return {"id": item["id"], "property": item["property"], "value": got}
-        bodies.append({"output": dep["output"], "outputs": _outputs(dep["output"]),
-                       "inputs": [value(i) for i in dep["inputs"]], "state": [value(s) for s in dep["state"]],
-                       "changedPropIds": [changed] if changed else []})
-    return bodies
-
-
 def _label(body: dict[str, Any]) -> str:
     outputs = body["outputs"] if isinstance(body["outputs"], list) else [body["outputs"]]
     return outputs[0]["id"]
 
 
+def _poster(session: requests.Session, base: str) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """Send one callback request while the script is built (the answers shape the requests that follow)."""
+    def post(body: dict[str, Any]) -> dict[str, Any] | None:
+        answer = session.post(base + "/_dash-update-component", json=body, timeout=120)
+        answer.raise_for_status()
+        return answer.json() if answer.status_code == 200 and answer.content else None
+    return post
+
+
+def _granularity(body: dict[str, Any]) -> str:
+    return next(i["value"] for i in body["inputs"] if i["id"] == "household-granularity")
+
+
+def _household_request(body: dict[str, Any], action: bool = False) -> Request:
+    name = _label(body)
+    if name == "household-consumption-graph":
+        return Request(f"consumption by {_granularity(body)}", body, _has_figure, action=action)
+    if name == "household-similar-homes-body":
+        return Request("analytics cards (comparison, year-on-year, anomalies, suggestions)", body,
+                       lambda r: "analytics-denied" not in json.dumps(r), action=action)
+    if name == "household-calendar-body":
+        return Request("calendar, typical day, latest readings", body, action=action)
+    if name == "household-window":
+        return Request(f"dates shown, {_granularity(body)}", body, action=action)
+    return Request(name, body, action=action)
+
+
 def household_script(session: requests.Session, base: str, deps: list[dict[str, Any]]) -> list[Request]:
-    """What one household page load and its granularity clicks send, in order."""
+    """What one household page load and its granularity clicks send, in order, chains as the renderer runs them."""
     page = page_request("household page", "/")
     layout = _render(session, base, page)
+    post = _poster(session, base)
     requests_: list[Request] = [page]
-    for body in initial_requests(deps, layout):
-        name = _label(body)
-        if name == "household-consumption-graph":
-            granularity = next(i["value"] for i in body["inputs"] if i["id"] == "household-granularity")
-            requests_.append(Request(f"consumption by {granularity}", body, _has_figure))
-        elif name == "household-similar-homes-body":
-            requests_.append(Request("analytics cards (comparison, year-on-year, anomalies, suggestions)", body,
-                                     lambda r: "analytics-denied" not in json.dumps(r)))
-        else:
-            requests_.append(Request(name, body))
+    requests_ += [_household_request(body) for body in fire(post, deps, layout)]
     for granularity in ("day", "week", "year"):
-        for body in initial_requests(deps, layout, {"household-granularity.value": granularity},
-                                     changed="household-granularity.value"):
-            requests_.append(Request(f"consumption by {granularity}", body, _has_figure, action=True))
+        chain = fire(post, deps, layout, {"household-granularity.value": granularity})
+        requests_ += [_household_request(body, action=n == 0) for n, body in enumerate(chain)]
     return requests_
 
 
@@ -290,8 +263,9 @@ def adviser_script(session: requests.Session, base: str, deps: list[dict[str, An
     """What one adviser page load and a few filter changes send, in order."""
     page = page_request("adviser page", "/adviser")
     layout = _render(session, base, page)
+    post = _poster(session, base)
     requests_: list[Request] = [page]
-    for body in initial_requests(deps, layout):
+    for body in fire(post, deps, layout):
         requests_.append(Request("ranking, no filter" if _label(body) == "adviser-ranking" else _label(body), body,
                                  _has_ranking))
     options = {key: [o["value"] for o in layout[key].get("options", []) if o["value"] != ALL]
@@ -300,10 +274,9 @@ def adviser_script(session: requests.Session, base: str, deps: list[dict[str, An
                ("adviser-heating", "gas"), ("adviser-kind", "electricity"),
                ("adviser-building", options["adviser-building"][len(options["adviser-building"]) // 3])]
     for component, value in filters:
-        key = f"{component}.value"
-        for body in initial_requests(deps, layout, {key: value}, changed=key):
-            requests_.append(Request("ranking, filtered", body, lambda r: "ranking-denied" not in json.dumps(r),
-                                     action=True))
+        for n, body in enumerate(fire(post, deps, layout, {f"{component}.value": value})):
+            label = "ranking, filtered" if _label(body) == "adviser-ranking" else _label(body)
+            requests_.append(Request(label, body, lambda r: "ranking-denied" not in json.dumps(r), action=n == 0))
     return requests_
 
 
@@ -319,7 +292,7 @@ def _has_ranking(answer: dict[str, Any]) -> bool:
 def _render(session: requests.Session, base: str, page: Request) -> dict[str, dict[str, Any]]:
     answer = session.post(base + "/_dash-update-component", json=page.body, timeout=60)
     answer.raise_for_status()
-    return _props_by_id(answer.json()["response"]["_pages_content"]["children"], {})
+    return props_by_id(answer.json()["response"]["_pages_content"]["children"], {})
 
 
 # ---------------------------------------------------------------- running sessions
@@ -455,7 +428,8 @@ def own_cpu_s() -> float:
 
 
 ORDER = ["household page", "consumption by month", "analytics cards (comparison, year-on-year, anomalies, suggestions)",
-         "consumption by day", "consumption by week", "consumption by year", "adviser page",
+         "dates shown, day", "consumption by day", "dates shown, week", "consumption by week", "dates shown, year",
+         "consumption by year", "calendar, typical day, latest readings", "adviser page",
          "ranking, no filter", "ranking, filtered"]
 
 
@@ -524,7 +498,7 @@ def bench(args: argparse.Namespace, settings: Settings, info: SeedInfo, warm_up_
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         print("\n".join(report(single, results, ORDER + sorted(set(results.times) - set(ORDER)))))
     print("\n1 session (baseline), requests per label: " + ", ".join(
-        f"{label} {len(single.times.get(label, []))}" for label in ORDER) +
+        f"{label} {len(single.times.get(label, []))}" for label in ORDER + sorted(set(single.times) - set(ORDER))) +
         f"; failures {sum(single.failures.values())}")
 
 

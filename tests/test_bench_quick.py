@@ -43,9 +43,12 @@ QUICK: dict[str, tuple[str, ...]] = {
         r"^\| in-sample \| [0-9]+/[1-9][0-9]* \| [0-9]+/[1-9][0-9]* \| [0-9]+/[1-9][0-9]* \| — \|$",
         r"^\| out-of-sample \| [0-9]+/[1-9][0-9]* \| [0-9]+/[1-9][0-9]* \| [0-9]+/[1-9][0-9]* \| [0-9]+/[1-9][0-9]* \|$",
     ),
+    # Failures 0: every replayed request got the answer its page needs (a chart with data, a ranking table).
     "dashboard_bench.py": (
-        rf"^\| household page \|.*\| \*\*{NUMBER}\*\* \| {NUMBER}× \| [0-9]+ \|$",
-        rf"^\| ranking, filtered \|.*\| \*\*{NUMBER}\*\* \| {NUMBER}× \| [0-9]+ \|$",
+        rf"^\| household page \|.*\| \*\*{NUMBER}\*\* \| {NUMBER}× \| 0 \|$",
+        rf"^\| consumption by day \|.*\| \*\*{NUMBER}\*\* \| {NUMBER}× \| 0 \|$",
+        rf"^\| ranking, filtered \|.*\| \*\*{NUMBER}\*\* \| {NUMBER}× \| 0 \|$",
+        r"^1 session \(baseline\), requests per label: .*consumption by day [1-9][0-9]*.*; failures 0$",
     ),
     "electric_night_load.py": (
         r"^base-load rises with the daily baseline's heating share .*: [0-9]+ false alarms on [0-9]+ of [1-9][0-9]* ",
@@ -80,7 +83,8 @@ QUICK: dict[str, tuple[str, ...]] = {
     "storage_bench.py": (rf"\(stored/JSON = {NUMBER}\)$",),
 }
 # Modules that are no benchmark of their own, and the benchmark whose quick run runs them.
-RUN_BY: dict[str, str] = {"opendsm_runner.py": "analytics_opendsm.py", "seed_rows.py": "rollup_seed.py"}
+RUN_BY: dict[str, str] = {"opendsm_runner.py": "analytics_opendsm.py", "seed_rows.py": "rollup_seed.py",
+                          "dash_replay.py": "dashboard_bench.py"}
 OPENDSM_PYTHON = os.environ.get("OPENDSM_PYTHON", "/tmp/opendsm-venv/bin/python")
 
 
