@@ -40,7 +40,8 @@ def consumption_between(conn: psycopg.Connection, dwelling_id: int, kind: str, g
                count(DISTINCT cd.day), count(DISTINCT cd.day) FILTER (WHERE cd.estimated_hours > 0),
                count(DISTINCT cd.day) FILTER (WHERE cd.suspect_hours > 0)
         FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
-        WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s AND cd.day >= %(since)s AND cd.day < %(until)s
+        WHERE cd.meter_id = ANY(ARRAY(SELECT id FROM meter WHERE dwelling_id = %(dwelling)s AND kind = %(kind)s))  -- see dashboard/queries.py
+          AND m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s AND cd.day >= %(since)s AND cd.day < %(until)s
         GROUP BY 1 HAVING sum({amount}) IS NOT NULL ORDER BY 1
         """,
         {"granularity": granularity, "tz": tz.key, "kind": kind, "coef": gas_kwh_per_m3, "dwelling": dwelling_id,
@@ -113,8 +114,9 @@ def latest_readings(conn: psycopg.Connection, dwelling_id: int, kind: str, now: 
 def last_reading_time(conn: psycopg.Connection, dwelling_id: int, kind: str) -> datetime | None:
     """When the kind's meters last sent anything (from the hourly rollup: cheap on a long history)."""
     row = conn.execute(
-        "SELECT max(h.bucket) FROM reading_hourly h JOIN meter m ON m.id = h.meter_id"
-        " WHERE m.dwelling_id = %s AND m.kind = %s", (dwelling_id, kind),
+        # The meters as a list: reading_hourly is a continuous aggregate under TimescaleDB (see dashboard/queries.py).
+        "SELECT max(h.bucket) FROM reading_hourly h"
+        " WHERE h.meter_id = ANY(ARRAY(SELECT id FROM meter WHERE dwelling_id = %s AND kind = %s))", (dwelling_id, kind),
     ).fetchone()
     return row[0] if row else None
 
@@ -137,7 +139,8 @@ def daily_use(conn: psycopg.Connection, dwelling_id: int, kind: str, first: date
         f"""
         SELECT (cd.day AT TIME ZONE %(tz)s)::date, sum({amount}), sum(cd.estimated_hours), sum(cd.suspect_hours)
         FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
-        WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s AND cd.day >= %(since)s AND cd.day < %(until)s
+        WHERE cd.meter_id = ANY(ARRAY(SELECT id FROM meter WHERE dwelling_id = %(dwelling)s AND kind = %(kind)s))  -- see dashboard/queries.py
+          AND m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s AND cd.day >= %(since)s AND cd.day < %(until)s
         GROUP BY 1 HAVING sum({amount}) IS NOT NULL ORDER BY 1
         """,
         {"tz": tz.key, "kind": kind, "coef": gas_kwh_per_m3, "dwelling": dwelling_id,

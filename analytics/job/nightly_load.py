@@ -254,7 +254,10 @@ def intervention_daily_use(conn: psycopg.Connection, item: Intervention, start: 
                        CASE WHEN m.kind = 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
                             ELSE cd.energy_kwh END AS kwh
                   FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id
-                 WHERE m.removed_at IS NULL AND {scope} AND m.kind = ANY(%(kinds)s)
+                 -- the meters as a list, which reaches inside the view (a join read every meter's days)
+                 WHERE cd.meter_id = ANY(ARRAY(SELECT m.id FROM meter m
+                                               WHERE m.removed_at IS NULL AND {scope} AND m.kind = ANY(%(kinds)s)))
+                   AND m.removed_at IS NULL AND {scope} AND m.kind = ANY(%(kinds)s)
                    AND cd.day >= %(start)s AND cd.day < %(end)s),
             n AS (SELECT kind, count(DISTINCT meter_id) AS meters FROM d GROUP BY 1)
             SELECT 0, d.kind, (d.day AT TIME ZONE %(tz)s)::date, sum(d.kwh),
