@@ -9,7 +9,9 @@ will says so, ingest/presence.py), one survivor connects with the member's clien
 resumes that session, stores what was queued and in flight (acknowledged after commit, as
 always) and every reading the group still routes to it. When the member comes back, its
 connection takes the session over and the survivor lets it go without reconnecting
-(ingest/subscriber.py).
+(ingest/subscriber.py). A held session whose connection ended for another reason (the broker
+restarted) is held again: at once if the group's presence comes again after the end was noticed,
+and otherwise once the failover delay has passed with its member still gone.
 
 The survivor chosen is the online member with the smallest client id, so that two survivors
 never take one session from each other.
@@ -55,6 +57,10 @@ class Failover:
         self._lock = threading.Lock()
         self._online: dict[str, bool] = {}
         self._held: dict[str, Subscriber] = {}
+        # Its own lock: a holder's network thread starts these, and must never wait for `_lock`,
+        # which is held while holders are stopped (joining that very thread).
+        self._rechecks_lock = threading.Lock()
+        self._rechecks: list[threading.Timer] = []
         self._stopped = False
 
     def on_presence(self, payload: bytes) -> None:
@@ -66,15 +72,40 @@ class Failover:
             if self._stopped:
                 return
             self._online[member.client_id] = member.online
-            # A member back online has taken its session over already (the holder let go), or
-            # is about to: either way the holder stops and nothing is held for it any more.
-            released = [name for name, held in self._held.items()
-                        if held.released.is_set() or self._online.get(name)]
-            for name in released:
-                self._held.pop(name).stop()
-            for name in sessions_to_adopt(self._presence.client_id, self._online, self._held):
-                self._held[name] = self._adopt(name)
-            self._metrics.sessions_held.set(len(self._held))
+            self._reconcile()
+
+    def _reconcile(self) -> None:
+        """Let go of ended or reclaimed sessions and hold every gone member's (called with the lock held)."""
+        # A member back online has taken its session over already (the holder let go), or
+        # is about to: either way the holder stops and nothing is held for it any more.
+        released = [name for name, held in self._held.items()
+                    if held.released.is_set() or self._online.get(name)]
+        for name in released:
+            self._held.pop(name).stop()
+        for name in sessions_to_adopt(self._presence.client_id, self._online, self._held):
+            self._held[name] = self._adopt(name)
+        self._metrics.sessions_held.set(len(self._held))
+
+    def _on_released(self) -> None:
+        """A held session's connection ended (from its network thread): look again after the failover delay.
+
+        The group's presence usually comes again first (the survivor's own reconnection after a
+        broker restart), but it may arrive before this holder noticed its end, and then nothing
+        would hold the session again. A member that took its session back says "online" well
+        within the delay, and is then left alone.
+        """
+        timer = threading.Timer(self._settings.mqtt_failover_after_s, self._recheck)
+        timer.daemon = True
+        with self._rechecks_lock:
+            if self._stopped:
+                return
+            self._rechecks = [t for t in self._rechecks if t.is_alive()] + [timer]
+            timer.start()
+
+    def _recheck(self) -> None:
+        with self._lock:
+            if not self._stopped:
+                self._reconcile()
 
     def _adopt(self, member: str) -> Subscriber:
         log.warning("ingester %s of group %s has been gone for %d s: taking over its session so that the "
@@ -82,7 +113,7 @@ class Failover:
                     self._settings.mqtt_failover_after_s)
         settings = self._settings.model_copy(update={"mqtt_client_id": member})
         held = Subscriber(settings, self._url, self._inbox, self._metrics, generations=self._generations,
-                          presence=self._presence, adopted=True)
+                          presence=self._presence, adopted=True, on_released=self._on_released)
         held.start()
         return held
 
@@ -111,6 +142,10 @@ class Failover:
         with self._lock:
             self._stopped = True
             holders, self._held = list(self._held.values()), {}
+        with self._rechecks_lock:
+            rechecks, self._rechecks = self._rechecks, []
+        for timer in rechecks:
+            timer.cancel()
         for holder in holders:
             holder.stop()
         self._metrics.sessions_held.set(0)

@@ -76,7 +76,8 @@ class Subscriber:
 
     def __init__(self, settings: Settings, url: str, out: Inbox[Message], metrics: IngestMetrics, *,
                  generations: Iterator[int] | None = None, presence: Presence | None = None,
-                 on_presence: Callable[[bytes], None] | None = None, adopted: bool = False) -> None:
+                 on_presence: Callable[[bytes], None] | None = None, adopted: bool = False,
+                 on_released: Callable[[], None] | None = None) -> None:
         self._settings = settings
         self._url = urlsplit(url)
         self._inbox = out
@@ -88,6 +89,7 @@ class Subscriber:
         self._on_presence = on_presence
         self.adopted = adopted
         self.released = threading.Event()  # a held session's connection ended; never reconnected
+        self._on_released = on_released
         # Each connection gets a new generation: a message id is only meaningful on the
         # connection it came from, so messages of an older one are never acknowledged. Subscribers
         # of one process draw from one counter, so a generation also tells which one to ack on.
@@ -202,12 +204,15 @@ class Subscriber:
             # taking it over (Mosquitto 2.0 just closes the socket), and reconnecting would take it
             # from that ingester again, and again. ingest/failover.py holds it anew if its member
             # is still gone (the presence messages come again when the survivor reconnects).
-            if self._accepting:
+            ended_here = not self._accepting  # stopped by this process: nothing to look at again
+            if not ended_here:
                 log.info("let go of ingester %s's session (%s): it is back, or the broker went away",
                          self._settings.mqtt_client_id, reason)
             self._accepting = False
             self.released.set()
             client.disconnect()  # ends paho's reconnect loop
+            if not ended_here and self._on_released is not None:
+                self._on_released()
             return
         if self._accepting:
             log.warning("disconnected from MQTT broker (%s); reconnecting", reason)

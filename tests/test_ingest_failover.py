@@ -8,6 +8,7 @@ the failover delay has passed (ingest/failover.py) and stores what was queued an
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -23,9 +24,13 @@ from pathlib import Path
 
 import pytest
 
-from coopwatt.settings import Settings
-from ingest.failover import sessions_to_adopt
+from coopwatt.settings import Settings, load_settings
+from ingest.batch import Message
+from ingest.failover import Failover, sessions_to_adopt
+from ingest.inbox import Inbox
+from ingest.metrics import IngestMetrics
 from ingest.presence import parse_presence, presence_for
+from ingest.subscriber import Subscriber
 from tests.factories import index_stream, make_meters
 from tests.mqtt_tools import MosquittoServer, ReliablePublisher, free_port
 from tests.test_ingest_service import START, count, expected_keys, private_broker, stored, wait_until
@@ -77,6 +82,15 @@ class GroupIngester:
         """What the process logged so far."""
         return self.log_path.read_text(errors="replace")
 
+    def account(self, database_url: str) -> str:
+        """What a timed-out wait reports: readings stored, this ingester's health and its last log lines."""
+        try:
+            health: object = self.health()
+        except AssertionError as exc:  # it exited: the message carries its log
+            return str(exc)
+        tail = "\n".join(self.log().splitlines()[-40:])
+        return f"{count(database_url)} readings stored; {self.client_id} health {health}; its log ends:\n{tail}"
+
     def stop(self) -> None:
         """SIGTERM, and a clean exit expected."""
         if self.process.poll() is None:
@@ -117,7 +131,8 @@ def test_a_killed_member_holds_no_readings_for_long_and_loses_none(
         wait_until(done.is_set, 300, "the publisher to finish the first stream")
         publisher.publish_all([(t, p) for t, p, _, _ in after])
         wait_until(lambda: count(cfg.database_url) >= len(before) + len(after), TAKEOVER_BOUND_S,
-                   "every reading, the dead member's share included, to be stored")
+                   "every reading, the dead member's share included, to be stored",
+                   lambda: survivor.account(cfg.database_url))
         all_stored_s = time.monotonic() - killed_at
         held = survivor.health().get("sessions_held")
     finally:
@@ -150,11 +165,13 @@ def test_a_member_that_comes_back_takes_its_session_over_and_the_survivor_lets_g
         publisher.publish_all([(t, p) for t, p, _, _ in first])
         wait_until(lambda: survivor.health().get("sessions_held") == [victim.client_id], TAKEOVER_BOUND_S,
                    "the survivor to take the dead member's session over")
-        wait_until(lambda: count(cfg.database_url) >= len(first), TAKEOVER_BOUND_S, "the first stream")
+        wait_until(lambda: count(cfg.database_url) >= len(first), TAKEOVER_BOUND_S, "the first stream",
+                   lambda: survivor.account(cfg.database_url))
         back = GroupIngester(cfg, victim.client_id, tmp_path)
         wait_until(lambda: survivor.health().get("sessions_held") == [], 30, "the survivor to let the session go")
         publisher.publish_all([(t, p) for t, p, _, _ in second])
-        wait_until(lambda: count(cfg.database_url) >= len(first) + len(second), 60, "the second stream")
+        wait_until(lambda: count(cfg.database_url) >= len(first) + len(second), 60, "the second stream",
+                   lambda: survivor.account(cfg.database_url))
         # Still the member's own connection (not taken back by the survivor), and it does its share.
         assert back.health().get("subscribed") is True
         assert survivor.health().get("sessions_held") == []
@@ -182,7 +199,8 @@ def test_a_member_stopped_for_good_is_taken_over_too(
         publisher.publish_all([(t, p) for t, p, _, _ in stream])
         publisher.close()
         wait_until(lambda: count(cfg.database_url) >= len(stream), TAKEOVER_BOUND_S,
-                   "every reading, the stopped member's share included")
+                   "every reading, the stopped member's share included",
+                   lambda: survivor.account(cfg.database_url))
         assert survivor.health().get("sessions_held") == [stopped.client_id]
     finally:
         survivor.stop()
@@ -215,10 +233,46 @@ def test_a_held_session_is_taken_over_again_after_a_broker_restart(
         publisher.publish_all([(t, p) for t, p, _, _ in second])
         publisher.close()
         wait_until(lambda: count(cfg.database_url) >= len(first) + len(second), TAKEOVER_BOUND_S,
-                   "both streams, the dead member's share included")
+                   "both streams, the dead member's share included", lambda: survivor.account(cfg.database_url))
     finally:
         survivor.stop()
     assert stored(cfg.database_url) == expected_keys(first + second, ids)
+
+
+@pytest.mark.slow
+def test_a_held_session_ended_after_the_presence_came_is_held_again(
+        private_broker: MosquittoServer, topic_prefix: str, tmp_path: Path) -> None:
+    """The broker restarts and no presence follows the holder's end (it came first): held again after the delay."""
+    group = load_settings({}, mqtt_url=private_broker.url, mqtt_topic_prefix=topic_prefix,
+                          mqtt_shared_group=f"g-{topic_prefix}", mqtt_failover_after_s=1, data_dir=tmp_path)
+    member = group.model_copy(update={"mqtt_client_id": f"{topic_prefix}-1"})
+    survivor = group.model_copy(update={"mqtt_client_id": f"{topic_prefix}-2"})
+    # The member's persistent session on the broker, then the member gone.
+    gone = Subscriber(member, private_broker.url, Inbox(100, 10), IngestMetrics(), presence=presence_for(member))
+    gone.start()
+    assert gone.subscribed.wait(30)
+    gone.stop()
+    inbox: Inbox[Message] = Inbox(1000, 100)
+    presence = presence_for(survivor)
+    assert presence is not None
+    failover = Failover(survivor, private_broker.url, inbox, IngestMetrics(), itertools.count(1), presence)
+    offline = presence_for(member).payload("offline")  # type: ignore[union-attr]
+    try:
+        failover.on_presence(offline)
+        wait_until(lambda: failover.held() == [member.mqtt_client_id], 30, "the session to be held")
+        # The presence the survivor's reconnection brings, heard before the holder notices the restart.
+        failover.on_presence(offline)
+        private_broker.restart(down_s=0.5)
+        wait_until(lambda: failover.held() == [member.mqtt_client_id], 30, "the session to be held again")
+        publisher = ReliablePublisher("127.0.0.1", private_broker.port)
+        publisher.publish_all([(topic, payload) for topic, payload, _, _ in
+                               index_stream(["h0"], START, 5, prefix=topic_prefix)])
+        publisher.close()
+        # The member's share of the group is routed to the held session, which is the only one.
+        wait_until(lambda: inbox.qsize() >= 5, 30, "the readings routed to the held session",
+                   lambda: f"{inbox.qsize()} in the inbox")
+    finally:
+        failover.stop()
 
 
 def test_only_the_smallest_online_member_takes_over_each_gone_member() -> None:

@@ -31,14 +31,16 @@ BROKER_LIMITS = ("max_queued_messages 1000000", "max_queued_bytes 0", "max_infli
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Poll until the condition holds; fail with a message naming what did not happen."""
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str,
+               detail: Callable[[], str] | None = None) -> None:
+    """Poll until the condition holds; fail with a message naming what did not happen (and `detail`'s account)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+    said = f"\n{detail()}" if detail is not None else ""
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}{said}")
 
 
 def stored(url: str) -> set[tuple[int, datetime]]:
