@@ -33,7 +33,14 @@ from ingest.presence import parse_presence, presence_for
 from ingest.subscriber import Subscriber
 from tests.factories import index_stream, make_meters
 from tests.mqtt_tools import MosquittoServer, ReliablePublisher, free_port
-from tests.test_ingest_service import START, count, expected_keys, private_broker, stored, wait_until
+from tests.test_ingest_service import (
+    START,
+    count,
+    expected_keys,
+    private_broker,
+    stored,
+    wait_until,
+)
 
 __all__ = ["private_broker"]  # the fixture, imported for the tests below
 
