@@ -123,6 +123,17 @@ def ensure_debian_packages(packages: tuple[str, ...]) -> None:
         subprocess.run(install, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
+def _parallel_args(rest: list[str]) -> list[str]:
+    """pytest-xdist's options for a whole-suite run; none when the caller chose tests or a worker count."""
+    if any(arg.startswith(("-n", "--numprocesses", "--dist", "-p")) for arg in rest):
+        return []
+    if any(not arg.startswith("-") and Path(arg.split("::")[0]).exists() for arg in rest):
+        return []  # a few chosen tests: one process, readable output
+    # The tests mostly wait (on PostgreSQL, the broker, a browser, a child process): more workers than cores pay.
+    workers = os.environ.get("COOPWATT_TEST_WORKERS") or str(max(2, (os.cpu_count() or 1) + 1))
+    return ["-n", workers, "--dist", "loadgroup"]
+
+
 def main(argv: list[str]) -> int:
     """Dispatch `demo` or `test`; Ctrl-C is the child's to handle (it stops cleanly), never a traceback here."""
     if not argv or argv[0] not in ("demo", "test"):
@@ -139,7 +150,7 @@ def main(argv: list[str]) -> int:
     if command == "demo":
         args = [str(_bin("coopwatt")), "demo", *rest]
     else:
-        args = [str(_bin("python")), "-m", "pytest", *rest]
+        args = [str(_bin("python")), "-m", "pytest", *_parallel_args(rest), *rest]
     os.chdir(ROOT)
     child = subprocess.Popen(args)
     # The terminal sends Ctrl-C to the child as well; this process only waits for it to finish stopping.
