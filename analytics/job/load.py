@@ -101,9 +101,12 @@ def index_frames(conn: psycopg.Connection, meter_ids: list[int], since: datetime
 
 def reading_times(conn: psycopg.Connection, meter_ids: list[int], since: datetime, tz: str) -> dict[int, pd.DatetimeIndex]:
     """Per meter: distinct reading times since ``since`` (any quantity) for meter_silent."""
+    # No DISTINCT in SQL: _split sorts and de-duplicates anyway. On TimescaleDB the planner made it a partial
+    # hash aggregate per parallel worker under a final one, and PostgreSQL 15's hash table, fed the workers'
+    # groups in their hash order, sometimes grew until iterating it took minutes (a year of 6 homes: 345 s
+    # instead of 1 s; docs/benchmarks.md, "Test suite").
     rows = conn.execute(
-        """SELECT DISTINCT meter_id, extract(epoch FROM time)::float8 AS t FROM reading
-            WHERE meter_id = ANY(%s) AND time >= %s ORDER BY meter_id, t""",
+        "SELECT meter_id, extract(epoch FROM time)::float8 FROM reading WHERE meter_id = ANY(%s) AND time >= %s",
         (meter_ids, since),
     ).fetchall()
     frames = _split([(m, t, 0.0) for m, t in rows], ["_"], tz)
