@@ -131,7 +131,9 @@ def _parallel_args(rest: list[str]) -> list[str]:
         return []  # a few chosen tests: one process, readable output
     # The tests mostly wait (on PostgreSQL, the broker, a browser, a child process): more workers than cores pay.
     workers = os.environ.get("COOPWATT_TEST_WORKERS") or str(max(2, (os.cpu_count() or 1) + 1))
-    return ["-n", workers, "--dist", "loadgroup"]
+    # Whole files per worker, longest first (tests/conftest.py orders them): a module's shared fixtures are set up
+    # once. (pytest-xdist's finer "loadgroup" does not group under pytest 9: its node ids can no longer be renamed.)
+    return ["-n", workers, "--dist", "loadfile", "--no-loadscope-reorder"]
 
 
 def main(argv: list[str]) -> int:

@@ -75,33 +75,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("storage_mode_name", modes, indirect=True, scope="session")
 
 
-_SHARED_SCOPES = ("module", "class", "package")
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the files with long tests first, so that no worker is left with them at the end.
 
-
-def _shares_a_fixture(item: pytest.Item) -> bool:
-    """True when the test uses a fixture set up once for its module (a compose stack, a broker, a server)."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return False
-    return any(defs and defs[-1].scope in _SHARED_SCOPES for defs in info.name2fixturedefs.values())
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
-    """Under pytest-xdist: keep each module's shared fixtures on one worker, and start the longest tests first.
-
-    A module-scoped fixture would otherwise be set up again on every worker that runs one of its
-    tests (the compose stack builds images for minutes). Marked before xdist's own hook reads the
-    groups. Slow tests first, so that no worker is left with an hour-long one at the end.
+    Workers take whole files (run.py: --dist loadfile, in collection order), so a module's shared
+    fixtures (the compose stack builds images for minutes) are set up once, on one worker.
     """
-    if hasattr(config, "workerinput"):
-        for item in items:
-            if _shares_a_fixture(item):
-                item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-    result = yield
-    if hasattr(config, "workerinput"):
-        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-    return result
+    if not hasattr(config, "workerinput"):
+        return
+    long_files = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in long_files)
 
 
 @pytest.fixture(scope="session")

@@ -159,7 +159,9 @@ class DashboardServer:
         env.update({"COOPWATT_" + key.upper(): value for key, value in settings.items()})
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "4",
+            # --preload: the app built once before the fork, as `coopwatt dashboard` does (dashboard/serve.py),
+            # rather than imported again by each worker.
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "4", "--preload",
              "--worker-class", "gthread", "--no-control-socket", "--bind", f"127.0.0.1:{self.port}", "--timeout", "60",
              "dashboard.app:server"],
             cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT,

@@ -12,13 +12,19 @@ from pathlib import Path
 
 import psutil
 
+from tests.mqtt_tools import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def demo_environment(data_dir: Path, **settings: str) -> dict[str, str]:
-    """This environment without COOPWATT_* settings, plus a data directory and the given settings."""
+    """This environment without COOPWATT_* settings, plus a data directory, a free dashboard port and the given settings.
+
+    The port is free rather than the default 8050 so that demos in parallel test workers never meet.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("COOPWATT_")}
-    return env | {"COOPWATT_DATA_DIR": str(data_dir), "COOPWATT_METRICS_PORT": "0"} | {
+    return env | {"COOPWATT_DATA_DIR": str(data_dir), "COOPWATT_METRICS_PORT": "0",
+                  "COOPWATT_DASHBOARD_PORT": str(free_port())} | {
         f"COOPWATT_{k.upper()}": v for k, v in settings.items()}
 
 
