@@ -129,7 +129,8 @@ def _parallel_args(rest: list[str]) -> list[str]:
         return []
     if any(not arg.startswith("-") and Path(arg.split("::")[0]).exists() for arg in rest):
         return []  # a few chosen tests: one process, readable output
-    # The tests mostly wait (on PostgreSQL, the broker, a browser, a child process): more workers than cores pay.
+    # One worker more than cores: a worker waiting on a browser or a child process leaves its core to the others
+    # (at 2 cores the suite is CPU-bound all the same: 1.3x, docs/benchmarks.md "Test suite").
     workers = os.environ.get("COOPWATT_TEST_WORKERS") or str(max(2, (os.cpu_count() or 1) + 1))
     # Whole files per worker, longest first (tests/conftest.py orders them): a module's shared fixtures are set up
     # once. (pytest-xdist's finer "loadgroup" does not group under pytest 9: its node ids can no longer be renamed.)

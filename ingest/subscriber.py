@@ -203,7 +203,8 @@ class Subscriber:
             # A held session is never reconnected: the usual cause is its ingester coming back and
             # taking it over (Mosquitto 2.0 just closes the socket), and reconnecting would take it
             # from that ingester again, and again. ingest/failover.py holds it anew if its member
-            # is still gone (the presence messages come again when the survivor reconnects).
+            # is still gone (the presence messages come again when the survivor reconnects; failing
+            # that, once the failover delay has passed).
             ended_here = not self._accepting  # stopped by this process: nothing to look at again
             if not ended_here:
                 log.info("let go of ingester %s's session (%s): it is back, or the broker went away",

@@ -104,7 +104,7 @@ def reading_times(conn: psycopg.Connection, meter_ids: list[int], since: datetim
     # No DISTINCT in SQL: _split sorts and de-duplicates anyway. On TimescaleDB the planner made it a partial
     # hash aggregate per parallel worker under a final one, and PostgreSQL 15's hash table, fed the workers'
     # groups in their hash order, sometimes grew until iterating it took minutes (a year of 6 homes: 345 s
-    # instead of 1 s; docs/benchmarks.md, "Test suite").
+    # instead of 1 s; docs/benchmarks.md, Analytics, "The anomaly run on TimescaleDB").
     rows = conn.execute(
         "SELECT meter_id, extract(epoch FROM time)::float8 FROM reading WHERE meter_id = ANY(%s) AND time >= %s",
         (meter_ids, since),
