@@ -205,7 +205,10 @@ def migrated_db_url(db_url: str, storage_mode_name: str, pg_admin_url: str, migr
         # A copied database gets its job scheduler at the launcher's next look (up to a minute): start it now,
         # as CREATE EXTENSION does in a migrated one.
         with psycopg.connect(db_url, autocommit=True) as conn:
-            conn.execute("SELECT _timescaledb_functions.start_background_workers()")
+            started = conn.execute("SELECT _timescaledb_functions.start_background_workers()").fetchone()[0]
+        if not started:  # its jobs would never run: say why here, not as a test timing out on them
+            pytest.fail("TimescaleDB refused this database a job scheduler (all its background workers busy):"
+                        " raise timescaledb.max_background_workers on the test server")
     return db_url
 
 

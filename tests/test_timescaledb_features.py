@@ -278,6 +278,8 @@ def test_leaves_a_failed_job(migrated_db_url):
                 "SELECT last_run_status FROM timescaledb_information.job_stats WHERE job_id = %s",
                 (job,)).fetchone() != ("Failed",):
             time.sleep(0.5)
+        stats = conn.execute("SELECT * FROM timescaledb_information.job_stats WHERE job_id = %s", (job,)).fetchone()
+        assert stats is not None and "Failed" in stats, f"the job never ran in 90 s: {stats}"
 
 
 @pytest.mark.storage("timescaledb")

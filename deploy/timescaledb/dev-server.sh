@@ -80,9 +80,12 @@ synchronous_commit = off
 full_page_writes = off
 timescaledb.telemetry_level = off
 # TimescaleDB's policy jobs each need a background worker beside parallel query workers:
-# the default max_worker_processes of 8 is too few (jobs fail to launch).
-max_worker_processes = 32
-timescaledb.max_background_workers = 16
+# the default max_worker_processes of 8 is too few (jobs fail to launch). Each database with the
+# extension holds one worker for its scheduler and one per running job: three test workers, each
+# with its databases' freshly added policies all due at once, ran past 16 (a new database's
+# scheduler was then refused and its jobs never ran).
+max_worker_processes = 80
+timescaledb.max_background_workers = 64
 max_parallel_workers = 4
 log_min_messages = warning
 EOF
@@ -204,7 +207,13 @@ start_cluster() {
   local name="$1" port data
   port="$(cluster_port "$name")"
   data="/var/lib/coopwatt-tsdb/$name"
-  if cluster_up "$name"; then log "$name: up on 127.0.0.1:$port"; return; fi
+  if cluster_up "$name"; then
+    # A setting changed above since it started (worker counts need a restart): apply it now, or a
+    # machine whose cluster kept running would go on with the old ones.
+    if cluster_conf "$name" | cmp -s - "$root$data/coopwatt.conf"; then log "$name: up on 127.0.0.1:$port"; return; fi
+    log "$name: settings changed, restarting"
+    stop_cluster "$name"
+  fi
   if [[ ! -f "$root$data/PG_VERSION" ]]; then
     log "$name: initdb"
     mkdir -p "$root$data"
