@@ -97,15 +97,49 @@ def test_every_bench_script_has_a_quick_run_here() -> None:
         assert '"--quick"' in (BENCH / script).read_text(encoding="utf-8"), f"{script} has no --quick option"
 
 
-@pytest.mark.parametrize("script", sorted(QUICK))
-def test_quick_mode_runs_and_prints_its_ratios(script: str, pg_admin_url: str) -> None:
+def _uses_a_database(script: str) -> bool:
+    """Whether the script (or the bench module it runs) talks to a database: then it runs on both storage modes."""
+    names = [script] + [module for module, runner in RUN_BY.items() if runner == script]
+    return any(re.search(r"\bpsycopg\b|\bquick_seed\b|\bADMIN_URL\b", (BENCH / name).read_text(encoding="utf-8"))
+               for name in names)
+
+
+IN_MEMORY = sorted(script for script in QUICK if not _uses_a_database(script))
+ON_STORAGE = sorted(set(QUICK) - set(IN_MEMORY))
+
+
+def test_the_split_by_storage_is_what_the_scripts_import() -> None:
+    """The scripts run once per storage mode are the ones with a database; the in-memory ones run once."""
+    assert {"dashboard_bench.py", "rollup_seed.py", "storage_bench.py", "recall_bars.py"} <= set(ON_STORAGE)
+    assert {"fault_recall.py", "analytics_nightly.py", "leak_dating.py"} <= set(IN_MEMORY)
+    for script in IN_MEMORY:  # nor does anything they import from the product open a connection by itself
+        text = (BENCH / script).read_text(encoding="utf-8")
+        assert "database_url" not in text and "year_job_support" not in text, script
+
+
+def _run_quick(script: str, pg_admin_url: str | None) -> None:
     if script == "analytics_opendsm.py" and not Path(OPENDSM_PYTHON).exists():
         pytest.skip(f"opendsm runs in its own venv, absent here: `sh bench/opendsm_env.sh` makes {OPENDSM_PYTHON}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COOPWATT_")}
-    # No COOPWATT_* variable: the scripts' settings would refuse one they do not know.
-    env.update({"PYTHONPATH": str(ROOT), "TEST_PG_ADMIN_URL": pg_admin_url, "OPENDSM_PYTHON": OPENDSM_PYTHON})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COOPWATT_", "TEST_PG_", "TEST_TSDB_"))}
+    # No COOPWATT_* variable: the scripts' settings would refuse one they do not know. An in-memory script gets no
+    # database URL at all, so one that starts using a database fails here instead of running on one mode only.
+    env.update({"PYTHONPATH": str(ROOT), "OPENDSM_PYTHON": OPENDSM_PYTHON})
+    if pg_admin_url is not None:
+        env["TEST_PG_ADMIN_URL"] = pg_admin_url
+    else:
+        env["TEST_PG_ADMIN_URL"] = "postgresql://nobody@127.0.0.1:1/none"
     result = subprocess.run([sys.executable, str(BENCH / script), "--quick"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=280)
     assert result.returncode == 0, f"{script} --quick exited {result.returncode}:\n{result.stderr[-4000:]}"
     missing = [p for p in QUICK[script] if not re.search(p, result.stdout, re.MULTILINE)]
     assert not missing, f"{script} --quick did not print {missing}; it printed:\n{result.stdout[-4000:]}"
+
+
+@pytest.mark.parametrize("script", ON_STORAGE)
+def test_quick_mode_runs_and_prints_its_ratios(script: str, pg_admin_url: str) -> None:
+    _run_quick(script, pg_admin_url)
+
+
+@pytest.mark.parametrize("script", IN_MEMORY)
+def test_in_memory_quick_mode_runs_and_prints_its_ratios(script: str) -> None:
+    _run_quick(script, None)

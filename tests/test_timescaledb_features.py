@@ -241,6 +241,8 @@ def test_a_failed_job_shows_in_status_metrics_and_health(settings: Settings, cap
             service = IngestService(settings.model_copy(update={"metrics_port": port}))
             service.start()
             try:
+                # Healthy once subscribed: the broker's SUBACK may come after start() returns.
+                assert service.subscriber.subscribed.wait(30), "the ingester never subscribed"
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
                     metrics = response.read().decode()
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
