@@ -204,12 +204,19 @@ def migrated_db_url(db_url: str, storage_mode_name: str, pg_admin_url: str, migr
     if storage_mode_name == "timescaledb":
         # A copied database gets its job scheduler at the launcher's next look (up to a minute): start it now,
         # as CREATE EXTENSION does in a migrated one.
-        with psycopg.connect(db_url, autocommit=True) as conn:
-            started = conn.execute("SELECT _timescaledb_functions.start_background_workers()").fetchone()[0]
-        if not started:  # its jobs would never run: say why here, not as a test timing out on them
-            pytest.fail("TimescaleDB refused this database a job scheduler (all its background workers busy):"
-                        " raise timescaledb.max_background_workers on the test server")
+        from tests.db_copies import start_job_scheduler
+
+        start_job_scheduler(db_url)
     return db_url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _seed_templates() -> Iterator[None]:
+    """The seeded templates this run made (tests/db_copies.py) are dropped at its end."""
+    yield
+    from tests.db_copies import drop_templates
+
+    drop_templates()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard_support import PARIS, DashboardServer, Seed, seed_cooperative
+from tests.dashboard_support import PARIS, DashboardServer, Seed, seeded_cooperative
 from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
 
 
@@ -16,7 +16,7 @@ from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
 def seeded(migrated_db_url: str) -> tuple[str, Seed, AnalyticsSeed]:
     """Dwellings, one account per role and analytics results written by hand, up to today (Paris time)."""
     today = datetime.now(PARIS).date()
-    seed = seed_cooperative(migrated_db_url, today=today)
+    seed = seeded_cooperative(migrated_db_url, today=today)
     return migrated_db_url, seed, seed_analytics(migrated_db_url, seed, today=today)
 
 

@@ -130,6 +130,13 @@ def seed_cooperative(url: str, *, today: date, days: int = 400) -> Seed:
     return seed
 
 
+def seeded_cooperative(url: str, *, today: date, days: int = 400) -> Seed:
+    """`seed_cooperative` into a freshly migrated database: built once per run, storage mode and dates, then copied."""
+    from tests.db_copies import copied_seed
+
+    return copied_seed(url, ("seed_cooperative", today, days), lambda fresh: seed_cooperative(fresh, today=today, days=days))
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:

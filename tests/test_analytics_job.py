@@ -13,6 +13,7 @@ from coopwatt.simulator.faults import plan_faults
 from coopwatt.simulator.register import backfill_to_db, register_residences
 from coopwatt.simulator.residence import make_residences
 from ingest.derive import derive_and_refresh
+from tests.db_copies import copied_seed
 from tests.job_runs import anomalies_ok
 
 START = datetime(2025, 9, 1, tzinfo=UTC)
@@ -33,17 +34,26 @@ def _simulate(settings, until: datetime):
         conn.execute("INSERT INTO alert_recipient (building_id, channel, target) SELECT id, 'webhook', "
                      "'http://127.0.0.1:9/hook' FROM building")
         conn.commit()
-    tuned = settings.model_copy(update={"analytics_lookback_days": DAYS + 5.0,
-                                        "analytics_index_lookback_days": DAYS + 5.0})
-    return tuned, faults, registered, residences
+    return _tuned(settings), faults, registered, residences
+
+
+def _tuned(settings):
+    """The settings with the whole simulated history in the job's look-backs."""
+    return settings.model_copy(update={"analytics_lookback_days": DAYS + 5.0,
+                                       "analytics_index_lookback_days": DAYS + 5.0})
 
 
 @pytest.fixture
 def simulated(settings):
-    """14 dwellings, one fault of each kind, 100 days of history, consumption derived."""
-    tuned, faults, registered, residences = _simulate(settings, END)
-    derive_and_refresh(tuned.database_url, tuned)
-    return tuned, faults, registered, residences
+    """14 dwellings, one fault of each kind, 100 days of history, consumption derived (built once per run and mode)."""
+
+    def build(url: str):
+        tuned, faults, registered, residences = _simulate(settings, END)
+        derive_and_refresh(url, tuned)
+        return tuned, faults, registered, residences
+
+    _, faults, registered, residences = copied_seed(settings.database_url, ("analytics_job.simulated", END), build)
+    return _tuned(settings), faults, registered, residences
 
 
 def test_every_injected_fault_is_found_and_healthy_meters_stay_quiet(simulated):

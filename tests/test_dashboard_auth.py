@@ -23,7 +23,7 @@ from tests.dashboard_support import (
     csrf_from,
     login,
     post_form,
-    seed_cooperative,
+    seeded_cooperative,
 )
 
 MAX_FAILURES = 3
@@ -32,7 +32,7 @@ MAX_FAILURES = 3
 @pytest.fixture
 def seeded(migrated_db_url: str) -> tuple[str, Seed]:
     """Dwellings and one account per role."""
-    return migrated_db_url, seed_cooperative(migrated_db_url, today=datetime.now(PARIS).date(), days=20)
+    return migrated_db_url, seeded_cooperative(migrated_db_url, today=datetime.now(PARIS).date(), days=20)
 
 
 @pytest.fixture

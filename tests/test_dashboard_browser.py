@@ -14,7 +14,7 @@ import pytest
 from dashboard.i18n import format_money_eur, format_quantity, round_as_shown
 from dashboard.queries import first_period_shown
 from tests.browser_support import launched_chromium
-from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed, seed_cooperative
+from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed, seeded_cooperative
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +38,7 @@ def _wait_for_bars(page: object, expected: list[float]) -> None:
 def seeded(migrated_db_url: str) -> tuple[str, Seed, date]:
     """A database with two households' data, up to today (Paris time)."""
     today = datetime.now(PARIS).date()
-    return migrated_db_url, seed_cooperative(migrated_db_url, today=today), today
+    return migrated_db_url, seeded_cooperative(migrated_db_url, today=today), today
 
 
 @pytest.fixture

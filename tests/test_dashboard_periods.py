@@ -15,7 +15,7 @@ from dashboard import household_analytics
 from dashboard.figures import Tariffs, consumption_figure, consumption_summary, period_length_days, period_partial
 from dashboard.i18n import format_quantity
 from dashboard.queries import PeriodUse
-from tests.dashboard_support import PARIS, DashboardServer, Seed, login, post_form, seed_cooperative
+from tests.dashboard_support import PARIS, DashboardServer, Seed, login, post_form, seeded_cooperative
 from tests.test_dashboard_scope import consumption_payload
 
 TARIFFS = Tariffs(electricity_eur_per_kwh=0.25, gas_eur_per_kwh=0.1, water_eur_per_m3=4.0, heat_eur_per_kwh=0.12)
@@ -73,7 +73,7 @@ def test_two_partial_years_have_no_average_and_are_named() -> None:
 
 def test_the_similar_homes_period_shows_its_last_day(migrated_db_url: str, tmp_path: Path) -> None:
     """The nightly job stores a month as [1 Nov, 1 Dec): the card says "au 30 nov.", not "au 1 déc."."""
-    seed = seed_cooperative(migrated_db_url, today=date(2026, 12, 5), days=10)
+    seed = seeded_cooperative(migrated_db_url, today=date(2026, 12, 5), days=10)
     with psycopg.connect(migrated_db_url) as conn:
         conn.execute(
             "INSERT INTO comparison_group (group_key, energy_kind, period_start, period_end, member_count, published,"
@@ -91,7 +91,7 @@ def test_the_similar_homes_period_shows_its_last_day(migrated_db_url: str, tmp_p
 def seeded(migrated_db_url: str) -> tuple[str, Seed, date]:
     """The dashboard tests' cooperative: 400 days of daily use up to today."""
     today = datetime.now(PARIS).date()
-    return migrated_db_url, seed_cooperative(migrated_db_url, today=today), today
+    return migrated_db_url, seeded_cooperative(migrated_db_url, today=today), today
 
 
 @pytest.fixture

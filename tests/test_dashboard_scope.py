@@ -15,7 +15,7 @@ from coopwatt.rollups import refresh_rollups
 from coopwatt.settings import load_settings
 from dashboard.i18n import format_quantity
 from dashboard.scope import Role, Scope, ScopeDenied, parse_id, resolve_dwelling
-from tests.dashboard_support import PARIS, DashboardServer, Seed, login, seed_cooperative
+from tests.dashboard_support import PARIS, DashboardServer, Seed, login, seeded_cooperative
 from tests.csv_support import csv_meters
 
 CONSUMPTION_OUTPUTS = [
@@ -77,7 +77,7 @@ def yearly(url: str, meter_id: int) -> list[float]:
 @pytest.fixture
 def seeded(migrated_db_url: str) -> tuple[str, Seed]:
     """Three dwellings, one account per role."""
-    return migrated_db_url, seed_cooperative(migrated_db_url, today=datetime.now(PARIS).date())
+    return migrated_db_url, seeded_cooperative(migrated_db_url, today=datetime.now(PARIS).date())
 
 
 @pytest.fixture

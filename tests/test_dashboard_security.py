@@ -19,7 +19,7 @@ import requests
 from coopwatt.settings import load_settings
 from dashboard.auth import MAX_REQUEST_BYTES, attempt_login
 from dashboard.rejections import BURST, LINES_PER_S
-from tests.dashboard_support import PARIS, PASSWORD, SECRET, DashboardServer, Seed, login, post_form, seed_cooperative
+from tests.dashboard_support import PARIS, PASSWORD, SECRET, DashboardServer, Seed, login, post_form, seeded_cooperative
 
 MAX_FAILURES = 3
 
@@ -27,7 +27,7 @@ MAX_FAILURES = 3
 @pytest.fixture
 def seeded(migrated_db_url: str) -> tuple[str, Seed]:
     """Dwellings and one account per role."""
-    return migrated_db_url, seed_cooperative(migrated_db_url, today=datetime.now(PARIS).date(), days=20)
+    return migrated_db_url, seeded_cooperative(migrated_db_url, today=datetime.now(PARIS).date(), days=20)
 
 
 @pytest.fixture

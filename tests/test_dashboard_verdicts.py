@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 from coopwatt.settings import Settings, load_settings
 from dashboard import household_analytics, queries
 from dashboard.app import create_app
-from tests.dashboard_support import PARIS, Seed, seed_cooperative
+from tests.dashboard_support import PARIS, Seed, seeded_cooperative
 
 PRAISE = ("bonne voie", "Continuez", "Bravo", "Belle performance", "right track", "Well done", "Nice work",
           "Keep it up")
@@ -31,7 +31,7 @@ PRAISE = ("bonne voie", "Continuez", "Bravo", "Belle performance", "right track"
 def coop(migrated_db_url: str, tmp_path: Path) -> tuple[Settings, Seed, date]:
     """The seeded cooperative with issue 13's three homes' analytics results."""
     today = datetime.now(PARIS).date()
-    seed = seed_cooperative(migrated_db_url, today=today)
+    seed = seeded_cooperative(migrated_db_url, today=today)
     settings = load_settings({}, database_url=migrated_db_url, data_dir=tmp_path, timezone="Europe/Paris",
                              dashboard_secret_key="verdicts-test-secret-" + "x" * 40)
     now = datetime.now(PARIS)

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from analytics.job.suspect import mark_suspect_hours
-from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed, seed_cooperative
+from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed, seeded_cooperative
 from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
 from tests.test_dashboard_browser import browser_page  # noqa: F401 - the shared Chromium fixture
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 def seeded(migrated_db_url: str) -> tuple[str, Seed]:
     """Bob's electricity: silent for the last 3 days, frozen (0.3 kWh a day) 5 to 7 days ago, alerts open."""
     today = datetime.now(PARIS).date()
-    seed = seed_cooperative(migrated_db_url, today=today)
+    seed = seeded_cooperative(migrated_db_url, today=today)
     meter = seed.meters["b-elec"]
 
     def day(n: int) -> datetime:
@@ -78,7 +78,7 @@ def test_household_with_a_silent_then_frozen_meter(server: DashboardServer, brow
 def with_alerts(migrated_db_url: str) -> tuple[str, Seed, AnalyticsSeed]:
     """The dashboard tests' cooperative and hand-written analytics results (marc manages building B)."""
     today = datetime.now(PARIS).date()
-    seed = seed_cooperative(migrated_db_url, today=today)
+    seed = seeded_cooperative(migrated_db_url, today=today)
     return migrated_db_url, seed, seed_analytics(migrated_db_url, seed, today=today)
 
 

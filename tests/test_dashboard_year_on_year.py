@@ -14,14 +14,14 @@ from analytics.job.suspect import mark_suspect_hours
 from coopwatt.rollups import refresh_rollups
 from coopwatt.settings import Settings, load_settings
 from dashboard import household_analytics
-from tests.dashboard_support import PARIS, Seed, seed_cooperative
+from tests.dashboard_support import PARIS, Seed, seeded_cooperative
 
 
 @pytest.fixture
 def coop(migrated_db_url: str, tmp_path: Path) -> tuple[Settings, Seed, date]:
     """The dashboard tests' cooperative: bob's electricity is 777.0x kWh every day for 400 days, no alert."""
     today = datetime.now(PARIS).date()
-    seed = seed_cooperative(migrated_db_url, today=today)
+    seed = seeded_cooperative(migrated_db_url, today=today)
     settings = load_settings({}, database_url=migrated_db_url, data_dir=tmp_path, timezone="Europe/Paris")
     return settings, seed, today
 

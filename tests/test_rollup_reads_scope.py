@@ -27,7 +27,7 @@ from coopwatt.privacy_export import reading_rows
 from dashboard.export_queries import iter_daily
 from dashboard.history_queries import consumption_between, daily_use
 from dashboard.queries import building_daily, consumption_by_period, paired_use
-from tests.dashboard_support import PARIS, Seed, seed_cooperative
+from tests.dashboard_support import PARIS, Seed, seeded_cooperative
 
 DAYS = 120
 GAS = 10.5
@@ -67,7 +67,7 @@ def _total_rows(url: str) -> int:
 @pytest.fixture
 def seeded(migrated_db_url: str) -> tuple[str, Seed]:
     today = datetime.now(PARIS).date()
-    seed = seed_cooperative(migrated_db_url, today=today, days=DAYS)
+    seed = seeded_cooperative(migrated_db_url, today=today, days=DAYS)
     with psycopg.connect(migrated_db_url, autocommit=True) as conn:
         conn.execute("ANALYZE")  # as autovacuum would have by then: the planner sees the tables' real sizes
     return migrated_db_url, seed

@@ -11,7 +11,7 @@ import pytest
 
 from coopwatt.cli import main
 from dashboard.auth import verify_password
-from tests.dashboard_support import PARIS, Seed, seed_cooperative
+from tests.dashboard_support import PARIS, Seed, seeded_cooperative
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def seeded(migrated_db_url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, 
     for key in [key for key in os.environ if key.startswith("COOPWATT_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("COOPWATT_DATABASE_URL", migrated_db_url)
-    return migrated_db_url, seed_cooperative(migrated_db_url, today=datetime.now(PARIS).date(), days=3)
+    return migrated_db_url, seeded_cooperative(migrated_db_url, today=datetime.now(PARIS).date(), days=3)
 
 
 def run(monkeypatch: pytest.MonkeyPatch, argv: list[str], stdin: str = "") -> int:
