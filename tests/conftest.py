@@ -9,8 +9,11 @@ mode, ``[postgresql]`` on the server above and ``[timescaledb]`` on the
 TimescaleDB server at TEST_TSDB_ADMIN_URL (deploy/timescaledb/dev-server.sh
 starts one on 127.0.0.1:5433). Where none answers, the TimescaleDB variants
 skip with the reason (never in CI). ``@pytest.mark.storage("timescaledb")``
-narrows a test to the modes it names; browser tests run on plain PostgreSQL
-only; TEST_STORAGE_MODES=postgresql (comma-separated) narrows the whole run.
+narrows a test to the modes it names (the year-long recall tests and the
+default demo run on TimescaleDB only: their storage paths run on both modes in
+smaller tests, named where they are marked); browser tests run on plain
+PostgreSQL only; TEST_STORAGE_MODES=postgresql (comma-separated) narrows the
+whole run.
 """
 
 from __future__ import annotations
@@ -77,15 +80,26 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist, the files with long tests first, so that no worker is left with them at the end.
+    """Under pytest-xdist, the longest files first, so that no worker is left alone with one at the end.
 
     Workers take whole files (run.py: --dist loadfile, in collection order), so a module's shared
-    fixtures (the compose stack builds images for minutes) are set up once, on one worker.
+    fixtures (the compose stack builds images for minutes) are set up once, on one worker. Files with
+    tests marked slow go first; then the files with the most tests that reach a database (each costs a
+    database and often a server), so that the last files handed out are the short ones.
     """
     if not hasattr(config, "workerinput"):
         return
-    long_files = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow") is not None}
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in long_files)
+
+    def file_of(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    long_files = {file_of(item) for item in items if item.get_closest_marker("slow") is not None}
+    weight: dict[str, float] = {}
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        weight[file_of(item)] = weight.get(file_of(item), 0.0) + (1.0 if "pg_admin_url" in names else 0.2)
+    # Slow files keep their order among themselves (their test counts say nothing of their length).
+    items.sort(key=lambda item: (0.0, 0.0) if file_of(item) in long_files else (1.0, -weight[file_of(item)]))
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,12 @@ PERIOD = pd.Timedelta(seconds=STEP_S)
 DWELLINGS = 60
 BARS_FILE = Path(__file__).parent / "data" / "recall_bars.json"
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+# On the production store only. What these two tests judge is the detectors over a year (recall, false alarms);
+# that the job's loaders hand the detectors the same frames in both storage modes is what
+# tests/test_analytics_year_job.py checks on both, through this same path (the job's alerts over a simulated year
+# with every fault kind must equal the in-memory detectors'). On plain PostgreSQL too, this pair cost CI about
+# eight more minutes of one worker (docs/benchmarks.md, "Test suite").
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800), pytest.mark.storage("timescaledb")]
 
 
 def _bars() -> dict:

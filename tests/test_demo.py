@@ -177,7 +177,11 @@ def test_demo_on_embedded_defaults_twice(tmp_path: Path) -> None:
     assert "index reset" not in second.stdout and "index jump" not in second.stdout, second.stdout
 
 
+# The default demo runs on the production store only: the demo's pipeline is run on both storage modes by
+# test_demo_on_the_machine_services, and the hardship job's reads on both by tests/test_hardship_job.py; this
+# one judges what the default demo shows an adviser (on plain PostgreSQL too it cost CI over 3 more minutes).
 @pytest.mark.slow
+@pytest.mark.storage("timescaledb")
 def test_demo_puts_its_cold_homes_on_the_advisers_hardship_list(db_url: str, broker: Any, topic_prefix: str,
                                                                  demo_client_id: str, tmp_path: Path) -> None:
     """The default demo (400 days, 36 homes): its under-heating households are cases an adviser sees, once set up."""
