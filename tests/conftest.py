@@ -196,12 +196,9 @@ def migrated_template(pg_admin_url: str, storage_mode_name: str) -> Iterator[str
     try:
         url = _with_database(pg_admin_url, name)
         migrate(url, storage="timescaledb" if storage_mode_name == "timescaledb" else "postgresql")
-        with psycopg.connect(url, autocommit=True) as conn:
-            if storage_mode_name == "timescaledb":  # its job scheduler would hold a connection, and copying needs none
-                conn.execute("SELECT _timescaledb_functions.stop_background_workers()")
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        from tests.db_copies import close
+
+        close(url)  # copying needs no session in it, its job scheduler's included
         yield name
     finally:
         with psycopg.connect(pg_admin_url, autocommit=True) as conn:

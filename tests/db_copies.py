@@ -20,7 +20,7 @@ import pytest
 T = TypeVar("T")
 JOB_QUIET_S = 60.0  # a TimescaleDB job still running when the seed is frozen would be cut off in every copy
 
-_templates: dict[tuple[str, Hashable], tuple[str, Any]] = {}  # (server, key) -> (template database, build's value)
+_templates: dict[tuple[str, Hashable], tuple[str, Any]] = {}  # (admin URL, key) -> (template, build's value)
 
 
 def _admin(url: str) -> str:
@@ -45,10 +45,9 @@ def start_job_scheduler(url: str) -> None:
                     " raise timescaledb.max_background_workers on the test server")
 
 
-def freeze(url: str, template: str) -> None:
-    """Copy the database at `url` into a new template database that nothing connects to."""
-    timescaledb = _has_timescaledb(url)
-    if timescaledb:
+def close(url: str) -> None:
+    """Stop the database's TimescaleDB scheduler (once its running jobs are done), bar new sessions, end the open ones."""
+    if _has_timescaledb(url):
         with psycopg.connect(url, autocommit=True) as conn:
             deadline = time.monotonic() + JOB_QUIET_S
             while conn.execute("SELECT count(*) FROM timescaledb_information.job_stats WHERE job_status = 'Running'"
@@ -56,13 +55,20 @@ def freeze(url: str, template: str) -> None:
                 time.sleep(0.2)
             conn.execute("SELECT _timescaledb_functions.stop_background_workers()")
     with psycopg.connect(_admin(url), autocommit=True) as conn:
-        # No new session (a job worker, the launcher's scheduler) may come in while the copy waits for the last ones.
+        # No new session (a job worker, the launcher's scheduler) may come in while the last ones are ended.
         conn.execute(f'ALTER DATABASE "{_name(url)}" WITH ALLOW_CONNECTIONS false')
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                     (_name(url),))
+
+
+def freeze(url: str, template: str) -> None:
+    """Copy the database at `url` into a new template database that nothing connects to; `url` stays usable."""
+    timescaledb = _has_timescaledb(url)
+    close(url)
+    with psycopg.connect(_admin(url), autocommit=True) as conn:
         try:
             deadline = time.monotonic() + JOB_QUIET_S
             while True:
-                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                             " WHERE datname = %s AND pid <> pg_backend_pid()", (_name(url),))
                 try:
                     conn.execute(f'CREATE DATABASE "{template}" TEMPLATE "{_name(url)}"')
                     break
@@ -96,7 +102,7 @@ def copied_seed(url: str, key: Hashable, build: Callable[[str], T]) -> T:
     with psycopg.connect(url) as conn:
         empty = not conn.execute("SELECT EXISTS (SELECT FROM residence) OR EXISTS (SELECT FROM account)").fetchone()[0]
     assert empty, "copied_seed only replaces a freshly migrated, empty database"
-    server = urlsplit(url)._replace(path="").geturl()
+    server = _admin(url)
     made = _templates.get((server, key))
     if made is not None:
         replace_with_copy(url, made[0])
@@ -110,9 +116,9 @@ def copied_seed(url: str, key: Hashable, build: Callable[[str], T]) -> T:
 
 def drop_templates() -> None:
     """Drop every template this process made (at the end of the run)."""
-    for (server, _), (template, _) in list(_templates.items()):
+    for (admin, _), (template, _) in list(_templates.items()):
         try:
-            with psycopg.connect(server + "/postgres", autocommit=True, connect_timeout=5) as conn:
+            with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
         except psycopg.Error:
             pass  # the server went away: nothing left to clean
