@@ -164,6 +164,10 @@ def test_household_moves_through_time_opens_a_day_and_picks_a_range(
 
     # A chosen range of days, typed in the picker: the bars are those days, the label says them.
     page.click("label:has-text('jour')")
+    # The day view's window (several days) must be in the pickers before one is typed in: its callback's answer
+    # would otherwise overwrite the typed date when it comes late.
+    page.wait_for_function("() => document.getElementById('household-window-start').value"
+                           " < document.getElementById('household-window-end').value")
     first_day, last_day = today - timedelta(days=20), today - timedelta(days=11)
     window_last = page.input_value("#household-window-end")
     page.fill("#household-window-start", first_day.isoformat())
