@@ -166,11 +166,9 @@ def _stop_on_failed_jobs(url: str) -> None:
 
 
 @pytest.fixture
-def db_url(pg_admin_url: str, storage_mode_name: str) -> Iterator[str]:
-    """An empty database of its own for one test, dropped afterwards."""
+def _test_database(pg_admin_url: str, storage_mode_name: str) -> Iterator[str]:
+    """The URL of this test's own database, made by `db_url` or `migrated_db_url`, dropped afterwards."""
     name = "cw_test_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
     url = _with_database(pg_admin_url, name)
     try:
         yield url
@@ -179,6 +177,18 @@ def db_url(pg_admin_url: str, storage_mode_name: str) -> Iterator[str]:
     finally:
         with psycopg.connect(pg_admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(_test_database: str, pg_admin_url: str) -> str:
+    """An empty database of its own for one test, dropped afterwards (the migrated one if the test asked for it first)."""
+    name = urlsplit(_test_database).path.lstrip("/")
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        try:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        except psycopg.errors.DuplicateDatabase:
+            pass  # migrated_db_url made it already: the same database, as the test's two fixtures must be
+    return _test_database
 
 
 @pytest.fixture(scope="session")
@@ -206,19 +216,23 @@ def migrated_template(pg_admin_url: str, storage_mode_name: str) -> Iterator[str
 
 
 @pytest.fixture
-def migrated_db_url(db_url: str, storage_mode_name: str, pg_admin_url: str, migrated_template: str) -> str:
-    """A database with the whole schema applied, in this test's storage mode (never silently the other)."""
-    name = urlsplit(db_url).path.lstrip("/")
+def migrated_db_url(_test_database: str, storage_mode_name: str, pg_admin_url: str, migrated_template: str) -> str:
+    """A database with the whole schema applied, in this test's storage mode (never silently the other).
+
+    Made straight from the migrated template (an empty one made first by `db_url`, if the test asked for that
+    too, is replaced): one database copied per test, not two.
+    """
+    name = urlsplit(_test_database).path.lstrip("/")
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"')
     if storage_mode_name == "timescaledb":
         # A copied database gets its job scheduler at the launcher's next look (up to a minute): start it now,
         # as CREATE EXTENSION does in a migrated one.
         from tests.db_copies import start_job_scheduler
 
-        start_job_scheduler(db_url)
-    return db_url
+        start_job_scheduler(_test_database)
+    return _test_database
 
 
 @pytest.fixture(scope="session", autouse=True)
