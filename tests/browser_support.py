@@ -31,3 +31,13 @@ def launched_chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def peers_text(page: Any, needle: str) -> str:
+    """The similar-homes card's text once it says `needle`: its callback may answer after the graph's."""
+    try:
+        page.wait_for_function("(n) => { const e = document.getElementById('typical-peers');"
+                               " return e !== null && e.innerText.includes(n); }", arg=needle)
+    except Exception as exc:
+        raise AssertionError(f"#typical-peers never said {needle!r}: {page.inner_text('#typical-peers')!r}") from exc
+    return page.inner_text("#typical-peers")

@@ -158,6 +158,8 @@ def test_household_sees_own_consumption_switches_language_and_downloads(
 
     # "Ask for erasure": recorded for the admin.
     page.click("#household-erase")  # type: ignore[attr-defined]
+    # The confirmation fully open before it is pressed: a click during its opening animation can be lost.
+    page.wait_for_selector("#household-erase-collapse.collapse.show")  # type: ignore[attr-defined]
     page.click("#household-erase-confirm")  # type: ignore[attr-defined]
     page.wait_for_selector("text=Erasure request recorded")  # type: ignore[attr-defined]
     page.wait_for_timeout(600)  # type: ignore[attr-defined]  # let the confirmation fold away before the picture
@@ -198,6 +200,8 @@ def test_household_url_tampering_and_staff_drill_down_in_the_browser(
 
     # An adviser lands on the staff page, and opens a dwelling of their residence.
     _log_in(page, server.url, "claire")
+    # The navbar comes with the layout; the staff page's content with its callback, which can come later.
+    page.wait_for_selector("text=conseiller")  # type: ignore[attr-defined]
     assert "conseiller" in page.inner_text("body")  # type: ignore[attr-defined]
     page.goto(f"{server.url}/?dwelling={seed.dwelling_c}")  # type: ignore[attr-defined]
     expected = _monthly_kwh(url, seed.meters["c-elec"], today)

@@ -14,7 +14,7 @@ import pytest
 from dashboard.i18n import format_day
 from tests.dashboard_fixtures import seeded, server  # noqa: F401 - the shared seeded dashboard
 from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed
-from tests.browser_support import launched_chromium
+from tests.browser_support import launched_chromium, peers_text
 from tests.axe_support import axe_source_or_skip, axe_violations, blocking
 from tests.dashboard_views_support import AnalyticsSeed
 
@@ -110,6 +110,7 @@ def _hourly(url: str, meter_id: int, day: date) -> list[tuple[float, bool]]:
             "SELECT energy_kwh, estimated FROM consumption_hourly WHERE meter_id = %s AND hour >= %s AND hour < %s"
             " ORDER BY hour", (meter_id, _midnight(day), _midnight(day + timedelta(days=1)))).fetchall()
     return [(float(row[0]), bool(row[1])) for row in rows]
+
 
 
 def test_household_moves_through_time_opens_a_day_and_picks_a_range(
@@ -232,7 +233,7 @@ def test_calendar_typical_day_and_honest_states_in_both_languages_and_widths(
         assert len(heat[1]["x"]) == row[1] > 0  # the ringed (estimated) days
         # The typical day is the household's own, and says why similar homes' is not beside it.
         page.wait_for_selector("#typical-graph")
-        assert "pas calculée pour votre logement" in page.inner_text("#typical-peers")
+        assert "pas calculée pour votre logement" in peers_text(page, "pas calculée pour votre logement")
         assert "12 h" in page.inner_text("#typical-summary")  # the seeded use sits in the noon hour
         # The comparison also in the household's own kWh and euros (34,8 and 40,5 kWh/m² × 64 m²).
         own_terms = page.inner_text("#similar-own-terms")
@@ -262,7 +263,7 @@ def test_calendar_typical_day_and_honest_states_in_both_languages_and_widths(
         page.click("#lang-en")
         page.wait_for_selector("text=Your year, day by day")
         page.wait_for_selector("#calendar-graph .js-plotly-plot")
-        assert "not computed for your home" in page.inner_text("#typical-peers")
+        assert "not computed for your home" in peers_text(page, "not computed for your home")
         _shot(page, artifacts_dir, f"month-en-{width}")
         _axe_clean(page, axe_source, f"month-en-{width}")
         page.click("label:has-text('hour')")

@@ -17,7 +17,7 @@ from coopwatt.settings import Settings, load_settings
 from dashboard.auth import hash_password
 from dashboard.i18n import format_day
 from tests.axe_support import axe_source_or_skip, axe_violations, blocking
-from tests.browser_support import launched_chromium
+from tests.browser_support import launched_chromium, peers_text
 from tests.dashboard_support import PARIS, PASSWORD, DashboardServer
 from tests.job_runs import nightly_ok
 from tests.peer_day_support import PeerHome, PeerCoop, rounded_as_shown, true_mean, write_peer_homes
@@ -90,6 +90,7 @@ def _shot(page: Any, artifacts_dir: Path, name: str) -> None:
     page.locator("#household-typical-day").screenshot(path=str(artifacts_dir / f"household-peer-day-{name}.png"))
 
 
+
 def test_the_typical_day_is_drawn_against_similar_homes_with_who_they_are_or_why_not(
         server: DashboardServer, peer_homes: tuple[Settings, PeerCoop], browser: Any, artifacts_dir: Path) -> None:
     source = axe_source_or_skip()
@@ -107,7 +108,7 @@ def test_the_typical_day_is_drawn_against_similar_homes_with_who_they_are_or_why
         you, peers = page.evaluate(TRACES)
         # The browser gets the group's figures as stored (rounded as shown), nothing else about any neighbour.
         assert peers["y"] == stored and peers["name"] == "Logements similaires (5)" and len(you["y"]) == 24
-        text = page.inner_text("#typical-peers")
+        text = peers_text(page, "même résidence")
         assert "même résidence" in text and "de 55 à 75 m²" in text and "5 logements" in text, text
         assert f"du {first} au {last}" in text and "au moins 5 logements" in text, text
         # The home's own day covers exactly the same days.
@@ -117,7 +118,7 @@ def test_the_typical_day_is_drawn_against_similar_homes_with_who_they_are_or_why
         page.click("#lang-en")
         page.wait_for_selector("text=Your typical day")
         page.wait_for_function(DRAWN, arg=[2, "Similar homes (5)"])
-        text = page.inner_text("#typical-peers")
+        text = peers_text(page, "same residence")
         assert "same residence" in text and "5 homes" in text and "at least 5 homes" in text, text
         _shot(page, artifacts_dir, f"en-{width}")
         _clean(page, source, f"peer day en {width}")
@@ -139,13 +140,13 @@ def test_the_typical_day_is_drawn_against_similar_homes_with_who_they_are_or_why
     page = _household(browser, server, "foyer-b1", DESKTOP)
     page.wait_for_selector("#typical-graph .js-plotly-plot")
     assert len(page.evaluate(TRACES)) == 1
-    text = page.inner_text("#typical-peers")
+    text = peers_text(page, "même quartier")
     assert "même quartier" in text and "au moins 5 logements similaires" in text, text
     _shot(page, artifacts_dir, "withheld-fr-desktop")
     _clean(page, source, "peer day withheld fr")
     page.context.close()
     page = _household(browser, server, "foyer-bno", PHONE)
-    assert "participent aux comparaisons" in page.inner_text("#typical-peers")
+    assert "participent aux comparaisons" in peers_text(page, "participent aux comparaisons")
     _shot(page, artifacts_dir, "not-counted-fr-phone")
     page.click("#lang-en")
     page.wait_for_selector("text=Your typical day")
