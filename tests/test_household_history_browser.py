@@ -112,7 +112,6 @@ def _hourly(url: str, meter_id: int, day: date) -> list[tuple[float, bool]]:
     return [(float(row[0]), bool(row[1])) for row in rows]
 
 
-
 def test_household_moves_through_time_opens_a_day_and_picks_a_range(
     server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser: Any, artifacts_dir: Path,
     axe_source: str,

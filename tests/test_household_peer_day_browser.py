@@ -90,7 +90,6 @@ def _shot(page: Any, artifacts_dir: Path, name: str) -> None:
     page.locator("#household-typical-day").screenshot(path=str(artifacts_dir / f"household-peer-day-{name}.png"))
 
 
-
 def test_the_typical_day_is_drawn_against_similar_homes_with_who_they_are_or_why_not(
         server: DashboardServer, peer_homes: tuple[Settings, PeerCoop], browser: Any, artifacts_dir: Path) -> None:
     source = axe_source_or_skip()
