@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -17,7 +20,6 @@ import requests
 from coopwatt.rollups import refresh_rollups
 from coopwatt.settings import load_settings
 from dashboard.auth import hash_password
-from tests import preloaded_gunicorn
 from tests.factories import consent_to_all
 
 REPO = Path(__file__).resolve().parent.parent
@@ -143,10 +145,11 @@ def free_port() -> int:
 
 
 class DashboardServer:
-    """gunicorn serving dashboard.app:server on a free port, in a process of its own (tests/preloaded_gunicorn.py)."""
+    """gunicorn serving dashboard.app:server on a free port, in a subprocess of its own."""
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of the server's log, to explain a failure."""
+        self._log.flush()
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def __init__(self, database_url: str, log_path: Path, *, workers: int = 2, **settings: str) -> None:
@@ -161,15 +164,14 @@ class DashboardServer:
             "COOPWATT_DASHBOARD_COOKIE_SECURE": "false",
         })
         env.update({"COOPWATT_" + key.upper(): value for key, value in settings.items()})
-        # --preload: the app built once before the fork, as `coopwatt dashboard` does (dashboard/serve.py),
-        # rather than imported again by each worker. Started from a process that has imported the dashboard
-        # already (tests/preloaded_gunicorn.py): the same command line, without its 4 s of imports.
-        self.process = preloaded_gunicorn.start(
-            ["--workers", str(workers), "--threads", "4", "--preload", "--worker-class", "gthread",
-             "--no-control-socket", "--bind", f"127.0.0.1:{self.port}", "--timeout", "60",
-             # a worker stuck at shutdown is killed by its arbiter after 5 s, not gunicorn's default 30
-             "--graceful-timeout", "5", "dashboard.app:server"],
-            env, REPO, log_path,
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            # --preload: the app built once before the fork, as `coopwatt dashboard` does (dashboard/serve.py),
+            # rather than imported again by each worker.
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "4", "--preload",
+             "--worker-class", "gthread", "--no-control-socket", "--bind", f"127.0.0.1:{self.port}", "--timeout", "60",
+             "dashboard.app:server"],
+            cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )
         self.log_path = log_path
 
@@ -189,7 +191,7 @@ class DashboardServer:
         """Wait until the health route answers (or fail with the server's log)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if not self.process.is_alive():
+            if self.process.poll() is not None:
                 raise RuntimeError("dashboard server exited:\n" + self.log_path.read_text(errors="replace"))
             try:
                 if requests.get(self.url + "/healthz", timeout=10).status_code == 200:
@@ -205,7 +207,14 @@ class DashboardServer:
         Not SIGTERM's graceful one: that waits for each worker's idle keep-alive connections to time out
         (3 s a server here, over a hundred servers a run); nothing is in flight when a test is done with it.
         """
-        preloaded_gunicorn.stop(self.process)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
 
 
 def login(base_url: str, username: str, password: str = PASSWORD) -> requests.Session:
