@@ -170,8 +170,10 @@ class DashboardServer:
             # rather than imported again by each worker.
             [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "4", "--preload",
              "--worker-class", "gthread", "--no-control-socket", "--bind", f"127.0.0.1:{self.port}", "--timeout", "60",
-             "dashboard.app:server"],
+             # a worker stuck at shutdown is killed by its arbiter after 5 s, not gunicorn's default 30
+             "--graceful-timeout", "5", "dashboard.app:server"],
             cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own: stop() can reach a worker its arbiter lost
         )
         self.log_path = log_path
 
@@ -202,18 +204,26 @@ class DashboardServer:
         raise RuntimeError("dashboard server did not start:\n" + self.log_path.read_text(errors="replace"))
 
     def stop(self) -> None:
-        """Stop gunicorn at once (SIGINT to the arbiter: its quick shutdown, which stops its workers).
+        """Stop gunicorn at once (SIGINT to the arbiter: its quick shutdown), then kill what is left of its group.
 
         Not SIGTERM's graceful one: that waits for each worker's idle keep-alive connections to time out
         (3 s a server here, over a hundred servers a run); nothing is in flight when a test is done with it.
+        A gthread worker told to quit while its main thread hands a connection to its thread pool can deadlock
+        in its own signal handler (the pool's shutdown lock is not re-entrant): its arbiter gives up on it after
+        the graceful timeout, and a worker left behind would keep its database connections. The group kill
+        makes sure none is.
         """
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(timeout=30)
+                self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
         self._log.close()
 
 
