@@ -157,7 +157,9 @@ def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     child = subprocess.Popen(args)
     # The terminal sends Ctrl-C to the child as well; this process only waits for it to finish stopping.
-    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    # Ignored rather than caught: the interpreter resets caught signals to the default as it exits, and a late
+    # Ctrl-C would then kill this process instead of letting it return the child's status.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signal.SIGTERM))
     code = child.wait()
     return 128 - code if code < 0 else code  # killed by signal N: the shell's 128 + N

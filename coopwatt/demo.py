@@ -385,7 +385,7 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
     # SIGTERM unwinds like Ctrl-C: every started service is stopped on the way out.
     previous = signal.signal(signal.SIGINT, signal.default_int_handler), signal.signal(
         signal.SIGTERM, signal.default_int_handler)
-    status = 0
+    status, stopped = 0, False
     try:
         with contextlib.ExitStack() as stack:
             stack.callback(lock.release)
@@ -404,9 +404,17 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
                 status = 130
             else:
                 status = _run_live(settings, args, plan, simulation, timeline, stack)
+        stopped = status != 1
     finally:
-        signal.signal(signal.SIGINT, previous[0])
-        signal.signal(signal.SIGTERM, previous[1])
+        if stopped:
+            # Everything is stopped: a late Ctrl-C has nothing left to stop. Ignored, not merely shielded:
+            # the interpreter resets Python-level handlers to the default on its way out, and one arriving
+            # then would end a clean stop "killed by SIGINT" instead of with its status.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        else:
+            signal.signal(signal.SIGINT, previous[0])
+            signal.signal(signal.SIGTERM, previous[1])
     if status != 1:  # a demo that found its database taken did not run: nothing to say goodbye to
         say(f"au revoir : démo arrêtée proprement, données gardées dans {lock.data_dir}",
             f"goodbye: demo stopped cleanly, data kept in {lock.data_dir}")
