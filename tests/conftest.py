@@ -31,7 +31,8 @@ import pytest
 
 from coopwatt.settings import Settings, load_settings
 
-pytest_plugins = ["pytester"]  # tests of these fixtures run pytest on a small file of their own
+pytest_plugins = ["pytester",  # tests of these fixtures run pytest on a small file of their own
+                  "tests.dashboard_fixtures"]  # the module-wide seeded dashboard behind `seeded` and `server`
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -226,13 +227,34 @@ def migrated_db_url(_test_database: str, storage_mode_name: str, pg_admin_url: s
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"')
+    _start_jobs_of_copy(_test_database, storage_mode_name)
+    return _test_database
+
+
+def _start_jobs_of_copy(url: str, storage_mode_name: str) -> None:
     if storage_mode_name == "timescaledb":
         # A copied database gets its job scheduler at the launcher's next look (up to a minute): start it now,
         # as CREATE EXTENSION does in a migrated one.
         from tests.db_copies import start_job_scheduler
 
-        start_job_scheduler(_test_database)
-    return _test_database
+        start_job_scheduler(url)
+
+
+@pytest.fixture(scope="module")
+def module_migrated_db_url(pg_admin_url: str, storage_mode_name: str, migrated_template: str) -> Iterator[str]:
+    """A migrated database shared by one module's tests (those that only read it), dropped after the module."""
+    name = "cw_module_" + uuid.uuid4().hex[:12]
+    url = _with_database(pg_admin_url, name)
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"')
+    try:
+        _start_jobs_of_copy(url, storage_mode_name)
+        yield url
+        if storage_mode_name == "timescaledb":
+            _stop_on_failed_jobs(url)
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -21,7 +21,7 @@ from coopwatt.access_log import delete_expired_accesses, record_access
 from coopwatt.settings import load_settings
 from dashboard.access import LOGGED_CALLBACKS, LOGGED_DOWNLOADS, UNLOGGED_CALLBACKS
 from tests.attack_support import CallbackSpec, Knowledge, answer_text, build_body, server_callbacks
-from tests.dashboard_fixtures import seeded, server  # noqa: F401 - fixtures
+from tests.dashboard_fixtures import own_seeded, own_server  # noqa: F401 - fixtures
 from tests.dashboard_support import SECRET, DashboardServer, Seed, login, post_form
 from tests.dashboard_views_support import AnalyticsSeed
 
@@ -64,11 +64,11 @@ def _specs(session: requests.Session, base: str) -> list[CallbackSpec]:
 
 
 def test_every_callback_and_download_is_classified_and_every_logged_one_logs(
-    seeded: tuple[str, Seed, AnalyticsSeed], server: DashboardServer,  # noqa: F811
+    own_seeded: tuple[str, Seed, AnalyticsSeed], own_server: DashboardServer,  # noqa: F811
 ) -> None:
-    url, seed, _ = seeded
-    root = login(server.url, "root")
-    specs = _specs(root, server.url)
+    url, seed, _ = own_seeded
+    root = login(own_server.url, "root")
+    specs = _specs(root, own_server.url)
     registered = {_first_output(spec) for spec in specs}
     unclassified = registered - set(LOGGED_CALLBACKS) - set(UNLOGGED_CALLBACKS)
     assert not unclassified, f"callbacks not classified in dashboard/access.py (do they show a home's data?): " \
@@ -78,7 +78,7 @@ def test_every_callback_and_download_is_classified_and_every_logged_one_logs(
     pages = _pages(specs)
     # The household layout as root sees it: the component values its callbacks start from.
     knowledge = Knowledge()
-    knowledge.learn(_open(root, server.url, pages, "/", f"?dwelling={seed.dwelling_a}").json())
+    knowledge.learn(_open(root, own_server.url, pages, "/", f"?dwelling={seed.dwelling_a}").json())
     for spec in specs:
         key = _first_output(spec)
         if key not in LOGGED_CALLBACKS or spec is pages:
@@ -89,17 +89,17 @@ def test_every_callback_and_download_is_classified_and_every_logged_one_logs(
         values: dict[int, Any] = {position: seed.dwelling_a if slot.component_id == DWELLING_STORE
                                   else 1 if slot.wildcard else knowledge.baseline(slot)
                                   for position, slot in enumerate(spec.slots)}
-        response = root.post(server.url + UPDATE, json=build_body(spec, values, pattern, 0), timeout=30)
+        response = root.post(own_server.url + UPDATE, json=build_body(spec, values, pattern, 0), timeout=30)
         assert response.status_code == 200, (key, response.text[:300])
         assert _log(url) == [("root", "admin", seed.dwelling_a, LOGGED_CALLBACKS[key])], key
     # The pages callback: each page that shows a home's data.
     for path, search, what in (("/", f"?dwelling={seed.dwelling_b}", "household_page"),
                                ("/adviser", f"?dwelling={seed.dwelling_b}", "adviser_drilldown")):
         _clear(url)
-        _open(root, server.url, pages, path, search)
+        _open(root, own_server.url, pages, path, search)
         assert _log(url) == [("root", "admin", seed.dwelling_b, what)], (path, search)
     _clear(url)
-    _open(root, server.url, pages, "/manager")
+    _open(root, own_server.url, pages, "/manager")
     with psycopg.connect(url) as conn:
         alerted = {row[0] for row in conn.execute(
             "SELECT DISTINCT dwelling_id FROM alert WHERE dwelling_id IS NOT NULL").fetchall()}
@@ -113,7 +113,7 @@ def test_every_callback_and_download_is_classified_and_every_logged_one_logs(
     assert routes == set(LOGGED_DOWNLOADS), "a download not classified in dashboard/access.py"
     for path, what in LOGGED_DOWNLOADS.items():
         _clear(url)
-        response = root.get(server.url + path, params={"dwelling": seed.dwelling_a}, timeout=30)
+        response = root.get(own_server.url + path, params={"dwelling": seed.dwelling_a}, timeout=30)
         assert response.status_code == 200 and response.text.count("\n") > 1, path
         assert _log(url) == [("root", "admin", seed.dwelling_a, what)], path
         with psycopg.connect(url) as conn:
@@ -125,33 +125,33 @@ def test_every_callback_and_download_is_classified_and_every_logged_one_logs(
         # A range asked for is the range logged.
         _clear(url)
         asked = {"from": (today - timedelta(days=20)).isoformat(), "to": (today - timedelta(days=10)).isoformat()}
-        assert root.get(server.url + path, params={"dwelling": seed.dwelling_a, **asked}, timeout=30).ok
+        assert root.get(own_server.url + path, params={"dwelling": seed.dwelling_a, **asked}, timeout=30).ok
         with psycopg.connect(url) as conn:
             assert [row[0] for row in conn.execute("SELECT detail FROM access_log")] == [asked]
         # A building's own meters are no household's data.
         _clear(url)
-        assert root.get(server.url + path, params={"building": seed.other_building_id}, timeout=30).ok
+        assert root.get(own_server.url + path, params={"building": seed.other_building_id}, timeout=30).ok
         assert _log(url) == [], path
 
 
 def test_one_access_is_one_row_and_a_household_is_not_logged(
-    seeded: tuple[str, Seed, AnalyticsSeed], server: DashboardServer,  # noqa: F811
+    own_seeded: tuple[str, Seed, AnalyticsSeed], own_server: DashboardServer,  # noqa: F811
 ) -> None:
-    url, seed, _ = seeded
+    url, seed, _ = own_seeded
     # An adviser opens a drill-down of her residence, then the household page with its charts, twice.
-    claire = login(server.url, "claire")
-    pages = _pages(_specs(claire, server.url))
+    claire = login(own_server.url, "claire")
+    pages = _pages(_specs(claire, own_server.url))
     for _ in range(2):
-        _open(claire, server.url, pages, "/adviser", f"?dwelling={seed.dwelling_c}")
-        _open(claire, server.url, pages, "/", f"?dwelling={seed.dwelling_c}")
+        _open(claire, own_server.url, pages, "/adviser", f"?dwelling={seed.dwelling_c}")
+        _open(claire, own_server.url, pages, "/", f"?dwelling={seed.dwelling_c}")
     assert _log(url) == [("claire", "adviser", seed.dwelling_c, "adviser_drilldown"),
                          ("claire", "adviser", seed.dwelling_c, "household_page")]
     # Refused: nothing logged for a home outside her scope.
-    _open(claire, server.url, pages, "/adviser", f"?dwelling={seed.dwelling_a}")
+    _open(claire, own_server.url, pages, "/adviser", f"?dwelling={seed.dwelling_a}")
     assert len(_log(url)) == 2
     # The manager sees his building's home alerts: one row per home, with the alerts in the detail.
-    marc = login(server.url, "marc")
-    _open(marc, server.url, _pages(_specs(marc, server.url)), "/manager")
+    marc = login(own_server.url, "marc")
+    _open(marc, own_server.url, _pages(_specs(marc, own_server.url)), "/manager")
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT dwelling_id, detail FROM access_log WHERE username = 'marc'").fetchall()
         his = {row[0]: sorted(row[1]["alerts"]) for row in rows}
@@ -163,37 +163,38 @@ def test_one_access_is_one_row_and_a_household_is_not_logged(
     assert his == {d: sorted(ids) for d, ids in expected.items()} and his
     # A household reading its own page, charts and downloads leaves no row.
     before = _log(url)
-    alice = login(server.url, "alice")
-    specs = _specs(alice, server.url)
-    _open(alice, server.url, _pages(specs), "/")
-    assert alice.get(server.url + "/download/daily.csv", timeout=30).status_code == 200
-    assert alice.get(server.url + "/download/readings.csv", timeout=30).status_code == 200
+    alice = login(own_server.url, "alice")
+    specs = _specs(alice, own_server.url)
+    _open(alice, own_server.url, _pages(specs), "/")
+    assert alice.get(own_server.url + "/download/daily.csv", timeout=30).status_code == 200
+    assert alice.get(own_server.url + "/download/readings.csv", timeout=30).status_code == 200
     assert _log(url) == before
 
 
 def test_a_household_sees_its_own_log_only_and_staff_see_their_access_is_recorded(
-    seeded: tuple[str, Seed, AnalyticsSeed], server: DashboardServer,  # noqa: F811
+    own_seeded: tuple[str, Seed, AnalyticsSeed], own_server: DashboardServer,  # noqa: F811
 ) -> None:
-    url, seed, _ = seeded
-    root = login(server.url, "root")
-    pages = _pages(_specs(root, server.url))
-    notice = _open(root, server.url, pages, "/adviser", f"?dwelling={seed.dwelling_a}")
+    url, seed, _ = own_seeded
+    root = login(own_server.url, "root")
+    pages = _pages(_specs(root, own_server.url))
+    notice = _open(root, own_server.url, pages, "/adviser", f"?dwelling={seed.dwelling_a}")
     assert "Vos consultations des données d'un foyer sont enregistrées" in answer_text(notice)
-    assert root.get(server.url + "/download/readings.csv", params={"dwelling": seed.dwelling_b}, timeout=30).ok
+    assert root.get(own_server.url + "/download/readings.csv", params={"dwelling": seed.dwelling_b}, timeout=30).ok
     for path in ("/", "/manager"):
-        assert "staff-access-notice" in answer_text(_open(root, server.url, pages, path, f"?dwelling={seed.dwelling_a}"))
-    post_form(root, server.url, "/lang/en")
+        opened = _open(root, own_server.url, pages, path, f"?dwelling={seed.dwelling_a}")
+        assert "staff-access-notice" in answer_text(opened)
+    post_form(root, own_server.url, "/lang/en")
     assert "Your access to a household's data is recorded" in answer_text(
-        _open(root, server.url, pages, "/adviser", f"?dwelling={seed.dwelling_a}"))
+        _open(root, own_server.url, pages, "/adviser", f"?dwelling={seed.dwelling_a}"))
 
-    alice = login(server.url, "alice")
-    alice_pages = _pages(_specs(alice, server.url))
-    own = answer_text(_open(alice, server.url, alice_pages, "/"))
+    alice = login(own_server.url, "alice")
+    alice_pages = _pages(_specs(alice, own_server.url))
+    own = answer_text(_open(alice, own_server.url, alice_pages, "/"))
     assert "Qui a consulté vos données" in own and "root (administrateur)" in own
     assert "a ouvert le détail conseiller : courbe horaire des 14 derniers jours" in own
     assert "a téléchargé vos relevés bruts" not in own  # bob's download, not hers
-    post_form(alice, server.url, "/lang/en")
-    own_en = answer_text(_open(alice, server.url, alice_pages, "/"))
+    post_form(alice, own_server.url, "/lang/en")
+    own_en = answer_text(_open(alice, own_server.url, alice_pages, "/"))
     assert "Who looked at your data" in own_en and "root (administrator)" in own_en
     assert "opened the adviser's detail" in own_en and "downloaded your raw readings" not in own_en
     # A crafted request for every other id never brings another household's log.
@@ -201,16 +202,16 @@ def test_a_household_sees_its_own_log_only_and_staff_see_their_access_is_recorde
         ids = [row[0] for row in conn.execute(
             "SELECT id FROM dwelling UNION SELECT id FROM account UNION SELECT id FROM building").fetchall()]
     for search in [f"?dwelling={i}" for i in ids] + ["?dwelling=-1", "?dwelling=%27"]:
-        text = answer_text(_open(alice, server.url, alice_pages, "/", search))
+        text = answer_text(_open(alice, own_server.url, alice_pages, "/", search))
         assert "downloaded your raw readings" not in text and "A-13" not in text, search
 
-    bob = login(server.url, "bob")
-    theirs = answer_text(_open(bob, server.url, _pages(_specs(bob, server.url)), "/"))
+    bob = login(own_server.url, "bob")
+    theirs = answer_text(_open(bob, own_server.url, _pages(_specs(bob, own_server.url)), "/"))
     assert "a téléchargé vos relevés bruts (CSV, du " in theirs and "détail conseiller" not in theirs
     # No staff access at all: the page says so.
     _clear(url)
     assert "Personne de l'équipe n'a consulté vos données ces 365 derniers jours." in answer_text(
-        _open(bob, server.url, _pages(_specs(bob, server.url)), "/"))
+        _open(bob, own_server.url, _pages(_specs(bob, own_server.url)), "/"))
 
 
 def _dwelling(conn: psycopg.Connection) -> int:

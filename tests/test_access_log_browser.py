@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard_fixtures import seeded, server  # noqa: F401 - the shared seeded dashboard
+from tests.dashboard_fixtures import own_seeded, own_server  # noqa: F401 - fixtures
 from tests.dashboard_support import DashboardServer, Seed, login
 from tests.dashboard_views_support import AnalyticsSeed
 from tests.test_dashboard_browser import browser_page  # noqa: F401 - the shared Chromium fixture
@@ -16,18 +16,18 @@ pytestmark = pytest.mark.browser
 
 
 def test_household_reads_who_looked_at_its_data_in_french_and_english(
-    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
+    own_server: DashboardServer, own_seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
     artifacts_dir: Path,
 ) -> None:
-    _, seed, _ = seeded
+    _, seed, _ = own_seeded
     page = browser_page
     # The adviser's drill-down in the browser, with its notice; a download of the home's readings.
-    _log_in(page, server.url, "root", server)
-    page.goto(f"{server.url}/adviser?dwelling={seed.dwelling_a}")  # type: ignore[attr-defined]
+    _log_in(page, own_server.url, "root", own_server)
+    page.goto(f"{own_server.url}/adviser?dwelling={seed.dwelling_a}")  # type: ignore[attr-defined]
     page.wait_for_selector("#adviser-drilldown h2")  # type: ignore[attr-defined]
     assert "Vos consultations des données d'un foyer sont enregistrées" in page.inner_text(  # type: ignore[attr-defined]
         "#staff-access-notice")
-    assert login(server.url, "root").get(server.url + "/download/readings.csv",
+    assert login(own_server.url, "root").get(own_server.url + "/download/readings.csv",
                                          params={"dwelling": seed.dwelling_a}, timeout=30).ok
     # The drill-down is a side panel over the page: closed (Escape) before the navbar's logout.
     page.keyboard.press("Escape")  # type: ignore[attr-defined]
@@ -35,7 +35,7 @@ def test_household_reads_who_looked_at_its_data_in_french_and_english(
     page.click("#logout-link")  # type: ignore[attr-defined]
     page.wait_for_selector("#login-form")  # type: ignore[attr-defined]
 
-    _log_in(page, server.url, "alice", server)
+    _log_in(page, own_server.url, "alice", own_server)
     page.wait_for_selector("#household-access-log-table .access-row")  # type: ignore[attr-defined]
     page.wait_for_selector("#similar-verdict")  # type: ignore[attr-defined]  # the cards filled: a calm screenshot
     rows = page.inner_text("#household-access-log")  # type: ignore[attr-defined]

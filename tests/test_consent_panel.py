@@ -11,7 +11,7 @@ import pytest
 
 from coopwatt import consent
 from dashboard.consent_panel import CONFIRM_BUTTON, CONSENT_BODY, CONSENT_STATUS
-from tests.dashboard_fixtures import seeded, server  # noqa: F401 - fixtures
+from tests.dashboard_fixtures import own_seeded, own_server  # noqa: F401 - fixtures
 from tests.dashboard_support import DashboardServer, Seed, login, post_form
 from tests.test_dashboard_browser import _log_in, browser_page  # noqa: F401 - fixture
 from tests.test_dashboard_scope import page_payload
@@ -49,35 +49,35 @@ def _in_force(url: str, dwelling: int) -> set[str]:
 
 
 def test_the_panel_shows_only_the_households_own_consents_and_staff_cannot_change_them(
-        server: DashboardServer, seeded: tuple[str, Seed, object]) -> None:  # noqa: F811
-    url, seed, _ = seeded
+        own_server: DashboardServer, own_seeded: tuple[str, Seed, object]) -> None:  # noqa: F811
+    url, seed, _ = own_seeded
     _paper_forms(url, seed)
-    alice = login(server.url, "alice")
-    post_form(alice, server.url, "/lang/en")
-    page = alice.post(server.url + ENDPOINT, json=page_payload(""), timeout=30)
+    alice = login(own_server.url, "alice")
+    post_form(alice, own_server.url, "/lang/en")
+    page = alice.post(own_server.url + ENDPOINT, json=page_payload(""), timeout=30)
     assert page.status_code == 200
     assert "My consents" in page.text and "F-ALICE-7" in page.text and "root" in page.text
     assert "F-BOB-1" not in page.text
     # A dwelling id in the URL changes nothing: alice's own page or a refusal, never bob's consents.
-    tampered = alice.post(server.url + ENDPOINT, json=page_payload(f"?dwelling={seed.dwelling_b}"), timeout=30)
+    tampered = alice.post(own_server.url + ENDPOINT, json=page_payload(f"?dwelling={seed.dwelling_b}"), timeout=30)
     assert "F-BOB-1" not in tampered.text
 
     # Staff see the panel of a home in their scope, read only, and the callback refuses them.
-    root = login(server.url, "root")
-    staff_page = root.post(server.url + ENDPOINT, json=page_payload(f"?dwelling={seed.dwelling_a}"), timeout=30)
+    root = login(own_server.url, "root")
+    staff_page = root.post(own_server.url + ENDPOINT, json=page_payload(f"?dwelling={seed.dwelling_a}"), timeout=30)
     assert "F-ALICE-7" in staff_page.text and CONFIRM_BUTTON not in staff_page.text
     before = _in_force(url, seed.dwelling_a)
-    refused = root.post(server.url + ENDPOINT, json=_withdraw_body(consent.WATER, "delete"), timeout=30)
+    refused = root.post(own_server.url + ENDPOINT, json=_withdraw_body(consent.WATER, "delete"), timeout=30)
     assert refused.status_code == 204
     assert _in_force(url, seed.dwelling_a) == before
 
     # A tampered confirmation (a choice the flow does not offer, an unknown flow) writes nothing.
     for flow, choice in ((consent.WATER, "aggregate"), ("telepathy", "delete"), (consent.GAS, 3)):
-        answer = alice.post(server.url + ENDPOINT, json=_withdraw_body(flow, choice), timeout=30)  # type: ignore[arg-type]
+        answer = alice.post(own_server.url + ENDPOINT, json=_withdraw_body(flow, choice), timeout=30)  # type: ignore[arg-type]
         assert answer.status_code == 204, (flow, choice)
     assert _in_force(url, seed.dwelling_a) == before
     # The genuine one withdraws alice's own consent, and nobody else's.
-    done = alice.post(server.url + ENDPOINT, json=_withdraw_body(consent.WATER, "keep"), timeout=30)
+    done = alice.post(own_server.url + ENDPOINT, json=_withdraw_body(consent.WATER, "keep"), timeout=30)
     assert done.status_code == 200 and "Agreement withdrawn" in done.text
     assert _in_force(url, seed.dwelling_a) == before - {consent.WATER}
     assert consent.WATER in _in_force(url, seed.dwelling_b)
@@ -85,12 +85,12 @@ def test_the_panel_shows_only_the_households_own_consents_and_staff_cannot_chang
 
 @pytest.mark.browser
 def test_withdraw_in_two_clicks_and_give_again_in_chromium(
-        server: DashboardServer, seeded: tuple[str, Seed, object], browser_page: object,  # noqa: F811
+        own_server: DashboardServer, own_seeded: tuple[str, Seed, object], browser_page: object,  # noqa: F811
         artifacts_dir: Path) -> None:
-    url, seed, _ = seeded
+    url, seed, _ = own_seeded
     _paper_forms(url, seed)
     page: Any = browser_page
-    _log_in(page, server.url, "alice")
+    _log_in(page, own_server.url, "alice")
     page.wait_for_selector("#consent-card")
     page.wait_for_selector("text=Mes consentements")
     state = page.inner_text(f"#consent-state-{consent.WATER}")

@@ -10,7 +10,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from tests.axe_support import axe_source_or_skip, axe_violations, blocking
-from tests.dashboard_fixtures import seeded, server  # noqa: F401 - the shared seeded dashboard
+from tests.dashboard_fixtures import own_seeded, own_server  # noqa: F401 - fixtures
 from tests.dashboard_support import DashboardServer, Seed
 from tests.dashboard_views_support import AnalyticsSeed
 from tests.test_dashboard_browser import _log_in, browser_page  # noqa: F401 - the shared Chromium fixture
@@ -33,23 +33,23 @@ def _more_rankings(url: str, seed: Seed, analytics: AnalyticsSeed) -> None:
                 (dwelling, kind, use, use / 60, rank, Jsonb([]), *period))
 
 
-def _admin_on_adviser_page(server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], page: object,
+def _admin_on_adviser_page(own_server: DashboardServer, own_seeded: tuple[str, Seed, AnalyticsSeed], page: object,
                            viewport: dict[str, int]) -> Seed:
     """The extra rankings written, the page sized, and the admin (who sees every residence) logged in."""
-    url, seed, analytics = seeded
+    url, seed, analytics = own_seeded
     _more_rankings(url, seed, analytics)
     page.set_viewport_size(viewport)  # type: ignore[attr-defined]
-    _log_in(page, server.url, "root")
+    _log_in(page, own_server.url, "root")
     return seed
 
 
 def test_one_ranking_per_energy_contiguous_after_filters_and_a_side_panel(
-    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
+    own_server: DashboardServer, own_seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
     artifacts_dir: Path,
 ) -> None:
-    seed = _admin_on_adviser_page(server, seeded, browser_page, {"width": 1366, "height": 600})
+    seed = _admin_on_adviser_page(own_server, own_seeded, browser_page, {"width": 1366, "height": 600})
     page = browser_page
-    page.goto(server.url + "/adviser")  # type: ignore[attr-defined]
+    page.goto(own_server.url + "/adviser")  # type: ignore[attr-defined]
     page.wait_for_selector("#ranking-table-gas")  # type: ignore[attr-defined]
     # "Tous": two rankings side by side, each 1, 2, 3… with every home once; never 1, 1, 2, 2.
     electricity = page.evaluate(RANKS, "electricity")  # type: ignore[attr-defined]
@@ -90,7 +90,7 @@ def test_one_ranking_per_energy_contiguous_after_filters_and_a_side_panel(
     assert page.evaluate("() => window.location.search") == ""  # type: ignore[attr-defined]
 
     # A reload with the address of a home reopens its panel; the language switch keeps it open.
-    page.goto(f"{server.url}/adviser?dwelling={seed.dwelling_c}")  # type: ignore[attr-defined]
+    page.goto(f"{own_server.url}/adviser?dwelling={seed.dwelling_c}")  # type: ignore[attr-defined]
     page.wait_for_selector("#adviser-drilldown.show #drilldown-kinds")  # type: ignore[attr-defined]
     page.keyboard.press("Escape")  # type: ignore[attr-defined]
     page.wait_for_selector("#adviser-drilldown", state="hidden")  # type: ignore[attr-defined]
@@ -102,19 +102,19 @@ def test_one_ranking_per_energy_contiguous_after_filters_and_a_side_panel(
     page.wait_for_selector("#adviser-drilldown", state="hidden")  # type: ignore[attr-defined]
     with page.expect_navigation():  # type: ignore[attr-defined]
         page.click("#lang-en")  # type: ignore[attr-defined]
-    page.goto(f"{server.url}/adviser?dwelling={seed.dwelling_a}")  # type: ignore[attr-defined]
+    page.goto(f"{own_server.url}/adviser?dwelling={seed.dwelling_a}")  # type: ignore[attr-defined]
     page.wait_for_selector("#adviser-drilldown.show >> text=Hourly load curve")  # type: ignore[attr-defined]
     assert "Home details" in page.inner_text("#adviser-drilldown")  # type: ignore[attr-defined]
 
 
 def test_the_ranking_fits_a_phone(
-    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
+    own_server: DashboardServer, own_seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
     artifacts_dir: Path,
 ) -> None:
-    seed = _admin_on_adviser_page(server, seeded, browser_page, {"width": 390, "height": 844})
+    seed = _admin_on_adviser_page(own_server, own_seeded, browser_page, {"width": 390, "height": 844})
     page = browser_page
     for lang in ("fr", "en"):
-        page.goto(server.url + "/adviser")  # type: ignore[attr-defined]
+        page.goto(own_server.url + "/adviser")  # type: ignore[attr-defined]
         page.wait_for_selector("#ranking-table-electricity")  # type: ignore[attr-defined]
         if lang == "en":
             with page.expect_navigation():  # type: ignore[attr-defined]
@@ -136,11 +136,11 @@ def test_the_ranking_fits_a_phone(
 
 
 def test_the_ranking_and_its_panel_work_from_the_keyboard(
-    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
+    own_server: DashboardServer, own_seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
 ) -> None:
-    seed = _admin_on_adviser_page(server, seeded, browser_page, {"width": 1366, "height": 900})
+    seed = _admin_on_adviser_page(own_server, own_seeded, browser_page, {"width": 1366, "height": 900})
     page = browser_page
-    page.goto(server.url + "/adviser")  # type: ignore[attr-defined]
+    page.goto(own_server.url + "/adviser")  # type: ignore[attr-defined]
     page.wait_for_selector("#ranking-table-electricity")  # type: ignore[attr-defined]
     # Tab through the labelled filters to the first home of the ranking.
     focused: list[str] = []

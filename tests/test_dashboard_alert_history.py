@@ -4,23 +4,20 @@ resolved alerts stay in a history, and one resolved by hand that comes back says
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 import psycopg
-import pytest
 import requests
 
 from analytics.anomalies import Anomaly, AnomalyKind, Severity
 from analytics.job.alerts import reconcile_meter
 from coopwatt.settings import load_settings
 from dashboard import queries
-from tests.dashboard_support import PARIS, DashboardServer, Seed, login, post_form, seed_cooperative
-from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
+from tests.dashboard_support import PARIS, DashboardServer, Seed, login, post_form
+from tests.dashboard_views_support import AnalyticsSeed
 from tests.test_dashboard_views import alert_action
-from tests.dashboard_fixtures import seeded, server  # noqa: F401 - the shared seeded dashboard
+from tests.dashboard_fixtures import own_seeded, own_server  # noqa: F401 - fixtures
 
 
 
@@ -38,21 +35,21 @@ def manager_page(session: requests.Session, base_url: str) -> str:
 
 
 def test_resolve_closes_the_alert_and_the_history_keeps_it_with_who_and_when(
-    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+    own_server: DashboardServer, own_seeded: tuple[str, Seed, AnalyticsSeed],
 ) -> None:
-    url, seed, analytics = seeded
+    url, seed, analytics = own_seeded
     spike, rise = analytics.c_alerts[1], analytics.c_alerts[2]
-    marc = login(server.url, "marc")
-    assert "Prise en compte" not in manager_page(marc, server.url)
-    answer = alert_action(marc, server.url, spike, "alert-resolve", comment="Réglé avec le gardien").text
+    marc = login(own_server.url, "marc")
+    assert "Prise en compte" not in manager_page(marc, own_server.url)
+    answer = alert_action(marc, own_server.url, spike, "alert-resolve", comment="Réglé avec le gardien").text
     assert "l'alerte est résolue" in answer
-    assert "Action enregistrée." in alert_action(marc, server.url, rise, comment="Plombier prévenu").text
+    assert "Action enregistrée." in alert_action(marc, own_server.url, rise, comment="Plombier prévenu").text
     with psycopg.connect(url) as conn:
         status = conn.execute("SELECT status, resolved_at IS NOT NULL, ended_at IS NOT NULL FROM alert WHERE id = %s",
                               (spike,)).fetchone()
         still_open = conn.execute("SELECT status FROM alert WHERE id = %s", (rise,)).fetchone()
     assert status == ("resolved", True, True) and still_open == ("open",)
-    page = manager_page(marc, server.url)
+    page = manager_page(marc, own_server.url)
     open_part, history = page.split("Alertes résolues récemment")
     # The resolved alert left the open list for the history, with its span, who resolved it and the comment.
     assert f'"data-alert": "{spike}"' not in open_part and f'"data-alert": "{spike}"' in history
@@ -73,17 +70,17 @@ def test_resolve_closes_the_alert_and_the_history_keeps_it_with_who_and_when(
         reopened = conn.execute("SELECT id, reopens_alert_id FROM alert WHERE kind = 'spike' AND status = 'open'"
                                 " AND meter_id = %s", (meter,)).fetchone()
     assert reopened is not None and reopened[1] == spike
-    page = manager_page(marc, server.url)
+    page = manager_page(marc, own_server.url)
     assert "Réapparue : la même alerte avait été marquée résolue le" in page
-    assert post_form(marc, server.url, "/lang/en").status_code == 302
-    english = manager_page(marc, server.url)
+    assert post_form(marc, own_server.url, "/lang/en").status_code == 302
+    english = manager_page(marc, own_server.url)
     assert "Back again" in english and "Marked resolved by marc on" in english and "Recently resolved alerts" in english
 
 
 def test_the_history_is_bounded_and_most_recently_resolved_first(
-    seeded: tuple[str, Seed, AnalyticsSeed],
+    own_seeded: tuple[str, Seed, AnalyticsSeed],
 ) -> None:
-    url, seed, _ = seeded
+    url, seed, _ = own_seeded
     now = datetime.now(PARIS)
     with psycopg.connect(url) as conn:
         ids = [conn.execute(

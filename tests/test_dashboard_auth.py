@@ -15,6 +15,7 @@ import requests
 from coopwatt.settings import SettingsError, load_settings
 from coopwatt.users import set_password
 from dashboard.auth import attempt_login, hash_password, verify_password
+from tests.dashboard_fixtures import shared_dashboard
 from tests.dashboard_support import (
     PARIS,
     PASSWORD,
@@ -29,17 +30,27 @@ from tests.dashboard_support import (
 MAX_FAILURES = 3
 
 
-@pytest.fixture
-def seeded(migrated_db_url: str) -> tuple[str, Seed]:
+def _seed(url: str) -> tuple[str, Seed]:
     """Dwellings and one account per role."""
-    return migrated_db_url, seeded_cooperative(migrated_db_url, today=datetime.now(PARIS).date(), days=20)
+    return url, seeded_cooperative(url, today=datetime.now(PARIS).date(), days=20)
+
+
+# gunicorn with two workers (so the rate limit must hold across processes) and a low failure limit; one for the
+# module's tests that only read (tests/dashboard_fixtures.py), one of its own for a test that changes accounts.
+SERVER_SETTINGS = {"workers": 2, "dashboard_login_max_failures": str(MAX_FAILURES)}
+_shared_seed, seeded, _shared_server, server = shared_dashboard(_seed, **SERVER_SETTINGS)
 
 
 @pytest.fixture
-def server(seeded: tuple[str, Seed], tmp_path: Path) -> Iterator[DashboardServer]:
-    """gunicorn with two workers (so the rate limit must hold across processes) and a low failure limit."""
-    with DashboardServer(seeded[0], tmp_path / "gunicorn.log", workers=2,
-                         dashboard_login_max_failures=str(MAX_FAILURES)) as running:
+def own_seeded(migrated_db_url: str) -> tuple[str, Seed]:
+    """The same accounts in this test's own database."""
+    return _seed(migrated_db_url)
+
+
+@pytest.fixture
+def own_server(own_seeded: tuple[str, Seed], tmp_path: Path) -> Iterator[DashboardServer]:
+    """The same server on this test's own database."""
+    with DashboardServer(own_seeded[0], tmp_path / "gunicorn.log", **SERVER_SETTINGS) as running:
         yield running
 
 
@@ -117,17 +128,17 @@ def test_rate_limit_holds_across_workers(server: DashboardServer, seeded: tuple[
 
 
 def test_changing_the_password_or_removing_the_account_ends_sessions(
-    server: DashboardServer, seeded: tuple[str, Seed],
+    own_server: DashboardServer, own_seeded: tuple[str, Seed],
 ) -> None:
-    url, _ = seeded
-    alice = login(server.url, "alice")
-    bob = login(server.url, "bob")
+    url, _ = own_seeded
+    alice = login(own_server.url, "alice")
+    bob = login(own_server.url, "bob")
     with psycopg.connect(url) as conn:
         set_password(conn, "alice", "a brand new password")
         conn.execute("DELETE FROM account WHERE username = 'bob'")
-    assert alice.get(server.url + "/_dash-layout", timeout=10).status_code == 401
-    assert bob.get(server.url + "/_dash-layout", timeout=10).status_code == 401
-    assert login(server.url, "alice", "a brand new password").get(server.url + "/_dash-layout",
+    assert alice.get(own_server.url + "/_dash-layout", timeout=10).status_code == 401
+    assert bob.get(own_server.url + "/_dash-layout", timeout=10).status_code == 401
+    assert login(own_server.url, "alice", "a brand new password").get(own_server.url + "/_dash-layout",
                                                                   timeout=10).status_code == 200
 
 

@@ -15,6 +15,7 @@ from coopwatt.rollups import refresh_rollups
 from coopwatt.settings import load_settings
 from dashboard.i18n import format_quantity
 from dashboard.scope import Role, Scope, ScopeDenied, parse_id, resolve_dwelling
+from tests.dashboard_fixtures import shared_dashboard
 from tests.dashboard_support import PARIS, DashboardServer, Seed, login, seeded_cooperative
 from tests.csv_support import csv_meters
 
@@ -74,16 +75,26 @@ def yearly(url: str, meter_id: int) -> list[float]:
     return [float(row[0]) for row in rows]
 
 
-@pytest.fixture
-def seeded(migrated_db_url: str) -> tuple[str, Seed]:
+def _seed(url: str) -> tuple[str, Seed]:
     """Three dwellings, one account per role."""
-    return migrated_db_url, seeded_cooperative(migrated_db_url, today=datetime.now(PARIS).date())
+    return url, seeded_cooperative(url, today=datetime.now(PARIS).date())
+
+
+# The dashboard under gunicorn (two workers): one for the module's tests that only read (tests/dashboard_fixtures.py),
+# one of its own for each test that opens alerts or adds meters.
+_shared_seed, seeded, _shared_server, server = shared_dashboard(_seed)
 
 
 @pytest.fixture
-def server(seeded: tuple[str, Seed], tmp_path: Path) -> Iterator[DashboardServer]:
-    """The dashboard under gunicorn (two workers) on the seeded database."""
-    with DashboardServer(seeded[0], tmp_path / "gunicorn.log") as running:
+def own_seeded(migrated_db_url: str) -> tuple[str, Seed]:
+    """The same dwellings and accounts in this test's own database."""
+    return _seed(migrated_db_url)
+
+
+@pytest.fixture
+def own_server(own_seeded: tuple[str, Seed], tmp_path: Path) -> Iterator[DashboardServer]:
+    """The dashboard on this test's own database."""
+    with DashboardServer(own_seeded[0], tmp_path / "gunicorn.log") as running:
         yield running
 
 
@@ -172,24 +183,24 @@ def open_alert(url: str, meter_id: int, dwelling_id: int | None, building_id: in
     return int(row[0])
 
 
-def test_staff_see_dwellings_in_their_scope_only(server: DashboardServer, seeded: tuple[str, Seed]) -> None:
-    url, seed = seeded
-    endpoint = server.url + "/_dash-update-component"
+def test_staff_see_dwellings_in_their_scope_only(own_server: DashboardServer, own_seeded: tuple[str, Seed]) -> None:
+    url, seed = own_seeded
+    endpoint = own_server.url + "/_dash-update-component"
     # A manager sees a home of their building only while it has an open alert (see the next test).
     open_alert(url, seed.meters["c-elec"], seed.dwelling_c, seed.other_building_id)
     # Claire advises residence ERA (dwelling C); Marc manages building B (dwelling C).
     for username in ("claire", "marc"):
-        staff = login(server.url, username)
+        staff = login(own_server.url, username)
         allowed = staff.post(endpoint, json=consumption_payload(seed.dwelling_c), timeout=30)
         assert figure_y(allowed) == pytest.approx(yearly(url, seed.meters["c-elec"])), username
         for outside in (seed.dwelling_a, seed.dwelling_b, None):
             denied = staff.post(endpoint, json=consumption_payload(outside), timeout=30)
             assert figure_y(denied) == [], (username, outside)
-        assert staff.get(server.url + "/download/daily.csv", params={"dwelling": seed.dwelling_a},
+        assert staff.get(own_server.url + "/download/daily.csv", params={"dwelling": seed.dwelling_a},
                          timeout=30).status_code == 403
-        assert staff.get(server.url + "/download/daily.csv", params={"dwelling": seed.dwelling_c},
+        assert staff.get(own_server.url + "/download/daily.csv", params={"dwelling": seed.dwelling_c},
                          timeout=30).status_code == 200
-    admin = login(server.url, "root")
+    admin = login(own_server.url, "root")
     seen = admin.post(endpoint, json=consumption_payload(seed.dwelling_b), timeout=30)
     assert figure_y(seen) == pytest.approx(yearly(url, seed.meters["b-elec"]))
 
@@ -198,10 +209,10 @@ def _csv_meters(response: requests.Response) -> set[str]:
     return csv_meters(response)
 
 
-def test_who_sees_what_in_downloads(server: DashboardServer, seeded: tuple[str, Seed]) -> None:
+def test_who_sees_what_in_downloads(own_server: DashboardServer, own_seeded: tuple[str, Seed]) -> None:
     """Issue 12, item 8: a manager gets the building's own meters, a home's daily use only while it has an
     open alert, and never a home's raw readings (its load curve); docs/operations.md, "Who sees what"."""
-    url, seed = seeded
+    url, seed = own_seeded
     with psycopg.connect(url) as conn:
         row = conn.execute("INSERT INTO meter (building_id, kind, mode, source) VALUES (%s, 'heat', 'index',"
                            " 'src-b-heat') RETURNING id", (seed.other_building_id,)).fetchone()
@@ -215,8 +226,8 @@ def test_who_sees_what_in_downloads(server: DashboardServer, seeded: tuple[str, 
                      (heat, midnight))
     refresh_rollups(url, load_settings({}, database_url=url, timezone="Europe/Paris"),
                     midnight, midnight + timedelta(days=1))
-    download = server.url + "/download/{}.csv"
-    marc = login(server.url, "marc")  # manager of building B (dwelling C)
+    download = own_server.url + "/download/{}.csv"
+    marc = login(own_server.url, "marc")  # manager of building B (dwelling C)
     for kind in ("readings", "daily"):
         own = marc.get(download.format(kind), params={"building": seed.other_building_id}, timeout=30)
         assert own.status_code == 200 and _csv_meters(own) == {"src-b-heat"}, kind
@@ -233,15 +244,15 @@ def test_who_sees_what_in_downloads(server: DashboardServer, seeded: tuple[str, 
     readings = marc.get(download.format("readings"), params={"dwelling": seed.dwelling_c}, timeout=30)
     assert readings.status_code == 403 and "src-c" not in readings.text
     # Households and advisers get no building meters; an adviser still gets a home's readings in their residence.
-    claire = login(server.url, "claire")
-    alice = login(server.url, "alice")
+    claire = login(own_server.url, "claire")
+    alice = login(own_server.url, "alice")
     for session in (claire, alice):
         for kind in ("readings", "daily"):
             response = session.get(download.format(kind), params={"building": seed.other_building_id}, timeout=30)
             assert response.status_code == 403 and "src-b-heat" not in response.text
     adviser = claire.get(download.format("readings"), params={"dwelling": seed.dwelling_c}, timeout=30)
     assert adviser.status_code == 200 and _csv_meters(adviser) == {"src-c-elec"}
-    admin = login(server.url, "root").get(download.format("readings"), params={"building": seed.other_building_id},
+    admin = login(own_server.url, "root").get(download.format("readings"), params={"building": seed.other_building_id},
                                           timeout=30)
     assert admin.status_code == 200 and _csv_meters(admin) == {"src-b-heat"}
 
@@ -251,8 +262,8 @@ def _scope(role: Role, dwelling_id: int | None = None, residences: frozenset[int
     return Scope(1, "x", role, "fr", "t", dwelling_id, residences, buildings)
 
 
-def test_resolve_dwelling_on_the_database(seeded: tuple[str, Seed]) -> None:
-    url, seed = seeded
+def test_resolve_dwelling_on_the_database(own_seeded: tuple[str, Seed]) -> None:
+    url, seed = own_seeded
     with psycopg.connect(url) as conn:
         household = _scope(Role.HOUSEHOLD, seed.dwelling_a)
         assert resolve_dwelling(conn, household, None) == seed.dwelling_a

@@ -19,22 +19,27 @@ import requests
 from coopwatt.settings import load_settings
 from dashboard.auth import MAX_REQUEST_BYTES, attempt_login
 from dashboard.rejections import BURST, LINES_PER_S
+from tests.dashboard_fixtures import shared_dashboard
 from tests.dashboard_support import PARIS, PASSWORD, SECRET, DashboardServer, Seed, login, post_form, seeded_cooperative
 
 MAX_FAILURES = 3
 
 
-@pytest.fixture
-def seeded(migrated_db_url: str) -> tuple[str, Seed]:
+def _seed(url: str) -> tuple[str, Seed]:
     """Dwellings and one account per role."""
-    return migrated_db_url, seeded_cooperative(migrated_db_url, today=datetime.now(PARIS).date(), days=20)
+    return url, seeded_cooperative(url, today=datetime.now(PARIS).date(), days=20)
+
+
+# gunicorn with two workers (sessions and pauses must hold across processes): one for the module's tests that only
+# read (tests/dashboard_fixtures.py), one of its own for a test that reads what its server logged.
+SERVER_SETTINGS = {"workers": 2, "dashboard_login_max_failures": str(MAX_FAILURES)}
+_shared_seed, seeded, _shared_server, server = shared_dashboard(_seed, **SERVER_SETTINGS)
 
 
 @pytest.fixture
-def server(seeded: tuple[str, Seed], tmp_path: Path) -> Iterator[DashboardServer]:
-    """gunicorn with two workers (sessions and pauses must hold across processes)."""
-    with DashboardServer(seeded[0], tmp_path / "gunicorn.log", workers=2,
-                         dashboard_login_max_failures=str(MAX_FAILURES)) as running:
+def own_server(migrated_db_url: str, tmp_path: Path) -> Iterator[DashboardServer]:
+    """The same server on this test's own database: its log holds this test's requests only."""
+    with DashboardServer(_seed(migrated_db_url)[0], tmp_path / "gunicorn.log", **SERVER_SETTINGS) as running:
         yield running
 
 
@@ -156,36 +161,36 @@ def _refusal_lines(server: DashboardServer) -> list[str]:
     return [line for line in text.splitlines() if "refused 400 POST /_dash-update-component" in line]
 
 
-def test_a_burst_of_malformed_callbacks_writes_a_bounded_log_without_tracebacks(server: DashboardServer) -> None:
-    alice = login(server.url, "alice")
+def test_a_burst_of_malformed_callbacks_writes_a_bounded_log_without_tracebacks(own_server: DashboardServer) -> None:
+    alice = login(own_server.url, "alice")
     bodies: list[object] = [[], {}, {"output": "nope"}, {"output": 3}, "x", {"output": "x", "inputs": "y"}]
     started = time.monotonic()
     sent = 0
     for round_ in range(50):
         for body in bodies:
-            answer = alice.post(server.url + "/_dash-update-component", json=body, timeout=10)
+            answer = alice.post(own_server.url + "/_dash-update-component", json=body, timeout=10)
             assert answer.status_code == 400, (body, answer.status_code, answer.text[:200])
             sent += 1
-        garbled = alice.post(server.url + "/_dash-update-component", data=b"{not json" + bytes([round_]),
+        garbled = alice.post(own_server.url + "/_dash-update-component", data=b"{not json" + bytes([round_]),
                              headers={"Content-Type": "application/json"}, timeout=10)
         assert garbled.status_code == 400
         sent += 1
     # A body too big to be a callback is refused before it is read.
-    huge = alice.post(server.url + "/_dash-update-component", data=b"[" + b"0," * (MAX_REQUEST_BYTES // 2) + b"0]",
+    huge = alice.post(own_server.url + "/_dash-update-component", data=b"[" + b"0," * (MAX_REQUEST_BYTES // 2) + b"0]",
                       headers={"Content-Type": "application/json"}, timeout=60)
     assert huge.status_code == 413
     elapsed = time.monotonic() - started
-    log = server.log_path.read_text(errors="replace")
+    log = own_server.log_path.read_text(errors="replace")
     assert "Traceback" not in log
-    lines = _refusal_lines(server)
+    lines = _refusal_lines(own_server)
     # Each worker's bucket: a burst, then a trickle; nowhere near one line per request.
     bound = 2 * (BURST + LINES_PER_S * elapsed + 1)
     assert 0 < len(lines) <= bound < sent / 2, (len(lines), bound, sent)
     # Once the bucket refills, the next line says how many were left out.
     deadline = time.monotonic() + 60
-    while "similar lines suppressed" not in server.log_path.read_text(errors="replace"):
-        assert time.monotonic() < deadline, server.log_tail()
-        alice.post(server.url + "/_dash-update-component", json={}, timeout=10)
+    while "similar lines suppressed" not in own_server.log_path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, own_server.log_tail()
+        alice.post(own_server.url + "/_dash-update-component", json={}, timeout=10)
         time.sleep(0.5)
 
 

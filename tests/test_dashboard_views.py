@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,9 @@ import requests
 from psycopg.types.json import Jsonb
 
 from dashboard.i18n import format_day, format_money_eur, format_quantity, format_ranking_period
-from tests.dashboard_support import PARIS, DashboardServer, Seed, login, post_form, seed_cooperative
-from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
-from tests.dashboard_fixtures import seeded, server  # noqa: F401 - the shared seeded dashboard
+from tests.dashboard_support import PARIS, DashboardServer, Seed, login, post_form
+from tests.dashboard_views_support import AnalyticsSeed
+from tests.dashboard_fixtures import own_seeded, own_server, seeded, server  # noqa: F401 - fixtures
 from tests.csv_support import csv_meters
 
 ALL = "all"
@@ -134,11 +133,11 @@ def _numbers(tree: object) -> list[float]:
 
 
 def test_an_efficient_level_published_over_fewer_than_k_homes_is_not_shown_and_figures_come_rounded(
-    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+    own_server: DashboardServer, own_seeded: tuple[str, Seed, AnalyticsSeed],
 ) -> None:
     """Issue 12, item 4: a 7-home group published (and frozen) before the rule, its efficient level over 3 homes:
     two of them, with the figures at full precision, recovered the third's use exactly."""
-    url, seed, _ = seeded
+    url, seed, _ = own_seeded
     with psycopg.connect(url) as conn:
         conn.execute("UPDATE comparison_group SET member_count = 7, efficient_home_count = 3,"
                      " average_kwh_per_m2 = 41.23456789, efficient_kwh_per_m2 = 4.122162962962951"
@@ -146,7 +145,7 @@ def test_an_efficient_level_published_over_fewer_than_k_homes_is_not_shown_and_f
                      (seed.dwelling_a,))
         conn.execute("UPDATE comparison_member SET energy_kwh_per_m2 = 34.876543219 WHERE dwelling_id = %s",
                      (seed.dwelling_a,))
-    answer = household_cards(login(server.url, "alice"), server.url, None)
+    answer = household_cards(login(own_server.url, "alice"), own_server.url, None)
     assert "similar-graph" in answer.text and "41,2 kWh/m²" in answer.text and "34,9 kWh/m²" in answer.text
     for secret in ("4,1 kWh/m²", "4.12", "41.23", "34.87"):
         assert secret not in answer.text, secret
@@ -302,12 +301,12 @@ def follow_up(session: requests.Session, base_url: str, dwelling: object) -> Ans
 
 
 def test_adviser_follow_up_is_recorded_only_inside_the_scope(
-    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+    own_server: DashboardServer, own_seeded: tuple[str, Seed, AnalyticsSeed],
 ) -> None:
-    url, seed, _ = seeded
-    claire = login(server.url, "claire")
-    assert "Accès refusé" in follow_up(claire, server.url, seed.dwelling_a).text
-    assert "Suivi enregistré" in follow_up(claire, server.url, seed.dwelling_c).text
+    url, seed, _ = own_seeded
+    claire = login(own_server.url, "claire")
+    assert "Accès refusé" in follow_up(claire, own_server.url, seed.dwelling_a).text
+    assert "Suivi enregistré" in follow_up(claire, own_server.url, seed.dwelling_c).text
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT dwelling_id, account_id, status, note FROM follow_up").fetchall()
     assert rows == [(seed.dwelling_c, seed.accounts["claire"], "contacted", "Appelé le gardien")]
@@ -332,23 +331,24 @@ def alert_action(session: requests.Session, base_url: str, alert_id: object, but
 
 
 def test_manager_acknowledges_own_alerts_and_nothing_of_another_building(
-    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+    own_server: DashboardServer, own_seeded: tuple[str, Seed, AnalyticsSeed],
 ) -> None:
-    url, seed, analytics = seeded
-    marc = login(server.url, "marc")  # manager of building B
+    url, seed, analytics = own_seeded
+    marc = login(own_server.url, "marc")  # manager of building B
     # Alice's leak alert is in building A: posting its id does nothing.
     for tampered in (analytics.alice_leak_alert, str(analytics.alice_leak_alert)):
-        assert "Accès refusé" in alert_action(marc, server.url, tampered).text
-    assert "Accès refusé" in alert_action(marc, server.url, analytics.alice_leak_alert, "alert-resolve").text
+        assert "Accès refusé" in alert_action(marc, own_server.url, tampered).text
+    assert "Accès refusé" in alert_action(marc, own_server.url, analytics.alice_leak_alert, "alert-resolve").text
     # A household cannot act on its own alert either (managers do).
-    assert "Accès refusé" in alert_action(login(server.url, "alice"), server.url, analytics.alice_leak_alert).text
+    alice = login(own_server.url, "alice")
+    assert "Accès refusé" in alert_action(alice, own_server.url, analytics.alice_leak_alert).text
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM alert_action").fetchone() == (0,)
         assert conn.execute("SELECT acknowledged_at FROM alert WHERE id = %s",
                             (analytics.alice_leak_alert,)).fetchone() == (None,)
     own = analytics.c_alerts[0]
-    assert "Action enregistrée" in alert_action(marc, server.url, own).text
-    assert "Action enregistrée" in alert_action(marc, server.url, analytics.c_alerts[1], "alert-resolve",
+    assert "Action enregistrée" in alert_action(marc, own_server.url, own).text
+    assert "Action enregistrée" in alert_action(marc, own_server.url, analytics.c_alerts[1], "alert-resolve",
                                                 comment="Réglé").text
     with psycopg.connect(url) as conn:
         actions = conn.execute("SELECT alert_id, account_id, action, comment FROM alert_action ORDER BY id").fetchall()
@@ -360,19 +360,20 @@ def test_manager_acknowledges_own_alerts_and_nothing_of_another_building(
 
 
 def test_an_adviser_cannot_act_on_alerts_of_a_building_in_their_residence(
-    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+    own_server: DashboardServer, own_seeded: tuple[str, Seed, AnalyticsSeed],
 ) -> None:
     """Issue 12, item 6: claire advises the residence of building B, whose alerts only its managers may act on."""
-    url, seed, analytics = seeded
-    claire = login(server.url, "claire")
+    url, seed, analytics = own_seeded
+    claire = login(own_server.url, "claire")
     for alert_id in (*analytics.c_alerts, analytics.building_alert):
         for button in ("alert-acknowledge", "alert-resolve"):
-            assert "Accès refusé" in alert_action(claire, server.url, alert_id, button).text
+            assert "Accès refusé" in alert_action(claire, own_server.url, alert_id, button).text
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM alert_action").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM alert WHERE acknowledged_at IS NOT NULL").fetchone() == (0,)
     # The admin still may.
-    assert "Action enregistrée" in alert_action(login(server.url, "root"), server.url, analytics.c_alerts[0]).text
+    root = login(own_server.url, "root")
+    assert "Action enregistrée" in alert_action(root, own_server.url, analytics.c_alerts[0]).text
 
 
 def page(session: requests.Session, base_url: str, path: str, search: str = "") -> str:
@@ -482,10 +483,10 @@ def test_comparison_k_comes_from_the_settings(seeded: tuple[str, Seed, Analytics
 
 
 def test_manager_silent_meters_are_judged_when_the_anomaly_runs_last_judged(
-    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+    own_server: DashboardServer, own_seeded: tuple[str, Seed, AnalyticsSeed],
 ) -> None:
     """As the alerts are: a demo's meters replaying yesterday at speed are not all silent at the wall clock."""
-    url, seed, _ = seeded
+    url, seed, _ = own_seeded
     now = datetime.now(PARIS)
     judged = now - timedelta(hours=36)
     with psycopg.connect(url) as conn:
@@ -496,23 +497,23 @@ def test_manager_silent_meters_are_judged_when_the_anomaly_runs_last_judged(
         conn.commit()
     runs: list[int] = []
     try:
-        marc = login(server.url, "marc")
+        marc = login(own_server.url, "marc")
         # At the wall clock its last hour is 37 hours old: silent.
-        assert "src-c-replay" in page(marc, server.url, "/manager")
+        assert "src-c-replay" in page(marc, own_server.url, "/manager")
         with psycopg.connect(url) as conn:
             run = conn.execute("INSERT INTO analytics_run (job, status, finished_at, detail) VALUES ('anomalies', 'ok',"
                                " now(), %s) RETURNING id", (Jsonb({"data_until": judged.isoformat()}),)).fetchone()[0]
             conn.commit()
         runs.append(run)
         # Judged 36 hours ago, its last hour is one hour before: not silent; three days without data still is.
-        text = page(marc, server.url, "/manager")
+        text = page(marc, own_server.url, "/manager")
         assert "src-c-replay" not in text and "src-c-water" in text
         # Runs that stopped judging days ago say nothing of now: the wall clock again.
         with psycopg.connect(url) as conn:
             conn.execute("UPDATE analytics_run SET detail = %s WHERE id = %s",
                          (Jsonb({"data_until": (now - timedelta(days=3)).isoformat()}), run))
             conn.commit()
-        assert "src-c-replay" in page(marc, server.url, "/manager")
+        assert "src-c-replay" in page(marc, own_server.url, "/manager")
     finally:
         with psycopg.connect(url) as conn:
             conn.execute("DELETE FROM analytics_run WHERE id = ANY(%s)", (runs,))
@@ -574,24 +575,24 @@ def test_manager_is_offered_only_the_kinds_a_building_has(
 
 
 def test_manager_downloads_the_buildings_own_meters_from_the_page(
-    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed],
+    own_server: DashboardServer, own_seeded: tuple[str, Seed, AnalyticsSeed],
 ) -> None:
     """Who sees what: the manager page links the building's own meters, and the link serves them and nothing else."""
-    url, seed, _ = seeded
+    url, seed, _ = own_seeded
     with psycopg.connect(url) as conn:
         conn.execute("INSERT INTO reading SELECT id, 1, now() - interval '1 hour', 4242.5 FROM meter"
                      " WHERE source = 'src-b-heat'")
-    marc = login(server.url, "marc")
-    layout = json.loads(page(marc, server.url, "/manager"))
+    marc = login(own_server.url, "marc")
+    layout = json.loads(page(marc, own_server.url, "/manager"))
     links = {name: _component(layout, f"manager-building-{name}")["href"] for name in ("daily", "readings")}
     assert links == {"daily": f"/download/daily.csv?building={seed.other_building_id}",
                      "readings": f"/download/readings.csv?building={seed.other_building_id}"}
-    readings = marc.get(server.url + links["readings"], timeout=30)
+    readings = marc.get(own_server.url + links["readings"], timeout=30)
     assert readings.status_code == 200
     assert csv_meters(readings) == {"src-b-heat"}
     # Picking a building that is not theirs gives no link.
-    output = _callback_output(marc, server.url, "manager-building-daily")
-    answer = _post(marc, server.url, output, [{"id": "manager-building-daily", "property": "href"},
+    output = _callback_output(marc, own_server.url, "manager-building-daily")
+    answer = _post(marc, own_server.url, output, [{"id": "manager-building-daily", "property": "href"},
                                               {"id": "manager-building-readings", "property": "href"}],
                    [{"id": "manager-building", "property": "value", "value": str(seed.building_id)}], [],
                    "manager-building.value")

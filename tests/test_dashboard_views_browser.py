@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from dashboard.i18n import format_number, format_ranking_period, round_as_shown
-from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed, seed_cooperative
-from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
+from tests.dashboard_support import PASSWORD, DashboardServer, Seed
+from tests.dashboard_views_support import AnalyticsSeed
 from tests.test_dashboard_browser import browser_page  # noqa: F401 - the shared Chromium fixture
-from tests.dashboard_fixtures import seeded, server  # noqa: F401 - the shared seeded dashboard
+from tests.dashboard_fixtures import own_seeded, own_server, seeded, server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -75,12 +73,12 @@ def test_household_analytics_cards_in_the_browser(
 
 
 def test_adviser_ranks_drills_down_and_marks_a_follow_up(
-    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
+    own_server: DashboardServer, own_seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
     artifacts_dir: Path,
 ) -> None:
-    url, seed, analytics = seeded
+    url, seed, analytics = own_seeded
     page = browser_page
-    _log_in(page, server.url, "claire", server)
+    _log_in(page, own_server.url, "claire", own_server)
     # The landing offers the adviser view only.
     assert page.query_selector("#landing-manager") is None  # type: ignore[attr-defined]
     page.screenshot(path=str(artifacts_dir / "dashboard-staff-landing-adviser-fr.png"), full_page=True)  # type: ignore[attr-defined]
@@ -152,7 +150,7 @@ def test_adviser_ranks_drills_down_and_marks_a_follow_up(
     page.wait_for_selector("#adviser-drilldown", state="hidden")  # type: ignore[attr-defined]
     page.click("#lang-en")  # type: ignore[attr-defined]
     page.wait_for_selector("text=One ranking per energy")  # type: ignore[attr-defined]
-    page.goto(f"{server.url}/adviser?dwelling={seed.dwelling_c}")  # type: ignore[attr-defined]
+    page.goto(f"{own_server.url}/adviser?dwelling={seed.dwelling_c}")  # type: ignore[attr-defined]
     page.wait_for_selector("text=Hourly load curve")  # type: ignore[attr-defined]
     page.wait_for_selector("#ranking-table")  # type: ignore[attr-defined]
     page.wait_for_timeout(600)  # type: ignore[attr-defined]
@@ -160,12 +158,12 @@ def test_adviser_ranks_drills_down_and_marks_a_follow_up(
 
 
 def test_manager_sees_alerts_and_curves_and_acknowledges_an_alert(
-    server: DashboardServer, seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
+    own_server: DashboardServer, own_seeded: tuple[str, Seed, AnalyticsSeed], browser_page: object,  # noqa: F811
     artifacts_dir: Path,
 ) -> None:
-    url, seed, analytics = seeded
+    url, seed, analytics = own_seeded
     page = browser_page
-    _log_in(page, server.url, "marc", server)
+    _log_in(page, own_server.url, "marc", own_server)
     assert page.query_selector("#landing-adviser") is None  # type: ignore[attr-defined]
     page.set_viewport_size({"width": 390, "height": 844})  # type: ignore[attr-defined]
     page.screenshot(path=str(artifacts_dir / "dashboard-staff-landing-manager-phone-fr.png"), full_page=True)  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ import json
 import psycopg
 import requests
 
-from tests.dashboard_fixtures import seeded, server  # noqa: F401 — fixtures
+from tests.dashboard_fixtures import own_seeded, own_server  # noqa: F401 — fixtures
 from tests.dashboard_support import csrf_from, login, post_form
 
 PAGE = "/adviser/hardship"
@@ -43,11 +43,12 @@ def _form_post(session: requests.Session, base: str, page_html: str, **fields: s
                         timeout=30)
 
 
-def test_the_adviser_sees_the_homes_of_their_residences_with_evidence_and_caution_in_french_and_english(seeded, server):
-    url, seed, _ = seeded
+def test_the_adviser_sees_the_homes_of_their_residences_with_evidence_and_caution_in_french_and_english(
+        own_seeded, own_server):
+    url, seed, _ = own_seeded
     _cases(url, seed)
-    claire = login(server.url, "claire")
-    page = claire.get(server.url + PAGE, timeout=30)
+    claire = login(own_server.url, "claire")
+    page = claire.get(own_server.url + PAGE, timeout=30)
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
     text = _text(page)
     assert "B-01" in page.text and "A-12" not in page.text
@@ -56,33 +57,33 @@ def test_the_adviser_sees_the_homes_of_their_residences_with_evidence_and_cautio
     assert "Chauffe très peu par temps froid" in page.text
     assert "27 %" in text and "7 logements semblables" in text and "1 déc. 2025" in text
     assert "au plus 50 %" in text  # the threshold, from the settings
-    post_form(claire, server.url, "/lang/en")
-    english = _text(claire.get(server.url + PAGE, timeout=30))
+    post_form(claire, own_server.url, "/lang/en")
+    english = _text(claire.get(own_server.url + PAGE, timeout=30))
     assert "The data cannot tell why" in english and "Heats very little in cold weather" in english
     assert "27%" in english and "7 similar homes" in english and "1 Dec 2025" in english
     assert "Les données" not in english
-    layout = json.dumps(claire.get(server.url + "/_dash-layout", timeout=30).json())  # Dash escapes "/"
+    layout = json.dumps(claire.get(own_server.url + "/_dash-layout", timeout=30).json())  # Dash escapes "/"
     assert "nav-hardship" in layout and PAGE in layout
 
 
-def test_follow_up_steps_are_recorded_with_who_and_when_inside_the_scope_only(seeded, server):
-    url, seed, _ = seeded
+def test_follow_up_steps_are_recorded_with_who_and_when_inside_the_scope_only(own_seeded, own_server):
+    url, seed, _ = own_seeded
     ids = _cases(url, seed)
-    claire = login(server.url, "claire")
-    page = claire.get(server.url + PAGE, timeout=30).text
-    done = _form_post(claire, server.url, page, case_id=str(ids["inside"]), action="contacted",
+    claire = login(own_server.url, "claire")
+    page = claire.get(own_server.url + PAGE, timeout=30).text
+    done = _form_post(claire, own_server.url, page, case_id=str(ids["inside"]), action="contacted",
                       note="Appel, rappeler jeudi")
     assert done.status_code == 303 and done.headers["Location"].endswith(f"{PAGE}#case-{ids['inside']}")
-    after = claire.get(server.url + PAGE, timeout=30).text
+    after = claire.get(own_server.url + PAGE, timeout=30).text
     assert "claire" in after and "Appel, rappeler jeudi" in after and "Suivi : contacté" in after
     # Refused, and nothing written: another residence's case, an unknown step, no CSRF token, a bad id.
-    assert _form_post(claire, server.url, page, case_id=str(ids["outside"]), action="visited").status_code == 403
-    assert _form_post(claire, server.url, page, case_id=str(ids["inside"]), action="deleted").status_code == 403
-    assert _form_post(claire, server.url, page, case_id="-1", action="visited").status_code == 403
-    no_token = claire.post(server.url + ACTION, data={"case_id": str(ids["inside"]), "action": "visited"},
+    assert _form_post(claire, own_server.url, page, case_id=str(ids["outside"]), action="visited").status_code == 403
+    assert _form_post(claire, own_server.url, page, case_id=str(ids["inside"]), action="deleted").status_code == 403
+    assert _form_post(claire, own_server.url, page, case_id="-1", action="visited").status_code == 403
+    no_token = claire.post(own_server.url + ACTION, data={"case_id": str(ids["inside"]), "action": "visited"},
                            allow_redirects=False, timeout=30)
     assert no_token.status_code == 400
-    closed = _form_post(claire, server.url, page, case_id=str(ids["inside"]), action="closed", note="aide FSL")
+    closed = _form_post(claire, own_server.url, page, case_id=str(ids["inside"]), action="closed", note="aide FSL")
     assert closed.status_code == 303
     with psycopg.connect(url) as conn:
         actions = conn.execute("SELECT case_id, account_id, username, action, note, acted_at IS NOT NULL"
@@ -95,25 +96,25 @@ def test_follow_up_steps_are_recorded_with_who_and_when_inside_the_scope_only(se
                        (ids["inside"], claire_id, "claire", "closed", "aide FSL", True)]
     assert status == {ids["inside"]: "closed", ids["outside"]: "open"} and closed_at
     # A closed case leaves the list.
-    assert "B-01" not in claire.get(server.url + PAGE, timeout=30).text
+    assert "B-01" not in claire.get(own_server.url + PAGE, timeout=30).text
 
 
-def test_managers_households_and_anonymous_requests_get_nothing(seeded, server):
-    url, seed, _ = seeded
+def test_managers_households_and_anonymous_requests_get_nothing(own_seeded, own_server):
+    url, seed, _ = own_seeded
     ids = _cases(url, seed)
     for user in ("marc", "alice", "bob"):
-        session = login(server.url, user)
-        page = session.get(server.url + PAGE, timeout=30)
+        session = login(own_server.url, user)
+        page = session.get(own_server.url + PAGE, timeout=30)
         assert page.status_code == 403 and "B-01" not in page.text and "A-12" not in page.text
-        home = session.get(server.url + "/login", timeout=30).text
+        home = session.get(own_server.url + "/login", timeout=30).text
         for case_id in ids.values():
-            assert _form_post(session, server.url, home, case_id=str(case_id), action="closed").status_code == 403
-        layout = json.dumps(session.get(server.url + "/_dash-layout", timeout=30).json())
+            assert _form_post(session, own_server.url, home, case_id=str(case_id), action="closed").status_code == 403
+        layout = json.dumps(session.get(own_server.url + "/_dash-layout", timeout=30).json())
         assert "nav-hardship" not in layout and PAGE not in layout
     anonymous = requests.Session()
-    page = anonymous.get(server.url + PAGE, allow_redirects=False, timeout=30)
+    page = anonymous.get(own_server.url + PAGE, allow_redirects=False, timeout=30)
     assert page.status_code == 302 and page.headers["Location"].startswith("/login")
-    post = anonymous.post(server.url + ACTION, data={"case_id": str(ids["inside"]), "action": "closed"},
+    post = anonymous.post(own_server.url + ACTION, data={"case_id": str(ids["inside"]), "action": "closed"},
                           allow_redirects=False, timeout=30)
     assert post.status_code == 401
     with psycopg.connect(url) as conn:

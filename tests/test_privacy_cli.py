@@ -1,4 +1,4 @@
-"""`coopwatt privacy register` and `coopwatt privacy export`, run as processes on a seeded cooperative.
+"""`coopwatt privacy register` and `coopwatt privacy export`, run as processes on a own_seeded cooperative.
 
 Consents are recorded and withdrawn through coopwatt.consent, staff accesses through coopwatt.access_log;
 the register must count them as they are, and a household's file must hold its own data and no other's.
@@ -19,7 +19,7 @@ import psycopg
 
 from coopwatt import consent
 from coopwatt.access_log import record_access
-from tests.dashboard_fixtures import seeded  # noqa: F401 - fixture
+from tests.dashboard_fixtures import own_seeded  # noqa: F401 - fixture
 from tests.dashboard_support import Seed
 from tests.dashboard_views_support import AnalyticsSeed
 
@@ -51,9 +51,9 @@ def _decide_and_access(url: str, seed: Seed) -> None:
 
 
 def test_register_counts_consents_dwellings_and_accesses_with_retention_from_settings(
-    seeded: tuple[str, Seed, AnalyticsSeed], tmp_path: Path,  # noqa: F811
+    own_seeded: tuple[str, Seed, AnalyticsSeed], tmp_path: Path,  # noqa: F811
 ) -> None:
-    url, seed, _ = seeded
+    url, seed, _ = own_seeded
     _decide_and_access(url, seed)
     done = _run(["register", "--format", "json"], url, tmp_path, retention_access_log_days="200",
                 retention_days="400")
@@ -86,9 +86,9 @@ def test_register_counts_consents_dwellings_and_accesses_with_retention_from_set
 
 
 def test_export_is_the_households_whole_file_and_nothing_of_another(
-    seeded: tuple[str, Seed, AnalyticsSeed], tmp_path: Path,  # noqa: F811
+    own_seeded: tuple[str, Seed, AnalyticsSeed], tmp_path: Path,  # noqa: F811
 ) -> None:
-    url, seed, _ = seeded
+    url, seed, _ = own_seeded
     _decide_and_access(url, seed)
     with psycopg.connect(url) as conn:
         (raw,) = conn.execute("SELECT count(*) FROM reading r JOIN meter m ON m.id = r.meter_id"
