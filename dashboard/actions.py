@@ -6,7 +6,7 @@ from datetime import datetime
 
 import psycopg
 
-from dashboard.queries import alert_building
+from dashboard.alert_queries import alert_building
 from dashboard.scope import Role, Scope, building_allowed, dwelling_allowed
 from reports.preferences import erase_letter_details
 

@@ -16,7 +16,7 @@ from dash import dcc, html
 
 from analytics.verdict import Verdict
 from coopwatt.settings import Settings
-from dashboard import household_comparison, queries, standby_text, verdicts
+from dashboard import alert_queries, household_comparison, queries, standby_text, verdicts
 from dashboard.figures import (
     Tariffs, anomaly_sentence, comparison_figure, shown_kwh_per_m2, similar_homes_explained, year_on_year,
 )
@@ -173,7 +173,7 @@ def last_year(conn: psycopg.Connection, dwelling_id: int, kind: str, lang: str, 
 
 def anomalies(conn: psycopg.Connection, dwelling_id: int, lang: str, settings: Settings) -> Any:
     """The dwelling's open alerts in plain words, most severe first."""
-    alerts = queries.open_alerts_of_dwelling(conn, dwelling_id)
+    alerts = alert_queries.open_alerts_of_dwelling(conn, dwelling_id)
     if not alerts:
         return html.P(t("anomalies.none", lang), className="text-success small mb-0", id="anomalies-none")
     return html.Ul([

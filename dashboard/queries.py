@@ -3,7 +3,8 @@
 Long periods are never read from raw readings: consumption comes from
 ``consumption_daily_all`` (one row per meter and local day: the hourly rollup,
 completed by the daily figures of utility exports; migration 0010). The CSV exports' SQL
-is in dashboard/export_queries.py.
+is in dashboard/export_queries.py, the alerts' in dashboard/alert_queries.py, the staff views'
+(rankings, buildings, meters) in dashboard/staff_queries.py.
 """
 
 from __future__ import annotations
@@ -130,9 +131,6 @@ def open_erasure_request(conn: psycopg.Connection, account_id: int) -> datetime 
 
 # --- Analytics results (migration 0003), written by `coopwatt analytics`, read here. ---
 
-SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
-
-
 @dataclass(frozen=True)
 class Comparison:
     """A dwelling's latest comparison group for one kind, and its own figures in it."""
@@ -214,100 +212,6 @@ def baselines(conn: psycopg.Connection, dwelling_id: int) -> dict[str, BaselineR
         (dwelling_id,),
     ).fetchall()
     return {row[0]: BaselineRow(row[0], row[1], list(row[2] or []), *row[3:]) for row in rows}
-
-
-@dataclass(frozen=True)
-class AlertRow:
-    """An anomaly alert as a view shows it."""
-
-    id: int
-    kind: str
-    severity: str
-    meter_source: str
-    meter_kind: str
-    dwelling_code: str | None
-    building_name: str | None
-    started_at: datetime
-    detected_at: datetime
-    acknowledged_at: datetime | None
-    evidence: dict[str, object]
-    ended_at: datetime | None = None
-    resolved_at: datetime | None = None
-    # When this alert is the return of one a manager marked resolved: when that one was resolved.
-    reopens_resolved_at: datetime | None = None
-
-
-_ALERT_SELECT = """
-    SELECT a.id, a.kind, a.severity, m.source, m.kind, d.code, coalesce(b.name, b.code),
-           a.started_at, a.detected_at, a.acknowledged_at, a.evidence, a.ended_at, a.resolved_at,
-           (SELECT p.resolved_at FROM alert p WHERE p.id = a.reopens_alert_id)
-    FROM alert a JOIN meter m ON m.id = a.meter_id
-    LEFT JOIN dwelling d ON d.id = a.dwelling_id
-    LEFT JOIN building b ON b.id = coalesce(a.building_id, d.building_id)
-"""
-
-
-def _row(row: tuple[object, ...]) -> AlertRow:
-    return AlertRow(*row[:10], dict(row[10] or {}), *row[11:14])  # type: ignore[arg-type]
-
-
-def resolved_alerts_of_buildings(conn: psycopg.Connection, building_ids: list[int], limit: int = 20) -> list[AlertRow]:
-    """The latest resolved alerts of these buildings, most recently resolved first, at most `limit`."""
-    return [_row(row) for row in conn.execute(
-        _ALERT_SELECT + " WHERE a.status = 'resolved' AND coalesce(a.building_id, d.building_id) = ANY(%s)"
-        " ORDER BY a.resolved_at DESC NULLS LAST, a.id DESC LIMIT %s", (building_ids, limit),
-    ).fetchall()]
-
-
-@dataclass(frozen=True)
-class AlertActionRow:
-    """Who did what to an alert, and when."""
-
-    username: str | None  # None once the account is deleted
-    action: str
-    comment: str
-    acted_at: datetime
-
-
-def alert_actions(conn: psycopg.Connection, alert_ids: list[int]) -> dict[int, list[AlertActionRow]]:
-    """The recorded actions (acknowledge, resolve, comment) of these alerts, oldest first."""
-    out: dict[int, list[AlertActionRow]] = {}
-    for row in conn.execute(
-        "SELECT x.alert_id, acc.username, x.action, x.comment, x.acted_at FROM alert_action x"
-        " LEFT JOIN account acc ON acc.id = x.account_id WHERE x.alert_id = ANY(%s) ORDER BY x.acted_at, x.id",
-        (alert_ids,),
-    ).fetchall():
-        out.setdefault(int(row[0]), []).append(AlertActionRow(row[1], row[2], row[3], row[4]))
-    return out
-
-
-def _alerts(rows: list[tuple[object, ...]]) -> list[AlertRow]:
-    alerts = [_row(row) for row in rows]
-    # Most severe first, then newest.
-    return sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a.severity, 9), -a.detected_at.timestamp()))
-
-
-def open_alerts_of_dwelling(conn: psycopg.Connection, dwelling_id: int) -> list[AlertRow]:
-    """A dwelling's open alerts, most severe and newest first."""
-    return _alerts(conn.execute(_ALERT_SELECT + " WHERE a.dwelling_id = %s AND a.status = 'open'",
-                                (dwelling_id,)).fetchall())
-
-
-def open_alerts_of_buildings(conn: psycopg.Connection, building_ids: list[int]) -> list[AlertRow]:
-    """Open alerts of these buildings (the alert's building or its dwelling's), most severe and newest first."""
-    return _alerts(conn.execute(
-        _ALERT_SELECT + " WHERE a.status = 'open' AND coalesce(a.building_id, d.building_id) = ANY(%s)",
-        (building_ids,),
-    ).fetchall())
-
-
-def alert_building(conn: psycopg.Connection, alert_id: int) -> int | None:
-    """The building an alert belongs to (its own or its dwelling's), or None."""
-    row = conn.execute(
-        "SELECT coalesce(a.building_id, d.building_id) FROM alert a LEFT JOIN dwelling d ON d.id = a.dwelling_id"
-        " WHERE a.id = %s", (alert_id,),
-    ).fetchone()
-    return None if row is None else row[0]
 
 
 @dataclass(frozen=True)
@@ -423,205 +327,6 @@ def degree_days_by_day(conn: psycopg.Connection, dwelling_id: int, start: date, 
     return {row[0]: float(row[1]) for row in rows}
 
 
-@dataclass(frozen=True)
-class HighConsumerRow:
-    """One ranked high consumer for an adviser."""
-
-    dwelling_id: int
-    dwelling_code: str
-    building_name: str
-    residence_name: str
-    heating_type: str
-    energy_kind: str
-    rank: int
-    normalised_kwh_per_m2: float
-    group_median_kwh_per_m2: float | None
-    ratio_to_group: float | None
-    reasons: list[object]
-    follow_up_status: str | None
-
-
-def high_consumers(
-    conn: psycopg.Connection, residence_ids: list[int], *, residence_id: int | None = None,
-    building_id: int | None = None, heating_type: str | None = None, energy_kind: str | None = None,
-    period: tuple[date, date] | None = None, limit: int = 200,
-) -> list[HighConsumerRow]:
-    """High consumers within these residences (the caller's scope), filtered, best rank first.
-
-    `period` (start, end) keeps one ranking period's rows; without it a dwelling ranked in
-    several periods appears once per period.
-    """
-    rows = conn.execute(
-        """
-        SELECT h.dwelling_id, d.code, coalesce(b.name, b.code), r.name, d.heating_type, h.energy_kind, h.rank,
-               h.normalised_kwh_per_m2, h.group_median_kwh_per_m2, h.ratio_to_group, h.reasons,
-               (SELECT f.status FROM follow_up f WHERE f.dwelling_id = d.id ORDER BY f.updated_at DESC LIMIT 1)
-        FROM high_consumer h JOIN dwelling d ON d.id = h.dwelling_id
-        JOIN building b ON b.id = d.building_id JOIN residence r ON r.id = b.residence_id
-        WHERE r.id = ANY(%(scope)s)
-          AND (%(residence)s::int IS NULL OR r.id = %(residence)s)
-          AND (%(building)s::int IS NULL OR b.id = %(building)s)
-          AND (%(heating)s::text IS NULL OR d.heating_type = %(heating)s)
-          AND (%(kind)s::text IS NULL OR h.energy_kind = %(kind)s)
-          AND (%(period_end)s::date IS NULL OR (h.period_start = %(period_start)s AND h.period_end = %(period_end)s))
-        ORDER BY h.rank, h.ratio_to_group DESC NULLS LAST
-        LIMIT %(limit)s
-        """,
-        {"scope": residence_ids, "residence": residence_id, "building": building_id, "heating": heating_type,
-         "kind": energy_kind, "period_start": period[0] if period else None,
-         "period_end": period[1] if period else None, "limit": limit},
-    ).fetchall()
-    return [HighConsumerRow(*row[:10], list(row[10] or []), row[11]) for row in rows]  # type: ignore[arg-type]
-
-
-def ranking_periods(conn: psycopg.Connection, residence_ids: list[int]) -> list[tuple[date, date]]:
-    """The ranking periods (start, end) present for dwellings of these residences, latest first."""
-    rows = conn.execute(
-        """
-        SELECT DISTINCT h.period_start, h.period_end
-        FROM high_consumer h JOIN dwelling d ON d.id = h.dwelling_id JOIN building b ON b.id = d.building_id
-        WHERE b.residence_id = ANY(%s)
-        ORDER BY h.period_end DESC, h.period_start DESC
-        """,
-        (residence_ids,),
-    ).fetchall()
-    return [(row[0], row[1]) for row in rows]
-
-
-def residences_and_buildings(conn: psycopg.Connection, residence_ids: list[int]) -> list[tuple[int, str, int, str]]:
-    """(residence id, name, building id, name) for every building of these residences."""
-    return [tuple(row) for row in conn.execute(  # type: ignore[misc]
-        "SELECT r.id, r.name, b.id, coalesce(b.name, b.code) FROM residence r JOIN building b ON b.residence_id = r.id"
-        " WHERE r.id = ANY(%s) ORDER BY r.name, b.code", (residence_ids,),
-    ).fetchall()]
-
-
-def hourly_curve(conn: psycopg.Connection, dwelling_id: int, kind: str, since: datetime) -> list[tuple[datetime, float]]:
-    """A dwelling's hourly energy (or volume for water) since a time, from consumption_hourly."""
-    rows = conn.execute(
-        """
-        SELECT ch.hour, sum(CASE %(kind)s WHEN 'water' THEN ch.volume_m3 ELSE ch.energy_kwh END)
-        FROM consumption_hourly ch JOIN meter m ON m.id = ch.meter_id
-        WHERE m.dwelling_id = %(dwelling)s AND m.kind = %(kind)s AND ch.hour >= %(since)s
-        GROUP BY 1 HAVING sum(CASE %(kind)s WHEN 'water' THEN ch.volume_m3 ELSE ch.energy_kwh END) IS NOT NULL
-        ORDER BY 1
-        """,
-        {"kind": kind, "dwelling": dwelling_id, "since": since},
-    ).fetchall()
-    return [(row[0], float(row[1])) for row in rows]
-
-
-def latest_follow_up(conn: psycopg.Connection, dwelling_id: int) -> tuple[str, str, datetime] | None:
-    """The latest follow-up mark of a dwelling: status, note, when."""
-    row = conn.execute(
-        "SELECT status, note, updated_at FROM follow_up WHERE dwelling_id = %s ORDER BY updated_at DESC, id DESC LIMIT 1",
-        (dwelling_id,),
-    ).fetchone()
-    return None if row is None else (row[0], row[1], row[2])
-
-
-def anomalies_judged_until(conn: psycopg.Connection) -> datetime | None:
-    """The time the latest successful anomaly run judged the data at (None: no run yet)."""
-    row = conn.execute(
-        """SELECT (detail->>'data_until')::timestamptz FROM analytics_run
-            WHERE job = 'anomalies' AND status IN ('ok', 'partial') AND detail ? 'data_until'
-            ORDER BY id DESC LIMIT 1""").fetchone()
-    return None if row is None else row[0]
-
-
-def silent_meters(conn: psycopg.Connection, building_ids: list[int], silent_since: datetime) -> list[tuple[str, str, str | None, datetime | None]]:
-    """Meters of these buildings with no consumption since a time: source, kind, dwelling code, last hour seen."""
-    rows = conn.execute(
-        """
-        SELECT m.source, m.kind, d.code, (SELECT max(ch.hour) FROM consumption_hourly ch WHERE ch.meter_id = m.id)
-        FROM meter m LEFT JOIN dwelling d ON d.id = m.dwelling_id
-        WHERE coalesce(m.building_id, d.building_id) = ANY(%s)
-        """,
-        (building_ids,),
-    ).fetchall()
-    return sorted([(r[0], r[1], r[2], r[3]) for r in rows if r[3] is None or r[3] < silent_since],
-                  key=lambda r: (r[3] is not None, r[3] or silent_since))
-
-
-def building_kinds(conn: psycopg.Connection, building_id: int) -> list[str]:
-    """The energy kinds a building has meters of (its own or its dwellings'), in KINDS order."""
-    rows = conn.execute(
-        "SELECT DISTINCT m.kind FROM meter m LEFT JOIN dwelling d ON d.id = m.dwelling_id"
-        " WHERE coalesce(m.building_id, d.building_id) = %s", (building_id,)).fetchall()
-    found = {row[0] for row in rows}
-    return [kind for kind in KINDS if kind in found]
-
-
-def building_daily(conn: psycopg.Connection, building_id: int, kind: str, since: date, *, timezone: str,
-                   gas_kwh_per_m3: float, balance_point_c: float) -> list[tuple[date, float, float | None]]:
-    """A building's daily use of a kind (all its meters and dwellings' meters) with that day's heating degree-days."""
-    rows = conn.execute(
-        """
-        WITH use AS (
-            SELECT (cd.day AT TIME ZONE %(tz)s)::date AS day,
-                   sum(CASE %(kind)s WHEN 'water' THEN cd.volume_m3
-                                     WHEN 'gas' THEN coalesce(cd.energy_kwh, cd.volume_m3 * %(coef)s)
-                                     ELSE cd.energy_kwh END) AS amount
-            FROM consumption_daily_all cd JOIN meter m ON m.id = cd.meter_id LEFT JOIN dwelling d ON d.id = m.dwelling_id
-            WHERE cd.meter_id = ANY(ARRAY(
-                      SELECT bm.id FROM meter bm LEFT JOIN dwelling bd ON bd.id = bm.dwelling_id
-                      WHERE coalesce(bm.building_id, bd.building_id) = %(building)s AND bm.kind = %(kind)s))
-              AND coalesce(m.building_id, d.building_id) = %(building)s AND m.kind = %(kind)s
-              AND cd.day >= (%(since)s::timestamp AT TIME ZONE %(tz)s)
-            GROUP BY 1),
-        temp AS (
-            SELECT (ot.time AT TIME ZONE %(tz)s)::date AS day, avg(ot.temperature_c) AS mean_c
-            FROM outdoor_temperature ot
-            WHERE ot.residence_id = (SELECT residence_id FROM building WHERE id = %(building)s)
-              AND ot.time >= (%(since)s::timestamp AT TIME ZONE %(tz)s)
-            GROUP BY 1)
-        -- greatest() ignores NULLs: a day without temperatures must stay unknown, not 0 degree-days.
-        SELECT use.day, use.amount, CASE WHEN temp.mean_c IS NOT NULL THEN greatest(%(base)s - temp.mean_c, 0) END
-        FROM use LEFT JOIN temp USING (day) WHERE use.amount IS NOT NULL ORDER BY use.day
-        """,
-        {"tz": timezone, "kind": kind, "coef": gas_kwh_per_m3, "building": building_id,
-         "since": datetime.combine(since, datetime.min.time()), "base": balance_point_c},
-    ).fetchall()
-    return [(row[0], float(row[1]), None if row[2] is None else float(row[2])) for row in rows]
-
-
-@dataclass(frozen=True)
-class SavingsRow:
-    """The weather-normalised savings measured after an intervention."""
-
-    building_name: str
-    day: date
-    description: str
-    energy_kind: str
-    reporting_days: int
-    avoided_kwh: float
-    avoided_fraction: float
-    band_kwh: float
-    confidence: float
-
-
-def savings_of_buildings(conn: psycopg.Connection, building_ids: list[int]) -> list[SavingsRow]:
-    """Savings results of interventions on these buildings (or their dwellings), newest intervention first."""
-    rows = conn.execute(
-        """
-        SELECT coalesce(b.name, b.code), i.day, i.description, s.energy_kind, s.reporting_days, s.avoided_kwh,
-               s.avoided_fraction, s.band_kwh, s.confidence
-        FROM intervention i JOIN savings_result s ON s.intervention_id = i.id
-        LEFT JOIN dwelling d ON d.id = i.dwelling_id
-        JOIN building b ON b.id = coalesce(i.building_id, d.building_id)
-        WHERE b.id = ANY(%s) ORDER BY i.day DESC, s.energy_kind
-        """,
-        (building_ids,),
-    ).fetchall()
-    return [SavingsRow(*row) for row in rows]
-
-
-def buildings_named(conn: psycopg.Connection, building_ids: list[int]) -> list[tuple[int, str]]:
-    """(id, name) of these buildings, by code."""
-    return [(row[0], row[1]) for row in conn.execute(
-        "SELECT id, coalesce(name, code) FROM building WHERE id = ANY(%s) ORDER BY code", (building_ids,)).fetchall()]
-
-
 def standings_of_dwelling(conn: psycopg.Connection, dwelling_id: int) -> list[Standing]:
     """The dwelling's place in the latest ranking of each energy kind (the verdict's input)."""
     rows = conn.execute(
@@ -632,16 +337,6 @@ def standings_of_dwelling(conn: psycopg.Connection, dwelling_id: int) -> list[St
     ).fetchall()
     return [Standing(kind, int(rank), None if ratio is None else float(ratio), int(count))
             for kind, rank, ratio, count in rows]
-
-
-def open_alerts_of_dwellings(conn: psycopg.Connection, dwelling_ids: list[int]) -> dict[int, list[AlertRow]]:
-    """Open alerts per dwelling, most severe and newest first (the ranking's "why" column)."""
-    rows = conn.execute(_ALERT_SELECT.replace("SELECT a.id,", "SELECT a.dwelling_id, a.id,", 1)
-                        + " WHERE a.dwelling_id = ANY(%s) AND a.status = 'open'", (dwelling_ids,)).fetchall()
-    out: dict[int, list[tuple[object, ...]]] = {}
-    for row in rows:
-        out.setdefault(int(row[0]), []).append(row[1:])  # type: ignore[call-overload]
-    return {dwelling_id: _alerts(found) for dwelling_id, found in out.items()}
 
 
 def supply_contract(conn: psycopg.Connection, dwelling_id: int, day: date) -> SupplyContract | None:

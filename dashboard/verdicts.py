@@ -16,7 +16,7 @@ from analytics.notify.messages import alert_title, evidence_sentences
 from analytics.verdict import Concern, Standing, Verdict, VerdictSettings, comparison_word, judge, year_on_year_word
 from analytics.verdict import OpenAlert as VerdictAlert
 from coopwatt.tariffs import SupplyContract
-from dashboard import queries
+from dashboard import alert_queries, queries
 from dashboard.figures import reason_text
 from dashboard.i18n import format_day, format_fraction_percent, format_money_eur, format_number, format_quantity, t
 
@@ -25,7 +25,7 @@ _PRAISING_COMPARISONS = ("efficient", "below_average", "near_average")
 HOURS_PER_YEAR = 8760
 
 
-def verdict_from(alerts: Sequence[queries.AlertRow], standings: Sequence[Standing],
+def verdict_from(alerts: Sequence[alert_queries.AlertRow], standings: Sequence[Standing],
                  suggestions: Sequence[queries.SuggestionRow], *, restrained: bool = False) -> Verdict:
     """The verdict of one dwelling from what the views read about it."""
     return judge(
@@ -43,7 +43,7 @@ def going_cold(conn: psycopg.Connection, dwelling_id: int) -> bool:
 
 def dwelling_verdict(conn: psycopg.Connection, dwelling_id: int) -> Verdict:
     """Read one dwelling's open alerts, standings, suggestions and signs of going cold, and judge them."""
-    return verdict_from(queries.open_alerts_of_dwelling(conn, dwelling_id),
+    return verdict_from(alert_queries.open_alerts_of_dwelling(conn, dwelling_id),
                         queries.standings_of_dwelling(conn, dwelling_id), queries.suggestions(conn, dwelling_id),
                         restrained=going_cold(conn, dwelling_id))
 
@@ -124,7 +124,7 @@ def _action(concern: Concern, lang: str) -> str | None:
     return None
 
 
-def ranking_reasons(stored: Sequence[object], alerts: Sequence[queries.AlertRow], ratio: float | None, rank: int,
+def ranking_reasons(stored: Sequence[object], alerts: Sequence[alert_queries.AlertRow], ratio: float | None, rank: int,
                     lang: str) -> list[str]:
     """The adviser's "why" for a ranked dwelling: the ranking's reasons, its open alerts, and why it is high."""
     lines = [reason_text(r, lang) for r in stored]

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from coopwatt.settings import Settings
-from dashboard import queries, standby_text
+from dashboard import alert_queries, queries, standby_text
 from dashboard.figures import (
     Tariffs, anomaly_sentence, comparison_verdict, shown_kwh_per_m2, similar_homes_explained, year_on_year,
 )
@@ -264,7 +264,7 @@ def build_content(conn: psycopg.Connection, dwelling_id: int, month: date, setti
                      timezone=settings.timezone, gas_kwh_per_m3=settings.gas_kwh_per_m3)
     by_kind = {kind: month_totals(days, kind) for kind in kinds}
     periods = {kind: next((p for p in found if p.start == month), None) for kind, found in by_kind.items()}
-    alerts = queries.open_alerts_of_dwelling(conn, dwelling_id)
+    alerts = alert_queries.open_alerts_of_dwelling(conn, dwelling_id)
     suggestion = _suggestion(conn, dwelling_id, lang)
     month_name = format_period(month, "month", lang)
     last_month_name = format_period(date(month.year - 1, month.month, 1), "month", lang)

@@ -13,7 +13,7 @@ import requests
 from analytics.anomalies import Anomaly, AnomalyKind, Severity
 from analytics.job.alerts import reconcile_meter
 from coopwatt.settings import load_settings
-from dashboard import queries
+from dashboard import alert_queries
 from tests.dashboard_support import PARIS, DashboardServer, Seed, login, post_form
 from tests.dashboard_views_support import AnalyticsSeed
 from tests.test_dashboard_views import alert_action
@@ -88,7 +88,7 @@ def test_the_history_is_bounded_and_most_recently_resolved_first(
             " VALUES ('spike', 'info', %s, %s, %s, %s, 'resolved', %s) RETURNING id",
             (seed.meters["c-elec"], seed.dwelling_c, now - timedelta(days=n, hours=2), now - timedelta(days=n, hours=1),
              now - timedelta(days=n))).fetchone()[0] for n in range(30, 0, -1)]
-        shown = queries.resolved_alerts_of_buildings(conn, [seed.other_building_id], limit=20)
-        elsewhere = queries.resolved_alerts_of_buildings(conn, [seed.building_id], limit=20)
+        shown = alert_queries.resolved_alerts_of_buildings(conn, [seed.other_building_id], limit=20)
+        elsewhere = alert_queries.resolved_alerts_of_buildings(conn, [seed.building_id], limit=20)
     assert [alert.id for alert in shown] == ids[::-1][:20]
     assert elsewhere == []

@@ -19,7 +19,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from coopwatt.settings import Settings, load_settings
-from dashboard import household_analytics, queries
+from dashboard import alert_queries, household_analytics, staff_queries
 from dashboard.app import create_app
 from tests.dashboard_support import PARIS, Seed, seeded_cooperative
 
@@ -127,8 +127,8 @@ def test_every_ranked_home_has_a_why(coop: tuple[Settings, Seed, date], lang: st
     from dashboard.pages.adviser import ranking_table
 
     with psycopg.connect(settings.database_url) as conn:
-        rows = queries.high_consumers(conn, [seed.residence_id, seed.other_residence_id])
-        alerts = queries.open_alerts_of_dwellings(conn, [row.dwelling_id for row in rows])
+        rows = staff_queries.high_consumers(conn, [seed.residence_id, seed.other_residence_id])
+        alerts = alert_queries.open_alerts_of_dwellings(conn, [row.dwelling_id for row in rows])
     # One table per energy kind; the "why" column is the sixth (rank, home, use, median, ratio, why, follow-up).
     cells: dict[str, list[Any]] = {}
     for kind in sorted({row.energy_kind for row in rows}):

@@ -23,7 +23,7 @@ from coopwatt.migrations import MigrationError, migrate, migrations_for, schema_
 from coopwatt.rollups import refresh_rollups
 from coopwatt.settings import Settings, load_settings
 from coopwatt.status import collect_status
-from dashboard import queries
+from dashboard import alert_queries, queries, staff_queries
 from tests.upgrade_support import NOW, START, fill
 
 VERSIONS = [m.version for m in migrations_for(StorageMode.POSTGRESQL)]
@@ -95,14 +95,14 @@ def test_an_upgrade_from_every_released_version_keeps_every_row_and_the_dashboar
         assert {d.start: round(d.amount, 6) for d in days} == {k: round(v, 6) for k, v in expected.items()}
 
         if from_version >= 3:
-            silent = [a.kind for a in queries.open_alerts_of_dwelling(conn, filled.dwellings["A03"])]
+            silent = [a.kind for a in alert_queries.open_alerts_of_dwelling(conn, filled.dwellings["A03"])]
             assert "meter_silent" in silent
-            ranked = queries.high_consumers(conn, [filled.residence_id])
+            ranked = staff_queries.high_consumers(conn, [filled.residence_id])
             assert [(r.dwelling_id, r.rank) for r in ranked] == [(filled.dwellings["A03"], 1), (a01, 2)]
             # 0007's backfill: a ranking from before periods covers the year up to the local day it was computed
             # on (00:30 in Paris on 30 March, still the 29th in UTC).
-            assert queries.ranking_periods(conn, [filled.residence_id]) == [(date(2025, 3, 30), date(2026, 3, 30))]
-            assert len(queries.high_consumers(conn, [filled.residence_id],
+            assert staff_queries.ranking_periods(conn, [filled.residence_id]) == [(date(2025, 3, 30), date(2026, 3, 30))]
+            assert len(staff_queries.high_consumers(conn, [filled.residence_id],
                                               period=(date(2025, 3, 30), date(2026, 3, 30)))) == 2
             # 0007's key: one row per dwelling, kind and period end; a second period is a second row.
             conn.execute(

@@ -26,7 +26,8 @@ import pytest
 from coopwatt.privacy_export import reading_rows
 from dashboard.export_queries import iter_daily
 from dashboard.history_queries import consumption_between, daily_use
-from dashboard.queries import building_daily, consumption_by_period, paired_use
+from dashboard.queries import consumption_by_period, paired_use
+from dashboard.staff_queries import building_daily
 from tests.dashboard_support import PARIS, Seed, seeded_cooperative
 
 DAYS = 120

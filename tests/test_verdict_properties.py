@@ -18,7 +18,8 @@ from analytics.suggestions import SuggestionKind, SuggestionThresholds
 from analytics.verdict import ENERGY_SAVING, Standing, VerdictSettings, is_ranked_high
 from coopwatt.tariffs import DEFAULT_OFFPEAK_HOURS, SupplyContract, grid_on, load_tariff_grids
 from dashboard import verdicts
-from dashboard.queries import AlertRow, SuggestionRow
+from dashboard.queries import SuggestionRow
+from dashboard.alert_queries import AlertRow
 
 PRAISE = ("bonne voie", "Continuez", "Bravo", "Belle performance", "right track", "Well done", "Nice work",
           "Keep it up")

@@ -15,7 +15,7 @@ import flask
 import psycopg
 from dash import ALL as ALL_IDS, Input, Output, State, callback, clientside_callback, dcc, html
 
-from dashboard import access, actions, context, queries, ranking_queries, verdicts
+from dashboard import access, actions, alert_queries, context, queries, ranking_queries, staff_queries, verdicts
 from dashboard.access_view import staff_notice
 from dashboard.adviser_text import baseline_text, breakable_unit, period_label, period_rule, use_unit
 from dashboard.page_notices import staff_only
@@ -101,7 +101,7 @@ def layout(dwelling: str | None = None, **_query: Any) -> Any:
         residences = scope_residences(conn, scope)
         if not residences:
             return dbc.Alert(t("home.no_access", lang), color="warning", id="adviser-denied")
-        places = queries.residences_and_buildings(conn, residences)
+        places = staff_queries.residences_and_buildings(conn, residences)
         periods = ranking_queries.offered_periods(conn, residences)
         drill = _drilldown(conn, scope, dwelling, lang) if dwelling else None
     residence_options = sorted({(r_id, r_name) for r_id, r_name, _, _ in places}, key=lambda r: r[1])
@@ -179,12 +179,12 @@ def update_ranking(residence: object, building: object, heating: object, kind: o
             chosen = next((p for p in offered if (p.start, p.end) == asked), None)
             if chosen is None:
                 raise ScopeDenied("period not offered")
-            rows = queries.high_consumers(
+            rows = staff_queries.high_consumers(
                 conn, allowed, residence_id=residence_id, building_id=building_id,
                 heating_type=None if heating == ALL else str(heating), energy_kind=None if kind == ALL else str(kind),
                 period=asked,
             )
-            alerts = queries.open_alerts_of_dwellings(conn, [row.dwelling_id for row in rows])
+            alerts = alert_queries.open_alerts_of_dwellings(conn, [row.dwelling_id for row in rows])
     except ScopeDenied:
         flask.current_app.logger.warning("scope denied in update_ranking")
         return dbc.Alert(t("error.denied", lang), color="danger", id="ranking-denied", className="mb-0")
@@ -195,10 +195,10 @@ def update_ranking(residence: object, building: object, heating: object, kind: o
     return html.Div([rule, ranking_sections(rows, alerts, lang, chosen)])
 
 
-def ranking_sections(rows: list[queries.HighConsumerRow], alerts: dict[int, list[queries.AlertRow]],
+def ranking_sections(rows: list[staff_queries.HighConsumerRow], alerts: dict[int, list[alert_queries.AlertRow]],
                      lang: str, period: ranking_queries.OfferedPeriod) -> html.Div:
     """One ranking per energy kind (never interleaved), ranks 1, 2, 3… within what the filters kept."""
-    by_kind: dict[str, list[queries.HighConsumerRow]] = {}
+    by_kind: dict[str, list[staff_queries.HighConsumerRow]] = {}
     for row in rows:  # rows come best stored rank first: the order within a kind is kept
         by_kind.setdefault(row.energy_kind, []).append(row)
     kinds = [k for k in queries.KINDS if k in by_kind] + sorted(k for k in by_kind if k not in queries.KINDS)
@@ -216,7 +216,7 @@ def _kind_name(kind: str, lang: str) -> str:
     return t(f"kind.{kind}", lang) if kind in queries.KINDS else kind
 
 
-def ranking_table(rows: list[queries.HighConsumerRow], kind: str, alerts: dict[int, list[queries.AlertRow]],
+def ranking_table(rows: list[staff_queries.HighConsumerRow], kind: str, alerts: dict[int, list[alert_queries.AlertRow]],
                   lang: str, period: ranking_queries.OfferedPeriod | None = None) -> dbc.Table:
     """One kind's ranked homes; on a phone the median and reasons columns fold under the home's name.
 
@@ -324,9 +324,9 @@ def _drilldown(conn: psycopg.Connection, scope: Scope, requested: object, lang: 
     since = datetime.now(settings.tz) - timedelta(days=CURVE_DAYS)
     access.log_staff_access(conn, scope, [dwelling_id], "adviser_drilldown", {"curve_days": CURVE_DAYS, "kinds": kinds})
     fitted = queries.baselines(conn, dwelling_id)
-    follow = queries.latest_follow_up(conn, dwelling_id)
+    follow = staff_queries.latest_follow_up(conn, dwelling_id)
     stored = queries.suggestions(conn, dwelling_id)
-    verdict = verdicts.verdict_from(queries.open_alerts_of_dwelling(conn, dwelling_id),
+    verdict = verdicts.verdict_from(alert_queries.open_alerts_of_dwelling(conn, dwelling_id),
                                     queries.standings_of_dwelling(conn, dwelling_id), stored)
     # The dwelling verdict's actions first: a concern no stored suggestion answers is never left without one.
     suggestion_items = [html.Li(text) for text in verdicts.action_sentences(verdict, lang)] + [
@@ -346,7 +346,7 @@ def _drilldown(conn: psycopg.Connection, scope: Scope, requested: object, lang: 
                            labelClassName="btn btn-outline-success btn-sm", labelCheckedClassName="active"),
         ], className="d-flex align-items-center flex-wrap mt-2", role="radiogroup",
             **{"aria-labelledby": DRILL_KINDS + "-label"}),
-        *[html.Div(_kind_panel(queries.hourly_curve(conn, dwelling_id, kind, since), fitted.get(kind), kind, lang),
+        *[html.Div(_kind_panel(staff_queries.hourly_curve(conn, dwelling_id, kind, since), fitted.get(kind), kind, lang),
                    id={"type": DRILL_PANEL, "kind": kind}, hidden=kind != kinds[0])
           for kind in kinds],
     ])

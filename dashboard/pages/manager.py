@@ -18,7 +18,7 @@ from babel.dates import format_datetime, format_timedelta
 from dash import MATCH, Input, Output, State, callback, ctx, dcc, html
 
 from analytics.notify.messages import evidence_sentences
-from dashboard import access, actions, context, queries
+from dashboard import access, actions, alert_queries, context, queries, staff_queries
 from dashboard.access_view import staff_notice
 from dashboard.auth import session_language
 from dashboard.figures import building_curve_figure, manager_alert_sentence
@@ -75,14 +75,14 @@ def layout(**_query: Any) -> Any:
         buildings = manager_buildings(conn, scope)
         if not buildings:
             return dbc.Alert(t("manager.no_buildings", lang), color="warning", id="manager-denied")
-        named = queries.buildings_named(conn, buildings)
+        named = staff_queries.buildings_named(conn, buildings)
         # Only the kinds the first building has meters of (no "Chauffage collectif" without collective heating).
-        first_kinds = queries.building_kinds(conn, named[0][0]) if named else []
-        alerts = queries.open_alerts_of_buildings(conn, buildings)
-        history = queries.resolved_alerts_of_buildings(conn, buildings, limit=HISTORY_SHOWN)
-        done = queries.alert_actions(conn, [alert.id for alert in [*alerts, *history]])
-        silent = queries.silent_meters(conn, buildings, _silence_clock(conn, datetime.now(settings.tz)) - SILENT_AFTER)
-        savings = queries.savings_of_buildings(conn, buildings)
+        first_kinds = staff_queries.building_kinds(conn, named[0][0]) if named else []
+        alerts = alert_queries.open_alerts_of_buildings(conn, buildings)
+        history = alert_queries.resolved_alerts_of_buildings(conn, buildings, limit=HISTORY_SHOWN)
+        done = alert_queries.alert_actions(conn, [alert.id for alert in [*alerts, *history]])
+        silent = staff_queries.silent_meters(conn, buildings, _silence_clock(conn, datetime.now(settings.tz)) - SILENT_AFTER)
+        savings = staff_queries.savings_of_buildings(conn, buildings)
         # A home's alert shown with its evidence is an access to that home's data.
         access.log_alert_access(conn, scope, [alert.id for alert in [*alerts, *history]])
     return html.Div([
@@ -149,13 +149,13 @@ def _silence_clock(conn: psycopg.Connection, now: datetime) -> datetime:
     The same as now in production (a run every 15 minutes); in the demo, whose meters replay the past day at
     speed, the simulated clock, where the wall clock would call every meter silent until they catch up.
     """
-    judged = queries.anomalies_judged_until(conn)
+    judged = staff_queries.anomalies_judged_until(conn)
     if judged is None or judged > now or now - judged > JUDGED_STALE_AFTER:
         return now
     return judged
 
 
-def _savings_text(row: queries.SavingsRow, lang: str) -> str:
+def _savings_text(row: staff_queries.SavingsRow, lang: str) -> str:
     unit = queries.UNIT_OF_KIND.get(row.energy_kind, "kWh")
     return t("manager.savings_row", lang, description=row.description, building=row.building_name,
              date=format_day(row.day, lang), kind=t(f"kind.{row.energy_kind}", lang),
@@ -165,7 +165,7 @@ def _savings_text(row: queries.SavingsRow, lang: str) -> str:
              confidence=format_fraction_percent(row.confidence, lang))
 
 
-def _evidence(alert: queries.AlertRow, lang: str) -> list[str]:
+def _evidence(alert: alert_queries.AlertRow, lang: str) -> list[str]:
     numbers = {k: float(v) for k, v in alert.evidence.items() if isinstance(v, int | float)}
     return evidence_sentences(alert.kind, alert.meter_kind, numbers, lang)
 
@@ -174,7 +174,7 @@ def _moment(when: datetime, lang: str, tz: Any) -> str:
     return format_datetime(when.astimezone(tz), "d MMM y, HH:mm", locale=locale_of(lang))
 
 
-def _action_lines(done: list[queries.AlertActionRow], lang: str, tz: Any) -> html.Ul:
+def _action_lines(done: list[alert_queries.AlertActionRow], lang: str, tz: Any) -> html.Ul:
     """Who acknowledged, resolved or commented, when, and what they wrote."""
     return html.Ul([
         html.Li(t(f"manager.action.{row.action}", lang, who=row.username or t("manager.deleted_account", lang),
@@ -185,8 +185,8 @@ def _action_lines(done: list[queries.AlertActionRow], lang: str, tz: Any) -> htm
     ], className="small text-body-secondary mb-1 ps-3 alert-actions")
 
 
-def _history_item(alert: queries.AlertRow, lang: str, tz: Any, today: date,
-                  done: list[queries.AlertActionRow]) -> html.Div:
+def _history_item(alert: alert_queries.AlertRow, lang: str, tz: Any, today: date,
+                  done: list[alert_queries.AlertActionRow]) -> html.Div:
     """A resolved alert: what, where, from when to when and for how long, its evidence and who did what."""
     end = alert.ended_at or alert.resolved_at or alert.started_at
     duration = format_timedelta(end - alert.started_at, threshold=1.5, locale=locale_of(lang))
@@ -205,8 +205,8 @@ def _history_item(alert: queries.AlertRow, lang: str, tz: Any, today: date,
     ], className="border-top pt-2 mb-2 history-item", **{"data-alert": str(alert.id)})
 
 
-def _alert_card(alert: queries.AlertRow, lang: str, tz: Any, today: date,
-                done: list[queries.AlertActionRow] | None = None) -> html.Div:
+def _alert_card(alert: alert_queries.AlertRow, lang: str, tz: Any, today: date,
+                done: list[alert_queries.AlertActionRow] | None = None) -> html.Div:
     acknowledged = (t("manager.acknowledged", lang, date=format_day(alert.acknowledged_at.astimezone(tz).date(), lang))
                     if alert.acknowledged_at else "")
     return html.Div(dbc.Card(dbc.CardBody([
@@ -320,7 +320,7 @@ def update_kinds(building: object, current: object) -> tuple[list[dict[str, str]
         with context.current().connection() as conn:
             if scope.role not in (Role.MANAGER, Role.ADMIN) or not building_allowed(conn, scope, building_id):
                 raise ScopeDenied("building outside the scope")
-            kinds = queries.building_kinds(conn, building_id)
+            kinds = staff_queries.building_kinds(conn, building_id)
     except ScopeDenied:
         flask.current_app.logger.warning("scope denied in update_kinds")
         return [], None
@@ -347,7 +347,7 @@ def update_curve(building: object, kind: object) -> tuple[Any, str]:
         with context.current().connection() as conn:
             if scope.role not in (Role.MANAGER, Role.ADMIN) or not building_allowed(conn, scope, building_id):
                 raise ScopeDenied("building outside the scope")
-            days = queries.building_daily(
+            days = staff_queries.building_daily(
                 conn, building_id, str(kind), datetime.now(settings.tz).date() - timedelta(days=CURVE_DAYS),
                 timezone=settings.timezone, gas_kwh_per_m3=settings.gas_kwh_per_m3, balance_point_c=DEGREE_DAY_BASE_C,
             )
