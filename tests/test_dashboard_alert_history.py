@@ -16,7 +16,7 @@ from coopwatt.settings import load_settings
 from dashboard import alert_queries
 from tests.dashboard_support import PARIS, DashboardServer, Seed, login, post_form
 from tests.dashboard_views_support import AnalyticsSeed
-from tests.test_dashboard_views import alert_action
+from tests.dashboard_callbacks import alert_action
 from tests.dashboard_fixtures import own_seeded, own_server  # noqa: F401 - fixtures
 
 

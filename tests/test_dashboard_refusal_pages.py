@@ -9,7 +9,7 @@ from dashboard.index_page import loading_entry, localised_index
 from tests.dashboard_fixtures import seeded, server  # noqa: F401 - the shared seeded dashboard
 from tests.dashboard_support import DashboardServer, Seed, login, post_form
 from tests.dashboard_views_support import AnalyticsSeed
-from tests.test_dashboard_views import page  # the Dash page router, called as the browser calls it
+from tests.dashboard_callbacks import page  # the Dash page router, called as the browser calls it
 
 
 def test_the_index_page_speaks_the_members_language() -> None:
