@@ -3,14 +3,11 @@ language and logout buttons on desktop and phone, in French and English."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from tests.dashboard_support import PARIS, PASSWORD, DashboardServer, Seed, seed_cooperative
-from tests.dashboard_views_support import AnalyticsSeed, seed_analytics
+from tests.dashboard_support import PASSWORD, DashboardServer
 from tests.test_dashboard_browser import browser_page  # noqa: F401 - the shared Chromium fixture
 from tests.dashboard_fixtures import seeded, server  # noqa: F401 - the shared seeded dashboard
 

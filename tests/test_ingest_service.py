@@ -186,7 +186,7 @@ def left_for_session(settings: Settings, sentinel: tuple[str, bytes]) -> list[by
 
 def test_committed_messages_are_acknowledged(settings: Settings, broker, topic_prefix: str) -> None:
     """After a clean stop, a new session with the same client id gets nothing redelivered."""
-    ids = make_meters(settings.database_url, ["a1"])
+    make_meters(settings.database_url, ["a1"])
     stream = index_stream(["a1"], START, 201, prefix=topic_prefix)
     stream, sentinel = stream[:-1], stream[-1]
     service = IngestService(settings)
