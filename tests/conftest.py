@@ -18,6 +18,7 @@ whole run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -166,10 +167,9 @@ def _stop_on_failed_jobs(url: str) -> None:
         pytest.exit("TimescaleDB background job failed: " + "; ".join(job.describe() for job in failed), returncode=1)
 
 
-@pytest.fixture
-def _test_database(pg_admin_url: str, storage_mode_name: str) -> Iterator[str]:
-    """The URL of this test's own database, made by `db_url` or `migrated_db_url`, dropped afterwards."""
-    name = "cw_test_" + uuid.uuid4().hex[:12]
+@contextlib.contextmanager
+def _dropped_after(pg_admin_url: str, storage_mode_name: str, name: str) -> Iterator[str]:
+    """The URL of database `name`; once done with, its TimescaleDB jobs are checked and it is dropped."""
     url = _with_database(pg_admin_url, name)
     try:
         yield url
@@ -178,6 +178,13 @@ def _test_database(pg_admin_url: str, storage_mode_name: str) -> Iterator[str]:
     finally:
         with psycopg.connect(pg_admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def _test_database(pg_admin_url: str, storage_mode_name: str) -> Iterator[str]:
+    """The URL of this test's own database, made by `db_url` or `migrated_db_url`, dropped afterwards."""
+    with _dropped_after(pg_admin_url, storage_mode_name, "cw_test_" + uuid.uuid4().hex[:12]) as url:
+        yield url
 
 
 @pytest.fixture
@@ -244,17 +251,11 @@ def _start_jobs_of_copy(url: str, storage_mode_name: str) -> None:
 def module_migrated_db_url(pg_admin_url: str, storage_mode_name: str, migrated_template: str) -> Iterator[str]:
     """A migrated database shared by one module's tests (those that only read it), dropped after the module."""
     name = "cw_module_" + uuid.uuid4().hex[:12]
-    url = _with_database(pg_admin_url, name)
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"')
-    try:
+    with _dropped_after(pg_admin_url, storage_mode_name, name) as url:
         _start_jobs_of_copy(url, storage_mode_name)
         yield url
-        if storage_mode_name == "timescaledb":
-            _stop_on_failed_jobs(url)
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session", autouse=True)
