@@ -101,7 +101,8 @@ def shared_dashboard(seed: Callable[[str], tuple[Any, ...]], **server_settings: 
     return shared_seed, seeded, shared_server, server
 
 
-# The seeded cooperative with its analytics results, for the modules that import these four.
+# The seeded cooperative with its analytics results, for the modules that import `seeded` and `server` (the two
+# module-wide fixtures behind them reach every module through tests/conftest.py's pytest_plugins).
 _shared_seed, seeded, _shared_server, server = shared_dashboard(_seed)
 
 
