@@ -58,11 +58,12 @@ class _Shared:
     languages: list[tuple[int, str]]  # each account's, as seeded
 
 
-def shared_dashboard(seed: Callable[[str], tuple[Any, ...]], **server_settings: Any) -> tuple[Any, Any, Any, Any]:
-    """A module's read-only `seeded` and `server`: `seed(url)` run once in the module's database, one gunicorn on it.
+def dashboard_fixtures(seed: Callable[[str], tuple[Any, ...]], **server_settings: Any) -> tuple[Any, ...]:
+    """A module's dashboard fixtures: read-only `seeded` and `server` (`seed(url)` run once in the module's database,
+    one gunicorn on it), and `own_seeded` and `own_server`, the same for one test that writes.
 
-    Returns four fixtures, to be bound in the test module under the names they carry:
-    ``_shared_seed, seeded, _shared_server, server = shared_dashboard(...)``.
+    Returns six fixtures, to be bound in the test module under the names they carry:
+    ``_shared_seed, seeded, _shared_server, server, own_seeded, own_server = dashboard_fixtures(...)``.
     """
 
     @pytest.fixture(scope="module", name="_shared_seed")
@@ -98,22 +99,20 @@ def shared_dashboard(seed: Callable[[str], tuple[Any, ...]], **server_settings: 
         """The dashboard under gunicorn on the module's seeded database, read only."""
         return _shared_server
 
-    return shared_seed, seeded, shared_server, server
+    @pytest.fixture(name="own_seeded")
+    def own_seeded(migrated_db_url: str) -> tuple[Any, ...]:
+        """The same seed in this test's own database, for a test that writes."""
+        return seed(migrated_db_url)
+
+    @pytest.fixture(name="own_server")
+    def own_server(own_seeded: tuple[Any, ...], tmp_path: Path) -> Iterator[DashboardServer]:
+        """The same dashboard on this test's own database (its log holds this test's requests only)."""
+        with DashboardServer(own_seeded[0], tmp_path / "gunicorn.log", **server_settings) as running:
+            yield running
+
+    return shared_seed, seeded, shared_server, server, own_seeded, own_server
 
 
-# The seeded cooperative with its analytics results, for the modules that import `seeded` and `server` (the two
-# module-wide fixtures behind them reach every module through tests/conftest.py's pytest_plugins).
-_shared_seed, seeded, _shared_server, server = shared_dashboard(_seed)
-
-
-@pytest.fixture
-def own_seeded(migrated_db_url: str) -> SeededCooperative:
-    """The same seeded cooperative in this test's own database, for a test that writes."""
-    return _seed(migrated_db_url)
-
-
-@pytest.fixture
-def own_server(own_seeded: SeededCooperative, tmp_path: Path) -> Iterator[DashboardServer]:
-    """The dashboard under gunicorn on this test's own seeded database."""
-    with DashboardServer(own_seeded[0], tmp_path / "gunicorn.log") as running:
-        yield running
+# The seeded cooperative with its analytics results, for the modules that import `seeded` and `server` or their
+# `own_` pair (the module-wide fixtures behind them reach every module through tests/conftest.py's pytest_plugins).
+_shared_seed, seeded, _shared_server, server, own_seeded, own_server = dashboard_fixtures(_seed)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -15,7 +13,7 @@ import requests
 from coopwatt.settings import SettingsError, load_settings
 from coopwatt.users import set_password
 from dashboard.auth import attempt_login, hash_password, verify_password
-from tests.dashboard_fixtures import shared_dashboard
+from tests.dashboard_fixtures import dashboard_fixtures
 from tests.dashboard_support import (
     PARIS,
     PASSWORD,
@@ -37,21 +35,8 @@ def _seed(url: str) -> tuple[str, Seed]:
 
 # gunicorn with two workers (so the rate limit must hold across processes) and a low failure limit; one for the
 # module's tests that only read (tests/dashboard_fixtures.py), one of its own for a test that changes accounts.
-SERVER_SETTINGS = {"workers": 2, "dashboard_login_max_failures": str(MAX_FAILURES)}
-_shared_seed, seeded, _shared_server, server = shared_dashboard(_seed, **SERVER_SETTINGS)
-
-
-@pytest.fixture
-def own_seeded(migrated_db_url: str) -> tuple[str, Seed]:
-    """The same accounts in this test's own database."""
-    return _seed(migrated_db_url)
-
-
-@pytest.fixture
-def own_server(own_seeded: tuple[str, Seed], tmp_path: Path) -> Iterator[DashboardServer]:
-    """The same server on this test's own database."""
-    with DashboardServer(own_seeded[0], tmp_path / "gunicorn.log", **SERVER_SETTINGS) as running:
-        yield running
+_shared_seed, seeded, _shared_server, server, own_seeded, own_server = dashboard_fixtures(
+    _seed, workers=2, dashboard_login_max_failures=str(MAX_FAILURES))
 
 
 def _post_login(session: requests.Session, base: str, username: str, password: str,

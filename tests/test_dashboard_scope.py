@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -15,7 +13,7 @@ from coopwatt.rollups import refresh_rollups
 from coopwatt.settings import load_settings
 from dashboard.i18n import format_quantity
 from dashboard.scope import Role, Scope, ScopeDenied, parse_id, resolve_dwelling
-from tests.dashboard_fixtures import shared_dashboard
+from tests.dashboard_fixtures import dashboard_fixtures
 from tests.dashboard_support import PARIS, DashboardServer, Seed, login, seeded_cooperative
 from tests.csv_support import csv_meters
 
@@ -82,20 +80,7 @@ def _seed(url: str) -> tuple[str, Seed]:
 
 # The dashboard under gunicorn (two workers): one for the module's tests that only read (tests/dashboard_fixtures.py),
 # one of its own for each test that opens alerts or adds meters.
-_shared_seed, seeded, _shared_server, server = shared_dashboard(_seed)
-
-
-@pytest.fixture
-def own_seeded(migrated_db_url: str) -> tuple[str, Seed]:
-    """The same dwellings and accounts in this test's own database."""
-    return _seed(migrated_db_url)
-
-
-@pytest.fixture
-def own_server(own_seeded: tuple[str, Seed], tmp_path: Path) -> Iterator[DashboardServer]:
-    """The dashboard on this test's own database."""
-    with DashboardServer(own_seeded[0], tmp_path / "gunicorn.log") as running:
-        yield running
+_shared_seed, seeded, _shared_server, server, own_seeded, own_server = dashboard_fixtures(_seed)
 
 
 def test_household_tampering_with_callbacks_gets_nothing_of_another_home(

@@ -8,18 +8,16 @@ import base64
 import hashlib
 import re
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import psycopg
-import pytest
 import requests
 
 from coopwatt.settings import load_settings
 from dashboard.auth import MAX_REQUEST_BYTES, attempt_login
 from dashboard.rejections import BURST, LINES_PER_S
-from tests.dashboard_fixtures import shared_dashboard
+from tests.dashboard_fixtures import dashboard_fixtures
 from tests.dashboard_support import PARIS, PASSWORD, SECRET, DashboardServer, Seed, login, post_form, seeded_cooperative
 
 MAX_FAILURES = 3
@@ -32,15 +30,8 @@ def _seed(url: str) -> tuple[str, Seed]:
 
 # gunicorn with two workers (sessions and pauses must hold across processes): one for the module's tests that only
 # read (tests/dashboard_fixtures.py), one of its own for a test that reads what its server logged.
-SERVER_SETTINGS = {"workers": 2, "dashboard_login_max_failures": str(MAX_FAILURES)}
-_shared_seed, seeded, _shared_server, server = shared_dashboard(_seed, **SERVER_SETTINGS)
-
-
-@pytest.fixture
-def own_server(migrated_db_url: str, tmp_path: Path) -> Iterator[DashboardServer]:
-    """The same server on this test's own database: its log holds this test's requests only."""
-    with DashboardServer(_seed(migrated_db_url)[0], tmp_path / "gunicorn.log", **SERVER_SETTINGS) as running:
-        yield running
+_shared_seed, seeded, _shared_server, server, own_seeded, own_server = dashboard_fixtures(
+    _seed, workers=2, dashboard_login_max_failures=str(MAX_FAILURES))
 
 
 def _copy(session: requests.Session) -> requests.Session:
