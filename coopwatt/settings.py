@@ -67,6 +67,10 @@ class Settings(BaseModel):
     # taken over by a surviving member, which stores the readings the broker kept queuing for it.
     mqtt_failover_after_s: int = Field(30, ge=0, le=86_400,
                                        description="seconds before a dead group member's session is taken over; 0: never")
+    # Mosquitto 2.0 forgets shared subscriptions over a restart (ingest/restart_guard.py): one member
+    # also holds a plain subscription so that what the broker routed to no one meanwhile is stored.
+    mqtt_restart_guard: bool = Field(True, description="keep readings published before a restarted broker's "
+                                                       "group subscribes again (needs the failover)")
     ingest_batch_size: int = Field(5000, ge=1, le=100_000)
     ingest_flush_interval_s: float = Field(0.5, gt=0, le=60)
     ingest_max_inflight: int = Field(20_000, ge=1, le=65_535, description="MQTT 5 Receive Maximum")
@@ -288,6 +292,9 @@ class Settings(BaseModel):
         if any(char in self.mqtt_client_id for char in "/+#"):
             raise ValueError(f"COOPWATT_MQTT_CLIENT_ID {self.mqtt_client_id!r} names the ingester's presence topic "
                              "in its shared group: it cannot contain / + #")
+        if self.mqtt_client_id == self.restart_guard_client_id:
+            raise ValueError(f"COOPWATT_MQTT_CLIENT_ID {self.mqtt_client_id!r} is the client id of the group's restart "
+                             "guard (ingest/restart_guard.py): give the ingester another one")
         if self.mqtt_failover_after_s >= self.mqtt_session_expiry_s:
             raise ValueError(
                 f"COOPWATT_MQTT_FAILOVER_AFTER_S ({self.mqtt_failover_after_s}) must be shorter than "
@@ -384,6 +391,11 @@ class Settings(BaseModel):
         if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
         return value.upper()
+
+    @property
+    def restart_guard_client_id(self) -> str:
+        """The client id of the shared group's restart-guard session (ingest/restart_guard.py)."""
+        return f"{self.mqtt_shared_group}-restart-guard"
 
     @property
     def tz(self) -> ZoneInfo:

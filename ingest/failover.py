@@ -14,29 +14,35 @@ restarted) is held again: at once if the group's presence comes again after the 
 and otherwise once the failover delay has passed with its member still gone.
 
 The survivor chosen is the online member with the smallest client id, so that two survivors
-never take one session from each other.
+never take one session from each other. The same member holds the group's restart guard
+(ingest/restart_guard.py).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from coopwatt.settings import Settings
 from ingest.batch import Message
 from ingest.inbox import Inbox
 from ingest.metrics import IngestMetrics
 from ingest.presence import Presence, parse_presence
+from ingest.restart_guard import RestartGuard
 from ingest.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
 
 
+def is_chosen(me: str, online_by_member: Mapping[str, bool]) -> bool:
+    """Whether `me` is the member that holds the group's other sessions (pure): the smallest online one."""
+    return min({member for member, is_online in online_by_member.items() if is_online} | {me}) == me
+
+
 def sessions_to_adopt(me: str, online_by_member: Mapping[str, bool], held: Iterable[str]) -> list[str]:
     """The members whose sessions `me` should take over now (pure): all gone ones, if `me` is the chosen survivor."""
-    online = {member for member, is_online in online_by_member.items() if is_online} | {me}
-    if min(online) != me:
+    if not is_chosen(me, online_by_member):
         return []
     held_now = set(held)
     return sorted(member for member, is_online in online_by_member.items()
@@ -47,7 +53,8 @@ class Failover:
     """Hears the group's presence and holds the sessions of the members that are gone."""
 
     def __init__(self, settings: Settings, url: str, out: Inbox[Message], metrics: IngestMetrics,
-                 generations: Iterator[int], presence: Presence) -> None:
+                 generations: Iterator[int], presence: Presence,
+                 group_ready: Callable[[], bool] = lambda: True) -> None:
         self._settings = settings
         self._url = url
         self._inbox = out
@@ -57,6 +64,8 @@ class Failover:
         self._lock = threading.Lock()
         self._online: dict[str, bool] = {}
         self._held: dict[str, Subscriber] = {}
+        self._group_ready = group_ready  # this member's shared subscription is granted
+        self._guard: RestartGuard | None = None
         # Its own lock: a holder's network thread starts these, and must never wait for `_lock`,
         # which is held while holders are stopped (joining that very thread).
         self._rechecks_lock = threading.Lock()
@@ -85,6 +94,26 @@ class Failover:
         for name in sessions_to_adopt(self._presence.client_id, self._online, self._held):
             self._held[name] = self._adopt(name)
         self._metrics.sessions_held.set(len(self._held))
+        self._reconcile_guard()
+
+    def _reconcile_guard(self) -> None:
+        """Hold the restart guard if this member is the chosen one (called with the lock held).
+
+        Only once this member has heard its own presence: the retained presences of the others come
+        with it, so a member that starts beside a smaller one does not take the guard from it first.
+        """
+        me = self._presence.client_id
+        wanted = (self._settings.mqtt_restart_guard and self._online.get(me) is True
+                  and is_chosen(me, self._online))
+        if self._guard is not None and (self._guard.released.is_set() or not wanted):
+            self._guard.stop()
+            self._guard = None
+        if wanted and self._guard is None:
+            self._guard = RestartGuard(self._settings, self._url, self._inbox, self._metrics,
+                                       generations=self._generations, group_ready=self._group_ready,
+                                       on_released=self._on_released)
+            self._guard.start()
+        self._metrics.guard_held.set(self._guard is not None)
 
     def _on_released(self) -> None:
         """A held session's connection ended (from its network thread): look again after the failover delay.
@@ -122,26 +151,36 @@ class Failover:
         with self._lock:
             return sorted(name for name, held in self._held.items() if not held.released.is_set())
 
-    def ack(self, messages: Iterable[Message]) -> int:
-        """Acknowledge committed messages that came through a held session; return how many."""
-        batch = list(messages)
+    def guard(self) -> str | None:
+        """The restart guard's state here: "caught up", "catching up", or None when another member holds it."""
         with self._lock:
-            holders = list(self._held.values())
-        return sum(holder.ack(batch) for holder in holders)
+            guard = self._guard
+        if guard is None or guard.released.is_set():
+            return None
+        return "caught up" if guard.caught_up.is_set() else "catching up"
+
+    def _holders(self) -> list[Subscriber]:
+        with self._lock:
+            return [*self._held.values(), *([self._guard] if self._guard is not None else [])]
+
+    def ack(self, messages: Iterable[Message]) -> int:
+        """Acknowledge committed messages that came through a held session or the guard; return how many."""
+        batch = list(messages)
+        return sum(holder.ack(batch) for holder in self._holders())
 
     def stop_accepting(self) -> None:
-        """Stop queueing messages of held sessions (they will be redelivered)."""
+        """Stop queueing messages of held sessions and the guard (they will be redelivered)."""
         with self._lock:
             self._stopped = True
-            holders = list(self._held.values())
-        for holder in holders:
+        for holder in self._holders():
             holder.stop_accepting()
 
     def stop(self) -> None:
         """Disconnect the held sessions; they stay on the broker for their member (or the next survivor)."""
         with self._lock:
             self._stopped = True
-            holders, self._held = list(self._held.values()), {}
+            holders = [*self._held.values(), *([self._guard] if self._guard is not None else [])]
+            self._held, self._guard = {}, None
         with self._rechecks_lock:
             rechecks, self._rechecks = self._rechecks, []
         for timer in rechecks:
@@ -149,3 +188,4 @@ class Failover:
         for holder in holders:
             holder.stop()
         self._metrics.sessions_held.set(0)
+        self._metrics.guard_held.set(0)

@@ -27,6 +27,12 @@ class IngestMetrics:
                                "readings not kept because the household allows daily values only", registry=r)
         self.sessions_held = Gauge("coopwatt_ingest_failover_sessions_held",
                                    "sessions of gone group members this ingester holds (ingest/failover.py)", registry=r)
+        self.guard_held = Gauge("coopwatt_ingest_restart_guard_held",
+                                "1 while this ingester holds its group's restart guard (ingest/restart_guard.py)",
+                                registry=r)
+        self.guard_taken = Counter("coopwatt_ingest_restart_guard_taken",
+                                   "readings the restart guard took in while catching up (mostly duplicates)",
+                                   registry=r)
         self.write_errors = Counter("coopwatt_ingest_write_errors", "failed batch writes (retried)", registry=r)
         self.batch_seconds = Histogram("coopwatt_ingest_batch_write_seconds", "time to write and commit one batch",
                                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)

@@ -37,7 +37,9 @@ class IngestService:
         url = mqtt_url or require_mqtt_url(settings)
         generations = itertools.count(1)  # one counter: a message's generation says which session to ack on
         presence = presence_for(settings)
-        self.failover = (Failover(settings, url, self._inbox, self.metrics, generations, presence)
+        # The restart guard's marker waits for this member's shared subscription (resolved at call time).
+        self.failover = (Failover(settings, url, self._inbox, self.metrics, generations, presence,
+                                  group_ready=lambda: self.subscriber.subscribed.is_set())
                          if presence is not None else None)
         self.subscriber = Subscriber(settings, url, self._inbox, self.metrics, generations=generations,
                                      presence=presence,
@@ -80,6 +82,7 @@ class IngestService:
             "messages_uncommitted": self._inbox.qsize() + self.writer.holding,
             "seconds_since_commit": None if last is None else round(time.monotonic() - last, 3),
             "sessions_held": self.failover.held() if self.failover is not None else [],
+            "restart_guard": self.failover.guard() if self.failover is not None else None,
             # Shown but not counted against health: ingest itself still works.
             "timescaledb_jobs_failed": [job.describe() for job in self.jobs.current()],
         }

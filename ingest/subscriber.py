@@ -151,6 +151,10 @@ class Subscriber:
             self.client.connect_async(host, port, keepalive=30)
         self.client.loop_start()
 
+    def _filters(self) -> list[str]:
+        """The topic filters this connection subscribes to."""
+        return subscription_filters(self._settings)
+
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         # Without this, an unreachable broker (wrong COOPWATT_MQTT_URL, broker down) left the log silent.
         log.warning("cannot reach the MQTT broker at %s:%s (COOPWATT_MQTT_URL); retrying",
@@ -165,8 +169,9 @@ class Subscriber:
         if self._presence is not None and not self.adopted:
             client.publish(self._presence.topic, self._presence.payload("online"), qos=1, retain=True)
             client.subscribe(self._presence.filter, qos=1)
-        filters = subscription_filters(self._settings)
-        # Subscribing again on a resumed session is harmless and covers a broker that lost it.
+        filters = self._filters()
+        # Subscribing again on a resumed session is harmless and covers a broker that lost it
+        # (Mosquitto 2.0 forgets shared subscriptions over a restart: ingest/restart_guard.py).
         result, mid = client.subscribe([(topic, 1) for topic in filters])
         if result == mqtt.MQTT_ERR_SUCCESS:
             with self._lock:

@@ -513,9 +513,11 @@ def test_acl_follows_the_ingester_topics() -> None:
     topics = set(Settings.model_fields["mqtt_topics"].default)
     blocks = _acl_blocks()
     assert {t for a, t in blocks["coopwatt-ingest"] if a == "read"} == topics
-    # The ingester writes nothing but its presence for the shared-group failover (ingest/failover.py).
+    # The ingester writes nothing but its presence for the shared-group failover (ingest/failover.py)
+    # and its restart guard's marker (ingest/restart_guard.py).
     assert {(a, t) for a, t in blocks["coopwatt-ingest"] if a not in ("read", "deny")} == {
-        ("readwrite", "coopwatt/ingest/presence/+")}, "the ingester must not write readings nor alerts"
+        ("readwrite", "coopwatt/ingest/presence/+"), ("readwrite", "coopwatt/ingest/guard/+")}, \
+        "the ingester must not write readings nor alerts"
     assert {t for a, t in blocks["coopwatt-simulator"] if a == "write"} == topics
     for account in ("coopwatt-analytics", "coopwatt-dashboard"):
         assert {(a, t) for a, t in blocks[account] if a != "deny"} == {("write", "coopwatt/alerts/#")}

@@ -9,16 +9,9 @@ the failover delay has passed (ingest/failover.py) and stores what was queued an
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,7 +25,8 @@ from ingest.metrics import IngestMetrics
 from ingest.presence import parse_presence, presence_for
 from ingest.subscriber import Subscriber
 from tests.factories import index_stream, make_meters
-from tests.mqtt_tools import MosquittoServer, ReliablePublisher, free_port
+from tests.ingest_group import FAILOVER_AFTER_S, TAKEOVER_BOUND_S, GroupIngester, group_settings
+from tests.mqtt_tools import MosquittoServer, ReliablePublisher
 from tests.test_ingest_service import (
     START,
     count,
@@ -44,70 +38,6 @@ from tests.test_ingest_service import (
 
 __all__ = ["private_broker"]  # the fixture, imported for the tests below
 
-FAILOVER_AFTER_S = 3
-# An upper bound, not an expectation: the will delay, Mosquitto's once-a-second will check, the
-# survivor's connection, then a few batches on a machine shared with other test runs.
-TAKEOVER_BOUND_S = FAILOVER_AFTER_S + 60
-
-
-class GroupIngester:
-    """`coopwatt ingest` in a shared group, as a separate process so that it can be SIGKILLed."""
-
-    def __init__(self, settings: Settings, client_id: str, log_dir: Path) -> None:
-        self.client_id = client_id
-        self.metrics_port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("COOPWATT_")}
-        env.update({
-            "COOPWATT_DATABASE_URL": settings.database_url or "",
-            "COOPWATT_MQTT_URL": settings.mqtt_url or "",
-            "COOPWATT_MQTT_TOPIC_PREFIX": settings.mqtt_topic_prefix,
-            "COOPWATT_MQTT_CLIENT_ID": client_id,
-            "COOPWATT_MQTT_SHARED_GROUP": settings.mqtt_shared_group or "",
-            "COOPWATT_MQTT_FAILOVER_AFTER_S": str(settings.mqtt_failover_after_s),
-            "COOPWATT_METRICS_PORT": str(self.metrics_port),
-            "COOPWATT_LOG_LEVEL": "INFO",
-        })
-        self.log_path = log_dir / f"{client_id}-{uuid.uuid4().hex[:6]}.log"
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "coopwatt.cli", "ingest"], env=env,
-                                            stdout=log, stderr=subprocess.STDOUT)
-        wait_until(lambda: self.health().get("subscribed") is True, 30, f"{client_id} to subscribe")
-
-    def health(self) -> dict[str, object]:
-        """The ingester's /health detail ({} while it does not answer)."""
-        if self.process.poll() is not None:
-            raise AssertionError(f"{self.client_id} exited with {self.process.returncode}: {self.log()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/health", timeout=2) as response:
-                return dict(json.loads(response.read()))
-        except urllib.error.HTTPError as exc:
-            return dict(json.loads(exc.read()))
-        except OSError:
-            return {}
-
-    def log(self) -> str:
-        """What the process logged so far."""
-        return self.log_path.read_text(errors="replace")
-
-    def account(self, database_url: str) -> str:
-        """What a timed-out wait reports: readings stored, this ingester's health and its last log lines."""
-        try:
-            health: object = self.health()
-        except AssertionError as exc:  # it exited: the message carries its log
-            return str(exc)
-        tail = "\n".join(self.log().splitlines()[-40:])
-        return f"{count(database_url)} readings stored; {self.client_id} health {health}; its log ends:\n{tail}"
-
-    def stop(self) -> None:
-        """SIGTERM, and a clean exit expected."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            assert self.process.wait(60) == 0
-
-
-def _group_settings(settings: Settings, broker: MosquittoServer, topic_prefix: str) -> Settings:
-    return settings.model_copy(update={"mqtt_url": broker.url, "mqtt_shared_group": f"g-{topic_prefix}",
-                                       "mqtt_failover_after_s": FAILOVER_AFTER_S})
 
 
 def _publish_in_background(publisher: ReliablePublisher, messages: list[tuple[str, bytes]]) -> threading.Event:
@@ -124,7 +54,7 @@ def test_a_killed_member_holds_no_readings_for_long_and_loses_none(
     ids = make_meters(settings.database_url, sources)
     before = index_stream(sources, START, 600, prefix=topic_prefix)  # 6,000, in flight at the kill
     after = index_stream(sources, START + timedelta(days=1), 300, prefix=topic_prefix)  # 3,000 published after
-    cfg = _group_settings(settings, private_broker, topic_prefix)
+    cfg = group_settings(settings, private_broker, topic_prefix)
     # The victim has the smaller client id: the survivor is then the only candidate, as in a pair.
     victim = GroupIngester(cfg, f"{topic_prefix}-1", tmp_path)
     survivor = GroupIngester(cfg, f"{topic_prefix}-2", tmp_path)
@@ -161,7 +91,7 @@ def test_a_member_that_comes_back_takes_its_session_over_and_the_survivor_lets_g
     ids = make_meters(settings.database_url, sources)
     first = index_stream(sources, START, 200, prefix=topic_prefix)
     second = index_stream(sources, START + timedelta(days=1), 200, prefix=topic_prefix)
-    cfg = _group_settings(settings, private_broker, topic_prefix)
+    cfg = group_settings(settings, private_broker, topic_prefix)
     victim = GroupIngester(cfg, f"{topic_prefix}-1", tmp_path)
     survivor = GroupIngester(cfg, f"{topic_prefix}-2", tmp_path)
     publisher = ReliablePublisher("127.0.0.1", private_broker.port)
@@ -197,7 +127,7 @@ def test_a_member_stopped_for_good_is_taken_over_too(
     sources = [f"t{i}" for i in range(6)]
     ids = make_meters(settings.database_url, sources)
     stream = index_stream(sources, START, 300, prefix=topic_prefix)
-    cfg = _group_settings(settings, private_broker, topic_prefix)
+    cfg = group_settings(settings, private_broker, topic_prefix)
     stopped = GroupIngester(cfg, f"{topic_prefix}-1", tmp_path)
     survivor = GroupIngester(cfg, f"{topic_prefix}-2", tmp_path)
     try:
@@ -222,7 +152,7 @@ def test_a_held_session_is_taken_over_again_after_a_broker_restart(
     ids = make_meters(settings.database_url, sources)
     first = index_stream(sources, START, 200, prefix=topic_prefix)
     second = index_stream(sources, START + timedelta(days=1), 200, prefix=topic_prefix)
-    cfg = _group_settings(settings, private_broker, topic_prefix)
+    cfg = group_settings(settings, private_broker, topic_prefix)
     victim = GroupIngester(cfg, f"{topic_prefix}-1", tmp_path)
     survivor = GroupIngester(cfg, f"{topic_prefix}-2", tmp_path)
     try:
@@ -236,11 +166,15 @@ def test_a_held_session_is_taken_over_again_after_a_broker_restart(
         private_broker.restart(down_s=1.0)
         wait_until(lambda: survivor.health().get("sessions_held") == [victim.client_id], TAKEOVER_BOUND_S,
                    "the survivor to hold the session again after the restart")
+        # Maybe before the survivor has subscribed again: what no one's subscription took, the restart
+        # guard did (ingest/restart_guard.py).
         publisher = ReliablePublisher("127.0.0.1", private_broker.port)
         publisher.publish_all([(t, p) for t, p, _, _ in second])
         publisher.close()
         wait_until(lambda: count(cfg.database_url) >= len(first) + len(second), TAKEOVER_BOUND_S,
                    "both streams, the dead member's share included", lambda: survivor.account(cfg.database_url))
+        wait_until(lambda: survivor.health().get("restart_guard") == "caught up", TAKEOVER_BOUND_S,
+                   "the survivor to hold the group's restart guard")
     finally:
         survivor.stop()
     assert stored(cfg.database_url) == expected_keys(first + second, ids)

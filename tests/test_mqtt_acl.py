@@ -685,3 +685,18 @@ def test_ingesters_announce_their_presence_and_no_meter_can_fake_it(acl_broker: 
     assert (presence.topic, online) in listener.receive_until(online)
     for account in ("meter-a", "ingest"):
         assert_publish_denied(Session(acl_broker, account), presence.topic, listener)
+
+
+def test_the_restart_guard_marks_its_own_topic_and_no_meter_can_fake_it(acl_broker: AclBroker) -> None:
+    """The guard's marker (ingest/restart_guard.py): the ingest account writes and reads it; a meter cannot."""
+    from coopwatt.settings import Settings
+    from ingest.restart_guard import marker_topic
+
+    topic = marker_topic(Settings(mqtt_shared_group="coopwatt-ingest", mqtt_client_id="coopwatt-ingest-1"))
+    listener = Session(acl_broker, "coopwatt-ingest")
+    assert not listener.subscribe(topic).is_failure
+    marker = token("marker")
+    assert not Session(acl_broker, "coopwatt-ingest").publish(topic, marker).is_failure
+    assert (topic, marker) in listener.receive_until(marker)
+    for account in ("meter-a", "ingest", "coopwatt-alerts"):
+        assert_publish_denied(Session(acl_broker, account), topic, listener)
