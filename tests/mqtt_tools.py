@@ -63,6 +63,12 @@ class MosquittoServer:
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        """The running broker's process id (benchmarks read its CPU time)."""
+        assert self._process is not None, "the broker is not running"
+        return self._process.pid
+
     def start(self) -> None:
         """Start the broker and wait until it accepts connections."""
         self._process = subprocess.Popen(["mosquitto", "-c", str(self.config)],

@@ -64,6 +64,8 @@ QUICK: dict[str, tuple[str, ...]] = {
     ),
     "import_bench.py": (rf"^ratio coopwatt / naive = {NUMBER}x faster$",),
     "ingest_bench.py": (rf"^ratio coopwatt / bare  = {NUMBER}", rf"^ratio coopwatt / naive = {NUMBER}x"),
+    "restart_guard_bench.py": (rf"^ratio guard / no guard, ingester CPU per message = {NUMBER}$",
+                               rf"^ratio guard / no guard, time to store an outage's backlog = {NUMBER}$"),
     "letters_bench.py": (
         rf"^queue / \(N x one letter\) = {NUMBER}$",
         rf"^print file / \(M x one PDF\) = {NUMBER}$",
