@@ -18,14 +18,11 @@ Run:  uv run python bench/restart_guard_bench.py [--messages 50000]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,8 +31,14 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest_bench import BROKER_CONFIG, RECEIVE_MAXIMUM, drop_database, fresh_database  # noqa: E402
+from bench.ingest_bench import (  # noqa: E402
+    BROKER_CONFIG,
+    RECEIVE_MAXIMUM,
+    drop_database,
+    fresh_database,
+)
 from tests.factories import index_stream, make_meters  # noqa: E402
+from tests.ingest_group import read_health, read_metric  # noqa: E402
 from tests.mqtt_tools import MosquittoServer, ReliablePublisher, free_port  # noqa: E402
 
 METERS = 50
@@ -64,20 +67,11 @@ class Member:
         self.guard = guard
         self.process = subprocess.Popen([sys.executable, "-m", "coopwatt.cli", "ingest"], env=env)
 
-    def health(self) -> dict[str, object]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as response:
-                return dict(json.loads(response.read()))
-        except urllib.error.HTTPError as exc:
-            return dict(json.loads(exc.read()))
-        except OSError:
-            return {}
-
     def wait_ready(self) -> None:
         """Subscribed, and with the guard, caught up."""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            health = self.health()
+            health = read_health(self.port)
             if health.get("subscribed") and (not self.guard or health.get("restart_guard") == "caught up"):
                 return
             if self.process.poll() is not None:
@@ -86,11 +80,7 @@ class Member:
         raise RuntimeError("the ingester did not get ready in 120 s")
 
     def duplicates(self) -> int:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
-            for line in response.read().decode().splitlines():
-                if line.startswith("coopwatt_ingest_readings_duplicate_total "):
-                    return int(float(line.split()[1]))
-        return 0
+        return int(read_metric(self.port, "coopwatt_ingest_readings_duplicate_total"))
 
     def stop(self) -> None:
         self.process.terminate()

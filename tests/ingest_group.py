@@ -10,16 +10,55 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from coopwatt.settings import Settings
+from tests.factories import index_stream, make_meters
 from tests.mqtt_tools import MosquittoServer, free_port
-from tests.test_ingest_service import count, wait_until
+from tests.test_ingest_service import START, count, expected_keys, stored, wait_until
 
 FAILOVER_AFTER_S = 3
 # An upper bound, not an expectation: the will delay, Mosquitto's once-a-second will check, the
 # survivor's connection, then a few batches on a machine shared with other test runs.
 TAKEOVER_BOUND_S = FAILOVER_AFTER_S + 60
+
+
+def read_health(port: int) -> dict[str, object]:
+    """An ingester's /health detail on `port` ({} while it does not answer)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+            return dict(json.loads(response.read()))
+    except urllib.error.HTTPError as exc:
+        return dict(json.loads(exc.read()))
+    except OSError:
+        return {}
+
+
+def read_metric(port: int, name: str) -> float:
+    """One sample of an ingester's /metrics on `port` (0 when absent)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def six_meters_two_days(settings: Settings, topic_prefix: str, letter: str) -> tuple[
+        dict[str, int], list[tuple[str, bytes, str, datetime]], list[tuple[str, bytes, str, datetime]]]:
+    """Six meters of the test's own, and two streams of 200 readings each: one day, then the next."""
+    sources = [f"{letter}{i}" for i in range(6)]
+    ids = make_meters(settings.database_url, sources)
+    return (ids, index_stream(sources, START, 200, prefix=topic_prefix),
+            index_stream(sources, START + timedelta(days=1), 200, prefix=topic_prefix))
+
+
+def assert_stored_exactly(database_url: str, stream: list[tuple[str, bytes, str, datetime]],
+                          ids: dict[str, int]) -> None:
+    """Every reading of the stream stored once, nothing else, no dead letter."""
+    assert stored(database_url) == expected_keys(stream, ids)
+    assert count(database_url) == len(stream)
+    assert count(database_url, "dead_letter") == 0
 
 
 class GroupIngester:
@@ -50,13 +89,7 @@ class GroupIngester:
         """The ingester's /health detail ({} while it does not answer)."""
         if self.process.poll() is not None:
             raise AssertionError(f"{self.client_id} exited with {self.process.returncode}: {self.log()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/health", timeout=2) as response:
-                return dict(json.loads(response.read()))
-        except urllib.error.HTTPError as exc:
-            return dict(json.loads(exc.read()))
-        except OSError:
-            return {}
+        return read_health(self.metrics_port)
 
     def log(self) -> str:
         """What the process logged so far."""
@@ -79,11 +112,7 @@ class GroupIngester:
 
     def metric(self, name: str) -> float:
         """One sample of the ingester's /metrics (0 when absent)."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
-            for line in response.read().decode().splitlines():
-                if line.startswith(name + " "):
-                    return float(line.split()[1])
-        return 0.0
+        return read_metric(self.metrics_port, name)
 
 
 def group_settings(settings: Settings, broker: MosquittoServer, topic_prefix: str) -> Settings:

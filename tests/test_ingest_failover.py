@@ -25,7 +25,14 @@ from ingest.metrics import IngestMetrics
 from ingest.presence import parse_presence, presence_for
 from ingest.subscriber import Subscriber
 from tests.factories import index_stream, make_meters
-from tests.ingest_group import FAILOVER_AFTER_S, TAKEOVER_BOUND_S, GroupIngester, group_settings
+from tests.ingest_group import (
+    FAILOVER_AFTER_S,
+    TAKEOVER_BOUND_S,
+    GroupIngester,
+    assert_stored_exactly,
+    group_settings,
+    six_meters_two_days,
+)
 from tests.mqtt_tools import MosquittoServer, ReliablePublisher
 from tests.test_ingest_service import (
     START,
@@ -75,9 +82,7 @@ def test_a_killed_member_holds_no_readings_for_long_and_loses_none(
     finally:
         publisher.close()
         survivor.stop()
-    assert stored(cfg.database_url) == expected_keys(before + after, ids)
-    assert count(cfg.database_url) == len(before) + len(after)
-    assert count(cfg.database_url, "dead_letter") == 0
+    assert_stored_exactly(cfg.database_url, before + after, ids)
     assert held == [victim.client_id]
     print(f"failover: every reading stored {all_stored_s:.1f} s after the SIGKILL "
           f"(COOPWATT_MQTT_FAILOVER_AFTER_S={FAILOVER_AFTER_S})")
@@ -87,10 +92,7 @@ def test_a_killed_member_holds_no_readings_for_long_and_loses_none(
 def test_a_member_that_comes_back_takes_its_session_over_and_the_survivor_lets_go(
         settings: Settings, private_broker: MosquittoServer, topic_prefix: str, tmp_path: Path) -> None:
     """After a takeover, the killed member restarts: it gets its session back, no tug of war, nothing lost."""
-    sources = [f"r{i}" for i in range(6)]
-    ids = make_meters(settings.database_url, sources)
-    first = index_stream(sources, START, 200, prefix=topic_prefix)
-    second = index_stream(sources, START + timedelta(days=1), 200, prefix=topic_prefix)
+    ids, first, second = six_meters_two_days(settings, topic_prefix, "r")
     cfg = group_settings(settings, private_broker, topic_prefix)
     victim = GroupIngester(cfg, f"{topic_prefix}-1", tmp_path)
     survivor = GroupIngester(cfg, f"{topic_prefix}-2", tmp_path)
@@ -148,10 +150,7 @@ def test_a_member_stopped_for_good_is_taken_over_too(
 def test_a_held_session_is_taken_over_again_after_a_broker_restart(
         settings: Settings, private_broker: MosquittoServer, topic_prefix: str, tmp_path: Path) -> None:
     """The survivor holds a dead member's session; the broker restarts: it holds it again, nothing waits or is lost."""
-    sources = [f"b{i}" for i in range(6)]
-    ids = make_meters(settings.database_url, sources)
-    first = index_stream(sources, START, 200, prefix=topic_prefix)
-    second = index_stream(sources, START + timedelta(days=1), 200, prefix=topic_prefix)
+    ids, first, second = six_meters_two_days(settings, topic_prefix, "b")
     cfg = group_settings(settings, private_broker, topic_prefix)
     victim = GroupIngester(cfg, f"{topic_prefix}-1", tmp_path)
     survivor = GroupIngester(cfg, f"{topic_prefix}-2", tmp_path)

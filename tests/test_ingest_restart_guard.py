@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import signal
 import threading
-from datetime import timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -21,10 +20,15 @@ from paho.mqtt.properties import Properties
 
 from coopwatt.settings import Settings, SettingsError, load_settings
 from ingest.failover import is_chosen
-from tests.factories import index_stream, make_meters
-from tests.ingest_group import TAKEOVER_BOUND_S, GroupIngester, group_settings
+from tests.ingest_group import (
+    TAKEOVER_BOUND_S,
+    GroupIngester,
+    assert_stored_exactly,
+    group_settings,
+    six_meters_two_days,
+)
 from tests.mqtt_tools import MosquittoServer, ReliablePublisher
-from tests.test_ingest_service import START, count, expected_keys, private_broker, stored, wait_until
+from tests.test_ingest_service import count, private_broker, wait_until
 
 __all__ = ["private_broker"]  # the fixture, imported for the tests below
 
@@ -80,10 +84,7 @@ def test_the_broker_forgets_shared_subscriptions_over_a_restart(
 def test_readings_published_before_the_group_subscribes_again_are_stored(
         settings: Settings, private_broker: MosquittoServer, topic_prefix: str, tmp_path: Path) -> None:
     """Both members frozen across a restart: the whole next stream is routed to no one, and is stored all the same."""
-    sources = [f"g{i}" for i in range(6)]
-    ids = make_meters(settings.database_url, sources)
-    before = index_stream(sources, START, 200, prefix=topic_prefix)
-    during = index_stream(sources, START + timedelta(days=1), 200, prefix=topic_prefix)
+    ids, before, during = six_meters_two_days(settings, topic_prefix, "g")
     cfg = group_settings(settings, private_broker, topic_prefix)
     holder = GroupIngester(cfg, f"{topic_prefix}-1", tmp_path)  # the smaller client id holds the guard
     other = GroupIngester(cfg, f"{topic_prefix}-2", tmp_path)
@@ -122,9 +123,7 @@ def test_readings_published_before_the_group_subscribes_again_are_stored(
     finally:
         holder.stop()
         other.stop()
-    assert stored(cfg.database_url) == expected_keys(before + during, ids)
-    assert count(cfg.database_url) == len(before) + len(during)
-    assert count(cfg.database_url, "dead_letter") == 0
+    assert_stored_exactly(cfg.database_url, before + during, ids)
 
 
 @pytest.mark.slow
