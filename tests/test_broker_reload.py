@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_mqtt_acl import (
+from tests.acl_broker import (
     DEPLOY_MOSQUITTO,
     METER_LISTENER_PORT,
     SERVICE_LISTENER_PORT,
-    _free_port,
-    _require_tools,
-    _wait_listening,
     derive_config,
+    require_tools,
+    wait_listening,
 )
+from tests.mqtt_tools import free_port
 
 RUN_BROKER = DEPLOY_MOSQUITTO / "run-broker.sh"
 ROTATION_BOUND_S = 30.0  # an upper bound for the watcher's poll and the reload, not an expectation
@@ -53,10 +53,10 @@ def _accepted(port: int, password: str) -> bool:
 @pytest.fixture()
 def wrapped_broker(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
     """run-broker.sh running Mosquitto with the deploy configuration; its service port; the auth folder."""
-    _require_tools()
+    require_tools()
     auth_dir = tmp_path / "auth"
     (tmp_path / "data").mkdir()
-    ports = {METER_LISTENER_PORT: _free_port(), SERVICE_LISTENER_PORT: _free_port()}
+    ports = {METER_LISTENER_PORT: free_port(), SERVICE_LISTENER_PORT: free_port()}
     config = tmp_path / "mosquitto.conf"
     config.write_text(derive_config((DEPLOY_MOSQUITTO / "mosquitto.conf").read_text(), ports=ports,
                                     workdir=tmp_path, auth_dir=auth_dir, acl_dir=DEPLOY_MOSQUITTO))
@@ -67,7 +67,7 @@ def wrapped_broker(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], in
     process = subprocess.Popen(["sh", str(RUN_BROKER), "mosquitto", "-c", str(config)], env=env,
                                start_new_session=True)
     try:
-        assert all(_wait_listening(port, process) for port in ports.values()), "the wrapped broker did not start"
+        assert all(wait_listening(port, process) for port in ports.values()), "the wrapped broker did not start"
         yield process, ports[SERVICE_LISTENER_PORT], auth_dir
     finally:
         with contextlib.suppress(ProcessLookupError):
