@@ -160,26 +160,29 @@ class Failover:
         return "caught up" if guard.caught_up.is_set() else "catching up"
 
     def _holders(self) -> list[Subscriber]:
-        with self._lock:
-            return [*self._held.values(), *([self._guard] if self._guard is not None else [])]
+        """The held sessions and the guard (called with the lock held)."""
+        return [*self._held.values(), *([self._guard] if self._guard is not None else [])]
 
     def ack(self, messages: Iterable[Message]) -> int:
         """Acknowledge committed messages that came through a held session or the guard; return how many."""
         batch = list(messages)
-        return sum(holder.ack(batch) for holder in self._holders())
+        with self._lock:
+            holders = self._holders()
+        return sum(holder.ack(batch) for holder in holders)
 
     def stop_accepting(self) -> None:
         """Stop queueing messages of held sessions and the guard (they will be redelivered)."""
         with self._lock:
             self._stopped = True
-        for holder in self._holders():
+            holders = self._holders()
+        for holder in holders:
             holder.stop_accepting()
 
     def stop(self) -> None:
         """Disconnect the held sessions; they stay on the broker for their member (or the next survivor)."""
         with self._lock:
             self._stopped = True
-            holders = [*self._held.values(), *([self._guard] if self._guard is not None else [])]
+            holders = self._holders()
             self._held, self._guard = {}, None
         with self._rechecks_lock:
             rechecks, self._rechecks = self._rechecks, []
