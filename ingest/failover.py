@@ -28,11 +28,27 @@ from coopwatt.settings import Settings
 from ingest.batch import Message
 from ingest.inbox import Inbox
 from ingest.metrics import IngestMetrics
-from ingest.presence import Presence, parse_presence
+from ingest.presence import Presence, parse_presence, presence_for
 from ingest.restart_guard import RestartGuard
 from ingest.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
+
+
+def unguarded_group(settings: Settings) -> str | None:
+    """Why this member of a shared group goes without failover or restart guard (pure); None when it has both."""
+    if not settings.mqtt_shared_group:
+        return None
+    if presence_for(settings) is None:
+        return (f"ingester {settings.mqtt_client_id} is in shared group {settings.mqtt_shared_group} without the "
+                "failover (it needs COOPWATT_MQTT_PROTOCOL=5 and COOPWATT_MQTT_FAILOVER_AFTER_S above 0): a dead "
+                "member's share of the readings waits until it comes back, and after a broker restart Mosquitto drops "
+                "what meters publish until the group has subscribed again (docs/operations.md, \"Broker restarts\")")
+    if not settings.mqtt_restart_guard:
+        return (f"COOPWATT_MQTT_RESTART_GUARD is off for shared group {settings.mqtt_shared_group}: after a broker "
+                "restart, a broker that forgets shared subscriptions (Mosquitto 2.0) drops what meters publish until "
+                "the group has subscribed again (docs/operations.md, \"Broker restarts\")")
+    return None
 
 
 def is_chosen(me: str, online_by_member: Mapping[str, bool]) -> bool:

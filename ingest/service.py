@@ -17,7 +17,7 @@ from coopwatt.cli import require_database_url, require_mqtt_url
 from coopwatt.settings import Settings, SettingsError
 from coopwatt.storage import JobWatch
 from ingest.batch import Message
-from ingest.failover import Failover
+from ingest.failover import Failover, unguarded_group
 from ingest.inbox import Inbox
 from ingest.metrics import IngestMetrics, serve
 from ingest.presence import presence_for
@@ -128,6 +128,9 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
             missing.append(str(exc))
     if missing:
         raise SettingsError("\n  ".join(missing))
+    unguarded = unguarded_group(settings)
+    if unguarded is not None:
+        log.warning("%s", unguarded)
     service = IngestService(settings)
     # Everything imported and built so far lives as long as the process: frozen, the cyclic garbage collector
     # stops walking it. Batches keep thousands of objects alive for a moment, which set off full collections

@@ -19,7 +19,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from coopwatt.settings import Settings, SettingsError, load_settings
-from ingest.failover import is_chosen
+from ingest.failover import is_chosen, unguarded_group
 from tests.ingest_group import (
     TAKEOVER_BOUND_S,
     GroupIngester,
@@ -168,3 +168,15 @@ def test_no_member_may_take_the_guards_client_id() -> None:
     with pytest.raises(SettingsError, match="COOPWATT_MQTT_CLIENT_ID .*restart guard"):
         load_settings({}, mqtt_shared_group="g", mqtt_client_id="g-restart-guard")
     assert load_settings({}, mqtt_shared_group="g", mqtt_client_id="g-1").restart_guard_client_id == "g-restart-guard"
+
+
+def test_a_group_member_without_guard_says_why_at_start_up() -> None:
+    """Shared group over MQTT 3.1.1, failover off, or guard off: the warning names the setting; none otherwise."""
+    group = {"mqtt_shared_group": "g", "mqtt_client_id": "g-1"}
+    assert unguarded_group(load_settings({}, **group)) is None
+    assert unguarded_group(load_settings({})) is None  # no group: its persistent session keeps its subscriptions
+    for overrides, named in (({"mqtt_protocol": 4}, "COOPWATT_MQTT_PROTOCOL=5"),
+                             ({"mqtt_failover_after_s": 0}, "COOPWATT_MQTT_FAILOVER_AFTER_S"),
+                             ({"mqtt_restart_guard": False}, "COOPWATT_MQTT_RESTART_GUARD")):
+        reason = unguarded_group(load_settings({}, **group, **overrides))
+        assert reason is not None and named in reason and "Broker restarts" in reason
