@@ -34,6 +34,8 @@ from ingest.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
 
+GUARD_RECHECK_S = 1.0
+
 
 def unguarded_group(settings: Settings) -> str | None:
     """Why this member of a shared group goes without failover or restart guard (pure); None when it has both."""
@@ -127,7 +129,7 @@ class Failover:
         if wanted and self._guard is None:
             self._guard = RestartGuard(self._settings, self._url, self._inbox, self._metrics,
                                        generations=self._generations, group_ready=self._group_ready,
-                                       on_released=self._on_released)
+                                       on_released=self._on_guard_released)
             self._guard.start()
         self._metrics.guard_held.set(self._guard is not None)
 
@@ -139,7 +141,19 @@ class Failover:
         would hold the session again. A member that took its session back says "online" well
         within the delay, and is then left alone.
         """
-        timer = threading.Timer(self._settings.mqtt_failover_after_s, self._recheck)
+        self._recheck_after(self._settings.mqtt_failover_after_s)
+
+    def _on_guard_released(self) -> None:
+        """The guard's connection ended: look again soon, not after the failover delay.
+
+        No member comes back for it: what takes it is the broker going away, or another member
+        that briefly thought itself the chosen one (at start-up, before it heard this one). Views
+        of the group agree once its retained presence is heard, so a second is enough.
+        """
+        self._recheck_after(min(GUARD_RECHECK_S, self._settings.mqtt_failover_after_s))
+
+    def _recheck_after(self, delay_s: float) -> None:
+        timer = threading.Timer(delay_s, self._recheck)
         timer.daemon = True
         with self._rechecks_lock:
             if self._stopped:

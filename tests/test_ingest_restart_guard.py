@@ -155,6 +155,33 @@ def test_the_guard_moves_to_the_survivor_and_can_be_turned_off(
         off.stop()
 
 
+@pytest.mark.slow
+def test_a_guard_taken_from_its_holder_is_held_again(
+        settings: Settings, private_broker: MosquittoServer, topic_prefix: str, tmp_path: Path) -> None:
+    """Another connection takes the guard's session (as a member that briefly thought itself chosen would)."""
+    cfg = group_settings(settings, private_broker, topic_prefix)
+    holder = GroupIngester(cfg, f"{topic_prefix}-1", tmp_path)
+    try:
+        wait_until(lambda: holder.health().get("restart_guard") == "caught up", TAKEOVER_BOUND_S,
+                   "the guard to catch up")
+        taken_back = threading.Event()
+
+        def on_disconnect(client: mqtt.Client, *_args: object) -> None:
+            taken_back.set()
+            client.disconnect()  # no reconnection: no tug of war from this side
+
+        intruder = _persistent_client(private_broker, cfg.restart_guard_client_id, [])
+        intruder.on_disconnect = on_disconnect  # before any take-back: the holder waits before it looks again
+        wait_until(intruder.is_connected, 30, "the other connection to be accepted")
+        # The holder notices, holds its guard again (taking the session back), and catches up.
+        assert taken_back.wait(TAKEOVER_BOUND_S), "the holder did not take its guard back"
+        wait_until(lambda: holder.health().get("restart_guard") == "caught up", TAKEOVER_BOUND_S,
+                   "the holder to hold its guard again", lambda: holder.account(cfg.database_url))
+        intruder.loop_stop()
+    finally:
+        holder.stop()
+
+
 def test_the_guard_goes_to_the_member_that_would_take_over_sessions() -> None:
     """The smallest online member, itself included; a gone member counts for nothing."""
     assert is_chosen("ingest-1", {"ingest-1": True, "ingest-2": True})
