@@ -284,6 +284,39 @@ def test_password_rotation_takes_one_command(stack: Stack) -> None:
     assert "run-broker: password or ACL file changed" in stack.compose("logs", "--no-color", "mosquitto")
 
 
+def test_a_broker_restart_keeps_what_meters_publish_before_the_ingesters_are_back(stack: Stack) -> None:
+    """Both ingesters frozen across a broker restart: what the meter publishes meanwhile is stored (the restart guard)."""
+    assert Shared.meter_password, "needs the meter account of an earlier test"
+    count = int(stack.psql(READINGS_OF))
+    taken = sum(stack.metric(s, "coopwatt_ingest_restart_guard_taken_total") for s in ("ingest-1", "ingest-2"))
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    readings = [{"time": (start + timedelta(seconds=i)).isoformat(),
+                 "readings": [{"quantity": "power", "value": 500 + i, "unit": "W"}]} for i in range(POWER_READINGS)]
+    stack.compose("pause", "ingest-1", "ingest-2")
+    try:
+        stack.compose("restart", "mosquitto")
+        deadline = time.monotonic() + 60
+        while True:  # the broker takes connections again
+            try:
+                client, acks = _meter_client(stack, METER, Shared.meter_password)
+                break
+            except (AssertionError, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        try:
+            # No shared subscription survived the restart: the guard's plain one is what matched.
+            assert _publish(client, acks, f"coopwatt/{METER}/reading", readings) == [0] * len(readings)
+        finally:
+            _stop(client)
+    finally:
+        stack.compose("unpause", "ingest-1", "ingest-2")
+    stack.wait_for(READINGS_OF, str(count + len(readings)))
+    stack.wait_healthy()
+    now_taken = sum(stack.metric(s, "coopwatt_ingest_restart_guard_taken_total") for s in ("ingest-1", "ingest-2"))
+    assert now_taken - taken >= len(readings), "the readings published meanwhile came through the guard"
+
+
 def test_down_then_up_and_an_upgrade_keep_every_reading(stack: Stack) -> None:
     before = stack.psql(FINGERPRINT)
     assert not before.startswith("0:")
